@@ -1,0 +1,60 @@
+import { Command } from 'commander'
+import { createGhostnode, type Ghostnode } from '../../node.js'
+import { VERSION } from '../../version.js'
+import { addNodeOptions, configFromOptions, type NodeOptions } from '../options.js'
+import type { Output } from '../output.js'
+
+/** Exit code when the graceful shutdown deadline passes and the process is forced down. */
+export const EXIT_SHUTDOWN_TIMEOUT = 1
+
+export function startCommand (out: Output): Command {
+  const cmd = new Command('start').description('run the relay node until SIGINT/SIGTERM')
+  addNodeOptions(cmd).action(async (opts: NodeOptions) => {
+    const { config, configFile } = configFromOptions(opts)
+    const node = await createGhostnode(config)
+    await node.start()
+    out.line(`ghostnode ${VERSION} running`)
+    out.line(`data dir: ${config.dataDir}${configFile != null ? ` (config ${configFile})` : ''}`)
+    out.line(`peer id: ${node.peerId.toString()}`)
+    for (const ma of node.getMultiaddrs()) out.line(`listening: ${ma.toString()}`)
+    const http = node.httpAddress()
+    if (http != null) out.line(`http: http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port} (/metrics /health /health/live /health/ready /peers)`)
+    await waitForSignal(node, config.shutdownTimeoutMs, out)
+  })
+  return cmd
+}
+
+/**
+ * Resolves once the node has stopped after SIGINT or SIGTERM. A second signal,
+ * or the deadline passing, forces the exit (code 1) so a wedged close cannot
+ * keep the process alive forever.
+ */
+async function waitForSignal (node: Ghostnode, deadlineMs: number, out: Output): Promise<void> {
+  await new Promise<void>((resolve) => {
+    let stopping = false
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        out.error(`${signal} again: exiting without a clean shutdown`)
+        process.exit(EXIT_SHUTDOWN_TIMEOUT)
+      }
+      stopping = true
+      out.line(`${signal} received, stopping (deadline ${deadlineMs} ms)`)
+      const timer = setTimeout(() => {
+        out.error(`shutdown did not finish within ${deadlineMs} ms; exiting`)
+        process.exit(EXIT_SHUTDOWN_TIMEOUT)
+      }, deadlineMs)
+      node.stop().then(() => {
+        clearTimeout(timer)
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
+        out.line('stopped')
+        resolve()
+      }, (err: Error) => {
+        out.error(`error while stopping: ${err.message}`)
+        process.exit(EXIT_SHUTDOWN_TIMEOUT)
+      })
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+}

@@ -1,0 +1,49 @@
+import { Command } from 'commander'
+import { baseUrl, getJson } from '../http-client.js'
+import { addCommonOptions, configFromOptions, type CommonOptions } from '../options.js'
+import type { Output } from '../output.js'
+
+interface QueryOptions extends CommonOptions { url?: string, json?: boolean }
+
+function addQueryOptions (cmd: Command): Command {
+  return addCommonOptions(cmd)
+    .option('--url <url>', 'the node\'s HTTP endpoint (default from config http.host/http.port)')
+    .option('--json', 'print the raw JSON')
+}
+
+export function statusCommand (out: Output): Command {
+  const cmd = new Command('status').description('show the running node\'s health (from its local HTTP endpoint)')
+  addQueryOptions(cmd).action(async (opts: QueryOptions) => {
+    const { config } = configFromOptions(opts)
+    const { body } = await getJson(`${baseUrl(config, opts.url)}/health`)
+    if (opts.json === true) {
+      out.line(JSON.stringify(body))
+      return
+    }
+    out.line(`status: ${body.status}${body.ready === true ? ' (ready)' : ' (not ready)'}`)
+    out.line(`version: ${body.version}`)
+    out.line(`peer id: ${body.peerId}`)
+    out.line(`uptime: ${body.uptimeSeconds} s`)
+    out.line(`connected peers: ${body.connectedPeers}`)
+    for (const addr of body.addrs ?? []) out.line(`listening: ${addr}`)
+  })
+  return cmd
+}
+
+export function peersCommand (out: Output): Command {
+  const cmd = new Command('peers').description('list the running node\'s connected peers (from its local HTTP endpoint)')
+  addQueryOptions(cmd).action(async (opts: QueryOptions) => {
+    const { config } = configFromOptions(opts)
+    const { body } = await getJson(`${baseUrl(config, opts.url)}/peers`)
+    if (opts.json === true) {
+      out.line(JSON.stringify(body))
+      return
+    }
+    const peers = body.peers as Array<Record<string, unknown>>
+    out.line(`${peers.length} connection(s)`)
+    for (const p of peers) {
+      out.line(`${String(p.peerId)}  ${String(p.direction).padEnd(8)} ${String(p.addr)}  ${String(p.encryption)}/${String(p.muxer)}  streams=${String(p.streams)}`)
+    }
+  })
+  return cmd
+}

@@ -1,0 +1,28 @@
+import { GhostnodeError } from '../errors.js'
+import type { GhostnodeConfig } from '../config/defaults.js'
+
+/** The local node's HTTP endpoint did not answer. */
+export class NodeUnreachableError extends GhostnodeError {
+  constructor (url: string, options?: ErrorOptions) {
+    super(`no ghostnode answers at ${url} (is it running, with http enabled?)`, 'ERR_NODE_UNREACHABLE', options)
+  }
+}
+
+const REQUEST_TIMEOUT_MS = 5_000
+
+export function baseUrl (config: GhostnodeConfig, override?: string): string {
+  if (override != null) return override.replace(/\/$/, '')
+  const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host === '::' ? '[::1]' : config.http.host
+  return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${config.http.port}`
+}
+
+/** GETs a JSON document from the running node's local endpoint. */
+export async function getJson (url: string): Promise<{ status: number, body: any }> {
+  let res: Response
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+  } catch (err) {
+    throw new NodeUnreachableError(url, { cause: err })
+  }
+  return { status: res.status, body: await res.json() }
+}

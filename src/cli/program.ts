@@ -1,0 +1,47 @@
+import { Command, CommanderError } from 'commander'
+import { ConfigError } from '../config/errors.js'
+import { VERSION } from '../version.js'
+import { configCommand } from './commands/config.js'
+import { idCommand } from './commands/id.js'
+import { initCommand } from './commands/init.js'
+import { startCommand } from './commands/start.js'
+import { peersCommand, statusCommand } from './commands/status.js'
+import { consoleOutput, type Output } from './output.js'
+
+export const EXIT_OK = 0
+export const EXIT_FAILURE = 1
+/** Bad configuration or bad command line: fix the input, do not retry. */
+export const EXIT_USAGE = 2
+
+export function createProgram (out: Output = consoleOutput): Command {
+  const output = { writeOut: (s: string) => { out.line(s.trimEnd()) }, writeErr: (s: string) => { out.error(s.trimEnd()) } }
+  const program = new Command('ghostnode')
+    .description('ghostnode relay daemon: 3-hop onion circuits, swarm mailboxes, reputation-weighted rate limits')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput(output)
+  for (const cmd of [initCommand(out), startCommand(out), idCommand(out), statusCommand(out), peersCommand(out), configCommand(out)]) {
+    // addCommand() does not pass settings down, so each command gets them itself
+    program.addCommand(cmd.exitOverride().configureOutput(output))
+  }
+  return program
+}
+
+/** Runs the CLI and returns the process exit code (never throws). */
+export async function runCli (argv: string[], out: Output = consoleOutput): Promise<number> {
+  try {
+    await createProgram(out).parseAsync(argv, { from: 'user' })
+    return EXIT_OK
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end through here too, with exit code 0
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE
+    }
+    if (err instanceof ConfigError) {
+      out.error(`ghostnode: ${err.message}`)
+      return EXIT_USAGE
+    }
+    out.error(`ghostnode: ${(err as Error).message}`)
+    return EXIT_FAILURE
+  }
+}

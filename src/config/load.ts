@@ -1,0 +1,123 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { isAbsolute, join, resolve } from 'node:path'
+import { DEFAULT_CONFIG, type GhostnodeConfig } from './defaults.js'
+import { ConfigFileError, InvalidConfigValueError, UnknownConfigKeyError } from './errors.js'
+import { stripJsonComments } from './jsonc.js'
+import { configKeys, envNameForKey, flattenFileConfig, parseStringValue, validateValue, type ConfigValue } from './schema.js'
+
+/** Names the config file; not itself a config key. */
+export const CONFIG_FILE_ENV = 'GHOSTNODE_CONFIG'
+/** Written by `ghostnode init` and read by default from the data directory. */
+export const DEFAULT_CONFIG_FILE_NAME = 'config.json'
+
+export interface LoadConfigOptions {
+  /** Explicit config file (`--config`); wins over GHOSTNODE_CONFIG and the data-dir default. */
+  configFile?: string
+  /** Environment to read GHOSTNODE_* from. @default process.env */
+  env?: Record<string, string | undefined>
+  /** Values from CLI flags by dotted key: strings are parsed like env values. */
+  flags?: Record<string, unknown>
+  /** Relative paths resolve against this. @default process.cwd() */
+  cwd?: string
+}
+
+export interface LoadedConfig {
+  config: GhostnodeConfig
+  /** The file that was read, if any. */
+  configFile?: string
+}
+
+/** Builds the effective config: defaults < file < GHOSTNODE_* env < flags, validated. */
+export function loadConfig (options: LoadConfigOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env
+  const flags = options.flags ?? {}
+  const cwd = options.cwd ?? process.cwd()
+  const config = structuredClone(DEFAULT_CONFIG)
+
+  const envValues = readEnv(env)
+  const flagValues = Object.entries(flags).map(([key, value]): [string, ConfigValue] => {
+    const source = `flag for ${key}`
+    return [key, typeof value === 'string' ? parseStringValue(key, value, source) : validateValue(key, value, source)]
+  })
+
+  const configFile = pickConfigFile(options.configFile, env, flagValues, envValues, cwd)
+  if (configFile != null) {
+    for (const [key, value] of readConfigFile(configFile)) {
+      setKey(config, key, value)
+    }
+  }
+  for (const [key, value] of envValues) setKey(config, key, value)
+  for (const [key, value] of flagValues) setKey(config, key, value)
+
+  config.dataDir = resolvePath(config.dataDir, cwd)
+  checkCrossField(config)
+  return configFile == null ? { config } : { config, configFile }
+}
+
+function readEnv (env: Record<string, string | undefined>): Array<[string, ConfigValue]> {
+  const byEnvName = new Map(configKeys().map(key => [envNameForKey(key), key]))
+  const values: Array<[string, ConfigValue]> = []
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('GHOSTNODE_') || name === CONFIG_FILE_ENV || raw == null) continue
+    const key = byEnvName.get(name)
+    if (key == null) {
+      throw new UnknownConfigKeyError(name, 'environment')
+    }
+    values.push([key, parseStringValue(key, raw, `environment ${name}`)])
+  }
+  return values
+}
+
+function pickConfigFile (explicit: string | undefined, env: Record<string, string | undefined>, flagValues: Array<[string, ConfigValue]>, envValues: Array<[string, ConfigValue]>, cwd: string): string | undefined {
+  const named = explicit ?? env[CONFIG_FILE_ENV]
+  if (named != null && named !== '') {
+    return resolvePath(named, cwd)
+  }
+  // Without an explicit file, use the one `ghostnode init` wrote into the data dir, if any.
+  const dataDir = flagValues.find(([k]) => k === 'dataDir')?.[1] ?? envValues.find(([k]) => k === 'dataDir')?.[1] ?? DEFAULT_CONFIG.dataDir
+  const candidate = join(resolvePath(String(dataDir), cwd), DEFAULT_CONFIG_FILE_NAME)
+  return existsSync(candidate) ? candidate : undefined
+}
+
+/** Reads and validates a JSON (comments allowed) config file into `[key, value]` leaves. */
+export function readConfigFile (path: string): Array<[string, ConfigValue]> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigFileError(path, (err as NodeJS.ErrnoException).code ?? (err as Error).message, { cause: err })
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(stripJsonComments(text))
+  } catch (err) {
+    throw new ConfigFileError(path, `not valid JSON: ${(err as Error).message}`, { cause: err })
+  }
+  const source = `file ${path}`
+  return flattenFileConfig(parsed, source).map(([key, value]) => [key, validateValue(key, value, source)])
+}
+
+function setKey (config: GhostnodeConfig, key: string, value: ConfigValue): void {
+  const parts = key.split('.')
+  let target = config as unknown as Record<string, unknown>
+  for (const part of parts.slice(0, -1)) {
+    target = target[part] as Record<string, unknown>
+  }
+  target[parts[parts.length - 1]] = value
+}
+
+function resolvePath (path: string, cwd: string): string {
+  if (path === '~' || path.startsWith('~/')) {
+    return join(homedir(), path.slice(1))
+  }
+  return isAbsolute(path) ? path : resolve(cwd, path)
+}
+
+function checkCrossField (config: GhostnodeConfig): void {
+  const d = config.discovery
+  if (d.bootstrapRetryMinMs > d.bootstrapRetryMaxMs) {
+    throw new InvalidConfigValueError('discovery.bootstrapRetryMinMs', d.bootstrapRetryMinMs,
+      `must not exceed discovery.bootstrapRetryMaxMs (${d.bootstrapRetryMaxMs})`, 'effective config')
+  }
+}

@@ -1,0 +1,130 @@
+import { KEEP_ALIVE } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { ComponentLogger, Libp2pEvents, Logger, PeerId, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
+
+export const DEFAULT_BOOTSTRAP_RETRY_MIN_MS = 1_000
+export const DEFAULT_BOOTSTRAP_RETRY_MAX_MS = 60_000
+const BOOTSTRAP_TAG = 'ghostnode-bootstrap'
+
+export interface BootstrapperInit {
+  /** Multiaddrs ending in /p2p/<peer id>. */
+  list: string[]
+  /** @default 1000 */
+  retryMinMs?: number
+  /** @default 60000 */
+  retryMaxMs?: number
+  /** Called when a dial to a bootstrap peer fails (for metrics). */
+  onDialFailure?: () => void
+}
+
+export interface BootstrapperComponents {
+  connectionManager: ConnectionManager
+  peerStore: PeerStore
+  events: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
+}
+
+interface Target { peerId: PeerId, addrs: Multiaddr[], failures: number, timer?: ReturnType<typeof setTimeout> }
+
+/**
+ * Dials the configured bootstrap peers and keeps them connected: a failed dial
+ * or a lost connection is retried with exponential backoff and jitter, so nodes
+ * of a testnet may start in any order. (libp2p's own bootstrap module dials once.)
+ */
+export class Bootstrapper implements Startable {
+  private readonly components: BootstrapperComponents
+  private readonly log: Logger
+  private readonly targets = new Map<string, Target>()
+  private readonly retryMinMs: number
+  private readonly retryMaxMs: number
+  private readonly onDialFailure?: () => void
+  private running = false
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const target = this.targets.get(evt.detail.toString())
+    if (target != null && this.running) this.schedule(target, this.retryMinMs)
+  }
+
+  constructor (components: BootstrapperComponents, init: BootstrapperInit) {
+    this.components = components
+    this.log = components.logger.forComponent('ghostnode:bootstrap')
+    this.retryMinMs = init.retryMinMs ?? DEFAULT_BOOTSTRAP_RETRY_MIN_MS
+    this.retryMaxMs = init.retryMaxMs ?? DEFAULT_BOOTSTRAP_RETRY_MAX_MS
+    this.onDialFailure = init.onDialFailure
+    for (const addr of init.list) {
+      const ma = multiaddr(addr)
+      const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+      if (id == null) continue // config validation requires /p2p/; nothing to dial without it
+      const peerId = peerIdFromString(id)
+      const existing = this.targets.get(peerId.toString())
+      if (existing != null) existing.addrs.push(ma)
+      else this.targets.set(peerId.toString(), { peerId, addrs: [ma], failures: 0 })
+    }
+  }
+
+  readonly [Symbol.toStringTag] = 'ghostnode:bootstrapper'
+
+  /** Peer ids of the bootstrap peers (their own node is skipped). */
+  peers (): PeerId[] {
+    return [...this.targets.values()].map(t => t.peerId)
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.running = true
+    this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
+  }
+
+  /** Dials only once the transports listen, so a dial-back works. */
+  afterStart (): void {
+    for (const target of this.targets.values()) {
+      void this.dial(target)
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
+    for (const target of this.targets.values()) {
+      clearTimeout(target.timer)
+      target.timer = undefined
+    }
+  }
+
+  private schedule (target: Target, delayMs: number): void {
+    clearTimeout(target.timer)
+    target.timer = setTimeout(() => { void this.dial(target) }, delayMs)
+    target.timer.unref?.()
+  }
+
+  private async dial (target: Target): Promise<void> {
+    target.timer = undefined
+    if (!this.running) return
+    if (this.components.connectionManager.getConnections(target.peerId).length > 0) {
+      target.failures = 0
+      return
+    }
+    try {
+      await this.components.peerStore.merge(target.peerId, {
+        multiaddrs: target.addrs,
+        tags: { [BOOTSTRAP_TAG]: { value: 50 }, [KEEP_ALIVE]: { value: 1 } }
+      })
+      await this.components.connectionManager.openConnection(target.addrs)
+      target.failures = 0
+      this.log('connected to bootstrap peer %p', target.peerId)
+    } catch (err) {
+      if (!this.running) return
+      target.failures++
+      this.onDialFailure?.()
+      const backoff = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** Math.min(target.failures - 1, 20))
+      const delay = Math.round(backoff * (0.75 + Math.random() * 0.5))
+      this.log('bootstrap peer %p unreachable (attempt %d), retrying in %d ms - %e', target.peerId, target.failures, delay, err)
+      this.schedule(target, delay)
+    }
+  }
+}
+
+export function bootstrapper (init: BootstrapperInit): (components: BootstrapperComponents) => Bootstrapper {
+  return (components) => new Bootstrapper(components, init)
+}

@@ -1,0 +1,39 @@
+import { Counter, Gauge, Registry } from 'prom-client'
+import { VERSION } from '../version.js'
+
+export type ConnectionDirection = 'inbound' | 'outbound'
+export type LookupOutcome = 'ok' | 'error'
+
+export interface NodeMetricsSource {
+  /** Distinct connected peers now. */
+  connectedPeers: () => number
+  /** Open connections now. */
+  openConnections: () => number
+  ready: () => boolean
+  uptimeSeconds: () => number
+}
+
+/**
+ * The node-level ghostnode metrics. Values that already live elsewhere
+ * (peer counts, readiness) are read on scrape instead of being mirrored.
+ */
+export class NodeMetrics {
+  readonly connectionsOpened: Counter<'direction'>
+  readonly bootstrapDialFailures: Counter
+  readonly discoveryLookups: Counter<'outcome'>
+
+  constructor (registry: Registry, source: NodeMetricsSource) {
+    const registers = [registry]
+    new Gauge({ name: 'ghostnode_node_info', help: 'Constant 1, labelled with the running version', labelNames: ['version'], registers })
+      .set({ version: VERSION }, 1)
+    new Gauge({ name: 'ghostnode_node_uptime_seconds', help: 'Seconds since the node started', registers, collect () { this.set(source.uptimeSeconds()) } })
+    new Gauge({ name: 'ghostnode_node_connected_peers', help: 'Distinct peers with an open connection', registers, collect () { this.set(source.connectedPeers()) } })
+    new Gauge({ name: 'ghostnode_node_open_connections', help: 'Open libp2p connections', registers, collect () { this.set(source.openConnections()) } })
+    new Gauge({ name: 'ghostnode_node_ready', help: '1 when /health/ready answers 200', registers, collect () { this.set(source.ready() ? 1 : 0) } })
+    this.connectionsOpened = new Counter({ name: 'ghostnode_node_connections_opened_total', help: 'Connections opened, by direction', labelNames: ['direction'], registers })
+    this.bootstrapDialFailures = new Counter({ name: 'ghostnode_bootstrap_dial_failures_total', help: 'Failed dials to bootstrap peers', registers })
+    this.discoveryLookups = new Counter({ name: 'ghostnode_discovery_lookups_total', help: 'DHT self-lookups, by outcome', labelNames: ['outcome'], registers })
+    for (const direction of ['inbound', 'outbound'] as const) this.connectionsOpened.inc({ direction }, 0)
+    for (const outcome of ['ok', 'error'] as const) this.discoveryLookups.inc({ outcome }, 0)
+  }
+}

@@ -1,0 +1,194 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { expect } from 'chai'
+import { renderExampleConfig } from '../../src/cli/commands/config.js'
+import { runCli } from '../../src/cli/program.js'
+import { DEFAULT_CONFIG } from '../../src/config/defaults.js'
+import { loadConfig } from '../../src/config/load.js'
+import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
+import type { Output } from '../../src/cli/output.js'
+
+const BIN = fileURLToPath(new URL('../../../bin/ghostnode.js', import.meta.url))
+
+function capture (): Output & { out: string[], err: string[] } {
+  const out: string[] = []
+  const err: string[] = []
+  return { out, err, line: (t) => out.push(t), error: (t) => err.push(t) }
+}
+
+/** Env without GHOSTNODE_* from the developer's shell, so tests see only what they set. */
+function cleanEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GHOSTNODE_')))
+  return { ...env, ...extra }
+}
+
+/** Spawns the real CLI and collects its output. */
+function spawnCli (args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess, stdout: () => string, stderr: () => string } {
+  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+  return { child, stdout: () => stdout, stderr: () => stderr }
+}
+
+async function waitForOutput (read: () => string, pattern: RegExp, child: ChildProcess, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const m = read().match(pattern)
+    if (m != null) return m
+    if (child.exitCode != null) throw new Error(`process exited ${child.exitCode} before printing ${pattern}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  throw new Error(`no ${pattern} within ${timeoutMs} ms; got: ${read()}`)
+}
+
+async function portIsFree (port: number): Promise<boolean> {
+  const server = createServer()
+  server.listen(port, '127.0.0.1')
+  try {
+    await once(server, 'listening')
+    return true
+  } catch {
+    return false
+  } finally {
+    server.close()
+  }
+}
+
+describe('ghostnode CLI', function () {
+  this.timeout(60_000)
+  let dir: string
+  let child: ChildProcess | undefined
+  const saved = { ...process.env }
+
+  beforeEach(async () => {
+    dir = await makeTempDir()
+    for (const k of Object.keys(process.env)) if (k.startsWith('GHOSTNODE_')) delete process.env[k]
+  })
+  afterEach(async () => {
+    if (child != null && child.exitCode == null && child.signalCode == null) {
+      child.kill('SIGKILL')
+      await once(child, 'exit')
+    }
+    child = undefined
+    process.env = { ...saved }
+    await removeTempDir(dir)
+  })
+
+  it('start prints peer id and addresses, serves /health, exits 0 on SIGTERM and releases its ports', async () => {
+    const run = spawnCli(['start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0'], cleanEnv())
+    child = run.child
+    const [, peerId] = await waitForOutput(run.stdout, /peer id: (\S+)/, child)
+    const [, port] = await waitForOutput(run.stdout, /http: http:\/\/127\.0\.0\.1:(\d+)/, child)
+    const [, tcpPort] = await waitForOutput(run.stdout, /listening: \/ip4\/127\.0\.0\.1\/tcp\/(\d+)\/p2p\//, child)
+    const health: any = await (await fetch(`http://127.0.0.1:${port}/health`)).json()
+    expect(health.peerId).to.equal(peerId)
+    expect(health.status).to.equal('ok')
+
+    const status = capture()
+    expect(await runCli(['status', '--data-dir', dir, '--url', `http://127.0.0.1:${port}`], status)).to.equal(0)
+    expect(status.out.join('\n')).to.contain(`peer id: ${peerId}`)
+    const peers = capture()
+    expect(await runCli(['peers', '--data-dir', dir, '--url', `http://127.0.0.1:${port}`], peers)).to.equal(0)
+    expect(peers.out[0]).to.equal('0 connection(s)')
+
+    child.kill('SIGTERM')
+    const [code] = await once(child, 'exit')
+    expect(code).to.equal(0)
+    expect(run.stdout()).to.contain('stopped')
+    expect(await portIsFree(Number(port))).to.equal(true)
+    expect(await portIsFree(Number(tcpPort))).to.equal(true)
+  })
+
+  it('exits 2 and names the key for a bad config file', async () => {
+    const file = join(dir, 'bad.json')
+    await writeFile(file, JSON.stringify({ connections: { max: -5 } }))
+    const run = spawnCli(['start', '--data-dir', dir, '--config', file], cleanEnv())
+    child = run.child
+    const [code] = await once(child, 'exit')
+    expect(code).to.equal(2)
+    expect(run.stderr()).to.contain('connections.max').and.contain('-5')
+  })
+
+  it('exits 2 for an unknown key and for a bad environment value', async () => {
+    const file = join(dir, 'bad.json')
+    await writeFile(file, JSON.stringify({ htp: {} }))
+    const err = capture()
+    expect(await runCli(['start', '--data-dir', dir, '--config', file], err)).to.equal(2)
+    expect(err.err.join('\n')).to.contain('"htp"')
+    process.env.GHOSTNODE_HTTP_PORT = 'abc'
+    const env = capture()
+    expect(await runCli(['id', '--data-dir', dir], env)).to.equal(2)
+    expect(env.err.join('\n')).to.contain('http.port').and.contain('abc')
+  })
+
+  it('exits 2 for an unknown command or option', async () => {
+    expect(await runCli(['frobnicate'], capture())).to.equal(2)
+    expect(await runCli(['start', '--no-such-flag'], capture())).to.equal(2)
+  })
+
+  it('init writes the key (0600) and a commented config that start then reads; id prints the same peer id', async () => {
+    const init = capture()
+    expect(await runCli(['init', '--data-dir', dir, '--http-port', '0', '--listen', '/ip4/127.0.0.1/tcp/0'], init)).to.equal(0)
+    const peerLine = init.out.find(l => l.startsWith('peer id: '))
+    expect(peerLine).to.not.equal(undefined)
+    expect((await stat(join(dir, 'identity.key'))).mode & 0o777).to.equal(0o600)
+    const text = await readFile(join(dir, 'config.json'), 'utf8')
+    expect(text).to.match(/^\/\/ ghostnode configuration/)
+    expect(text).to.contain('"port": 0')
+
+    const id = capture()
+    expect(await runCli(['id', '--data-dir', dir, '--json'], id)).to.equal(0)
+    const parsed = JSON.parse(id.out[0])
+    expect(`peer id: ${String(parsed.peerId)}`).to.equal(peerLine)
+    expect(parsed.addrs).to.deep.equal([`/ip4/127.0.0.1/tcp/0/p2p/${String(parsed.peerId)}`])
+
+    const again = capture()
+    expect(await runCli(['init', '--data-dir', dir], again)).to.equal(0)
+    expect(again.out.join('\n')).to.contain('kept existing identity').and.contain('kept existing config')
+  })
+
+  it('id fails clearly when no identity exists', async () => {
+    const out = capture()
+    expect(await runCli(['id', '--data-dir', dir], out)).to.equal(1)
+    expect(out.err.join('\n')).to.contain('ghostnode init')
+  })
+
+  it('status fails clearly when no node runs', async () => {
+    const out = capture()
+    expect(await runCli(['status', '--data-dir', dir, '--url', 'http://127.0.0.1:9'], out)).to.equal(1)
+    expect(out.err.join('\n')).to.contain('no ghostnode answers')
+  })
+
+  it('prints help for every command', async () => {
+    for (const cmd of ['init', 'start', 'id', 'status', 'peers', 'config']) {
+      const out = capture()
+      expect(await runCli([cmd, '--help'], out)).to.equal(0)
+      expect(out.out.join('\n')).to.contain(`Usage: ghostnode ${cmd}`)
+    }
+  })
+})
+
+describe('config/ghostnode.example.json', () => {
+  it('is current with the defaults (regenerate: npm run config:example)', async () => {
+    const committed = await readFile(fileURLToPath(new URL('../../../config/ghostnode.example.json', import.meta.url)), 'utf8')
+    expect(committed).to.equal(renderExampleConfig())
+  })
+
+  it('loads back to the defaults', async () => {
+    const path = fileURLToPath(new URL('../../../config/ghostnode.example.json', import.meta.url))
+    const { config } = loadConfig({ configFile: path, env: {} })
+    expect({ ...config, dataDir: DEFAULT_CONFIG.dataDir }).to.deep.equal(DEFAULT_CONFIG)
+  })
+
+  it('ghostnode config prints the effective values', async () => {
+    const out = capture()
+    expect(await runCli(['config', '--set', 'http.port=1234', '--data-dir', '/tmp/ghostnode-nonexistent'], out)).to.equal(0)
+    expect(out.out.join('\n')).to.contain('"port": 1234')
+  })
+})

@@ -1,0 +1,57 @@
+import { join } from 'node:path'
+import { DEFAULT_CONFIG, type GhostnodeConfig } from '../../src/config/defaults.js'
+import { createGhostnode, type Ghostnode, type GhostnodeOptions } from '../../src/node.js'
+
+export type ConfigOverrides = { [K in keyof GhostnodeConfig]?: GhostnodeConfig[K] extends unknown[] ? GhostnodeConfig[K] : GhostnodeConfig[K] extends object ? Partial<GhostnodeConfig[K]> : GhostnodeConfig[K] }
+
+/** A config for a node on loopback with ephemeral ports and its own data dir. */
+export function testConfig (baseDir: string, name: string, overrides: ConfigOverrides = {}): GhostnodeConfig {
+  const d = structuredClone(DEFAULT_CONFIG)
+  return {
+    ...d,
+    ...overrides,
+    dataDir: overrides.dataDir ?? join(baseDir, name),
+    listen: overrides.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+    connections: { ...d.connections, ...overrides.connections },
+    discovery: { ...d.discovery, intervalMs: 1_000, bootstrapRetryMinMs: 100, bootstrapRetryMaxMs: 1_000, ...overrides.discovery },
+    http: { ...d.http, enabled: false, port: 0, ...overrides.http }
+  } as GhostnodeConfig
+}
+
+/** Creates and starts a node; the caller stops it (see stopAll). */
+export async function startNode (config: GhostnodeConfig, options: GhostnodeOptions = {}): Promise<Ghostnode> {
+  const node = await createGhostnode(config, { libp2pMetrics: false, ...options })
+  await node.start()
+  return node
+}
+
+export async function stopAll (nodes: Array<Ghostnode | undefined>): Promise<void> {
+  await Promise.all(nodes.map(async n => n?.stop()))
+}
+
+/** Resolves when `predicate` turns true, re-checking on every libp2p connection event of the nodes. */
+export async function waitFor (nodes: Ghostnode[], predicate: () => boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
+  if (predicate()) return
+  await new Promise<void>((resolve, reject) => {
+    const check = (): void => {
+      if (!predicate()) return
+      cleanup()
+      resolve()
+    }
+    const timer = setTimeout(() => {
+      cleanup()
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
+    }, timeoutMs)
+    const cleanup = (): void => {
+      clearTimeout(timer)
+      for (const n of nodes) {
+        n.libp2p.removeEventListener('peer:connect', check)
+        n.libp2p.removeEventListener('peer:identify', check)
+      }
+    }
+    for (const n of nodes) {
+      n.libp2p.addEventListener('peer:connect', check)
+      n.libp2p.addEventListener('peer:identify', check)
+    }
+  })
+}
