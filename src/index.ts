@@ -1,4 +1,5 @@
-export { createGhostnode, Ghostnode, dhtProtocol } from './node.js'
+export { createGhostnode } from './compose.js'
+export { Ghostnode, dhtProtocol } from './node.js'
 export type { GhostServices, GhostnodeOptions, NodeHealth, NodeState, PeerConnectionInfo } from './node.js'
 export { loadConfig, readConfigFile, CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE_NAME } from './config/load.js'
 export type { LoadConfigOptions, LoadedConfig } from './config/load.js'

@@ -1,24 +1,25 @@
-import { join } from 'node:path'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify, type Identify } from '@libp2p/identify'
-import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
-import { ping, type Ping } from '@libp2p/ping'
-import { prometheusMetrics } from '@libp2p/prometheus-metrics'
-import { tcp } from '@libp2p/tcp'
-import { webSockets } from '@libp2p/websockets'
-import { LevelDatastore } from 'datastore-level'
-import { createLibp2p, type Libp2p } from 'libp2p'
-import { Registry } from 'prom-client'
-import { bootstrapper, type Bootstrapper } from './discovery/bootstrapper.js'
-import { peerConnector, type PeerConnector } from './discovery/peer-connector.js'
-import { loadOrCreateIdentity } from './identity/key-file.js'
-import { HttpServer } from './metrics/http-server.js'
-import { NodeMetrics } from './metrics/node-metrics.js'
+import type { Registry } from 'prom-client'
 import { VERSION } from './version.js'
 import type { GhostnodeConfig } from './config/defaults.js'
+import type { ReplayFilter } from './crypto/replay-filter.js'
+import type { Bootstrapper } from './discovery/bootstrapper.js'
+import type { PeerConnector } from './discovery/peer-connector.js'
+import type { HttpServer } from './metrics/http-server.js'
+import type { NodeMetrics } from './metrics/node-metrics.js'
+import type { DirectoryService } from './onion/directory.js'
+import type { ExitHandlerRegistry } from './onion/exit.js'
+import type { LinkManager } from './onion/link-manager.js'
+import type { OnionKeyManager } from './onion/onion-keys.js'
+import type { OnionRelay } from './onion/relay.js'
+import type { RateLimiter } from './ratelimit/limiter.js'
+import type { ScoreStore } from './ratelimit/score-store.js'
+import type { Identify } from '@libp2p/identify'
 import type { PeerId } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { LevelDatastore } from 'datastore-level'
+import type { Libp2p } from 'libp2p'
 
 export interface GhostServices extends Record<string, unknown> {
   identify: Identify
@@ -26,6 +27,9 @@ export interface GhostServices extends Record<string, unknown> {
   dht: KadDHT
   bootstrap: Bootstrapper
   connector: PeerConnector
+  onionKeys: OnionKeyManager
+  directory: DirectoryService
+  links: LinkManager
 }
 
 export interface GhostnodeOptions {
@@ -35,8 +39,24 @@ export interface GhostnodeOptions {
    * @default config.http.enabled
    */
   libp2pMetrics?: boolean
-  /** Clock for uptime. @default Date.now */
+  /** Clock for uptime, keys, records and limits. @default Date.now */
   now?: () => number
+}
+
+/** Everything compose.ts assembles; the node owns and closes all of it. */
+export interface NodeParts {
+  config: GhostnodeConfig
+  libp2p: Libp2p<GhostServices>
+  datastore: LevelDatastore
+  registry: Registry
+  metrics: NodeMetrics
+  relay: OnionRelay
+  exits: ExitHandlerRegistry
+  replay: ReplayFilter
+  limiter: RateLimiter
+  scores: ScoreStore
+  http?: HttpServer
+  now: () => number
 }
 
 export type NodeState = 'stopped' | 'starting' | 'running' | 'stopping'
@@ -49,6 +69,8 @@ export interface NodeHealth extends Record<string, unknown> {
   connectedPeers: number
   ready: boolean
   addrs: string[]
+  circuits: number
+  directoryRecords: number
 }
 
 export interface PeerConnectionInfo {
@@ -59,6 +81,9 @@ export interface PeerConnectionInfo {
   muxer?: string
   openedAt: number
   streams: number
+  score: number
+  tier: string
+  bannedUntil: number | null
 }
 
 /** The protocol id the DHT speaks under the configured private prefix. */
@@ -67,38 +92,34 @@ export function dhtProtocol (prefix: string): string {
 }
 
 /**
- * The composition root: one running relay. Build it with createGhostnode(),
- * then start() and stop() (both idempotent; stop waits for a start in flight).
+ * One running relay. Build it with createGhostnode() (compose.ts), then
+ * start() and stop(): both idempotent, and stop waits for a start in flight.
  */
 export class Ghostnode {
   readonly config: GhostnodeConfig
   readonly libp2p: Libp2p<GhostServices>
   readonly registry: Registry
   readonly metrics: NodeMetrics
-  private readonly datastore: LevelDatastore
-  private readonly http?: HttpServer
-  private readonly now: () => number
+  readonly relay: OnionRelay
+  readonly exits: ExitHandlerRegistry
+  readonly limiter: RateLimiter
+  private readonly parts: NodeParts
   private state: NodeState = 'stopped'
   private startedAt = 0
   private transition: Promise<void> = Promise.resolve()
+  private closed = false
 
-  constructor (config: GhostnodeConfig, libp2p: Libp2p<GhostServices>, datastore: LevelDatastore, registry: Registry, metrics: NodeMetrics, now: () => number) {
-    this.config = config
-    this.libp2p = libp2p
-    this.datastore = datastore
-    this.registry = registry
-    this.metrics = metrics
-    this.now = now
-    if (config.http.enabled) {
-      this.http = new HttpServer({
-        host: config.http.host,
-        port: config.http.port,
-        registry,
-        source: { health: () => this.health(), ready: () => this.isReady(), peers: () => this.peers() }
-      })
-    }
-    libp2p.addEventListener('connection:open', (evt) => {
-      metrics.connectionsOpened.inc({ direction: evt.detail.direction })
+  constructor (parts: NodeParts) {
+    this.parts = parts
+    this.config = parts.config
+    this.libp2p = parts.libp2p
+    this.registry = parts.registry
+    this.metrics = parts.metrics
+    this.relay = parts.relay
+    this.exits = parts.exits
+    this.limiter = parts.limiter
+    parts.libp2p.addEventListener('connection:open', (evt) => {
+      parts.metrics.connectionsOpened.inc({ direction: evt.detail.direction })
     })
   }
 
@@ -112,12 +133,13 @@ export class Ghostnode {
 
   async start (): Promise<void> {
     this.transition = this.transition.then(async () => {
-      if (this.state !== 'stopped') return
+      if (this.state !== 'stopped' || this.closed) return
       this.state = 'starting'
       try {
         await this.libp2p.start()
-        await this.http?.start()
-        this.startedAt = this.now()
+        this.parts.relay.start()
+        await this.parts.http?.start()
+        this.startedAt = this.parts.now()
         this.state = 'running'
       } catch (err) {
         await this.shutdown()
@@ -127,10 +149,10 @@ export class Ghostnode {
     await this.transition
   }
 
-  /** Stops accepting (HTTP, listeners), closes connections, flushes and closes storage. */
+  /** Stops accepting (HTTP, listeners), closes circuits and connections, flushes and closes storage. */
   async stop (): Promise<void> {
     this.transition = this.transition.catch(() => {}).then(async () => {
-      if (this.state === 'stopped') return
+      if (this.state === 'stopped' && this.closed) return
       await this.shutdown()
     })
     await this.transition
@@ -138,11 +160,17 @@ export class Ghostnode {
 
   private async shutdown (): Promise<void> {
     this.state = 'stopping'
+    const p = this.parts
     try {
-      await this.http?.stop()
-      await this.libp2p.stop()
+      await p.http?.stop()
+      p.relay.stop()
+      await p.libp2p.stop()
     } finally {
-      await this.datastore.close()
+      // storage closes even if the network side failed, so nothing acknowledged is lost
+      await Promise.allSettled([p.replay.close(), p.scores.close()])
+      p.limiter.dispose()
+      await p.datastore.close()
+      this.closed = true
       this.state = 'stopped'
     }
   }
@@ -153,7 +181,7 @@ export class Ghostnode {
 
   /** The HTTP endpoint's bound address, when enabled and running. */
   httpAddress (): { host: string, port: number } | undefined {
-    return this.http?.address()
+    return this.parts.http?.address()
   }
 
   /** Listening, and connected to a peer whenever bootstrap peers are configured. */
@@ -163,7 +191,7 @@ export class Ghostnode {
   }
 
   uptimeSeconds (): number {
-    return this.state === 'running' ? Math.max(0, (this.now() - this.startedAt) / 1000) : 0
+    return this.state === 'running' ? Math.max(0, (this.parts.now() - this.startedAt) / 1000) : 0
   }
 
   health (): NodeHealth {
@@ -176,81 +204,29 @@ export class Ghostnode {
       uptimeSeconds: Math.round(this.uptimeSeconds()),
       connectedPeers: this.libp2p.getPeers().length,
       ready,
-      addrs: this.getMultiaddrs().map(ma => ma.toString())
+      addrs: this.getMultiaddrs().map(ma => ma.toString()),
+      circuits: this.relay.circuitCount,
+      directoryRecords: this.state === 'running' ? this.libp2p.services.directory.size : 0
     }
   }
 
   peers (): PeerConnectionInfo[] {
-    return this.libp2p.getConnections().map(conn => ({
-      peerId: conn.remotePeer.toString(),
-      addr: conn.remoteAddr.toString(),
-      direction: conn.direction,
-      encryption: conn.encryption,
-      muxer: conn.multiplexer,
-      openedAt: conn.timeline.open,
-      streams: conn.streams.length
-    }))
-  }
-}
-
-/** Loads (or creates) the identity, opens the peer store and assembles libp2p. Nothing listens until start(). */
-export async function createGhostnode (config: GhostnodeConfig, options: GhostnodeOptions = {}): Promise<Ghostnode> {
-  const now = options.now ?? Date.now
-  const identity = await loadOrCreateIdentity(config.dataDir)
-  const datastore = new LevelDatastore(join(config.dataDir, 'datastore'))
-  await datastore.open()
-  const registry = new Registry()
-  let node: Ghostnode | undefined
-  const metricsRef: { current?: NodeMetrics } = {}
-  try {
-    const libp2pMetrics = options.libp2pMetrics ?? config.http.enabled
-    const libp2p = await createLibp2p({
-      start: false,
-      privateKey: identity.privateKey,
-      datastore,
-      addresses: { listen: config.listen, announce: config.announce },
-      transports: [tcp(), webSockets()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      connectionManager: {
-        maxConnections: config.connections.max,
-        maxIncomingPendingConnections: config.connections.maxIncomingPending,
-        dialTimeout: config.connections.dialTimeoutMs
-      },
-      ...(libp2pMetrics ? { metrics: prometheusMetrics({ registry, statfsLocation: config.dataDir }) } : {}),
-      services: {
-        identify: identify(),
-        ping: ping(),
-        dht: kadDHT({
-          protocol: dhtProtocol(config.discovery.dhtProtocolPrefix),
-          clientMode: false,
-          peerInfoMapper: passthroughMapper
-        }),
-        bootstrap: bootstrapper({
-          list: config.bootstrap,
-          retryMinMs: config.discovery.bootstrapRetryMinMs,
-          retryMaxMs: config.discovery.bootstrapRetryMaxMs,
-          onDialFailure: () => metricsRef.current?.bootstrapDialFailures.inc()
-        }),
-        connector: peerConnector({
-          targetPeers: config.connections.targetPeers,
-          intervalMs: config.discovery.intervalMs,
-          dialTimeoutMs: config.connections.dialTimeoutMs,
-          onLookup: (outcome) => metricsRef.current?.discoveryLookups.inc({ outcome })
-        })
+    const scores = new Map(this.limiter.peersSummary().map(s => [s.peer, s]))
+    return this.libp2p.getConnections().map(conn => {
+      const peer = conn.remotePeer.toString()
+      const score = scores.get(peer)
+      return {
+        peerId: peer,
+        addr: conn.remoteAddr.toString(),
+        direction: conn.direction,
+        encryption: conn.encryption,
+        muxer: conn.multiplexer,
+        openedAt: conn.timeline.open,
+        streams: conn.streams.length,
+        score: score?.score ?? 50,
+        tier: score?.tier ?? 'neutral',
+        bannedUntil: score?.bannedUntil ?? null
       }
     })
-    const metrics = new NodeMetrics(registry, {
-      connectedPeers: () => libp2p.getPeers().length,
-      openConnections: () => libp2p.getConnections().length,
-      ready: () => node?.isReady() ?? false,
-      uptimeSeconds: () => node?.uptimeSeconds() ?? 0
-    })
-    metricsRef.current = metrics
-    node = new Ghostnode(config, libp2p, datastore, registry, metrics, now)
-    return node
-  } catch (err) {
-    await datastore.close()
-    throw err
   }
 }

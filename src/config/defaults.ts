@@ -1,5 +1,6 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { DEFAULT_RATE_LIMIT_CONFIG, type RateLimitConfig } from '../ratelimit/config.js'
 
 /**
  * The whole configuration of a node. Every key has a default below and a spec
@@ -42,6 +43,40 @@ export interface GhostnodeConfig {
     host: string
     port: number
   }
+  onion: {
+    /** Circuit length a client built on this node's code uses (the relay accepts any). */
+    hops: number
+    /** Lifetime of an onion key before the next one takes over. */
+    keyEpochMs: number
+    /** How long a rotated-out onion key still opens CREATEs (circuits built just before rotation). */
+    keyGraceMs: number
+    /** Offer the exit role (execute requests that end here). */
+    exit: boolean
+    /** Circuits through this node, all neighbours together. */
+    maxCircuits: number
+    /** Circuits one neighbour's link may carry. */
+    maxCircuitsPerLink: number
+    /** A circuit with no cell for this long is destroyed. */
+    circuitIdleTimeoutMs: number
+    /** Deadline for reaching the next hop while building a circuit. */
+    extendTimeoutMs: number
+    /** Largest request or response the ends reassemble. */
+    maxMessageBytes: number
+    /** Cells a link may hold unsent before it sheds (1 KiB each). */
+    linkMaxQueuedCells: number
+  }
+  directory: {
+    /** Verified node records held; past it, records of new peers are refused. */
+    maxRecords: number
+    /** How often the node pulls the directory from a few peers. */
+    fetchIntervalMs: number
+    /** One peer may ask for the full directory at most this often. */
+    minServeIntervalMs: number
+    /** Also put this node's record in the DHT. */
+    publishToDht: boolean
+  }
+  /** Token buckets and reputation (see src/ratelimit/config.ts for each default's reasoning). */
+  rateLimit: RateLimitConfig
   /** SIGINT/SIGTERM: how long the node may take to drain and close before it is forced. */
   shutdownTimeoutMs: number
 }
@@ -73,6 +108,25 @@ export const DEFAULT_CONFIG: GhostnodeConfig = {
     host: '127.0.0.1',
     port: DEFAULT_HTTP_PORT
   },
+  onion: {
+    hops: 3,
+    keyEpochMs: 86_400_000,
+    keyGraceMs: 7_200_000,
+    exit: true,
+    maxCircuits: 20_000,
+    maxCircuitsPerLink: 2_000,
+    circuitIdleTimeoutMs: 300_000,
+    extendTimeoutMs: 10_000,
+    maxMessageBytes: 131_072,
+    linkMaxQueuedCells: 4_096
+  },
+  directory: {
+    maxRecords: 10_000,
+    fetchIntervalMs: 300_000,
+    minServeIntervalMs: 10_000,
+    publishToDht: true
+  },
+  rateLimit: structuredClone(DEFAULT_RATE_LIMIT_CONFIG) as RateLimitConfig,
   shutdownTimeoutMs: 10_000
 }
 
@@ -80,6 +134,7 @@ export const DEFAULT_CONFIG: GhostnodeConfig = {
 export type LeafSpec =
   | { kind: 'path' }
   | { kind: 'int', min: number, max: number }
+  | { kind: 'number', min: number, max: number }
   | { kind: 'bool' }
   | { kind: 'host' }
   | { kind: 'multiaddrs', requirePeerId?: boolean, nonEmpty?: boolean }
@@ -109,5 +164,47 @@ export const CONFIG_SPEC: Record<string, KeySpec> = {
   'http.enabled': { spec: { kind: 'bool' }, doc: 'serve /metrics and /health*' },
   'http.host': { spec: { kind: 'host' }, doc: 'HTTP bind address' },
   'http.port': { spec: { kind: 'int', min: 0, max: 65_535 }, doc: 'HTTP port (0 picks a free one)' },
+  'onion.hops': { spec: { kind: 'int', min: 1, max: 5 }, doc: 'circuit length for clients (default 3, at most 5)' },
+  'onion.keyEpochMs': { spec: { kind: 'int', min: 60_000, max: 30 * DAY_MS }, doc: 'onion key lifetime (ms)' },
+  'onion.keyGraceMs': { spec: { kind: 'int', min: 0, max: 7 * DAY_MS }, doc: 'grace period of a rotated-out onion key (ms)' },
+  'onion.exit': { spec: { kind: 'bool' }, doc: 'offer the exit role' },
+  'onion.maxCircuits': { spec: { kind: 'int', min: 1, max: 10_000_000 }, doc: 'circuits through this node' },
+  'onion.maxCircuitsPerLink': { spec: { kind: 'int', min: 1, max: 1_000_000 }, doc: 'circuits per neighbour link' },
+  'onion.circuitIdleTimeoutMs': { spec: { kind: 'int', min: 1_000, max: DAY_MS }, doc: 'idle circuit timeout (ms)' },
+  'onion.extendTimeoutMs': { spec: { kind: 'int', min: 100, max: 300_000 }, doc: 'deadline to reach the next hop (ms)' },
+  'onion.maxMessageBytes': { spec: { kind: 'int', min: 1_024, max: 16 * 1024 * 1024 }, doc: 'largest request/response reassembled (bytes)' },
+  'onion.linkMaxQueuedCells': { spec: { kind: 'int', min: 64, max: 1_000_000 }, doc: 'unsent cells a link may hold before shedding' },
+  'directory.maxRecords': { spec: { kind: 'int', min: 3, max: 1_000_000 }, doc: 'verified node records held' },
+  'directory.fetchIntervalMs': { spec: { kind: 'int', min: 1_000, max: DAY_MS }, doc: 'directory pull interval (ms)' },
+  'directory.minServeIntervalMs': { spec: { kind: 'int', min: 0, max: DAY_MS }, doc: 'minimum interval between two full directory requests of one peer (ms)' },
+  'directory.publishToDht': { spec: { kind: 'bool' }, doc: 'put this node\'s record in the DHT too' },
+  ...rateLimitSpec(),
   shutdownTimeoutMs: { spec: { kind: 'int', min: 100, max: 600_000 }, doc: 'graceful shutdown deadline (ms)' }
+}
+
+/**
+ * One numeric key per leaf of the rate-limit config. Their ranges and relations
+ * are checked by the rate limiter's own validator (see load.ts); here they only
+ * have to be non-negative numbers.
+ */
+function rateLimitSpec (): Record<string, KeySpec> {
+  const out: Record<string, KeySpec> = {}
+  const walk = (obj: Record<string, unknown>, path: string): void => {
+    for (const [key, value] of Object.entries(obj)) {
+      const full = `${path}.${key}`
+      if (typeof value === 'object' && value != null) walk(value as Record<string, unknown>, full)
+      else out[full] = { spec: { kind: 'number', min: 0, max: Number.MAX_SAFE_INTEGER }, doc: rateLimitDoc(full) }
+    }
+  }
+  walk(DEFAULT_RATE_LIMIT_CONFIG as unknown as Record<string, unknown>, 'rateLimit')
+  return out
+}
+
+function rateLimitDoc (key: string): string {
+  const parts = key.split('.')
+  if (parts[1] === 'limits') return `token bucket for ${parts[2]}: ${parts[3] === 'burst' ? 'burst (bucket size)' : 'refill rate per second'}`
+  if (parts[2] === 'penalties') return `score penalty for ${parts[3]}`
+  if (parts[2] === 'penaltyCooldownsMs') return `minimum ms between two ${parts[3]} penalties`
+  if (parts[2] === 'tiers') return `reputation tier setting ${parts[3]}`
+  return `rate limiting: ${parts.slice(1).join('.')}`
 }

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
+import { InvalidRateLimitConfigError } from '../ratelimit/errors.js'
+import { validateRateLimitConfig } from '../ratelimit/resolve-config.js'
 import { DEFAULT_CONFIG, type GhostnodeConfig } from './defaults.js'
 import { ConfigFileError, InvalidConfigValueError, UnknownConfigKeyError } from './errors.js'
 import { stripJsonComments } from './jsonc.js'
@@ -119,5 +121,15 @@ function checkCrossField (config: GhostnodeConfig): void {
   if (d.bootstrapRetryMinMs > d.bootstrapRetryMaxMs) {
     throw new InvalidConfigValueError('discovery.bootstrapRetryMinMs', d.bootstrapRetryMinMs,
       `must not exceed discovery.bootstrapRetryMaxMs (${d.bootstrapRetryMaxMs})`, 'effective config')
+  }
+  if (config.onion.keyGraceMs >= config.onion.keyEpochMs) {
+    throw new InvalidConfigValueError('onion.keyGraceMs', config.onion.keyGraceMs,
+      `must be shorter than onion.keyEpochMs (${config.onion.keyEpochMs})`, 'effective config')
+  }
+  try {
+    validateRateLimitConfig(config.rateLimit)
+  } catch (err) {
+    if (!(err instanceof InvalidRateLimitConfigError)) throw err
+    throw new InvalidConfigValueError(`rateLimit.${err.key}`, err.value, err.message, 'effective config')
   }
 }

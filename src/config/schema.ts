@@ -65,6 +65,12 @@ export function parseStringValue (key: string, raw: string, source: Source): Con
       }
       return validateValue(key, Number(raw.trim()), source)
     }
+    case 'number': {
+      if (!/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(raw.trim())) {
+        throw new InvalidConfigTypeError(key, raw, 'a number', source)
+      }
+      return validateValue(key, Number(raw.trim()), source)
+    }
     case 'bool': {
       const v = raw.trim().toLowerCase()
       if (['true', '1', 'yes', 'on'].includes(v)) return true
@@ -87,6 +93,15 @@ export function validateValue (key: string, value: unknown, source: Source): Con
     case 'int': {
       if (typeof value !== 'number' || !Number.isInteger(value)) {
         throw new InvalidConfigTypeError(key, value, 'an integer', source)
+      }
+      if (value < spec.min || value > spec.max) {
+        throw new InvalidConfigValueError(key, value, `must be between ${spec.min} and ${spec.max}`, source)
+      }
+      return value
+    }
+    case 'number': {
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        throw new InvalidConfigTypeError(key, value, 'a number', source)
       }
       if (value < spec.min || value > spec.max) {
         throw new InvalidConfigValueError(key, value, `must be between ${spec.min} and ${spec.max}`, source)

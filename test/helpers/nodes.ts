@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { DEFAULT_CONFIG, type GhostnodeConfig } from '../../src/config/defaults.js'
-import { createGhostnode, type Ghostnode, type GhostnodeOptions } from '../../src/node.js'
+import { createGhostnode } from '../../src/compose.js'
+import type { Ghostnode, GhostnodeOptions } from '../../src/node.js'
 
 export type ConfigOverrides = { [K in keyof GhostnodeConfig]?: GhostnodeConfig[K] extends unknown[] ? GhostnodeConfig[K] : GhostnodeConfig[K] extends object ? Partial<GhostnodeConfig[K]> : GhostnodeConfig[K] }
 
@@ -14,7 +15,9 @@ export function testConfig (baseDir: string, name: string, overrides: ConfigOver
     listen: overrides.listen ?? ['/ip4/127.0.0.1/tcp/0'],
     connections: { ...d.connections, ...overrides.connections },
     discovery: { ...d.discovery, intervalMs: 1_000, bootstrapRetryMinMs: 100, bootstrapRetryMaxMs: 1_000, ...overrides.discovery },
-    http: { ...d.http, enabled: false, port: 0, ...overrides.http }
+    http: { ...d.http, enabled: false, port: 0, ...overrides.http },
+    onion: { ...d.onion, ...overrides.onion },
+    directory: { ...d.directory, minServeIntervalMs: 0, ...overrides.directory }
   } as GhostnodeConfig
 }
 

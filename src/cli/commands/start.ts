@@ -1,5 +1,6 @@
 import { Command } from 'commander'
-import { createGhostnode, type Ghostnode } from '../../node.js'
+import { createGhostnode } from '../../compose.js'
+import type { Ghostnode } from '../../node.js'
 import { VERSION } from '../../version.js'
 import { addNodeOptions, configFromOptions, type NodeOptions } from '../options.js'
 import type { Output } from '../output.js'

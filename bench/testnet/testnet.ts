@@ -1,0 +1,247 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { trackDir, untrackDir } from './cleanup.js'
+import { CommandFailedError, NodeExitedError, TestnetAbortedError, TestnetConfigError } from './errors.js'
+import { createNetnsNetwork, RUN_ID_LENGTH, type NetnsNetwork } from './netns.js'
+import { DEFAULT_STOP_DEADLINE_MS, describeExit, logTail, runGhostnode, startNodeProcess, stopNodeProcess, type NodeProcess, type ProcessExit, type StopResult } from './node-process.js'
+import { assertPortsFree, DEFAULT_BASE_PORT, freePorts, sharedHostPorts, type NodePorts } from './ports.js'
+import { DEFAULT_READY_TIMEOUT_MS, getJson, waitForPeers, waitForReady } from './ready.js'
+
+export const DEFAULT_NODE_COUNT = 3
+const MAX_NODES = 50
+
+/**
+ * Every testnet node starts at about the same time, so its first dial to a
+ * peer often lands before that peer listens. Short bootstrap retries let the
+ * mesh form in about a second instead of waiting on the production backoff.
+ */
+const TESTNET_NODE_SETTINGS = ['--set', 'discovery.bootstrapRetryMinMs=250', '--set', 'discovery.bootstrapRetryMaxMs=2000']
+
+export interface TestnetOptions {
+  /** @default 3 */
+  nodes?: number
+  /** Node data dirs are <baseDir>/node1..N. @default a fresh temp dir */
+  baseDir?: string
+  /**
+   * First port. On loopback node i (0-based) uses base+3i (TCP), +1 (WS), +2
+   * (HTTP); 0 takes ports the OS reports free. With netns every node uses
+   * base, base+1, base+2 on its own address (0 means the default).
+   * @default 7500
+   */
+  basePort?: number
+  /** One Linux network namespace per node (root only). @default false */
+  netns?: boolean
+  /** tc netem delay (ms) on every node's link; needs netns. */
+  latencyMs?: number
+  /** Appended to every `ghostnode init` and `ghostnode start` (so a later --set wins). */
+  extraArgs?: string[]
+  /** Deadline for every node to be ready and connected to all others. @default 30000 */
+  readyTimeoutMs?: number
+  /** Per-node SIGTERM-to-SIGKILL deadline on stop. @default 12000 */
+  stopDeadlineMs?: number
+  /** Keep the data dirs (keys, logs) after stop. @default true when baseDir is given, else false */
+  keepData?: boolean
+  /** Aborting it while starting stops everything started so far. */
+  signal?: AbortSignal
+  /** Progress lines. */
+  log?: (line: string) => void
+}
+
+export interface TestnetNode {
+  name: string
+  peerId: string
+  /** What the node reports listening on (from /health), each ending in /p2p/<peerId>. */
+  multiaddrs: string[]
+  httpUrl: string
+  pid: number
+  dataDir: string
+  logPath: string
+  host: string
+  ports: NodePorts
+  /** The node's network namespace, with netns. */
+  namespace?: string
+  process: NodeProcess
+}
+
+export interface Testnet {
+  runId: string
+  baseDir: string
+  nodes: TestnetNode[]
+  /** The namespaces' subnet and bridge, with netns. */
+  network?: NetnsNetwork
+  /** Resolves if a node exits on its own while the testnet runs (never during stop()). */
+  unexpectedExit: Promise<{ name: string, exit: ProcessExit }>
+  /** Stops every node (SIGTERM, deadline, SIGKILL), removes namespaces and temp data; idempotent. */
+  stop: () => Promise<StopResult[]>
+}
+
+interface PlannedNode { name: string, dataDir: string, host: string, ports: NodePorts, wrap?: string[], namespace?: string }
+
+function validate (options: TestnetOptions): number {
+  const count = options.nodes ?? DEFAULT_NODE_COUNT
+  if (!Number.isInteger(count) || count < 2 || count > MAX_NODES) throw new TestnetConfigError(`nodes must be an integer from 2 to ${MAX_NODES}, got ${count}`)
+  const base = options.basePort ?? DEFAULT_BASE_PORT
+  if (!Number.isInteger(base) || base < 0 || base + 3 * count > 65_535) throw new TestnetConfigError(`base port ${base} leaves no room for ${count} nodes`)
+  if (options.latencyMs != null) {
+    if (options.netns !== true) throw new TestnetConfigError('latency needs --netns (netem on loopback would slow every local connection)')
+    if (!Number.isInteger(options.latencyMs) || options.latencyMs < 0 || options.latencyMs > 10_000) throw new TestnetConfigError(`latency must be 0-10000 ms, got ${options.latencyMs}`)
+  }
+  return count
+}
+
+async function planPorts (count: number, options: TestnetOptions, names: string[]): Promise<NodePorts[]> {
+  if (options.netns === true) {
+    const base = options.basePort === 0 || options.basePort == null ? DEFAULT_BASE_PORT : options.basePort
+    return names.map(() => sharedHostPorts(base, 0))
+  }
+  if (options.basePort === 0) {
+    const free = await freePorts(3 * count)
+    return names.map((_, i) => ({ tcp: free[3 * i], ws: free[3 * i + 1], http: free[3 * i + 2] }))
+  }
+  const ports = names.map((_, i) => sharedHostPorts(options.basePort ?? DEFAULT_BASE_PORT, i))
+  await assertPortsFree(names.map((name, i) => ({ name, ports: ports[i] })))
+  return ports
+}
+
+/** Flags shared by `init` and `start`: where the node keeps its data, listens and serves HTTP. */
+function nodeArgs (n: PlannedNode): string[] {
+  return [
+    '--data-dir', n.dataDir,
+    '--listen', `/ip4/${n.host}/tcp/${n.ports.tcp}`,
+    '--listen', `/ip4/${n.host}/tcp/${n.ports.ws}/ws`,
+    '--http-host', n.host,
+    '--http-port', String(n.ports.http),
+    ...TESTNET_NODE_SETTINGS
+  ]
+}
+
+function httpUrl (n: PlannedNode): string {
+  return `http://${n.host}:${n.ports.http}`
+}
+
+/**
+ * Starts an N-node ghostnode testnet, each node its own process bootstrapped
+ * to all the others, and resolves once every node is ready and connected to
+ * every other node. On any failure it stops whatever it started and rethrows.
+ */
+export async function startTestnet (options: TestnetOptions = {}): Promise<Testnet> {
+  const count = validate(options)
+  const log = options.log ?? (() => {})
+  const runId = randomBytes(Math.ceil(RUN_ID_LENGTH / 2)).toString('hex').slice(0, RUN_ID_LENGTH)
+  const ownDir = options.baseDir == null
+  const baseDir = options.baseDir ?? await mkdtemp(join(tmpdir(), 'ghostnode-testnet-'))
+  const keepData = options.keepData ?? !ownDir
+  if (!keepData) trackDir(baseDir)
+  const procs: NodeProcess[] = []
+  let network: NetnsNetwork | undefined
+  let stopping = false
+  let stopped: Promise<StopResult[]> | undefined
+  // ends the other nodes' readiness polls as soon as one of them fails
+  const waits = new AbortController()
+  const waitSignal = options.signal != null ? AbortSignal.any([options.signal, waits.signal]) : waits.signal
+
+  const stop = async (): Promise<StopResult[]> => {
+    stopping = true
+    stopped ??= (async () => {
+      const deadline = options.stopDeadlineMs ?? DEFAULT_STOP_DEADLINE_MS
+      const settled = await Promise.allSettled(procs.map(async p => stopNodeProcess(p, deadline)))
+      const errors = settled.flatMap(s => s.status === 'rejected' ? [(s.reason as Error).message] : [])
+      await network?.teardown().catch((err: Error) => { errors.push(err.message) })
+      if (!keepData) {
+        await rm(baseDir, { recursive: true, force: true })
+        untrackDir(baseDir)
+      }
+      if (errors.length > 0) throw new Error(`testnet stop: ${errors.join('; ')}`)
+      return settled.flatMap(s => s.status === 'fulfilled' ? [s.value] : [])
+    })()
+    return stopped
+  }
+
+  try {
+    const names = Array.from({ length: count }, (_, i) => `node${i + 1}`)
+    if (options.netns === true) {
+      log(`creating ${count} network namespaces (run ${runId})`)
+      network = await createNetnsNetwork({ runId, count, ...(options.latencyMs != null ? { latencyMs: options.latencyMs } : {}) })
+    }
+    const ports = await planPorts(count, options, names)
+    const planned: PlannedNode[] = names.map((name, i) => {
+      const host = network?.hosts[i]
+      return {
+        name,
+        dataDir: join(baseDir, name),
+        host: host?.address ?? '127.0.0.1',
+        ports: ports[i],
+        ...(host != null ? { wrap: network?.wrap(i), namespace: host.namespace } : {})
+      }
+    })
+
+    // init first, so every peer id is known before any node needs a bootstrap list
+    const peerIds = await Promise.all(planned.map(async (n) => {
+      await mkdir(n.dataDir, { recursive: true, mode: 0o700 })
+      const { stdout } = await runGhostnode(['init', '--force', ...nodeArgs(n), ...(options.extraArgs ?? [])])
+      const peerId = /^peer id: (\S+)$/m.exec(stdout)?.[1]
+      if (peerId == null) throw new CommandFailedError(`ghostnode init for ${n.name}`, `printed no "peer id:" line: ${stdout}`)
+      return peerId
+    }))
+    planned.forEach((n, i) => { log(`${n.name}: initialised ${peerIds[i]} in ${n.dataDir}`) })
+    if (options.signal?.aborted === true) throw new TestnetAbortedError()
+
+    for (const [i, n] of planned.entries()) {
+      const bootstrap = planned.flatMap((m, j) => j === i ? [] : ['--bootstrap', `/ip4/${m.host}/tcp/${m.ports.tcp}/p2p/${peerIds[j]}`])
+      const proc = await startNodeProcess({
+        name: n.name,
+        dataDir: n.dataDir,
+        args: [...nodeArgs(n), ...bootstrap, ...(options.extraArgs ?? [])],
+        ...(n.wrap != null ? { wrap: n.wrap } : {})
+      })
+      procs.push(proc)
+      log(`${n.name}: started pid ${proc.pid}, log ${proc.logPath}`)
+    }
+
+    const deadline = Date.now() + (options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS)
+    await Promise.all(planned.map(async (n, i) => {
+      const proc = procs[i]
+      const waitOptions = {
+        timeoutMs: Math.max(0, deadline - Date.now()),
+        signal: waitSignal,
+        failFast: async () => {
+          if (proc.exit != null) throw new NodeExitedError(n.name, describeExit(proc.exit), proc.logPath, await logTail(proc.logPath))
+        }
+      }
+      await waitForReady(httpUrl(n), waitOptions)
+      await waitForPeers(httpUrl(n), peerIds.filter((_, j) => j !== i), { ...waitOptions, timeoutMs: Math.max(0, deadline - Date.now()) })
+    }))
+
+    const nodes = await Promise.all(planned.map(async (n, i): Promise<TestnetNode> => {
+      const health = await getJson(`${httpUrl(n)}/health`)
+      return {
+        name: n.name,
+        peerId: peerIds[i],
+        multiaddrs: Array.isArray(health.body?.addrs) ? health.body.addrs : [],
+        httpUrl: httpUrl(n),
+        pid: procs[i].pid,
+        dataDir: n.dataDir,
+        logPath: procs[i].logPath,
+        host: n.host,
+        ports: n.ports,
+        ...(n.namespace != null ? { namespace: n.namespace } : {}),
+        process: procs[i]
+      }
+    }))
+    const unexpectedExit = new Promise<{ name: string, exit: ProcessExit }>((resolve) => {
+      for (const p of procs) void p.exited.then((exit) => { if (!stopping) resolve({ name: p.name, exit }) })
+    })
+    return { runId, baseDir, nodes, ...(network != null ? { network } : {}), unexpectedExit, stop }
+  } catch (err) {
+    waits.abort()
+    await stop().catch(() => {})
+    // a temp dir with no node log in it holds nothing worth keeping
+    if (ownDir && procs.length === 0) {
+      await rm(baseDir, { recursive: true, force: true })
+      untrackDir(baseDir)
+    }
+    throw err
+  }
+}

@@ -1,0 +1,202 @@
+import { join } from 'node:path'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { LevelDatastore } from 'datastore-level'
+import { createLibp2p } from 'libp2p'
+import { Registry } from 'prom-client'
+import { ReplayFilter } from './crypto/replay-filter.js'
+import { bootstrapper } from './discovery/bootstrapper.js'
+import { peerConnector } from './discovery/peer-connector.js'
+import { loadOrCreateIdentity } from './identity/key-file.js'
+import { HttpServer } from './metrics/http-server.js'
+import { NodeMetrics } from './metrics/node-metrics.js'
+import { CELL_SIZE } from './onion/constants.js'
+import { directoryService } from './onion/directory.js'
+import { echoHandler, ExitHandlerRegistry, ExitService } from './onion/exit.js'
+import { linkManager } from './onion/link-manager.js'
+import { ALL_CAPABILITIES, Capability } from './onion/node-record.js'
+import { onionKeyManager } from './onion/onion-keys.js'
+import { nodeRecordDhtSelectors, nodeRecordDhtValidators } from './onion/record-dht.js'
+import { DEFAULT_RECORD_CLOCK_SKEW_MS, NodeRecordVerifier } from './onion/record-verifier.js'
+import { OnionRelay } from './onion/relay.js'
+import { ipPrefixKey } from './ratelimit/ip-prefix.js'
+import { RateLimiter } from './ratelimit/limiter.js'
+import { ReputationTracker } from './ratelimit/reputation.js'
+import { ScoreStore } from './ratelimit/score-store.js'
+import { dhtProtocol, Ghostnode, type GhostnodeOptions, type NodeParts } from './node.js'
+import type { GhostnodeConfig } from './config/defaults.js'
+import type { ConnectionGater, PeerId } from '@libp2p/interface'
+
+/**
+ * The composition root: loads the identity, opens storage, builds libp2p with
+ * the ghostnode services and the relay, in dependency order. Nothing listens
+ * until start(). Everything opened here is closed by Ghostnode.stop().
+ */
+export async function createGhostnode (config: GhostnodeConfig, options: GhostnodeOptions = {}): Promise<Ghostnode> {
+  const now = options.now ?? Date.now
+  const identity = await loadOrCreateIdentity(config.dataDir)
+  const registry = new Registry()
+  const opened: Array<{ close: () => Promise<void> }> = []
+  try {
+    const datastore = new LevelDatastore(join(config.dataDir, 'datastore'))
+    await datastore.open()
+    opened.push(datastore)
+
+    const reputation = new ReputationTracker({ config: config.rateLimit.reputation, now })
+    const scores = new ScoreStore({ location: join(config.dataDir, 'reputation') })
+    await scores.open(reputation)
+    opened.push(scores)
+    const limiter = new RateLimiter({ config: config.rateLimit, reputation, registry, now })
+
+    const replay = await ReplayFilter.open({ path: join(config.dataDir, 'replay') })
+    opened.push(replay)
+
+    const verifier = new NodeRecordVerifier({
+      registry,
+      now,
+      maxValidityMs: config.onion.keyEpochMs + config.onion.keyGraceMs + DEFAULT_RECORD_CLOCK_SKEW_MS
+    })
+    const metricsRef: { current?: NodeMetrics } = {}
+    const libp2p = await createLibp2p({
+      start: false,
+      privateKey: identity.privateKey,
+      datastore,
+      addresses: { listen: config.listen, announce: config.announce },
+      transports: [tcp(), webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionGater: connectionGater(limiter),
+      connectionManager: {
+        maxConnections: config.connections.max,
+        maxIncomingPendingConnections: config.connections.maxIncomingPending,
+        dialTimeout: config.connections.dialTimeoutMs
+      },
+      ...((options.libp2pMetrics ?? config.http.enabled) ? { metrics: prometheusMetrics({ registry, statfsLocation: config.dataDir }) } : {}),
+      services: {
+        identify: identify(),
+        ping: ping(),
+        dht: kadDHT({
+          protocol: dhtProtocol(config.discovery.dhtProtocolPrefix),
+          clientMode: false,
+          peerInfoMapper: passthroughMapper,
+          validators: nodeRecordDhtValidators(verifier),
+          selectors: nodeRecordDhtSelectors()
+        }),
+        bootstrap: bootstrapper({
+          list: config.bootstrap,
+          retryMinMs: config.discovery.bootstrapRetryMinMs,
+          retryMaxMs: config.discovery.bootstrapRetryMaxMs,
+          onDialFailure: () => metricsRef.current?.bootstrapDialFailures.inc()
+        }),
+        connector: peerConnector({
+          targetPeers: config.connections.targetPeers,
+          intervalMs: config.discovery.intervalMs,
+          dialTimeoutMs: config.connections.dialTimeoutMs,
+          onLookup: (outcome) => metricsRef.current?.discoveryLookups.inc({ outcome })
+        }),
+        onionKeys: onionKeyManager({ dataDir: config.dataDir, epochMs: config.onion.keyEpochMs, graceMs: config.onion.keyGraceMs, now }),
+        directory: directoryService({
+          verifier,
+          registry,
+          now,
+          capabilities: config.onion.exit ? ALL_CAPABILITIES : ALL_CAPABILITIES & ~Capability.EXIT,
+          maxRecords: config.directory.maxRecords,
+          fetchIntervalMs: config.directory.fetchIntervalMs,
+          minServeIntervalMs: config.directory.minServeIntervalMs,
+          publishToDht: config.directory.publishToDht,
+          onInvalidRecord: (peer, reason) => {
+            // an expired record may be an honest peer with a skewed clock
+            if (reason !== 'expired') limiter.penalize(peer.toString(), 'bad_signature')
+          }
+        }),
+        links: linkManager({ maxQueuedCells: config.onion.linkMaxQueuedCells, openTimeoutMs: config.onion.extendTimeoutMs })
+      }
+    })
+    const { links, directory, onionKeys } = libp2p.services
+    // a relay asked to extend to a peer whose record it lacks looks the record up in the DHT
+    links.setAddressResolver(async (peer) => (directory.get(peer) ?? await directory.findRecord(peer))?.addrs ?? [])
+    onionKeys.onExpire((epoch) => { void replay.dropEpoch(epoch) })
+    reputation.onBan((peer) => { void libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) })
+
+    const exits = new ExitHandlerRegistry()
+    exits.register(ExitService.ECHO, 'echo', echoHandler)
+    const relay = new OnionRelay({
+      links,
+      keys: onionKeys,
+      replay,
+      exits,
+      logger: libp2p.logger,
+      selfPeerId: libp2p.peerId,
+      registry,
+      now,
+      maxCircuits: config.onion.maxCircuits,
+      maxCircuitsPerLink: config.onion.maxCircuitsPerLink,
+      circuitIdleTimeoutMs: config.onion.circuitIdleTimeoutMs,
+      extendTimeoutMs: config.onion.extendTimeoutMs,
+      maxMessageBytes: config.onion.maxMessageBytes,
+      policy: relayPolicy(limiter)
+    })
+
+    let node: Ghostnode | undefined
+    const metrics = new NodeMetrics(registry, {
+      connectedPeers: () => libp2p.getPeers().length,
+      openConnections: () => libp2p.getConnections().length,
+      ready: () => node?.isReady() ?? false,
+      uptimeSeconds: () => node?.uptimeSeconds() ?? 0
+    })
+    metricsRef.current = metrics
+    const parts: NodeParts = { config, libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, now }
+    if (config.http.enabled) {
+      parts.http = new HttpServer({
+        host: config.http.host,
+        port: config.http.port,
+        registry,
+        source: { health: () => node!.health(), ready: () => node!.isReady(), peers: () => node!.peers() }
+      })
+    }
+    node = new Ghostnode(parts)
+    return node
+  } catch (err) {
+    for (const resource of opened.reverse()) await resource.close().catch(() => {})
+    throw err
+  }
+}
+
+/** Refuses connection attempts over the per-/24 (/48) budget and every banned peer. */
+function connectionGater (limiter: RateLimiter): ConnectionGater {
+  return {
+    denyInboundConnection: (maConn) => {
+      let key: string
+      try {
+        key = ipPrefixKey(maConn.remoteAddr)
+      } catch {
+        return false // not an IP transport: nothing to key on
+      }
+      return !limiter.check('connection', key).allowed
+    },
+    denyInboundEncryptedConnection: (peer: PeerId) => limiter.isBanned(peer.toString()),
+    denyDialPeer: (peer: PeerId) => limiter.isBanned(peer.toString())
+  }
+}
+
+/** Onion traffic is limited per previous hop: cells and bytes per link, creations per neighbour. */
+function relayPolicy (limiter: RateLimiter): NonNullable<ConstructorParameters<typeof OnionRelay>[0]['policy']> {
+  return {
+    allowCreate: (peer) => {
+      const key = peer.toString()
+      return limiter.check('circuits', key, 1, key).allowed
+    },
+    allowCell: (peer) => {
+      const key = peer.toString()
+      return limiter.check('cells', key, 1, key).allowed && limiter.check('bytes', key, CELL_SIZE, key).allowed
+    },
+    onViolation: (peer, kind) => { limiter.penalize(peer.toString(), kind) }
+  }
+}

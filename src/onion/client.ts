@@ -1,0 +1,233 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { Registry } from 'prom-client'
+import { buildCreate } from '../crypto/create-header.js'
+import { CircuitDestroyedError, ExitError, LinkClosedError, NoPathError } from './circuit-errors.js'
+import { ClientCircuit, DEFAULT_BUILD_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './client-circuit.js'
+import { DEFAULT_HOPS } from './constants.js'
+import { DIRECTORY_PROTOCOL, requestDirectory } from './directory-protocol.js'
+import { encodeExitRequest, ExitService, ExitStatus } from './exit.js'
+import { linkManager, type LinkManager } from './link-manager.js'
+import { selectPath } from './path-select.js'
+import { NodeRecordVerifier } from './record-verifier.js'
+import { ClientMetrics } from './client-metrics.js'
+import type { Link } from './link.js'
+import type { VerifiedNodeRecord } from './node-record.js'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+
+export const DEFAULT_CLIENT_RETRIES = 3
+/** A hop that failed is avoided by new circuits for this long. */
+export const DEFAULT_FAILED_HOP_AVOID_MS = 60_000
+const DIRECTORY_MAX_RECORDS = 10_000
+const DIRECTORY_MAX_BYTES = 8 * 1024 * 1024
+
+export interface GhostClientInit {
+  /** Relays to ask for the directory (multiaddrs ending in /p2p/<id>). */
+  bootstrap: string[]
+  /** Circuit length. @default 3 */
+  hops?: number
+  /** @default 10000 */
+  buildTimeoutMs?: number
+  /** @default 10000 */
+  requestTimeoutMs?: number
+  /** Circuit rebuilds one request may trigger. @default 3 */
+  retries?: number
+  /** @default 131072 */
+  maxMessageBytes?: number
+  /** The client's libp2p identity; an ephemeral one when absent (the default, unlinkable across runs). */
+  privateKey?: PrivateKey
+  /** For the client's own metrics (build time histogram). */
+  registry?: Registry
+}
+
+/**
+ * A client of the relay network, usable from any Node process: connects to a
+ * relay, fetches and verifies the directory, builds 3-hop circuits and sends
+ * requests to the exit through them. A failed hop is avoided and the circuit
+ * rebuilt transparently (up to `retries` times per request).
+ */
+export class GhostClient {
+  readonly libp2p: Libp2p<{ links: LinkManager }>
+  private readonly init: GhostClientInit
+  private readonly verifier = new NodeRecordVerifier()
+  private readonly directory = new Map<string, VerifiedNodeRecord>()
+  private readonly circuitsByLink = new Map<Link, Map<number, ClientCircuit>>()
+  private readonly avoid = new Map<string, number>()
+  private readonly metrics: ClientMetrics
+  private current?: Promise<ClientCircuit>
+
+  private constructor (libp2p: Libp2p<{ links: LinkManager }>, init: GhostClientInit) {
+    this.libp2p = libp2p
+    this.init = init
+    this.metrics = new ClientMetrics(init.registry ?? new Registry())
+    libp2p.services.links.setHandler({
+      onCell: (link, cell) => { this.circuitsByLink.get(link)?.get(cell.circId)?.onCell(cell) },
+      onLinkClose: (link) => {
+        const circuits = this.circuitsByLink.get(link)
+        this.circuitsByLink.delete(link)
+        for (const circuit of circuits?.values() ?? []) {
+          circuit.failedHop = 0
+          circuit.close(new LinkClosedError('link to the first hop closed'), false)
+        }
+      }
+    })
+    libp2p.services.links.setAddressResolver(async (peer) => this.directory.get(peer.toString())?.addrs ?? [])
+  }
+
+  static async create (init: GhostClientInit): Promise<GhostClient> {
+    const libp2p = await createLibp2p({
+      ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
+      addresses: { listen: [] },
+      transports: [tcp(), webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: {
+        identify: identify(),
+        links: linkManager({ acceptInbound: false })
+      }
+    })
+    const client = new GhostClient(libp2p, init)
+    await client.refreshDirectory()
+    return client
+  }
+
+  /** Verified records known to the client. */
+  records (): VerifiedNodeRecord[] {
+    return [...this.directory.values()]
+  }
+
+  /** Asks the bootstrap relays (in order, until one answers) for the directory; returns how many records are known. */
+  async refreshDirectory (): Promise<number> {
+    let lastError: Error | undefined
+    for (const addr of this.init.bootstrap) {
+      try {
+        const stream = await this.libp2p.dialProtocol(multiaddr(addr), DIRECTORY_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+        await requestDirectory(stream, { signal: AbortSignal.timeout(30_000), maxRecords: DIRECTORY_MAX_RECORDS, maxBytes: DIRECTORY_MAX_BYTES }, async (bytes) => {
+          try {
+            const record = await this.verifier.verify(bytes)
+            const held = this.directory.get(record.peerId.toString())
+            if (held == null || held.version < record.version) this.directory.set(record.peerId.toString(), record)
+          } catch {
+            // counted by the verifier; one bad record does not spoil the rest
+          }
+        })
+        return this.directory.size
+      } catch (err) {
+        lastError = err as Error
+      }
+    }
+    throw new NoPathError(`no bootstrap relay answered the directory request${lastError != null ? `: ${lastError.message}` : ''}`)
+  }
+
+  /** Builds a fresh circuit through `hops` distinct relays (avoiding recently failed ones). */
+  async buildCircuit (options: { hops?: number, exclude?: Array<PeerId | string>, path?: VerifiedNodeRecord[] } = {}): Promise<ClientCircuit> {
+    const path = options.path ?? this.choosePath(options)
+    const built = buildCreate(path.map(r => ({ peerId: r.peerId.toMultihash().bytes, onionKey: r.onionKey })))
+    const link = await this.libp2p.services.links.getLink(path[0].peerId)
+    const circuit = new ClientCircuit({
+      link,
+      path: path.map(r => r.peerId),
+      hopKeys: built.hops,
+      createPayload: built.payload,
+      buildTimeoutMs: this.init.buildTimeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS,
+      maxMessageBytes: this.init.maxMessageBytes,
+      onClose: (c) => { this.forget(c) }
+    })
+    let onLink = this.circuitsByLink.get(link)
+    if (onLink == null) {
+      onLink = new Map()
+      this.circuitsByLink.set(link, onLink)
+    }
+    onLink.set(circuit.circId, circuit)
+    const started = performance.now()
+    try {
+      await circuit.build()
+      this.metrics.builds.observe({ outcome: 'ok' }, (performance.now() - started) / 1000)
+    } catch (err) {
+      this.metrics.builds.observe({ outcome: 'failed' }, (performance.now() - started) / 1000)
+      throw err
+    }
+    return circuit
+  }
+
+  private choosePath (options: { hops?: number, exclude?: Array<PeerId | string> }): VerifiedNodeRecord[] {
+    const now = Date.now()
+    for (const [peer, until] of this.avoid) if (until < now) this.avoid.delete(peer)
+    const validNow = this.records().filter(r => r.validUntil > now)
+    const exclude = [this.libp2p.peerId.toString(), ...this.avoid.keys(), ...(options.exclude ?? []).map(String)]
+    // The relay the client already talks to (for the directory) is its entry guard:
+    // only hop 1 ever sees the client's connection, never a middle hop or the exit.
+    const guard = this.libp2p.getPeers().find(p => this.directory.has(p.toString()) && !exclude.includes(p.toString()))
+    try {
+      return selectPath(validNow, {
+        hops: options.hops ?? this.init.hops ?? DEFAULT_HOPS,
+        exclude,
+        ...(guard != null ? { firstHop: guard } : {})
+      }).hops
+    } catch (err) {
+      throw new NoPathError(`cannot build a circuit: ${(err as Error).message}`)
+    }
+  }
+
+  /** Sends one request to an exit service and returns the response body; rebuilds around failed hops. */
+  async request (service: number, body: Uint8Array, options: { timeoutMs?: number } = {}): Promise<Uint8Array> {
+    const retries = this.init.retries ?? DEFAULT_CLIENT_RETRIES
+    let lastError: Error | undefined
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      let circuit: ClientCircuit
+      try {
+        circuit = await this.circuit()
+      } catch (err) {
+        lastError = err as Error
+        if (err instanceof NoPathError) throw err
+        continue
+      }
+      try {
+        const res = await circuit.request(encodeExitRequest(service, body), options.timeoutMs ?? this.init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS)
+        if (res.status !== ExitStatus.OK) throw new ExitError(res.status, res.message ?? `exit status ${res.status}`)
+        return res.body
+      } catch (err) {
+        if (err instanceof ExitError) throw err
+        lastError = err as Error
+        // whatever went wrong, this circuit is not to be trusted with the retry
+        circuit.close(err as Error, true)
+      }
+    }
+    throw lastError ?? new NoPathError('request failed')
+  }
+
+  /** ECHO through a circuit (tests, benchmarks, liveness). */
+  async echo (data: Uint8Array, options: { timeoutMs?: number } = {}): Promise<Uint8Array> {
+    return this.request(ExitService.ECHO, data, options)
+  }
+
+  async stop (): Promise<void> {
+    for (const circuits of this.circuitsByLink.values()) {
+      for (const circuit of circuits.values()) circuit.close(new LinkClosedError('client stopping'), true)
+    }
+    await this.libp2p.stop()
+  }
+
+  /** The circuit requests currently use, built (or rebuilt) on demand. */
+  async circuit (): Promise<ClientCircuit> {
+    const current = await this.current?.catch(() => undefined)
+    if (current?.isOpen === true) return current
+    this.current = this.buildCircuit()
+    return this.current
+  }
+
+  private forget (circuit: ClientCircuit): void {
+    this.circuitsByLink.get(circuit.link)?.delete(circuit.circId)
+    const err = circuit.closeError
+    const failed = circuit.failedHop ?? (err instanceof CircuitDestroyedError ? err.hop : undefined)
+    if (failed != null) {
+      this.avoid.set(circuit.path[failed].toString(), Date.now() + DEFAULT_FAILED_HOP_AVOID_MS)
+      this.metrics.hopFailures.inc()
+    }
+  }
+}

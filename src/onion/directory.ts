@@ -1,0 +1,386 @@
+import { randomInt } from 'node:crypto'
+import { TypedEventEmitter } from '@libp2p/interface'
+import { Gauge } from 'prom-client'
+import { resolveDirectoryOptions, type DirectoryComponents, type DirectoryEvents, type DirectoryInit, type FetchResult, type ResolvedDirectoryOptions } from './directory-options.js'
+import { DIRECTORY_PROTOCOL, DirectoryStatus, pushRecord, requestDirectory, serveDirectoryRequest } from './directory-protocol.js'
+import { createNodeRecord, decodeNodeRecord, ownRecordAddrs, type SignedNodeRecord, type VerifiedNodeRecord } from './node-record.js'
+import { DirectoryNotStartedError, NodeRecordError, type RecordRejectReason } from './record-errors.js'
+import { nodeRecordDhtKey } from './record-dht.js'
+import { DEFAULT_DIRECTORY_MAX_RECORDS, RecordStore, type OfferOutcome } from './record-store.js'
+import { NodeRecordVerifier } from './record-verifier.js'
+import type { Connection, IdentifyResult, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+
+export * from './directory-options.js'
+
+type IngestOutcome = OfferOutcome | 'rejected'
+
+/**
+ * The node directory: holds verified node records, serves them on
+ * /ghostnode/dir/1.0.0, fetches them from peers (on identify and periodically)
+ * and publishes this node's own record (on start, key rotation, address change;
+ * pushed to directory peers and put in the DHT).
+ */
+export class DirectoryService extends TypedEventEmitter<DirectoryEvents> implements Startable {
+  readonly protocol = DIRECTORY_PROTOCOL
+  readonly verifier: NodeRecordVerifier
+  private readonly components: DirectoryComponents
+  private readonly log: Logger
+  private readonly store: RecordStore
+  private readonly init: ResolvedDirectoryOptions
+
+  private readonly now: () => number
+  private readonly onInvalidRecord?: (peer: PeerId, reason: RecordRejectReason) => void
+  /** Connected peers whose identify listed the directory protocol. */
+  private readonly dirPeers = new Map<string, PeerId>()
+  private readonly servedAt = new Map<string, number>()
+  private readonly timers: Array<ReturnType<typeof setInterval>> = []
+  private shutdown?: AbortController
+  private unsubscribeRotate?: () => void
+  private lastVersion = 0n
+  private publishedAddrs = ''
+  private publishChain: Promise<unknown> = Promise.resolve()
+  private dhtPublishedVersion?: bigint
+
+  constructor (components: DirectoryComponents, init: DirectoryInit = {}) {
+    super()
+    this.components = components
+    this.log = components.logger.forComponent('ghostnode:directory')
+    this.now = init.now ?? Date.now
+    this.verifier = init.verifier ?? new NodeRecordVerifier({ now: this.now })
+    this.store = new RecordStore(init.maxRecords ?? DEFAULT_DIRECTORY_MAX_RECORDS, components.peerId)
+    this.onInvalidRecord = init.onInvalidRecord
+    this.init = resolveDirectoryOptions(init)
+    if (init.registry != null) {
+      const store = this.store
+      new Gauge({
+        name: 'ghostnode_directory_records',
+        help: 'Verified node records held by the directory (own record included)',
+        registers: [init.registry],
+        collect () { this.set(store.size) }
+      })
+    }
+  }
+
+  readonly [Symbol.toStringTag] = 'ghostnode:directory'
+
+  async start (): Promise<void> {
+    if (this.shutdown != null) return
+    this.shutdown = new AbortController()
+    await this.components.registrar.handle(this.protocol, this.handle, {
+      maxInboundStreams: this.init.maxInboundStreams,
+      maxOutboundStreams: this.init.maxOutboundStreams
+    })
+    this.components.events.addEventListener('peer:identify', this.onIdentify)
+    this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
+    this.components.events.addEventListener('self:peer:update', this.onSelfUpdate)
+    // self:peer:update is debounced (~1 s); a new listener is known at once
+    this.components.events.addEventListener('transport:listening', this.onSelfUpdate)
+  }
+
+  /** The onion keys are loaded only once every service has started. */
+  async afterStart (): Promise<void> {
+    this.unsubscribeRotate = this.components.onionKeys.onRotate(() => { void this.publishLogged('key rotation') })
+    await this.publishLogged('start')
+    this.every(this.init.fetchIntervalMs, () => { void this.refresh() })
+    this.every(this.init.sweepIntervalMs, () => { this.sweep() })
+    this.every(this.init.dhtRepublishIntervalMs, () => { void this.publishToDht(true) })
+  }
+
+  async stop (): Promise<void> {
+    this.shutdown?.abort()
+    this.shutdown = undefined
+    for (const t of this.timers.splice(0)) clearInterval(t)
+    this.unsubscribeRotate?.()
+    this.unsubscribeRotate = undefined
+    this.components.events.removeEventListener('peer:identify', this.onIdentify)
+    this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.components.events.removeEventListener('self:peer:update', this.onSelfUpdate)
+    this.components.events.removeEventListener('transport:listening', this.onSelfUpdate)
+    this.dirPeers.clear()
+    this.servedAt.clear()
+    await this.components.registrar.unhandle(this.protocol)
+  }
+
+  /** The verified record of `peerId`, if held. */
+  get (peerId: PeerId | string): VerifiedNodeRecord | undefined {
+    return this.store.get(peerId)
+  }
+
+  /** Every verified record held (own included). */
+  records (): VerifiedNodeRecord[] {
+    return this.store.all()
+  }
+
+  get size (): number {
+    return this.store.size
+  }
+
+  ownRecord (): VerifiedNodeRecord | undefined {
+    return this.store.get(this.components.peerId)
+  }
+
+  /** Signs a new version of the own record, stores it, pushes it to directory peers and puts it in the DHT. */
+  async publish (): Promise<VerifiedNodeRecord> {
+    const run = this.publishChain.then(async () => this.publishNow())
+    this.publishChain = run.catch(() => {})
+    return run
+  }
+
+  private async publishNow (): Promise<VerifiedNodeRecord> {
+    const key = this.components.onionKeys.current()
+    const addrs = ownRecordAddrs(this.components.addressManager.getAddresses())
+    // a timestamp keeps versions increasing across restarts without persisting a counter
+    const version = BigInt(Math.max(this.now(), Number(this.lastVersion) + 1))
+    const record = await createNodeRecord(this.components.privateKey, {
+      addrs,
+      onionKey: key.publicKey,
+      epoch: key.epoch,
+      validUntil: this.components.onionKeys.acceptedUntil(key.epoch),
+      version,
+      capabilities: this.init.capabilities
+    })
+    this.lastVersion = version
+    this.publishedAddrs = addrs.map(a => a.toString()).join(' ')
+    this.accept(record)
+    this.log('published own record version %s (epoch %d, %d addresses)', version, key.epoch, addrs.length)
+    void this.pushToPeers(record)
+    void this.publishToDht()
+    return record
+  }
+
+  private async publishLogged (why: string): Promise<void> {
+    try {
+      await this.publish()
+    } catch (err) {
+      this.log.error('could not publish own record after %s - %e', why, err)
+    }
+  }
+
+  /** Puts the own record into the DHT; true when a put ran with at least one peer connected. */
+  async publishToDht (force = false): Promise<boolean> {
+    const own = this.ownRecord()
+    const shutdown = this.shutdown
+    if (!this.init.publishToDht || own == null || shutdown == null) return false
+    if (!force && this.dhtPublishedVersion === own.version) return true
+    // with no peers the put only lands in the local datastore: try again once someone connects
+    if (this.components.connectionManager.getConnections().length === 0) return false
+    try {
+      const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(this.init.streamTimeoutMs)])
+      await this.components.contentRouting.put(nodeRecordDhtKey(this.components.peerId), own.bytes, { signal })
+      this.dhtPublishedVersion = own.version
+      return true
+    } catch (err) {
+      this.log('DHT put of own record failed - %e', err)
+      return false
+    }
+  }
+
+  /** The record of `peerId`: held, or looked up in the DHT (verified, then stored). */
+  async findRecord (peerId: PeerId): Promise<VerifiedNodeRecord | undefined> {
+    const held = this.store.get(peerId)
+    if (held != null || this.shutdown == null) return held
+    let bytes: Uint8Array
+    try {
+      const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.streamTimeoutMs)])
+      bytes = await this.components.contentRouting.get(nodeRecordDhtKey(peerId), { signal })
+    } catch (err) {
+      this.log.trace('no DHT record for %p - %e', peerId, err)
+      return undefined
+    }
+    await this.ingest(bytes, undefined, peerId)
+    return this.store.get(peerId)
+  }
+
+  /** Fetches the whole directory of one peer. */
+  async fetchFrom (peer: PeerId): Promise<FetchResult> {
+    const shutdown = this.shutdown
+    if (shutdown == null) throw new DirectoryNotStartedError()
+    const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(this.init.streamTimeoutMs)])
+    const stream = await this.components.connectionManager.openStream(peer, this.protocol, { signal })
+    const result: FetchResult = { added: 0, updated: 0, stale: 0, full: 0, rejected: 0 }
+    const bounds = { signal, maxRecords: this.store.maxRecords + 1, maxBytes: this.init.maxResponseBytes }
+    await requestDirectory(stream, bounds, async (bytes) => {
+      const outcome = await this.ingest(bytes, peer)
+      if (outcome === 'added') result.added++
+      else if (outcome === 'updated') result.updated++
+      else if (outcome === 'rejected') result.rejected++
+      else if (outcome === 'full') result.full++
+      else result.stale++
+    })
+    return result
+  }
+
+  /** One periodic round: fetch from a few random directory peers. */
+  async refresh (): Promise<void> {
+    const peers = [...this.dirPeers.values()]
+    const picked: PeerId[] = []
+    while (picked.length < this.init.fetchPeersPerRound && peers.length > 0) {
+      picked.push(peers.splice(randomInt(peers.length), 1)[0])
+    }
+    await Promise.all(picked.map(async p => this.fetchLogged(p)))
+    if (this.dhtPublishedVersion !== this.ownRecord()?.version) await this.publishToDht()
+  }
+
+  /** Drops expired records and announces them. */
+  sweep (): VerifiedNodeRecord[] {
+    const expired = this.store.sweep(this.now())
+    for (const record of expired) {
+      this.safeDispatch('record:expired', record)
+    }
+    return expired
+  }
+
+  private every (ms: number, fn: () => void): void {
+    const timer = setInterval(fn, ms)
+    timer.unref?.()
+    this.timers.push(timer)
+  }
+
+  private async fetchLogged (peer: PeerId): Promise<void> {
+    try {
+      const r = await this.fetchFrom(peer)
+      this.log.trace('fetched directory of %p: %d added, %d updated, %d stale, %d refused for capacity, %d rejected',
+        peer, r.added, r.updated, r.stale, r.full, r.rejected)
+    } catch (err) {
+      if (this.shutdown != null) this.log('directory fetch from %p failed - %e', peer, err)
+    }
+  }
+
+  /**
+   * Decodes, skips what the store would drop anyway (no signature check spent on
+   * it), verifies, stores and announces. `from` is the peer that sent it (for
+   * the misbehaviour hook); `expectedPeer` constrains whose record it must be.
+   */
+  private async ingest (bytes: Uint8Array, from?: PeerId, expectedPeer?: PeerId): Promise<IngestOutcome> {
+    let decoded: SignedNodeRecord
+    try {
+      decoded = decodeNodeRecord(bytes)
+    } catch (err) {
+      // the verifier counts its own refusals; decode failures are counted here
+      if (err instanceof NodeRecordError) this.verifier.reject(err.reason)
+      return this.refused(err, from)
+    }
+    // nobody else speaks for us: an old copy of our own record must not replace the current one
+    if (decoded.peerId.equals(this.components.peerId)) return 'stale'
+    const pre = this.store.wouldAccept(decoded)
+    if (pre === 'stale') return 'stale'
+    if (pre === 'full') {
+      this.verifier.reject('capacity')
+      return 'full'
+    }
+    try {
+      return this.accept(await this.verifier.verifyDecoded(decoded, { expectedPeer }))
+    } catch (err) {
+      return this.refused(err, from)
+    }
+  }
+
+  private refused (err: unknown, from?: PeerId): IngestOutcome {
+    if (!(err instanceof NodeRecordError)) throw err
+    if (from != null) {
+      this.log('refused a node record from %p: %s', from, err.reason)
+      this.onInvalidRecord?.(from, err.reason)
+    } else {
+      this.log('refused a node record from the DHT: %s', err.reason)
+    }
+    return 'rejected'
+  }
+
+  private accept (record: VerifiedNodeRecord): OfferOutcome {
+    const { outcome } = this.store.offer(record)
+    if (outcome === 'added') this.safeDispatch('record:added', record)
+    else if (outcome === 'updated') this.safeDispatch('record:updated', record)
+    else if (outcome === 'full') this.verifier.reject('capacity')
+    return outcome
+  }
+
+  private safeDispatch (type: keyof DirectoryEvents, record: VerifiedNodeRecord): void {
+    try {
+      this.safeDispatchEvent(type, { detail: record })
+    } catch (err) {
+      this.log.error('%s listener failed - %e', type, err)
+    }
+  }
+
+  private async pushToPeers (record: VerifiedNodeRecord): Promise<void> {
+    await Promise.all([...this.dirPeers.values()].map(async peer => {
+      const shutdown = this.shutdown
+      if (shutdown == null) return
+      const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(this.init.streamTimeoutMs)])
+      try {
+        const stream = await this.components.connectionManager.openStream(peer, this.protocol, { signal })
+        const status = await pushRecord(stream, record.bytes, { signal })
+        if (status !== DirectoryStatus.OK) this.log('%p refused our record (status %d)', peer, status)
+      } catch (err) {
+        if (this.shutdown != null) this.log('pushing own record to %p failed - %e', peer, err)
+      }
+    }))
+  }
+
+  private readonly handle = async (stream: Stream, connection: Connection): Promise<void> => {
+    const peer = connection.remotePeer
+    const key = peer.toString()
+    try {
+      await serveDirectoryRequest(stream, {
+        get: () => {
+          const last = this.servedAt.get(key)
+          const t = this.now()
+          if (last != null && t - last < this.init.minServeIntervalMs) return undefined
+          this.servedAt.set(key, t)
+          return this.store.encoded(this.init.maxResponseBytes)
+        },
+        // a PUSH speaks for the pusher only: others' records travel by GET
+        push: async (record) => {
+          const outcome = await this.ingest(record, peer, peer)
+          return outcome === 'added' || outcome === 'updated' || outcome === 'stale'
+        }
+      }, { signal: AbortSignal.timeout(this.init.streamTimeoutMs) })
+    } catch (err) {
+      this.log('directory request from %p failed - %e', peer, err)
+    }
+  }
+
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    const { peerId, protocols } = evt.detail
+    const key = peerId.toString()
+    if (!protocols.includes(this.protocol)) {
+      this.dirPeers.delete(key)
+      return
+    }
+    if (this.dirPeers.has(key) || this.shutdown == null) return
+    this.dirPeers.set(key, peerId)
+    void this.fetchLogged(peerId).then(async () => {
+      // by now the DHT has met this peer too, so a pending put has somewhere to go
+      if (this.dhtPublishedVersion !== this.ownRecord()?.version) await this.publishToDht()
+    })
+  }
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const key = evt.detail.toString()
+    this.dirPeers.delete(key)
+    this.servedAt.delete(key)
+  }
+
+  /**
+   * Own addresses changed (also right after start: the transports begin
+   * listening concurrently with afterStart, so the first record may lack them).
+   * Queued behind any publish in flight, and a no-op if the addresses match.
+   */
+  private readonly onSelfUpdate = (): void => {
+    if (this.unsubscribeRotate == null) return
+    const run = this.publishChain.then(async () => {
+      if (this.shutdown == null || this.addrsKey() === this.publishedAddrs) return
+      await this.publishNow()
+    })
+    this.publishChain = run.catch(err => { this.log.error('could not republish after an address change - %e', err) })
+  }
+
+  private addrsKey (): string {
+    return ownRecordAddrs(this.components.addressManager.getAddresses()).map(a => a.toString()).join(' ')
+  }
+}
+
+/** libp2p-style factory: `services: { directory: directoryService({ ... }) }` (after `onionKeys`). */
+export function directoryService (init: DirectoryInit = {}): (components: DirectoryComponents) => DirectoryService {
+  return (components) => new DirectoryService(components, init)
+}

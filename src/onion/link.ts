@@ -1,0 +1,222 @@
+import { randomInt } from 'node:crypto'
+import { CellDecoder, type Cell } from './cell.js'
+import { CELL_HEADER_BYTES, CELL_SIZE } from './constants.js'
+import { CircuitIdExhaustedError } from './circuit-errors.js'
+import type { Logger, PeerId, Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export const LINK_PROTOCOL = '/ghostnode/link/1.0.0'
+/** Cells a link may hold unsent before it sheds (4 MiB at 1 KiB cells). */
+export const DEFAULT_LINK_MAX_QUEUED_CELLS = 4096
+/** Cells concatenated into one stream write when the queue holds several. */
+export const DEFAULT_LINK_CELLS_PER_WRITE = 64
+/** Circuit ids chosen by the link's initiator have the top bit set; the responder's do not. */
+const INITIATOR_BIT = 0x80000000
+const CIRC_ID_TRIES = 64
+
+export interface LinkEvents {
+  /** A whole cell arrived. The cell's bytes may be modified in place and forwarded. */
+  onCell: (link: Link, cell: Cell) => void
+  /** The link closed (remote close, error, or local close). Called once. */
+  onClose: (link: Link, err?: Error) => void
+  /** A peer sent bytes that are not cells: the link is closed after this. */
+  onMalformed?: (link: Link, err: Error) => void
+  /** Sees every stream write (tests and diagnostics capture what crosses the link). */
+  onWrite?: (link: Link, bytes: Uint8Array) => void
+}
+
+export interface LinkOptions {
+  /** @default 4096 */
+  maxQueuedCells?: number
+  /** @default 64 */
+  cellsPerWrite?: number
+}
+
+/** The whole cell (header + payload) a decoded cell's payload view belongs to. */
+export function cellBytes (cell: Cell): Uint8Array {
+  const p = cell.payload
+  return new Uint8Array(p.buffer, p.byteOffset - CELL_HEADER_BYTES, CELL_SIZE)
+}
+
+/**
+ * One long-lived stream to a neighbour carrying fixed-size cells for every
+ * circuit between the two (Tor's channel). Writes are batched: cells queued in
+ * the same tick go out in one `send()`, and the queue waits for `drain` when the
+ * stream pushes back. The queue is bounded; `send()` returns false when full and
+ * the caller sheds (destroys the circuit) rather than buffering without limit.
+ */
+export class Link {
+  readonly remotePeer: PeerId
+  /** True on the side that opened the stream. */
+  readonly initiator: boolean
+  readonly stream: Stream
+  private readonly log: Logger
+  private readonly events: LinkEvents
+  private readonly decoder = new CellDecoder()
+  private readonly maxQueuedCells: number
+  private readonly cellsPerWrite: number
+  private readonly queue: Uint8Array[] = []
+  private readonly circIds = new Set<number>()
+  private flushing = false
+  private closed = false
+  private roomWaiters: Array<() => void> = []
+  cellsIn = 0
+  cellsOut = 0
+  cellsShed = 0
+  lastActivity = Date.now()
+
+  constructor (stream: Stream, remotePeer: PeerId, initiator: boolean, events: LinkEvents, log: Logger, options: LinkOptions = {}) {
+    this.stream = stream
+    this.remotePeer = remotePeer
+    this.initiator = initiator
+    this.events = events
+    this.log = log
+    this.maxQueuedCells = options.maxQueuedCells ?? DEFAULT_LINK_MAX_QUEUED_CELLS
+    this.cellsPerWrite = options.cellsPerWrite ?? DEFAULT_LINK_CELLS_PER_WRITE
+    stream.addEventListener('message', (evt) => { this.onData(evt.data) })
+    stream.addEventListener('close', (evt) => { this.finish(evt.error) })
+    stream.addEventListener('remoteCloseWrite', () => { this.close() })
+  }
+
+  get isOpen (): boolean {
+    return !this.closed
+  }
+
+  /** Cells waiting to be written. */
+  get queuedCells (): number {
+    return this.queue.length
+  }
+
+  /** Circuits on this link (both halves of the id space). */
+  get circuitCount (): number {
+    return this.circIds.size
+  }
+
+  /**
+   * Queues one encoded cell (CELL_SIZE bytes; the link keeps the reference until
+   * written). False when the link is closed or its queue is full.
+   */
+  send (cell: Uint8Array): boolean {
+    if (this.closed) return false
+    if (this.queue.length >= this.maxQueuedCells) {
+      this.cellsShed++
+      return false
+    }
+    this.queue.push(cell)
+    if (!this.flushing) {
+      this.flushing = true
+      queueMicrotask(() => { void this.flush() })
+    }
+    return true
+  }
+
+  /**
+   * Resolves when the queue has fallen below half its bound (at once if it is
+   * already), so an originator can pace itself instead of being shed.
+   */
+  async waitForRoom (): Promise<void> {
+    if (this.closed || this.queue.length < this.maxQueuedCells / 2) return
+    await new Promise<void>((resolve) => { this.roomWaiters.push(resolve) })
+  }
+
+  private wakeRoomWaiters (): void {
+    if (this.roomWaiters.length === 0 || (!this.closed && this.queue.length >= this.maxQueuedCells / 2)) return
+    const waiters = this.roomWaiters
+    this.roomWaiters = []
+    for (const wake of waiters) wake()
+  }
+
+  /** A fresh random circuit id in this side's half of the id space. */
+  allocateCircId (): number {
+    const high = this.initiator ? INITIATOR_BIT : 0
+    for (let i = 0; i < CIRC_ID_TRIES; i++) {
+      const id = (high | randomInt(1, INITIATOR_BIT)) >>> 0
+      if (!this.circIds.has(id)) {
+        this.circIds.add(id)
+        return id
+      }
+    }
+    throw new CircuitIdExhaustedError()
+  }
+
+  /**
+   * Records a circuit id the other side chose. False when it is already in use
+   * or lies in our half of the id space (a protocol violation).
+   */
+  acceptCircId (id: number): boolean {
+    const theirs = this.initiator ? (id & INITIATOR_BIT) === 0 : (id & INITIATOR_BIT) !== 0
+    if (!theirs || this.circIds.has(id)) return false
+    this.circIds.add(id)
+    return true
+  }
+
+  releaseCircId (id: number): void {
+    this.circIds.delete(id)
+  }
+
+  /** Closes gracefully after queued cells are written. */
+  close (): void {
+    if (this.closed) return
+    void this.flush().finally(() => {
+      this.stream.close().catch((err: Error) => { this.stream.abort(err) })
+    })
+    this.finish()
+  }
+
+  /** Closes at once, dropping queued cells. */
+  abort (err: Error): void {
+    if (!this.closed) this.stream.abort(err)
+    this.finish(err)
+  }
+
+  private finish (err?: Error): void {
+    if (this.closed) return
+    this.closed = true
+    this.circIds.clear()
+    this.wakeRoomWaiters()
+    this.events.onClose(this, err)
+  }
+
+  private onData (data: Uint8Array | Uint8ArrayList): void {
+    if (this.closed) return
+    this.lastActivity = Date.now()
+    try {
+      for (const cell of this.decoder.push(data)) {
+        this.cellsIn++
+        this.events.onCell(this, cell)
+        if (this.closed) return
+      }
+    } catch (err) {
+      this.log('malformed data from %p - %e', this.remotePeer, err)
+      this.events.onMalformed?.(this, err as Error)
+      this.abort(err as Error)
+    }
+  }
+
+  private async flush (): Promise<void> {
+    try {
+      while (this.queue.length > 0 && this.stream.writeStatus === 'writable') {
+        const n = Math.min(this.queue.length, this.cellsPerWrite)
+        const batch = this.queue.splice(0, n)
+        this.wakeRoomWaiters()
+        const bytes = n === 1 ? batch[0] : concatCells(batch)
+        this.cellsOut += n
+        this.lastActivity = Date.now()
+        this.events.onWrite?.(this, bytes)
+        if (!this.stream.send(bytes)) {
+          await this.stream.onDrain()
+        }
+      }
+    } catch (err) {
+      this.abort(err as Error)
+    } finally {
+      this.flushing = false
+    }
+  }
+}
+
+function concatCells (cells: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(cells.length * CELL_SIZE)
+  for (let i = 0; i < cells.length; i++) out.set(cells[i], i * CELL_SIZE)
+  return out
+}

@@ -1,0 +1,428 @@
+import { peerIdFromMultihash } from '@libp2p/peer-id'
+import * as Digest from 'multiformats/hashes/digest'
+import { Registry } from 'prom-client'
+import { processCreateLayer } from '../crypto/create-header.js'
+import { HopCrypto, relayBodyOf } from '../crypto/layer.js'
+import { ReplayError } from '../crypto/errors.js'
+import { isGhostnodeError } from '../errors.js'
+import { destroyCell, decodeDestroyReason, destroyReasonName, encodeCell, setCellCircId, type Cell } from './cell.js'
+import { CELL_HEADER_BYTES, CellCommand, DestroyReason, RelayCommand, RELAY_TAGS_BYTES } from './constants.js'
+import { ExitStatus, type ExitHandlerRegistry } from './exit.js'
+import { cellBytes, type Link } from './link.js'
+import { Reassembler } from './reassembly.js'
+import { RelayMetrics, type CreateOutcome } from './relay-metrics.js'
+import { fragmentMessage, writeRelayBody } from './relay-message.js'
+import type { LinkManager } from './link-manager.js'
+import type { ReplayFilter } from '../crypto/replay-filter.js'
+import type { OnionKey } from '../crypto/x25519.js'
+import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
+
+export const DEFAULT_MAX_CIRCUITS = 20_000
+export const DEFAULT_MAX_CIRCUITS_PER_LINK = 2_000
+export const DEFAULT_CIRCUIT_IDLE_TIMEOUT_MS = 300_000
+export const DEFAULT_EXTEND_TIMEOUT_MS = 10_000
+export const DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT = 32
+export const DEFAULT_EXIT_MAX_MESSAGE_BYTES = 128 * 1024
+
+export interface OnionKeySource {
+  /** Current onion key first, then the previous one while its grace period lasts. */
+  keysForCreate: () => readonly OnionKey[]
+}
+
+/** Hooks the rate limiter plugs into; every one is optional. */
+export interface RelayPolicy {
+  /** False refuses a CREATE from this neighbour (rate limit, ban). */
+  allowCreate?: (peer: PeerId) => boolean
+  /** False sheds a cell from this neighbour. */
+  allowCell?: (peer: PeerId) => boolean
+  /** A neighbour broke the link protocol (malformed cells, id reuse). */
+  onViolation?: (peer: PeerId, kind: 'malformed_cell' | 'protocol_misuse') => void
+}
+
+export interface OnionRelayInit {
+  links: LinkManager
+  keys: OnionKeySource
+  replay: ReplayFilter
+  exits: ExitHandlerRegistry
+  logger: ComponentLogger
+  selfPeerId: PeerId
+  registry?: Registry
+  policy?: RelayPolicy
+  /** @default 20000 */
+  maxCircuits?: number
+  /** @default 2000 */
+  maxCircuitsPerLink?: number
+  /** @default 300000 */
+  circuitIdleTimeoutMs?: number
+  /** @default 10000 */
+  extendTimeoutMs?: number
+  /** @default 32 */
+  exitConcurrencyPerCircuit?: number
+  /** @default 131072 */
+  maxMessageBytes?: number
+  now?: () => number
+}
+
+interface CircuitEnd { link: Link, circId: number }
+
+interface RelayCircuit {
+  hop: HopCrypto
+  prev: CircuitEnd
+  next?: CircuitEnd
+  exit: boolean
+  lastActivity: number
+  reassembler?: Reassembler
+  inflight: number
+  abort: AbortController
+  closed: boolean
+}
+
+type Side = 'prev' | 'next'
+
+/**
+ * A relay's circuits: peels CREATE layers, forwards cells between links with
+ * their circuit ids rewritten, and at the exit reassembles requests, runs them
+ * through the handler registry and sends the responses back. Each hop only
+ * knows its two neighbours; nothing here logs both ends of a circuit.
+ */
+export class OnionRelay {
+  private readonly init: OnionRelayInit
+  private readonly log: Logger
+  private readonly byLink = new Map<Link, Map<number, { circuit: RelayCircuit, side: Side }>>()
+  private readonly metrics: RelayMetrics
+  private readonly now: () => number
+  private circuits = 0
+  private sweepTimer?: ReturnType<typeof setInterval>
+
+  constructor (init: OnionRelayInit) {
+    this.init = init
+    this.log = init.logger.forComponent('ghostnode:relay')
+    this.now = init.now ?? Date.now
+    this.metrics = new RelayMetrics(init.registry ?? new Registry(), {
+      circuits: () => this.circuits,
+      links: () => init.links.all().length
+    })
+  }
+
+  get circuitCount (): number {
+    return this.circuits
+  }
+
+  start (): void {
+    this.init.links.setHandler({
+      onCell: (link, cell) => { this.onCell(link, cell) },
+      onLinkClose: (link) => { this.onLinkClose(link) },
+      onMalformed: (link) => { this.init.policy?.onViolation?.(link.remotePeer, 'malformed_cell') }
+    })
+    const idle = this.init.circuitIdleTimeoutMs ?? DEFAULT_CIRCUIT_IDLE_TIMEOUT_MS
+    this.sweepTimer = setInterval(() => { this.sweepIdle() }, Math.max(1_000, Math.min(idle / 4, 30_000)))
+    this.sweepTimer.unref?.()
+  }
+
+  stop (): void {
+    clearInterval(this.sweepTimer)
+    for (const link of [...this.byLink.keys()]) this.onLinkClose(link)
+  }
+
+  /** Destroys circuits idle longer than the timeout (both directions are told). */
+  sweepIdle (): number {
+    const cutoff = this.now() - (this.init.circuitIdleTimeoutMs ?? DEFAULT_CIRCUIT_IDLE_TIMEOUT_MS)
+    let n = 0
+    for (const entries of this.byLink.values()) {
+      for (const { circuit, side } of entries.values()) {
+        circuit.reassembler?.sweep()
+        if (side === 'prev' && circuit.lastActivity < cutoff) {
+          this.destroy(circuit, DestroyReason.TIMEOUT, DestroyReason.TIMEOUT)
+          n++
+        }
+      }
+    }
+    return n
+  }
+
+  private onCell (link: Link, cell: Cell): void {
+    const entry = this.byLink.get(link)?.get(cell.circId)
+    switch (cell.cmd) {
+      case CellCommand.PADDING:
+        return
+      case CellCommand.CREATE:
+        if (entry != null) {
+          this.violation(link, 'protocol_misuse')
+          return
+        }
+        this.onCreate(link, cell)
+        return
+      case CellCommand.CREATED:
+        if (entry?.side !== 'next') return
+        this.onCreated(entry.circuit, cell)
+        return
+      case CellCommand.RELAY:
+        if (entry == null) return // raced with a DESTROY: harmless
+        if (this.init.policy?.allowCell?.(link.remotePeer) === false) {
+          this.destroy(entry.circuit, DestroyReason.RESOURCE_LIMIT, DestroyReason.RESOURCE_LIMIT)
+          return
+        }
+        if (entry.side === 'prev') this.onForward(entry.circuit, cell)
+        else this.onBackward(entry.circuit, cell)
+        return
+      case CellCommand.DESTROY:
+        if (entry == null) return
+        this.onDestroy(entry.circuit, entry.side, decodeDestroyReason(cell.payload))
+    }
+  }
+
+  private onCreate (link: Link, cell: Cell): void {
+    const refuse = (outcome: CreateOutcome, reason: number): void => {
+      this.metrics.creates.inc({ outcome })
+      link.send(destroyCell(cell.circId, reason as DestroyReason))
+    }
+    if (this.init.policy?.allowCreate?.(link.remotePeer) === false) {
+      refuse('limit', DestroyReason.RESOURCE_LIMIT)
+      return
+    }
+    const onLink = this.byLink.get(link)?.size ?? 0
+    if (this.circuits >= (this.init.maxCircuits ?? DEFAULT_MAX_CIRCUITS) || onLink >= (this.init.maxCircuitsPerLink ?? DEFAULT_MAX_CIRCUITS_PER_LINK)) {
+      refuse('limit', DestroyReason.RESOURCE_LIMIT)
+      return
+    }
+    if (!link.acceptCircId(cell.circId)) {
+      this.violation(link, 'protocol_misuse')
+      refuse('protocol', DestroyReason.PROTOCOL)
+      return
+    }
+    let layer
+    try {
+      layer = processCreateLayer(this.init.keys.keysForCreate(), cell.payload)
+      this.init.replay.checkAndInsert(layer.epoch, layer.replayTag)
+    } catch (err) {
+      link.releaseCircId(cell.circId)
+      // the same answer for a bad layer and a replay: the sender learns nothing
+      refuse(err instanceof ReplayError ? 'replay' : 'bad_layer', DestroyReason.CREATE_FAILED)
+      this.log.trace('CREATE refused - %e', err)
+      return
+    }
+    const circuit: RelayCircuit = {
+      hop: new HopCrypto(layer.keys),
+      prev: { link, circId: cell.circId },
+      exit: layer.exit,
+      lastActivity: this.now(),
+      inflight: 0,
+      abort: new AbortController(),
+      closed: false
+    }
+    this.index(circuit.prev, circuit, 'prev')
+    if (layer.exit) {
+      circuit.reassembler = new Reassembler({ maxMessageBytes: this.init.maxMessageBytes ?? DEFAULT_EXIT_MAX_MESSAGE_BYTES, maxPartialMessages: 16, now: this.now })
+      this.metrics.creates.inc({ outcome: 'ok' })
+      this.sendCell(circuit.prev, CellCommand.CREATED, circuit.hop.sealCreated(), circuit)
+      return
+    }
+    void this.extend(circuit, layer.nextPeerId, layer.nextPayload)
+  }
+
+  private async extend (circuit: RelayCircuit, nextPeerIdBytes: Uint8Array, payload: Uint8Array): Promise<void> {
+    let next: PeerId
+    try {
+      next = peerIdFromMultihash(Digest.decode(nextPeerIdBytes))
+    } catch {
+      this.metrics.creates.inc({ outcome: 'protocol' })
+      this.destroy(circuit, DestroyReason.PROTOCOL, undefined)
+      return
+    }
+    if (next.equals(this.init.selfPeerId) || next.equals(circuit.prev.link.remotePeer)) {
+      this.metrics.creates.inc({ outcome: 'protocol' })
+      this.destroy(circuit, DestroyReason.PROTOCOL, undefined)
+      return
+    }
+    try {
+      const link = await this.init.links.getLink(next, { signal: AbortSignal.any([circuit.abort.signal, AbortSignal.timeout(this.init.extendTimeoutMs ?? DEFAULT_EXTEND_TIMEOUT_MS)]) })
+      if (circuit.closed) return
+      circuit.next = { link, circId: link.allocateCircId() }
+      this.index(circuit.next, circuit, 'next')
+      this.sendCell(circuit.next, CellCommand.CREATE, payload, circuit)
+    } catch (err) {
+      if (circuit.closed) return
+      this.metrics.creates.inc({ outcome: 'extend_failed' })
+      this.log.trace('extend failed - %e', err)
+      this.reportFailure(circuit, DestroyReason.CONNECT_FAILED)
+    }
+  }
+
+  private onCreated (circuit: RelayCircuit, cell: Cell): void {
+    circuit.lastActivity = this.now()
+    try {
+      circuit.hop.backward(cell.payload)
+    } catch {
+      this.destroy(circuit, DestroyReason.INTERNAL, DestroyReason.INTERNAL)
+      return
+    }
+    this.metrics.creates.inc({ outcome: 'ok' })
+    this.forwardCell(cell, circuit.prev, circuit)
+  }
+
+  private onForward (circuit: RelayCircuit, cell: Cell): void {
+    circuit.lastActivity = this.now()
+    this.metrics.cells.inc({ direction: 'forward' })
+    try {
+      circuit.hop.forward(cell.payload)
+    } catch {
+      // A tagged or corrupted cell: the previous hop or the client altered it.
+      this.metrics.integrityFailures.inc()
+      this.destroy(circuit, DestroyReason.INTEGRITY, DestroyReason.INTEGRITY)
+      return
+    }
+    if (!circuit.exit) {
+      if (circuit.next == null) {
+        this.destroy(circuit, DestroyReason.PROTOCOL, DestroyReason.PROTOCOL) // data before CREATED
+        return
+      }
+      this.forwardCell(cell, circuit.next, circuit)
+      return
+    }
+    this.onExitBody(circuit, relayBodyOf(cell.payload))
+  }
+
+  private onBackward (circuit: RelayCircuit, cell: Cell): void {
+    circuit.lastActivity = this.now()
+    this.metrics.cells.inc({ direction: 'backward' })
+    try {
+      circuit.hop.backward(cell.payload)
+    } catch {
+      this.destroy(circuit, DestroyReason.INTERNAL, DestroyReason.INTERNAL)
+      return
+    }
+    this.forwardCell(cell, circuit.prev, circuit)
+  }
+
+  private onExitBody (circuit: RelayCircuit, body: Uint8Array): void {
+    let message
+    try {
+      message = circuit.reassembler?.push(body)
+    } catch (err) {
+      // only the client can produce a body that decrypts at the exit: its problem, its circuit
+      this.log.trace('bad relay message at exit - %e', err)
+      this.destroy(circuit, DestroyReason.PROTOCOL, undefined)
+      return
+    }
+    if (message == null || message.cmd !== RelayCommand.REQUEST) return
+    if (circuit.inflight >= (this.init.exitConcurrencyPerCircuit ?? DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT)) {
+      this.destroy(circuit, DestroyReason.RESOURCE_LIMIT, undefined)
+      return
+    }
+    circuit.inflight++
+    const started = performance.now()
+    void this.init.exits.dispatch(message.data, { signal: circuit.abort.signal }).then(({ response, service, status }) => {
+      circuit.inflight--
+      this.metrics.exitRequests.inc({ service, status: String(status) })
+      this.metrics.exitSeconds.observe({ service }, (performance.now() - started) / 1000)
+      if (circuit.closed) return
+      this.sendMessage(circuit, RelayCommand.RESPONSE, message.requestId, response)
+    })
+  }
+
+  /** Exit side: fragments a message and originates one backward cell per fragment. */
+  private sendMessage (circuit: RelayCircuit, cmd: RelayCommand, requestId: number, data: Uint8Array): void {
+    let fragments
+    try {
+      fragments = fragmentMessage({ cmd, requestId, data }, { maxMessageBytes: this.init.maxMessageBytes ?? DEFAULT_EXIT_MAX_MESSAGE_BYTES })
+    } catch (err) {
+      if (!isGhostnodeError(err)) throw err
+      fragments = fragmentMessage({ cmd, requestId, data: Uint8Array.of(ExitStatus.TOO_LARGE) })
+    }
+    for (const fragment of fragments) {
+      const cell = encodeCell({ circId: circuit.prev.circId, cmd: CellCommand.RELAY })
+      const payload = cell.subarray(CELL_HEADER_BYTES)
+      writeRelayBody(payload.subarray(RELAY_TAGS_BYTES), fragment)
+      circuit.hop.originate(payload)
+      this.metrics.cells.inc({ direction: 'backward' })
+      if (!circuit.prev.link.send(cell)) {
+        this.metrics.cellsShed.inc()
+        this.destroy(circuit, undefined, DestroyReason.RESOURCE_LIMIT)
+        return
+      }
+    }
+  }
+
+  /**
+   * A hop whose next link failed tells the client which hop it is: an END
+   * message sealed with its own backward layer (only the client can read it and
+   * see which layer it came from), then a DESTROY.
+   */
+  private reportFailure (circuit: RelayCircuit, reason: number): void {
+    if (!circuit.closed) {
+      const cell = encodeCell({ circId: circuit.prev.circId, cmd: CellCommand.RELAY })
+      const payload = cell.subarray(CELL_HEADER_BYTES)
+      writeRelayBody(payload.subarray(RELAY_TAGS_BYTES), { cmd: RelayCommand.END, requestId: 0, fragIndex: 0, fragCount: 1, data: Uint8Array.of(reason) })
+      try {
+        circuit.hop.originate(payload)
+        circuit.prev.link.send(cell)
+      } catch {}
+    }
+    this.destroy(circuit, undefined, reason)
+  }
+
+  private onDestroy (circuit: RelayCircuit, from: Side, reason: number): void {
+    // a DESTROY from further out is passed back as is: only the hop that saw a
+    // link fail reports itself (reportFailure), so the client blames the right node
+    if (from === 'prev') this.destroy(circuit, DestroyReason.REQUESTED, undefined)
+    else this.destroy(circuit, undefined, reason)
+  }
+
+  private onLinkClose (link: Link): void {
+    const entries = this.byLink.get(link)
+    if (entries == null) return
+    for (const { circuit, side } of [...entries.values()]) {
+      if (side === 'next') this.reportFailure(circuit, DestroyReason.CONNECT_FAILED)
+      else this.destroy(circuit, DestroyReason.REQUESTED, undefined)
+    }
+    this.byLink.delete(link)
+  }
+
+  /** Tears a circuit down, sending DESTROY with the given reasons to whichever side still has one. */
+  private destroy (circuit: RelayCircuit, towardsNext: number | undefined, towardsPrev: number | undefined): void {
+    if (circuit.closed) return
+    circuit.closed = true
+    circuit.abort.abort()
+    circuit.reassembler?.clear()
+    this.circuits--
+    const reason = towardsPrev ?? towardsNext ?? DestroyReason.NONE
+    this.metrics.destroys.inc({ reason: destroyReasonName(reason).toLowerCase() })
+    for (const [end, sendReason] of [[circuit.prev, towardsPrev], [circuit.next, towardsNext]] as const) {
+      if (end == null) continue
+      this.byLink.get(end.link)?.delete(end.circId)
+      end.link.releaseCircId(end.circId)
+      if (sendReason != null && end.link.isOpen) end.link.send(destroyCell(end.circId, sendReason as DestroyReason))
+    }
+  }
+
+  private index (end: CircuitEnd, circuit: RelayCircuit, side: Side): void {
+    let entries = this.byLink.get(end.link)
+    if (entries == null) {
+      entries = new Map()
+      this.byLink.set(end.link, entries)
+    }
+    entries.set(end.circId, { circuit, side })
+    if (side === 'prev') this.circuits++
+  }
+
+  private sendCell (end: CircuitEnd, cmd: CellCommand, payload: Uint8Array, circuit: RelayCircuit): void {
+    if (!end.link.send(encodeCell({ circId: end.circId, cmd, payload }))) {
+      this.metrics.cellsShed.inc()
+      this.destroy(circuit, DestroyReason.RESOURCE_LIMIT, DestroyReason.RESOURCE_LIMIT)
+    }
+  }
+
+  /** Sends a received cell on with the other link's circuit id (same buffer, no copy). */
+  private forwardCell (cell: Cell, to: CircuitEnd, circuit: RelayCircuit): void {
+    const bytes = cellBytes(cell)
+    setCellCircId(bytes, to.circId)
+    if (!to.link.send(bytes)) {
+      this.metrics.cellsShed.inc()
+      this.destroy(circuit, DestroyReason.RESOURCE_LIMIT, DestroyReason.RESOURCE_LIMIT)
+    }
+  }
+
+  private violation (link: Link, kind: 'malformed_cell' | 'protocol_misuse'): void {
+    this.init.policy?.onViolation?.(link.remotePeer, kind)
+  }
+}

@@ -1,0 +1,163 @@
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { promisify } from 'node:util'
+import { expect } from 'chai'
+import { trackedPids } from '../../bench/testnet/cleanup.js'
+import { NetemUnavailableError } from '../../bench/testnet/errors.js'
+import { assertNetnsAvailable, ip, listNamespaces, netemAvailable } from '../../bench/testnet/netns.js'
+import { pidAlive, runGhostnode } from '../../bench/testnet/node-process.js'
+import { portIsFree } from '../../bench/testnet/ports.js'
+import { connectedPeerIds, getJson, waitUntil } from '../../bench/testnet/ready.js'
+import { startTestnet, type Testnet } from '../../bench/testnet/testnet.js'
+
+const execFileAsync = promisify(execFile)
+
+/** Every node answers ready and lists a connection to each of the others. */
+async function expectMesh (net: Testnet): Promise<void> {
+  expect(net.nodes).to.have.length(3)
+  expect(new Set(net.nodes.map(n => n.peerId)).size).to.equal(3)
+  for (const node of net.nodes) {
+    expect((await getJson(`${node.httpUrl}/health/ready`)).status).to.equal(200)
+    const health = await getJson(`${node.httpUrl}/health`)
+    expect(health.body.peerId).to.equal(node.peerId)
+    expect(node.multiaddrs).to.include(`/ip4/${node.host}/tcp/${node.ports.tcp}/p2p/${node.peerId}`)
+    const others = net.nodes.filter(n => n !== node).map(n => n.peerId)
+    expect([...await connectedPeerIds(node.httpUrl)]).to.include.members(others)
+  }
+}
+
+/** stop() ends every process cleanly (exit 0 after SIGTERM, no SIGKILL) and leaves none behind. */
+async function expectCleanStop (net: Testnet): Promise<void> {
+  const pids = net.nodes.map(n => n.pid)
+  const results = await net.stop()
+  expect(results.map(r => r.pid)).to.have.members(pids)
+  for (const r of results) {
+    expect(r.forced, `${r.name} needed SIGKILL`).to.equal(false)
+    expect(r.exit.code, `${r.name} exit code`).to.equal(0)
+  }
+  for (const pid of pids) expect(pidAlive(pid), `pid ${pid} still exists`).to.equal(false)
+  expect(trackedPids()).to.deep.equal([])
+}
+
+describe('testnet launcher on loopback', function () {
+  this.timeout(30_000)
+  let net: Testnet | undefined
+
+  // Tests that need the running 3-node testnet (e.g. messages over 3-hop
+  // circuits) go in this block and use `net`; each gets a fresh testnet.
+  beforeEach(async () => {
+    net = await startTestnet({ nodes: 3, basePort: 0 })
+  })
+  afterEach(async () => {
+    await net?.stop()
+    net = undefined
+  })
+
+  it('runs three ready nodes, each connected to the other two', async () => {
+    if (net == null) throw new Error('no testnet')
+    await expectMesh(net)
+    for (const node of net.nodes) {
+      expect(node.host).to.equal('127.0.0.1')
+      for (const port of Object.values(node.ports)) expect([7400, 7401, 7402], 'a default port').to.not.include(port)
+    }
+  })
+
+  it('answers ghostnode status --url for one of its nodes', async () => {
+    if (net == null) throw new Error('no testnet')
+    const node = net.nodes[1]
+    const { stdout } = await runGhostnode(['status', '--data-dir', node.dataDir, '--url', node.httpUrl])
+    expect(stdout).to.contain(`peer id: ${node.peerId}`)
+    expect(stdout).to.contain('status: ok (ready)')
+    expect(stdout).to.contain('connected peers: 2')
+  })
+
+  it('stops every node process and releases every port', async () => {
+    if (net == null) throw new Error('no testnet')
+    const ports = net.nodes.flatMap(n => [n.ports.tcp, n.ports.ws, n.ports.http])
+    await expectCleanStop(net)
+    for (const port of ports) expect(await portIsFree(port), `port ${port} still bound`).to.equal(true)
+  })
+})
+
+describe('testnet launcher whose own process dies', function () {
+  this.timeout(30_000)
+
+  it('takes its node processes with it', async () => {
+    // a launcher that throws after start-up, as a bug in a benchmark would
+    const script = `const m = await import(${JSON.stringify(new URL('../../bench/testnet/testnet.js', import.meta.url).href)});
+      const net = await m.startTestnet({ nodes: 3, basePort: 0 });
+      console.log(JSON.stringify({ pids: net.nodes.map(n => n.pid), dir: net.baseDir }));
+      throw new Error('launcher bug')`
+    const result = await execFileAsync(process.execPath, ['--input-type=module', '-e', script]).then(() => undefined, (err: { code: number, stdout: string }) => err)
+    expect(result?.code, 'the launcher process should have failed').to.equal(1)
+    const { pids, dir } = JSON.parse(result?.stdout ?? '{}') as { pids: number[], dir: string }
+    expect(pids).to.have.length(3)
+    // SIGKILL is delivered asynchronously: the launcher may be gone a moment before its nodes
+    await waitUntil('the nodes to die', async () => pids.every(pid => !pidAlive(pid)) ? true : undefined, { timeoutMs: 5_000 })
+      .catch(() => { throw new Error(`node pids ${pids.filter(pidAlive).join(', ')} outlived their launcher`) })
+    expect(existsSync(dir), `temp dir ${dir} left behind`).to.equal(false)
+  })
+})
+
+describe('testnet launcher in network namespaces', function () {
+  this.timeout(40_000)
+  let net: Testnet | undefined
+  let netem = false
+
+  before(async function () {
+    try {
+      await assertNetnsAvailable()
+    } catch {
+      this.skip() // needs Linux, root and iproute2
+    }
+    netem = await netemAvailable(`t${process.pid.toString(16).slice(-5)}`)
+  })
+  afterEach(async () => {
+    await net?.stop()
+    net = undefined
+  })
+
+  it('runs each node in its own namespace, reachable over the bridge, and removes everything on stop', async () => {
+    net = await startTestnet({ nodes: 3, netns: true })
+    const network = net.network
+    if (network == null) throw new Error('no network')
+    await expectMesh(net)
+    for (const [i, node] of net.nodes.entries()) {
+      expect(node.namespace).to.equal(`gn-${net.runId}-${i + 1}`)
+      expect((await ip('netns', 'identify', String(node.pid))).trim()).to.equal(node.namespace)
+      expect(node.httpUrl).to.equal(`http://${network.hosts[i].address}:${node.ports.http}`)
+      // the nodes reach each other on their namespace addresses, never loopback
+      const peers = (await getJson(`${node.httpUrl}/peers`)).body.peers as Array<{ addr: string }>
+      for (const p of peers) expect(p.addr).to.match(new RegExp(`^/ip4/${network.subnet.split('.').slice(0, 3).join('\\.')}\\.\\d+/`))
+    }
+    const runId = net.runId
+    await expectCleanStop(net)
+    expect(await listNamespaces(`gn-${runId}-`)).to.deep.equal([])
+    const links = await ip('-o', 'link', 'show')
+    expect(links, 'bridge or veth left behind').to.not.contain(network.bridge).and.not.contain(`gnv-${runId}-`)
+  })
+
+  it('puts a netem delay on every node link', async function () {
+    if (!netem) this.skip() // this kernel has no sch_netem; the next test covers the refusal
+    net = await startTestnet({ nodes: 3, netns: true, latencyMs: 20 })
+    await expectMesh(net)
+    for (const node of net.nodes) {
+      const { stdout: qdisc } = await execFileAsync('tc', ['-n', String(node.namespace), 'qdisc', 'show', 'dev', 'eth0'])
+      expect(qdisc).to.match(/netem .*delay 20(\.0)?ms/)
+    }
+  })
+
+  it('refuses --latency without netem and leaves no namespace behind', async function () {
+    if (netem) this.skip() // netem works here; the previous test covers it
+    const before = await listNamespaces('gn-')
+    let error: unknown
+    try {
+      net = await startTestnet({ nodes: 3, netns: true, latencyMs: 20 })
+    } catch (err) {
+      error = err
+    }
+    expect(error).to.be.instanceOf(NetemUnavailableError)
+    expect(await listNamespaces('gn-')).to.have.members(before)
+    expect(trackedPids()).to.deep.equal([])
+  })
+})
