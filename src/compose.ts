@@ -141,7 +141,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       circuitIdleTimeoutMs: config.onion.circuitIdleTimeoutMs,
       extendTimeoutMs: config.onion.extendTimeoutMs,
       maxMessageBytes: config.onion.maxMessageBytes,
-      policy: relayPolicy(limiter)
+      policy: relayPolicy(limiter, (peer) => directory.get(peer) != null ? config.onion.relayBudgetFactor : 1)
     })
 
     let node: Ghostnode | undefined
@@ -186,16 +186,21 @@ function connectionGater (limiter: RateLimiter): ConnectionGater {
   }
 }
 
-/** Onion traffic is limited per previous hop: cells and bytes per link, creations per neighbour. */
-function relayPolicy (limiter: RateLimiter): NonNullable<ConstructorParameters<typeof OnionRelay>[0]['policy']> {
+/**
+ * Onion traffic is limited per previous hop: cells and bytes per link, creations
+ * per neighbour. A verified relay's link aggregates many circuits, so its costs
+ * are divided by `factor` (the buckets stay per peer and keep their tiers).
+ */
+function relayPolicy (limiter: RateLimiter, factor: (peer: PeerId) => number): NonNullable<ConstructorParameters<typeof OnionRelay>[0]['policy']> {
   return {
     allowCreate: (peer) => {
       const key = peer.toString()
-      return limiter.check('circuits', key, 1, key).allowed
+      return limiter.check('circuits', key, 1 / factor(peer), key).allowed
     },
     allowCell: (peer) => {
       const key = peer.toString()
-      return limiter.check('cells', key, 1, key).allowed && limiter.check('bytes', key, CELL_SIZE, key).allowed
+      const f = factor(peer)
+      return limiter.check('cells', key, 1 / f, key).allowed && limiter.check('bytes', key, CELL_SIZE / f, key).allowed
     },
     onViolation: (peer, kind) => { limiter.penalize(peer.toString(), kind) }
   }

@@ -10,3 +10,11 @@ export { GhostnodeError, isGhostnodeError } from './errors.js'
 export { loadIdentity, loadOrCreateIdentity } from './identity/key-file.js'
 export { InsecureKeyFileError, InvalidKeyFileError } from './identity/errors.js'
 export { VERSION } from './version.js'
+export { GhostClient } from './onion/client.js'
+export type { GhostClientInit } from './onion/client.js'
+export { ClientCircuit } from './onion/client-circuit.js'
+export { ExitService, ExitStatus, ExitHandlerRegistry, ExitStatusError } from './onion/exit.js'
+export type { ExitHandler, ExitRequestContext } from './onion/exit.js'
+export {
+  CircuitBuildTimeoutError, CircuitDestroyedError, CircuitLimitError, ExitError, LinkClosedError, NoPathError, RequestTimeoutError
+} from './onion/circuit-errors.js'

@@ -64,6 +64,11 @@ export interface GhostnodeConfig {
     maxMessageBytes: number
     /** Cells a link may hold unsent before it sheds (1 KiB each). */
     linkMaxQueuedCells: number
+    /**
+     * A neighbour with a verified relay record carries many circuits on one link:
+     * its cell, byte and circuit budgets are this many times a client's.
+     */
+    relayBudgetFactor: number
   }
   directory: {
     /** Verified node records held; past it, records of new peers are refused. */
@@ -118,7 +123,8 @@ export const DEFAULT_CONFIG: GhostnodeConfig = {
     circuitIdleTimeoutMs: 300_000,
     extendTimeoutMs: 10_000,
     maxMessageBytes: 131_072,
-    linkMaxQueuedCells: 4_096
+    linkMaxQueuedCells: 4_096,
+    relayBudgetFactor: 20
   },
   directory: {
     maxRecords: 10_000,
@@ -174,6 +180,7 @@ export const CONFIG_SPEC: Record<string, KeySpec> = {
   'onion.extendTimeoutMs': { spec: { kind: 'int', min: 100, max: 300_000 }, doc: 'deadline to reach the next hop (ms)' },
   'onion.maxMessageBytes': { spec: { kind: 'int', min: 1_024, max: 16 * 1024 * 1024 }, doc: 'largest request/response reassembled (bytes)' },
   'onion.linkMaxQueuedCells': { spec: { kind: 'int', min: 64, max: 1_000_000 }, doc: 'unsent cells a link may hold before shedding' },
+  'onion.relayBudgetFactor': { spec: { kind: 'int', min: 1, max: 10_000 }, doc: 'budget multiplier for neighbours with a verified relay record' },
   'directory.maxRecords': { spec: { kind: 'int', min: 3, max: 1_000_000 }, doc: 'verified node records held' },
   'directory.fetchIntervalMs': { spec: { kind: 'int', min: 1_000, max: DAY_MS }, doc: 'directory pull interval (ms)' },
   'directory.minServeIntervalMs': { spec: { kind: 'int', min: 0, max: DAY_MS }, doc: 'minimum interval between two full directory requests of one peer (ms)' },
