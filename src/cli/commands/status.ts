@@ -42,8 +42,19 @@ export function peersCommand (out: Output): Command {
     const peers = body.peers as Array<Record<string, unknown>>
     out.line(`${peers.length} connection(s)`)
     for (const p of peers) {
-      out.line(`${String(p.peerId)}  ${String(p.direction).padEnd(8)} ${String(p.addr)}  ${String(p.encryption)}/${String(p.muxer)}  streams=${String(p.streams)}`)
+      out.line(`${String(p.peerId)}  ${String(p.direction).padEnd(8)} ${String(p.addr)}  ${String(p.encryption)}/${String(p.muxer)}  streams=${String(p.streams)}${reputationColumns(p)}`)
     }
   })
   return cmd
+}
+
+/**
+ * `  score=47.5 tier=neutral`, plus `banned-until=<ISO time>` while banned.
+ * Empty for a node that does not report reputation (an older version).
+ */
+export function reputationColumns (peer: Record<string, unknown>): string {
+  if (typeof peer.score !== 'number') return ''
+  let text = `  score=${peer.score.toFixed(1)} tier=${String(peer.tier)}`
+  if (typeof peer.bannedUntil === 'number') text += ` banned-until=${new Date(peer.bannedUntil).toISOString()}`
+  return text
 }
