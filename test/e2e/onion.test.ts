@@ -119,6 +119,31 @@ describe('onion circuits on loopback', function () {
     await until(() => second.relay.circuitCount === 0 && first.relay.circuitCount === 0, 5_000, 'the circuit to be torn down')
   })
 
+  it('propagates a client DESTROY to every hop', async () => {
+    nodes = await startNetwork(dir, 3)
+    const c = await connectClient()
+    const circuit = await c.buildCircuit()
+    expect((await circuit.request(Uint8Array.of(1, 5))).status).to.equal(0)
+    expect(nodes.map(n => n.relay.circuitCount)).to.deep.equal([1, 1, 1])
+    circuit.close()
+    await until(() => nodes.every(n => n.relay.circuitCount === 0), 5_000, 'every hop to drop the circuit')
+  })
+
+  it('destroys idle circuits and tells the client', async () => {
+    let fakeNow = Date.now()
+    nodes = await startNetwork(dir, 3, () => ({ onion: { circuitIdleTimeoutMs: 60_000 } as any }), () => fakeNow)
+    const c = await connectClient()
+    const circuit = await c.buildCircuit()
+    expect((await circuit.request(Uint8Array.of(1, 6))).status).to.equal(0)
+    fakeNow += 61_000
+    const [first] = circuit.path.map(p => nodeOf(nodes, p))
+    expect(first.relay.sweepIdle()).to.equal(1)
+    await until(() => !circuit.isOpen, 5_000, 'the client to see the DESTROY')
+    expect(circuit.closeError).to.be.instanceOf(CircuitDestroyedError)
+    expect((circuit.closeError as CircuitDestroyedError).reason).to.equal(DestroyReason.TIMEOUT)
+    await until(() => nodes.every(n => n.relay.circuitCount === 0), 5_000, 'every hop to drop the circuit')
+  })
+
   it('rejects a replayed CREATE, also after the relay restarts', async () => {
     nodes = await startNetwork(dir, 3)
     const c = await connectClient()
