@@ -21,6 +21,7 @@ import { CELL_SIZE } from './onion/constants.js'
 import { directoryService } from './onion/directory.js'
 import { echoHandler, ExitHandlerRegistry, ExitService } from './onion/exit.js'
 import { linkManager } from './onion/link-manager.js'
+import { MemoryBudget } from './onion/memory-budget.js'
 import { ALL_CAPABILITIES, Capability } from './onion/node-record.js'
 import { onionKeyManager } from './onion/onion-keys.js'
 import { nodeRecordDhtSelectors, nodeRecordDhtValidators } from './onion/record-dht.js'
@@ -64,6 +65,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       maxValidityMs: config.onion.keyEpochMs + config.onion.keyGraceMs + DEFAULT_RECORD_CLOCK_SKEW_MS
     })
     const metricsRef: { current?: NodeMetrics } = {}
+    const queueBudget = new MemoryBudget(config.onion.maxQueuedBytes)
     const libp2p = await createLibp2p({
       start: false,
       privateKey: identity.privateKey,
@@ -116,7 +118,12 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
             if (reason !== 'expired') limiter.penalize(peer.toString(), 'bad_signature')
           }
         }),
-        links: linkManager({ maxQueuedCells: config.onion.linkMaxQueuedCells, openTimeoutMs: config.onion.extendTimeoutMs })
+        links: linkManager({
+          maxQueuedCells: config.onion.linkMaxQueuedCells,
+          openTimeoutMs: config.onion.extendTimeoutMs,
+          stallTimeoutMs: config.onion.linkStallTimeoutMs,
+          budget: queueBudget
+        })
       }
     })
     const { links, directory, onionKeys } = libp2p.services
@@ -137,7 +144,8 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       registry,
       now,
       maxCircuits: config.onion.maxCircuits,
-      maxCircuitsPerLink: config.onion.maxCircuitsPerLink,
+      maxCircuitsPerPeer: config.onion.maxCircuitsPerPeer,
+      budget: queueBudget,
       circuitIdleTimeoutMs: config.onion.circuitIdleTimeoutMs,
       extendTimeoutMs: config.onion.extendTimeoutMs,
       maxMessageBytes: config.onion.maxMessageBytes,

@@ -54,8 +54,8 @@ export interface GhostnodeConfig {
     exit: boolean
     /** Circuits through this node, all neighbours together. */
     maxCircuits: number
-    /** Circuits one neighbour's link may carry. */
-    maxCircuitsPerLink: number
+    /** Circuits one neighbour may hold through this node. */
+    maxCircuitsPerPeer: number
     /** A circuit with no cell for this long is destroyed. */
     circuitIdleTimeoutMs: number
     /** Deadline for reaching the next hop while building a circuit. */
@@ -64,6 +64,10 @@ export interface GhostnodeConfig {
     maxMessageBytes: number
     /** Cells a link may hold unsent before it sheds (1 KiB each). */
     linkMaxQueuedCells: number
+    /** All link queues and reassembly buffers together; past it the fullest link is closed. */
+    maxQueuedBytes: number
+    /** A link that accepts no data for this long is closed (a peer that never reads). */
+    linkStallTimeoutMs: number
     /**
      * A neighbour with a verified relay record carries many circuits on one link:
      * its cell, byte and circuit budgets are this many times a client's.
@@ -119,11 +123,13 @@ export const DEFAULT_CONFIG: GhostnodeConfig = {
     keyGraceMs: 7_200_000,
     exit: true,
     maxCircuits: 20_000,
-    maxCircuitsPerLink: 2_000,
+    maxCircuitsPerPeer: 2_000,
     circuitIdleTimeoutMs: 300_000,
     extendTimeoutMs: 10_000,
     maxMessageBytes: 131_072,
     linkMaxQueuedCells: 4_096,
+    maxQueuedBytes: 128 * 1024 * 1024,
+    linkStallTimeoutMs: 30_000,
     relayBudgetFactor: 20
   },
   directory: {
@@ -175,11 +181,13 @@ export const CONFIG_SPEC: Record<string, KeySpec> = {
   'onion.keyGraceMs': { spec: { kind: 'int', min: 0, max: 7 * DAY_MS }, doc: 'grace period of a rotated-out onion key (ms)' },
   'onion.exit': { spec: { kind: 'bool' }, doc: 'offer the exit role' },
   'onion.maxCircuits': { spec: { kind: 'int', min: 1, max: 10_000_000 }, doc: 'circuits through this node' },
-  'onion.maxCircuitsPerLink': { spec: { kind: 'int', min: 1, max: 1_000_000 }, doc: 'circuits per neighbour link' },
+  'onion.maxCircuitsPerPeer': { spec: { kind: 'int', min: 1, max: 1_000_000 }, doc: 'circuits one neighbour may hold through this node' },
   'onion.circuitIdleTimeoutMs': { spec: { kind: 'int', min: 1_000, max: DAY_MS }, doc: 'idle circuit timeout (ms)' },
   'onion.extendTimeoutMs': { spec: { kind: 'int', min: 100, max: 300_000 }, doc: 'deadline to reach the next hop (ms)' },
   'onion.maxMessageBytes': { spec: { kind: 'int', min: 1_024, max: 16 * 1024 * 1024 }, doc: 'largest request/response reassembled (bytes)' },
   'onion.linkMaxQueuedCells': { spec: { kind: 'int', min: 64, max: 1_000_000 }, doc: 'unsent cells a link may hold before shedding' },
+  'onion.maxQueuedBytes': { spec: { kind: 'int', min: 1_048_576, max: 64 * 1024 * 1024 * 1024 }, doc: 'memory for all link queues and reassembly buffers (bytes)' },
+  'onion.linkStallTimeoutMs': { spec: { kind: 'int', min: 1_000, max: 600_000 }, doc: 'close a link that accepts no data for this long (ms)' },
   'onion.relayBudgetFactor': { spec: { kind: 'int', min: 1, max: 10_000 }, doc: 'budget multiplier for neighbours with a verified relay record' },
   'directory.maxRecords': { spec: { kind: 'int', min: 3, max: 1_000_000 }, doc: 'verified node records held' },
   'directory.fetchIntervalMs': { spec: { kind: 'int', min: 1_000, max: DAY_MS }, doc: 'directory pull interval (ms)' },

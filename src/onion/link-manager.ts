@@ -71,6 +71,26 @@ export class LinkManager implements Startable {
     this.components = components
     this.init = init
     this.log = components.logger.forComponent('ghostnode:link')
+    init.budget?.setPressureHandler(() => { this.relieveMemoryPressure() })
+  }
+
+  /** Links closed because the node-wide queue budget ran out. */
+  oomClosedLinks = 0
+
+  /**
+   * The queue budget is exhausted: close the link holding the most queued
+   * cells (its circuits are destroyed, their owners rebuild elsewhere). The
+   * peer that does not read is the one that pays.
+   */
+  private relieveMemoryPressure (): void {
+    let worst: Link | undefined
+    for (const link of this.all()) {
+      if (worst == null || link.queuedCells > worst.queuedCells) worst = link
+    }
+    if (worst == null || worst.queuedCells === 0) return
+    this.oomClosedLinks++
+    this.log('memory budget exhausted: closing the link with %d queued cells', worst.queuedCells)
+    worst.abort(new LinkClosedError('memory budget exhausted'))
   }
 
   readonly [Symbol.toStringTag] = 'ghostnode:link-manager'

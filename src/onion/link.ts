@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto'
 import { CellDecoder, type Cell } from './cell.js'
 import { CELL_HEADER_BYTES, CELL_SIZE } from './constants.js'
 import { CircuitIdExhaustedError } from './circuit-errors.js'
+import type { MemoryBudget } from './memory-budget.js'
 import type { Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -30,7 +31,17 @@ export interface LinkOptions {
   maxQueuedCells?: number
   /** @default 64 */
   cellsPerWrite?: number
+  /**
+   * A link whose stream accepts nothing for this long is closed: a peer that
+   * never reads (slowloris) must not pin queued cells forever.
+   * @default 30000
+   */
+  stallTimeoutMs?: number
+  /** Node-wide budget every queued cell counts against. */
+  budget?: MemoryBudget
 }
+
+export const DEFAULT_LINK_STALL_TIMEOUT_MS = 30_000
 
 /** The whole cell (header + payload) a decoded cell's payload view belongs to. */
 export function cellBytes (cell: Cell): Uint8Array {
@@ -55,6 +66,8 @@ export class Link {
   private readonly decoder = new CellDecoder()
   private readonly maxQueuedCells: number
   private readonly cellsPerWrite: number
+  private readonly stallTimeoutMs: number
+  private readonly budget?: MemoryBudget
   private readonly queue: Uint8Array[] = []
   private readonly circIds = new Set<number>()
   private flushing = false
@@ -73,6 +86,8 @@ export class Link {
     this.log = log
     this.maxQueuedCells = options.maxQueuedCells ?? DEFAULT_LINK_MAX_QUEUED_CELLS
     this.cellsPerWrite = options.cellsPerWrite ?? DEFAULT_LINK_CELLS_PER_WRITE
+    this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_LINK_STALL_TIMEOUT_MS
+    this.budget = options.budget
     stream.addEventListener('message', (evt) => { this.onData(evt.data) })
     stream.addEventListener('close', (evt) => { this.finish(evt.error) })
     stream.addEventListener('remoteCloseWrite', () => { this.close() })
@@ -98,8 +113,13 @@ export class Link {
    */
   send (cell: Uint8Array): boolean {
     if (this.closed) return false
-    if (this.queue.length >= this.maxQueuedCells) {
+    if (this.queue.length >= this.maxQueuedCells || this.budget?.tryReserve(CELL_SIZE) === false) {
       this.cellsShed++
+      return false
+    }
+    if (this.closed) {
+      // the budget's pressure handler closed this very link
+      this.budget?.release(CELL_SIZE)
       return false
     }
     this.queue.push(cell)
@@ -157,10 +177,12 @@ export class Link {
   /** Closes gracefully after queued cells are written. */
   close (): void {
     if (this.closed) return
+    // accept nothing new, but let what is queued drain before the stream closes
+    this.finish(undefined, true)
     void this.flush().finally(() => {
+      this.dropQueue()
       this.stream.close().catch((err: Error) => { this.stream.abort(err) })
     })
-    this.finish()
   }
 
   /** Closes at once, dropping queued cells. */
@@ -169,10 +191,16 @@ export class Link {
     this.finish(err)
   }
 
-  private finish (err?: Error): void {
+  private dropQueue (): void {
+    this.budget?.release(this.queue.length * CELL_SIZE)
+    this.queue.length = 0
+  }
+
+  private finish (err?: Error, keepQueue = false): void {
     if (this.closed) return
     this.closed = true
     this.circIds.clear()
+    if (!keepQueue) this.dropQueue()
     this.wakeRoomWaiters()
     this.events.onClose(this, err)
   }
@@ -198,13 +226,14 @@ export class Link {
       while (this.queue.length > 0 && this.stream.writeStatus === 'writable') {
         const n = Math.min(this.queue.length, this.cellsPerWrite)
         const batch = this.queue.splice(0, n)
+        this.budget?.release(n * CELL_SIZE)
         this.wakeRoomWaiters()
         const bytes = n === 1 ? batch[0] : concatCells(batch)
         this.cellsOut += n
         this.lastActivity = Date.now()
         this.events.onWrite?.(this, bytes)
         if (!this.stream.send(bytes)) {
-          await this.stream.onDrain()
+          await this.stream.onDrain({ signal: AbortSignal.timeout(this.stallTimeoutMs) })
         }
       }
     } catch (err) {

@@ -7,6 +7,7 @@ import {
   decodeRelayBody, fragmentCountFor, resolveMaxMessageBytes, type RelayFragment, type RelayMessage
 } from './relay-message.js'
 import type { RelayCommand } from './constants.js'
+import type { MemoryBudget } from './memory-budget.js'
 
 /** Messages being reassembled at once, per circuit end. */
 export const DEFAULT_MAX_PARTIAL_MESSAGES = 64
@@ -26,6 +27,8 @@ export interface ReassemblerInit {
   timeoutMs?: number
   /** Clock in ms; injected so tests use a fake one. @default Date.now */
   now?: () => number
+  /** A node-wide budget the buffered fragments also count against. */
+  budget?: MemoryBudget
 }
 
 interface Partial {
@@ -59,6 +62,7 @@ export class Reassembler {
   private readonly now: () => number
   private buffered = 0
   private expired = 0
+  private readonly budget?: MemoryBudget
 
   constructor (init: ReassemblerInit = {}) {
     this.maxMessageBytes = resolveMaxMessageBytes(init.maxMessageBytes)
@@ -67,6 +71,7 @@ export class Reassembler {
     this.maxBufferedBytes = positiveInteger(init.maxBufferedBytes ?? DEFAULT_REASSEMBLY_MAX_BUFFERED_BYTES, 'maxBufferedBytes')
     this.timeoutMs = positiveInteger(init.timeoutMs ?? DEFAULT_REASSEMBLY_TIMEOUT_MS, 'timeoutMs')
     this.now = init.now ?? Date.now
+    this.budget = init.budget
   }
 
   /** Messages currently incomplete. */
@@ -124,7 +129,7 @@ export class Reassembler {
       this.drop(requestId)
       throw new DuplicateFragmentError(`fragment ${fragIndex} of request ${requestId} arrived twice`)
     }
-    if (this.buffered + data.byteLength > this.maxBufferedBytes) {
+    if (this.buffered + data.byteLength > this.maxBufferedBytes || this.budget?.tryReserve(data.byteLength) === false) {
       this.drop(requestId)
       throw new ReassemblyBufferFullError()
     }
@@ -163,6 +168,7 @@ export class Reassembler {
 
   /** Forget every partial message (e.g. the circuit closed). */
   clear (): void {
+    this.budget?.release(this.buffered)
     this.partials.clear()
     this.buffered = 0
   }
@@ -171,6 +177,7 @@ export class Reassembler {
     const partial = this.partials.get(requestId)
     if (partial == null) return
     this.buffered -= partial.bytes
+    this.budget?.release(partial.bytes)
     this.partials.delete(requestId)
   }
 }

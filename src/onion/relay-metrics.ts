@@ -13,8 +13,10 @@ export class RelayMetrics {
   readonly exitRequests: Counter<'service' | 'status'>
   readonly exitSeconds: Histogram<'service'>
 
-  constructor (registry: Registry, source: { circuits: () => number, links: () => number }) {
+  constructor (registry: Registry, source: { circuits: () => number, links: () => number, queuedBytes: () => number, oomClosedLinks: () => number }) {
     const registers = [registry]
+    new Gauge({ name: 'ghostnode_onion_queued_bytes', help: 'Bytes held in link queues and reassembly buffers (bounded by onion.maxQueuedBytes)', registers, collect () { this.set(source.queuedBytes()) } })
+    new Counter({ name: 'ghostnode_onion_oom_links_closed_total', help: 'Links closed because the queue memory budget ran out', registers, collect () { this.reset(); this.inc(source.oomClosedLinks()) } })
     new Gauge({ name: 'ghostnode_onion_circuits', help: 'Circuits through this relay', registers, collect () { this.set(source.circuits()) } })
     new Gauge({ name: 'ghostnode_onion_links', help: 'Open link streams to neighbours', registers, collect () { this.set(source.links()) } })
     this.cells = new Counter({ name: 'ghostnode_onion_cells_total', help: 'Cells processed, forward (towards the exit) or backward', labelNames: ['direction'], registers })

@@ -7,22 +7,25 @@ import { ReplayError } from '../crypto/errors.js'
 import { isGhostnodeError } from '../errors.js'
 import { destroyCell, decodeDestroyReason, destroyReasonName, encodeCell, setCellCircId, type Cell } from './cell.js'
 import { CELL_HEADER_BYTES, CellCommand, DestroyReason, RelayCommand, RELAY_TAGS_BYTES } from './constants.js'
-import { ExitStatus, type ExitHandlerRegistry } from './exit.js'
+import { encodeExitResponse, ExitStatus, type ExitHandlerRegistry } from './exit.js'
 import { cellBytes, type Link } from './link.js'
 import { Reassembler } from './reassembly.js'
 import { RelayMetrics, type CreateOutcome } from './relay-metrics.js'
 import { fragmentMessage, writeRelayBody } from './relay-message.js'
 import type { LinkManager } from './link-manager.js'
+import type { MemoryBudget } from './memory-budget.js'
 import type { ReplayFilter } from '../crypto/replay-filter.js'
 import type { OnionKey } from '../crypto/x25519.js'
 import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
 
 export const DEFAULT_MAX_CIRCUITS = 20_000
-export const DEFAULT_MAX_CIRCUITS_PER_LINK = 2_000
+export const DEFAULT_MAX_CIRCUITS_PER_PEER = 2_000
 export const DEFAULT_CIRCUIT_IDLE_TIMEOUT_MS = 300_000
 export const DEFAULT_EXTEND_TIMEOUT_MS = 10_000
-export const DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT = 32
+export const DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT = 256
 export const DEFAULT_EXIT_MAX_MESSAGE_BYTES = 128 * 1024
+/** Per circuit; the node-wide memory budget bounds the sum over circuits. */
+export const DEFAULT_EXIT_REASSEMBLY_BYTES_PER_CIRCUIT = 16 * 1024 * 1024
 
 export interface OnionKeySource {
   /** Current onion key first, then the previous one while its grace period lasts. */
@@ -50,13 +53,15 @@ export interface OnionRelayInit {
   policy?: RelayPolicy
   /** @default 20000 */
   maxCircuits?: number
-  /** @default 2000 */
-  maxCircuitsPerLink?: number
+  /** Circuits one neighbour may hold through this node, over all its links. @default 2000 */
+  maxCircuitsPerPeer?: number
+  /** Node-wide budget for reassembly buffers (shared with the link queues). */
+  budget?: MemoryBudget
   /** @default 300000 */
   circuitIdleTimeoutMs?: number
   /** @default 10000 */
   extendTimeoutMs?: number
-  /** @default 32 */
+  /** Requests executing at once per circuit; more are answered RATE_LIMITED. @default 256 */
   exitConcurrencyPerCircuit?: number
   /** @default 131072 */
   maxMessageBytes?: number
@@ -79,6 +84,8 @@ interface RelayCircuit {
 
 type Side = 'prev' | 'next'
 
+const BUSY = new TextEncoder().encode('exit busy, retry later')
+
 /**
  * A relay's circuits: peels CREATE layers, forwards cells between links with
  * their circuit ids rewritten, and at the exit reassembles requests, runs them
@@ -92,6 +99,7 @@ export class OnionRelay {
   private readonly metrics: RelayMetrics
   private readonly now: () => number
   private circuits = 0
+  private readonly perPeer = new Map<string, number>()
   private sweepTimer?: ReturnType<typeof setInterval>
 
   constructor (init: OnionRelayInit) {
@@ -100,7 +108,9 @@ export class OnionRelay {
     this.now = init.now ?? Date.now
     this.metrics = new RelayMetrics(init.registry ?? new Registry(), {
       circuits: () => this.circuits,
-      links: () => init.links.all().length
+      links: () => init.links.all().length,
+      queuedBytes: () => init.budget?.used ?? 0,
+      oomClosedLinks: () => init.links.oomClosedLinks
     })
   }
 
@@ -180,8 +190,8 @@ export class OnionRelay {
       refuse('limit', DestroyReason.RESOURCE_LIMIT)
       return
     }
-    const onLink = this.byLink.get(link)?.size ?? 0
-    if (this.circuits >= (this.init.maxCircuits ?? DEFAULT_MAX_CIRCUITS) || onLink >= (this.init.maxCircuitsPerLink ?? DEFAULT_MAX_CIRCUITS_PER_LINK)) {
+    const ofPeer = this.perPeer.get(link.remotePeer.toString()) ?? 0
+    if (this.circuits >= (this.init.maxCircuits ?? DEFAULT_MAX_CIRCUITS) || ofPeer >= (this.init.maxCircuitsPerPeer ?? DEFAULT_MAX_CIRCUITS_PER_PEER)) {
       refuse('limit', DestroyReason.RESOURCE_LIMIT)
       return
     }
@@ -212,7 +222,14 @@ export class OnionRelay {
     }
     this.index(circuit.prev, circuit, 'prev')
     if (layer.exit) {
-      circuit.reassembler = new Reassembler({ maxMessageBytes: this.init.maxMessageBytes ?? DEFAULT_EXIT_MAX_MESSAGE_BYTES, maxPartialMessages: 16, now: this.now })
+      circuit.reassembler = new Reassembler({
+        maxMessageBytes: this.init.maxMessageBytes ?? DEFAULT_EXIT_MAX_MESSAGE_BYTES,
+        // as many partial messages as requests may run, so a client within its limits never trips it
+        maxPartialMessages: this.init.exitConcurrencyPerCircuit ?? DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT,
+        maxBufferedBytes: DEFAULT_EXIT_REASSEMBLY_BYTES_PER_CIRCUIT,
+        now: this.now,
+        ...(this.init.budget != null ? { budget: this.init.budget } : {})
+      })
       this.metrics.creates.inc({ outcome: 'ok' })
       this.sendCell(circuit.prev, CellCommand.CREATED, circuit.hop.sealCreated(), circuit)
       return
@@ -226,12 +243,12 @@ export class OnionRelay {
       next = peerIdFromMultihash(Digest.decode(nextPeerIdBytes))
     } catch {
       this.metrics.creates.inc({ outcome: 'protocol' })
-      this.destroy(circuit, DestroyReason.PROTOCOL, undefined)
+      this.destroy(circuit, undefined, DestroyReason.PROTOCOL)
       return
     }
     if (next.equals(this.init.selfPeerId) || next.equals(circuit.prev.link.remotePeer)) {
       this.metrics.creates.inc({ outcome: 'protocol' })
-      this.destroy(circuit, DestroyReason.PROTOCOL, undefined)
+      this.destroy(circuit, undefined, DestroyReason.PROTOCOL)
       return
     }
     try {
@@ -301,22 +318,33 @@ export class OnionRelay {
     } catch (err) {
       // only the client can produce a body that decrypts at the exit: its problem, its circuit
       this.log.trace('bad relay message at exit - %e', err)
-      this.destroy(circuit, DestroyReason.PROTOCOL, undefined)
+      this.destroy(circuit, undefined, DestroyReason.PROTOCOL)
       return
     }
     if (message == null || message.cmd !== RelayCommand.REQUEST) return
+    const requestId = message.requestId
+    // Over the per-circuit cap, or with the node's memory budget spent, the request
+    // is refused with a status: the circuit and the client's other requests live on.
     if (circuit.inflight >= (this.init.exitConcurrencyPerCircuit ?? DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT)) {
-      this.destroy(circuit, DestroyReason.RESOURCE_LIMIT, undefined)
+      this.metrics.exitRequests.inc({ service: 'unknown', status: String(ExitStatus.RATE_LIMITED) })
+      this.sendMessage(circuit, RelayCommand.RESPONSE, requestId, encodeExitResponse(ExitStatus.RATE_LIMITED, BUSY))
+      return
+    }
+    const held = message.data.byteLength
+    if (this.init.budget?.tryReserve(held) === false) {
+      this.metrics.exitRequests.inc({ service: 'unknown', status: String(ExitStatus.UNAVAILABLE) })
+      this.sendMessage(circuit, RelayCommand.RESPONSE, requestId, encodeExitResponse(ExitStatus.UNAVAILABLE, BUSY))
       return
     }
     circuit.inflight++
     const started = performance.now()
     void this.init.exits.dispatch(message.data, { signal: circuit.abort.signal }).then(({ response, service, status }) => {
       circuit.inflight--
+      this.init.budget?.release(held)
       this.metrics.exitRequests.inc({ service, status: String(status) })
       this.metrics.exitSeconds.observe({ service }, (performance.now() - started) / 1000)
       if (circuit.closed) return
-      this.sendMessage(circuit, RelayCommand.RESPONSE, message.requestId, response)
+      this.sendMessage(circuit, RelayCommand.RESPONSE, requestId, response)
     })
   }
 
@@ -385,6 +413,10 @@ export class OnionRelay {
     circuit.abort.abort()
     circuit.reassembler?.clear()
     this.circuits--
+    const peer = circuit.prev.link.remotePeer.toString()
+    const left = (this.perPeer.get(peer) ?? 1) - 1
+    if (left > 0) this.perPeer.set(peer, left)
+    else this.perPeer.delete(peer)
     const reason = towardsPrev ?? towardsNext ?? DestroyReason.NONE
     this.metrics.destroys.inc({ reason: destroyReasonName(reason).toLowerCase() })
     for (const [end, sendReason] of [[circuit.prev, towardsPrev], [circuit.next, towardsNext]] as const) {
@@ -402,7 +434,11 @@ export class OnionRelay {
       this.byLink.set(end.link, entries)
     }
     entries.set(end.circId, { circuit, side })
-    if (side === 'prev') this.circuits++
+    if (side === 'prev') {
+      this.circuits++
+      const peer = end.link.remotePeer.toString()
+      this.perPeer.set(peer, (this.perPeer.get(peer) ?? 0) + 1)
+    }
   }
 
   private sendCell (end: CircuitEnd, cmd: CellCommand, payload: Uint8Array, circuit: RelayCircuit): void {

@@ -17,7 +17,8 @@ export function testConfig (baseDir: string, name: string, overrides: ConfigOver
     discovery: { ...d.discovery, intervalMs: 1_000, bootstrapRetryMinMs: 100, bootstrapRetryMaxMs: 1_000, ...overrides.discovery },
     http: { ...d.http, enabled: false, port: 0, ...overrides.http },
     onion: { ...d.onion, ...overrides.onion },
-    directory: { ...d.directory, minServeIntervalMs: 0, ...overrides.directory }
+    directory: { ...d.directory, minServeIntervalMs: 0, ...overrides.directory },
+    rateLimit: { ...d.rateLimit, ...overrides.rateLimit, limits: { ...d.rateLimit.limits, ...overrides.rateLimit?.limits } }
   } as GhostnodeConfig
 }
 

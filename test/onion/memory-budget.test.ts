@@ -1,0 +1,46 @@
+import { expect } from 'chai'
+import { MemoryBudget } from '../../src/onion/memory-budget.js'
+import { Reassembler } from '../../src/onion/reassembly.js'
+import { RelayCommand, RELAY_DATA_BYTES } from '../../src/onion/constants.js'
+import { ReassemblyBufferFullError } from '../../src/onion/errors.js'
+
+describe('MemoryBudget', () => {
+  it('refuses reservations past its bound and accepts again after release', () => {
+    const budget = new MemoryBudget(100)
+    expect(budget.tryReserve(60)).to.equal(true)
+    expect(budget.tryReserve(50)).to.equal(false)
+    budget.release(60)
+    expect(budget.tryReserve(100)).to.equal(true)
+    expect(budget.used).to.equal(100)
+  })
+
+  it('gives the pressure handler one chance to free memory', () => {
+    const budget = new MemoryBudget(100)
+    budget.tryReserve(90)
+    let calls = 0
+    budget.setPressureHandler(() => { calls++; budget.release(90) })
+    expect(budget.tryReserve(50)).to.equal(true)
+    expect(calls).to.equal(1)
+  })
+
+  it('bounds reassembly across circuits and releases what completes or is cleared', () => {
+    const budget = new MemoryBudget(3 * RELAY_DATA_BYTES)
+    const a = new Reassembler({ budget })
+    const b = new Reassembler({ budget })
+    const frag = (requestId: number, fragIndex: number): Parameters<Reassembler['add']>[0] =>
+      ({ cmd: RelayCommand.REQUEST, requestId, fragIndex, fragCount: 3, data: new Uint8Array(RELAY_DATA_BYTES) })
+    a.add(frag(1, 0))
+    a.add(frag(1, 1))
+    b.add(frag(2, 0))
+    expect(budget.used).to.equal(3 * RELAY_DATA_BYTES)
+    expect(() => b.add(frag(2, 1))).to.throw(ReassemblyBufferFullError)
+    expect(budget.used).to.equal(2 * RELAY_DATA_BYTES) // b's partial was dropped
+    const message = a.add(frag(1, 2))
+    expect(message?.data.byteLength).to.equal(3 * RELAY_DATA_BYTES)
+    expect(budget.used).to.equal(0)
+    b.add(frag(3, 0))
+    expect(budget.used).to.equal(RELAY_DATA_BYTES)
+    b.clear()
+    expect(budget.used).to.equal(0)
+  })
+})
