@@ -152,6 +152,14 @@ export class OnionRelay {
 
   private onCell (link: Link, cell: Cell): void {
     const entry = this.byLink.get(link)?.get(cell.circId)
+    // Every cell costs the neighbour's cell and byte budgets, whatever it carries:
+    // PADDING and cells naming unknown circuits must not be a free flood. Over
+    // budget, a cell of a live circuit tears that circuit down and anything else
+    // is dropped unanswered. A DESTROY is charged but honoured: it frees state.
+    if (this.init.policy?.allowCell?.(link.remotePeer) === false && cell.cmd !== CellCommand.DESTROY) {
+      if (entry != null) this.destroy(entry.circuit, DestroyReason.RESOURCE_LIMIT, DestroyReason.RESOURCE_LIMIT)
+      return
+    }
     switch (cell.cmd) {
       case CellCommand.PADDING:
         return
@@ -168,10 +176,6 @@ export class OnionRelay {
         return
       case CellCommand.RELAY:
         if (entry == null) return // raced with a DESTROY: harmless
-        if (this.init.policy?.allowCell?.(link.remotePeer) === false) {
-          this.destroy(entry.circuit, DestroyReason.RESOURCE_LIMIT, DestroyReason.RESOURCE_LIMIT)
-          return
-        }
         if (entry.side === 'prev') this.onForward(entry.circuit, cell)
         else this.onBackward(entry.circuit, cell)
         return
