@@ -9,6 +9,7 @@ import { pidAlive, runGhostnode } from '../../bench/testnet/node-process.js'
 import { portIsFree } from '../../bench/testnet/ports.js'
 import { connectedPeerIds, getJson, waitUntil } from '../../bench/testnet/ready.js'
 import { startTestnet, type Testnet } from '../../bench/testnet/testnet.js'
+import { GhostClient } from '../../src/onion/client.js'
 
 const execFileAsync = promisify(execFile)
 
@@ -69,6 +70,26 @@ describe('testnet launcher on loopback', function () {
     expect(stdout).to.contain(`peer id: ${node.peerId}`)
     expect(stdout).to.contain('status: ok (ready)')
     expect(stdout).to.contain('connected peers: 2')
+  })
+
+  it('carries messages through 3-hop circuits across its three processes', async () => {
+    if (net == null) throw new Error('no testnet')
+    // the directories fill within a few seconds of start
+    for (const node of net.nodes) {
+      await waitUntil('a full directory', async () => (await getJson(`${node.httpUrl}/health`)).body.directoryRecords >= 3 ? true : undefined, { timeoutMs: 20_000 })
+    }
+    const client = await GhostClient.create({ bootstrap: [net.nodes[0].multiaddrs[0]] })
+    try {
+      expect(client.records()).to.have.length(3)
+      const circuit = await client.buildCircuit()
+      expect(new Set(circuit.path.map(p => p.toString()))).to.deep.equal(new Set(net.nodes.map(n => n.peerId)))
+      for (let i = 0; i < 20; i++) {
+        const payload = new TextEncoder().encode(`message ${i} ` + 'x'.repeat(i * 300))
+        expect(await client.echo(payload)).to.deep.equal(payload)
+      }
+    } finally {
+      await client.stop()
+    }
   })
 
   it('stops every node process and releases every port', async () => {
