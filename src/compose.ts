@@ -75,6 +75,10 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionGater: connectionGater(limiter),
+      // Under heavy link traffic a heartbeat ping can still be in flight when the next
+      // one starts; libp2p would then abort the whole connection and every circuit on
+      // it. Dead connections are still found by TCP and yamux.
+      connectionMonitor: { abortConnectionOnPingFailure: false },
       connectionManager: {
         maxConnections: config.connections.max,
         maxIncomingPendingConnections: config.connections.maxIncomingPending,
@@ -83,7 +87,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       ...((options.libp2pMetrics ?? config.http.enabled) ? { metrics: prometheusMetrics({ registry, statfsLocation: config.dataDir }) } : {}),
       services: {
         identify: identify(),
-        ping: ping(),
+        ping: ping({ maxOutboundStreams: 4 }),
         dht: kadDHT({
           protocol: dhtProtocol(config.discovery.dhtProtocolPrefix),
           clientMode: false,

@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { trackPid, untrackPid } from '../testnet/cleanup.js'
+import { childEnv } from '../testnet/node-process.js'
+import { BenchSetupError } from '../lib/errors.js'
+
+const RELAY_SCRIPT = fileURLToPath(new URL('./plain-relay.js', import.meta.url))
+const READY_TIMEOUT_MS = 15_000
+const STOP_DEADLINE_MS = 5_000
+
+export interface PlainHost {
+  /** Address the relay listens on and the others reach it at. */
+  address: string
+  /** e.g. ['ip', 'netns', 'exec', NS] to run it beside a namespaced node. */
+  wrap?: string[]
+}
+
+export interface PlainRelayProcess { name: string, pid: number, peerId: string, multiaddr: string }
+
+export interface PlainChain {
+  /** First relay (A) the client dials; A → B → C, C echoes. */
+  entry: string
+  relays: PlainRelayProcess[]
+  stop: () => Promise<void>
+}
+
+interface Spawned { child: ChildProcess, exited: Promise<void>, info: PlainRelayProcess }
+
+async function spawnRelay (name: string, host: PlainHost, port: number, next: string | undefined, framesPerWrite: number | undefined, signal: AbortSignal): Promise<Spawned> {
+  const argv = [...(host.wrap ?? []), process.execPath, RELAY_SCRIPT, '--listen', `/ip4/${host.address}/tcp/${port}`, ...(next != null ? ['--next', next] : []), ...(framesPerWrite != null ? ['--frames-per-write', String(framesPerWrite)] : [])]
+  const child = spawn(argv[0], argv.slice(1), { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
+  const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }); child.once('error', () => { resolve() }) })
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve)
+    child.once('error', (err) => { reject(new BenchSetupError(`${name}: cannot start the plain relay: ${err.message}`, { cause: err })) })
+  })
+  const pid = child.pid as number
+  trackPid(pid)
+  void exited.then(() => { untrackPid(pid) })
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2_000) })
+  const lines = createInterface({ input: child.stdout! })
+  try {
+    const first = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new BenchSetupError(`${name}: plain relay not listening within ${READY_TIMEOUT_MS} ms: ${stderr.trim()}`)) }, READY_TIMEOUT_MS)
+      const abort = (): void => { reject(new BenchSetupError(`${name}: aborted`)) }
+      signal.addEventListener('abort', abort, { once: true })
+      lines.once('line', (l) => { clearTimeout(timer); signal.removeEventListener('abort', abort); resolve(l) })
+      void exited.then(() => { clearTimeout(timer); reject(new BenchSetupError(`${name}: plain relay exited: ${stderr.trim()}`)) })
+    })
+    const { peerId, addrs } = JSON.parse(first) as { peerId: string, addrs: string[] }
+    const own = addrs.find(a => a.startsWith(`/ip4/${host.address}/tcp/`)) ?? addrs[0]
+    if (own == null) throw new BenchSetupError(`${name}: plain relay reports no address`)
+    const ma = own.includes('/p2p/') ? own : `${own}/p2p/${peerId}`
+    return { child, exited, info: { name, pid, peerId, multiaddr: ma } }
+  } catch (err) {
+    await stopRelay({ child, exited })
+    throw err
+  } finally {
+    lines.close()
+  }
+}
+
+async function stopRelay ({ child, exited }: { child: ChildProcess, exited: Promise<void> }): Promise<void> {
+  if (child.exitCode != null || child.signalCode != null) return
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, STOP_DEADLINE_MS)
+  await exited
+  clearTimeout(timer)
+}
+
+/**
+ * Starts three plain relays C (echo), B → C, A → B, one process each, on the
+ * given hosts (loopback, or the testnet's namespaces so they share its
+ * network). `port` 0 lets the OS pick (loopback); with namespaces each host has
+ * its own address and the same fixed port. Stops whatever it started on failure.
+ */
+export async function startPlainChain (hosts: PlainHost[], port: number, signal: AbortSignal, framesPerWrite?: number): Promise<PlainChain> {
+  if (hosts.length !== 3) throw new BenchSetupError(`the plain chain needs 3 hosts, got ${hosts.length}`)
+  const started: Spawned[] = []
+  const stop = async (): Promise<void> => { await Promise.all(started.map(stopRelay)) }
+  try {
+    const names = ['plain-a', 'plain-b', 'plain-c']
+    let next: string | undefined
+    for (let i = 2; i >= 0; i--) {
+      const relay = await spawnRelay(names[i], hosts[i], port, next, framesPerWrite, signal)
+      started.push(relay)
+      next = relay.info.multiaddr
+    }
+    const relays = started.map(s => s.info).reverse()
+    return { entry: relays[0].multiaddr, relays, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}

@@ -1,0 +1,287 @@
+import { execFileSync } from 'node:child_process'
+import { cpus, loadavg } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { BenchAbortedError, BenchSetupError, BenchUsageError } from './errors.js'
+import { mergeLoadResults, runClosedLoop, type LoadResult } from './load.js'
+import { createProgress } from './progress.js'
+import { addCounters, counterDelta, nodeCounters, type NodeCounters } from './node-counters.js'
+import { ResourceSampler, type ResourceUsage } from './resources.js'
+import { LatencyRecorder } from './stats.js'
+import { openTarget, type BenchTarget, type TargetMode } from './target.js'
+import { RATIO_PAIR, WORKLOADS } from './workloads.js'
+import type { Workload, WorkloadContext, WorkloadInstance } from './workload.js'
+
+/** The design target: onion throughput at least this fraction of plain libp2p's. */
+export const TARGET_RATIO = 0.7
+export const DEFAULT_CONCURRENCY = 64
+/** ECHO body that, with the 1-byte service prefix, fills one relay cell's data (928 B) with room to spare. */
+export const DEFAULT_SIZE_BYTES = 900
+export const DEFAULT_SECONDS = 10
+export const QUICK_SECONDS = 3
+/** Before every slice: the circuits' and streams' pipelines fill in well under a second. */
+export const DEFAULT_WARMUP_SECONDS = 0.5
+/**
+ * On a machine shared with other work, load drifts over tens of seconds;
+ * alternating short slices of each workload exposes both to the same drift.
+ */
+export const DEFAULT_ROUNDS = 5
+export const QUICK_ROUNDS = 3
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
+
+export interface E2EOptions {
+  /** Nodes' HTTP URLs; none = start a local 3-node testnet. */
+  urls?: string[]
+  netns?: boolean
+  latencyMs?: number
+  defaultLimits?: boolean
+  /** Keep the started testnet's data dirs and node logs here. */
+  dir?: string
+  concurrency: number
+  sizeBytes: number
+  /** Measured seconds per workload, split over the rounds. */
+  seconds: number
+  /** Workloads alternate this many times (each measured seconds/rounds per round). */
+  rounds: number
+  /** Unmeasured seconds before every measured slice. */
+  warmupSeconds: number
+  requestTimeoutMs: number
+  quick: boolean
+  workloads: string[]
+  settings: { circuits?: number, builds?: number }
+  progress: boolean
+  command: string
+  signal: AbortSignal
+  log: (line: string) => void
+}
+
+export interface WorkloadResult extends LoadResult {
+  name: string
+  description: string
+  /** Measured slices pooled into this result. */
+  rounds: number
+  /** Sum over the sampled processes of CPU time per message, µs. */
+  cpu_us_per_msg_total: number
+  resources: ResourceUsage[]
+  /** Per node, counters from its /metrics over the measured run (Δ). */
+  node_counters: Record<string, NodeCounters>
+  details: Record<string, unknown>
+}
+
+export interface Comparison {
+  onion_msg_per_s: number
+  plain_msg_per_s: number
+  ratio_msg_per_s: number
+  onion_p50_ms: number
+  plain_p50_ms: number
+  onion_p99_ms: number
+  plain_p99_ms: number
+  target_ratio: number
+  target_met: boolean
+  /** With the plain-echo-unbatched workload: its msg/s and onion ÷ it. */
+  plain_unbatched_msg_per_s?: number
+  ratio_vs_unbatched?: number
+}
+
+export interface E2EResult {
+  meta: {
+    command: string
+    date: string
+    git_commit?: string
+    node: string
+    cpu: string
+    cores: number
+    loadavg_start: number[]
+    loadavg_end: number[]
+    mode: TargetMode
+    latency_ms?: number
+    node_limits: BenchTarget['nodeLimits']
+    concurrency: number
+    size_bytes: number
+    seconds: number
+    rounds: number
+    warmup_s: number
+    request_timeout_ms: number
+    nodes: Array<{ name: string, peer_id: string, http_url: string, pid?: number }>
+  }
+  workloads: Record<string, WorkloadResult>
+  /** Per node, counters over the whole measurement phase (all slices of all workloads, and the gaps between them). */
+  node_counters_total: Record<string, NodeCounters>
+  comparison?: Comparison
+}
+
+function gitCommit (): string | undefined {
+  try {
+    const repo = fileURLToPath(new URL('../../../', import.meta.url))
+    return execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return undefined
+  }
+}
+
+interface Active {
+  workload: Workload
+  instance: WorkloadInstance
+  sampler: ResourceSampler
+  recorder: LatencyRecorder
+  parts: LoadResult[]
+  counters: Record<string, NodeCounters>
+}
+
+const fmtS = (s: number): string => Number.isInteger(s) ? String(s) : s.toFixed(2)
+
+export function compare (workloads: Record<string, WorkloadResult>): Comparison | undefined {
+  const onion = workloads[RATIO_PAIR.onion]
+  const plain = workloads[RATIO_PAIR.plain]
+  const unbatched = workloads[RATIO_PAIR.plainUnbatched]
+  if (onion == null || plain == null) return undefined
+  const ratio = plain.ops_per_s > 0 ? onion.ops_per_s / plain.ops_per_s : Number.NaN
+  return {
+    onion_msg_per_s: onion.ops_per_s,
+    plain_msg_per_s: plain.ops_per_s,
+    ratio_msg_per_s: ratio,
+    onion_p50_ms: onion.latency.p50_ms,
+    plain_p50_ms: plain.latency.p50_ms,
+    onion_p99_ms: onion.latency.p99_ms,
+    plain_p99_ms: plain.latency.p99_ms,
+    target_ratio: TARGET_RATIO,
+    target_met: ratio >= TARGET_RATIO,
+    ...(unbatched != null
+      ? { plain_unbatched_msg_per_s: unbatched.ops_per_s, ratio_vs_unbatched: unbatched.ops_per_s > 0 ? onion.ops_per_s / unbatched.ops_per_s : Number.NaN }
+      : {})
+  }
+}
+
+/**
+ * Runs the selected workloads against the target (a testnet started here, or
+ * nodes given by URL): sets every workload up, measures them in alternating
+ * rounds (closed-loop load, resource sampling and node counters per slice),
+ * pools each workload's slices, tears down. Stops everything it started, also
+ * on error or abort.
+ */
+export async function runE2E (options: E2EOptions): Promise<E2EResult> {
+  const selected = options.workloads.map((name) => {
+    const w = WORKLOADS.find(x => x.name === name)
+    if (w == null) throw new BenchUsageError(`unknown workload "${name}" (known: ${WORKLOADS.map(x => x.name).join(', ')})`)
+    return w
+  })
+  const loadStart = loadavg()
+  const target = await openTarget({
+    ...(options.urls != null ? { urls: options.urls } : {}),
+    ...(options.netns === true ? { netns: true } : {}),
+    ...(options.latencyMs != null ? { latencyMs: options.latencyMs } : {}),
+    ...(options.defaultLimits === true ? { defaultLimits: true } : {}),
+    ...(options.dir != null ? { dir: options.dir } : {}),
+    signal: options.signal,
+    log: options.log
+  })
+  // a node dying mid-run ends the run at once instead of timing out request by request
+  const died = new AbortController()
+  let deathNote: string | undefined
+  void target.unexpectedExit.then((note) => { deathNote = note; died.abort() })
+  const signal = AbortSignal.any([options.signal, died.signal])
+  const results: Record<string, WorkloadResult> = {}
+  const totals: Record<string, NodeCounters> = {}
+  let runBefore: Awaited<ReturnType<typeof nodeCounters>> = {}
+  let runStart = 0
+  const active: Active[] = []
+  try {
+    options.log(`${target.nodes.length} nodes (${target.mode}${target.latencyMs != null ? `, ${target.latencyMs} ms netem` : ''}, limits: ${target.nodeLimits}): ${target.nodes.map(n => `${n.name} ${n.httpUrl}${n.pid != null ? ` pid ${n.pid}` : ''}`).join(', ')}`)
+    const ctx: WorkloadContext = {
+      nodes: target.nodes,
+      concurrency: options.concurrency,
+      sizeBytes: options.sizeBytes,
+      requestTimeoutMs: options.requestTimeoutMs,
+      quick: options.quick,
+      signal,
+      log: options.log,
+      settings: options.settings
+    }
+    // every workload is set up before any is measured, so rounds can alternate between them
+    for (const workload of selected) {
+      if (signal.aborted) break
+      options.log(`${workload.name}: setting up`)
+      const instance = await workload.setup(ctx)
+      active.push({ workload, instance, sampler: new ResourceSampler(instance.resourceTargets()), recorder: new LatencyRecorder(), parts: [], counters: {} })
+    }
+    const rounds = options.rounds
+    const sliceS = options.seconds / rounds
+    options.log(`measuring: ${rounds} round${rounds === 1 ? '' : 's'} of ${active.map(a => a.workload.name).join(' then ')}, ${fmtS(sliceS)} s each after ${fmtS(options.warmupSeconds)} s warm-up; ${options.concurrency} in flight, ${options.sizeBytes} B payloads`)
+    runBefore = await nodeCounters(target.nodes)
+    runStart = performance.now()
+    const progress = createProgress(options.progress)
+    for (let round = 1; round <= rounds && !signal.aborted; round++) {
+      for (const a of active) {
+        if (signal.aborted) break
+        const before = await nodeCounters(target.nodes)
+        const sliceStart = performance.now()
+        const label = rounds === 1 ? a.workload.name : `${a.workload.name} ${round}/${rounds}`
+        const done = { ops: a.parts.reduce((n, p) => n + p.ops, 0), errors: a.parts.reduce((n, p) => n + p.errors.total, 0), s: a.parts.reduce((n, p) => n + p.duration_s, 0) }
+        let windowOpened: Promise<void> | undefined
+        try {
+          a.parts.push(await runClosedLoop(a.instance.op, {
+            concurrency: options.concurrency,
+            durationMs: sliceS * 1000,
+            warmupMs: options.warmupSeconds * 1000,
+            signal,
+            recorder: a.recorder,
+            onWindowOpen: () => { windowOpened = a.sampler.begin() },
+            onTick: (snap) => { progress.tick(label, { ...snap, ops: done.ops + snap.ops, errors: done.errors + snap.errors, elapsedS: snap.warmingUp ? snap.elapsedS : done.s + snap.elapsedS }) },
+            ...(a.instance.classifyError != null ? { classify: a.instance.classifyError } : {})
+          }))
+        } finally {
+          progress.done()
+          await windowOpened
+          await a.sampler.end()
+        }
+        const after = await nodeCounters(target.nodes)
+        addCounters(a.counters, counterDelta(before, after, (performance.now() - sliceStart) / 1000))
+      }
+    }
+    addCounters(totals, counterDelta(runBefore, await nodeCounters(target.nodes), (performance.now() - runStart) / 1000))
+    for (const a of active) {
+      if (a.parts.length === 0) continue
+      const load = mergeLoadResults(a.parts, a.recorder)
+      const resources = a.sampler.summary().map(u => ({ ...u, cpu_us_per_msg: load.ops_per_s > 0 ? 1e4 * u.cpu_percent / load.ops_per_s : Number.NaN }))
+      results[a.workload.name] = {
+        name: a.workload.name,
+        description: a.workload.description,
+        ...load,
+        rounds: a.parts.length,
+        cpu_us_per_msg_total: resources.reduce((sum, u) => sum + (u.cpu_us_per_msg ?? 0), 0),
+        resources,
+        node_counters: a.counters,
+        details: a.instance.details()
+      }
+    }
+  } finally {
+    for (const a of active.reverse()) await a.instance.close().catch((err: Error) => { options.log(`${a.workload.name}: close failed: ${err.message}`) })
+    await target.stop()
+  }
+  if (deathNote != null) throw new BenchSetupError(deathNote)
+  if (options.signal.aborted) throw new BenchAbortedError()
+  return {
+    meta: {
+      command: options.command,
+      date: new Date().toISOString(),
+      ...(gitCommit() != null ? { git_commit: gitCommit() } : {}),
+      node: process.version,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      loadavg_start: loadStart.map(v => Math.round(v * 100) / 100),
+      loadavg_end: loadavg().map(v => Math.round(v * 100) / 100),
+      mode: target.mode,
+      ...(target.latencyMs != null ? { latency_ms: target.latencyMs } : {}),
+      node_limits: target.nodeLimits,
+      concurrency: options.concurrency,
+      size_bytes: options.sizeBytes,
+      seconds: options.seconds,
+      rounds: options.rounds,
+      warmup_s: options.warmupSeconds,
+      request_timeout_ms: options.requestTimeoutMs,
+      nodes: target.nodes.map(n => ({ name: n.name, peer_id: n.peerId, http_url: n.httpUrl, ...(n.pid != null ? { pid: n.pid } : {}) }))
+    },
+    workloads: results,
+    node_counters_total: totals,
+    ...(compare(results) != null ? { comparison: compare(results) } : {})
+  }
+}
