@@ -17,7 +17,6 @@ import { peerConnector } from './discovery/peer-connector.js'
 import { loadOrCreateIdentity } from './identity/key-file.js'
 import { HttpServer } from './metrics/http-server.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
-import { CELL_SIZE } from './onion/constants.js'
 import { directoryService } from './onion/directory.js'
 import { echoHandler, ExitHandlerRegistry, ExitService } from './onion/exit.js'
 import { linkManager } from './onion/link-manager.js'
@@ -211,8 +210,11 @@ function relayPolicy (limiter: RateLimiter, factor: (peer: PeerId) => number): N
     },
     allowCell: (peer) => {
       const key = peer.toString()
-      const f = factor(peer)
-      return limiter.check('cells', key, 1 / f, key).allowed && limiter.check('bytes', key, CELL_SIZE / f, key).allowed
+      return limiter.check('cells', key, 1 / factor(peer), key).allowed
+    },
+    allowBytes: (peer, bytes) => {
+      const key = peer.toString()
+      return limiter.check('bytes', key, bytes / factor(peer), key).allowed
     },
     onViolation: (peer, kind) => { limiter.penalize(peer.toString(), kind) }
   }

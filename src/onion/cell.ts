@@ -177,25 +177,26 @@ export class CellDecoder {
     if (this.buffer.byteLength + chunk.byteLength > this.maxBufferedBytes) {
       throw new CellBufferOverflowError()
     }
-    if (this.buffer.byteLength === 0 && chunk instanceof Uint8Array) {
-      // Fast path: slice cells straight out of the chunk.
-      let offset = 0
-      try {
-        while (chunk.byteLength - offset >= CELL_SIZE) {
-          const bytes = chunk.subarray(offset, offset + CELL_SIZE)
-          offset += CELL_SIZE
-          yield decodeCell(bytes)
-        }
-      } finally {
-        if (offset < chunk.byteLength) this.buffer.append(chunk.subarray(offset))
-      }
-      return
+    // At most one copy per chunk: a multi-part chunk, or a chunk that completes
+    // a partial cell, is made contiguous once; whole cells are then views into it.
+    let bytes: Uint8Array
+    if (this.buffer.byteLength === 0) {
+      bytes = chunk instanceof Uint8Array ? chunk : chunk.subarray()
+    } else {
+      this.buffer.append(chunk)
+      if (this.buffer.byteLength < CELL_SIZE) return
+      bytes = this.buffer.subarray()
+      this.buffer.consume(this.buffer.byteLength)
     }
-    this.buffer.append(chunk)
-    while (this.buffer.byteLength >= CELL_SIZE) {
-      const bytes = this.buffer.subarray(0, CELL_SIZE)
-      this.buffer.consume(CELL_SIZE)
-      yield decodeCell(bytes)
+    let offset = 0
+    try {
+      while (bytes.byteLength - offset >= CELL_SIZE) {
+        const cell = bytes.subarray(offset, offset + CELL_SIZE)
+        offset += CELL_SIZE
+        yield decodeCell(cell)
+      }
+    } finally {
+      if (offset < bytes.byteLength) this.buffer.append(bytes.subarray(offset))
     }
   }
 

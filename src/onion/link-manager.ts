@@ -34,6 +34,7 @@ export interface LinkTap {
 export interface LinkHandler {
   onCell: (link: Link, cell: Cell) => void
   onLinkClose: (link: Link, err?: Error) => void
+  onChunk?: (link: Link, bytes: number) => void
   onMalformed?: (link: Link, err: Error) => void
 }
 
@@ -58,6 +59,7 @@ export class LinkManager implements Startable {
       this.handler?.onCell(link, cell)
     },
     onWrite: (link, bytes) => { this.tapListener?.written?.(link.remotePeer, bytes.slice()) },
+    onChunk: (link, bytes) => { this.handler?.onChunk?.(link, bytes) },
     onClose: (link, err) => {
       const set = this.links.get(link.remotePeer.toString())
       set?.delete(link)

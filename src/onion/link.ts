@@ -22,6 +22,8 @@ export interface LinkEvents {
   onClose: (link: Link, err?: Error) => void
   /** A peer sent bytes that are not cells: the link is closed after this. */
   onMalformed?: (link: Link, err: Error) => void
+  /** Each received chunk's size, before its cells are handed out (byte budgets are charged per chunk). */
+  onChunk?: (link: Link, bytes: number) => void
   /** Sees every stream write (tests and diagnostics capture what crosses the link). */
   onWrite?: (link: Link, bytes: Uint8Array) => void
 }
@@ -208,6 +210,7 @@ export class Link {
   private onData (data: Uint8Array | Uint8ArrayList): void {
     if (this.closed) return
     this.lastActivity = Date.now()
+    this.events.onChunk?.(this, data.byteLength)
     try {
       for (const cell of this.decoder.push(data)) {
         this.cellsIn++

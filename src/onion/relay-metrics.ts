@@ -5,7 +5,9 @@ export type CreateOutcome = typeof CREATE_OUTCOMES[number]
 
 /** Relay-side onion metrics; label values come from fixed enums only. */
 export class RelayMetrics {
-  readonly cells: Counter<'direction'>
+  /** Counted as plain integers on the hot path and exported at scrape time. */
+  forwardCells = 0
+  backwardCells = 0
   readonly creates: Counter<'outcome'>
   readonly destroys: Counter<'reason'>
   readonly integrityFailures: Counter
@@ -19,14 +21,23 @@ export class RelayMetrics {
     new Counter({ name: 'ghostnode_onion_oom_links_closed_total', help: 'Links closed because the queue memory budget ran out', registers, collect () { this.reset(); this.inc(source.oomClosedLinks()) } })
     new Gauge({ name: 'ghostnode_onion_circuits', help: 'Circuits through this relay', registers, collect () { this.set(source.circuits()) } })
     new Gauge({ name: 'ghostnode_onion_links', help: 'Open link streams to neighbours', registers, collect () { this.set(source.links()) } })
-    this.cells = new Counter({ name: 'ghostnode_onion_cells_total', help: 'Cells processed, forward (towards the exit) or backward', labelNames: ['direction'], registers })
+    const cells = { forward: () => this.forwardCells, backward: () => this.backwardCells }
+    new Counter({
+      name: 'ghostnode_onion_cells_total',
+      help: 'Cells processed, forward (towards the exit) or backward',
+      labelNames: ['direction'],
+      registers,
+      collect () {
+        this.reset()
+        for (const [direction, value] of Object.entries(cells)) this.inc({ direction }, value())
+      }
+    })
     this.creates = new Counter({ name: 'ghostnode_onion_creates_total', help: 'CREATE cells handled, by outcome', labelNames: ['outcome'], registers })
     this.destroys = new Counter({ name: 'ghostnode_onion_destroys_total', help: 'Circuits torn down, by reason', labelNames: ['reason'], registers })
     this.integrityFailures = new Counter({ name: 'ghostnode_onion_integrity_failures_total', help: 'Relay cells whose layer failed authentication', registers })
     this.cellsShed = new Counter({ name: 'ghostnode_onion_cells_shed_total', help: 'Cells dropped because a link queue was full', registers })
     this.exitRequests = new Counter({ name: 'ghostnode_onion_exit_requests_total', help: 'Requests executed at this exit, by service and status', labelNames: ['service', 'status'], registers })
     this.exitSeconds = new Histogram({ name: 'ghostnode_onion_exit_request_seconds', help: 'Time to execute an exit request', labelNames: ['service'], buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers })
-    for (const direction of ['forward', 'backward']) this.cells.inc({ direction }, 0)
     for (const outcome of CREATE_OUTCOMES) this.creates.inc({ outcome }, 0)
   }
 }

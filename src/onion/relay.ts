@@ -38,6 +38,8 @@ export interface RelayPolicy {
   allowCreate?: (peer: PeerId) => boolean
   /** False sheds a cell from this neighbour. */
   allowCell?: (peer: PeerId) => boolean
+  /** Charged once per received chunk; false sheds that chunk's cells. */
+  allowBytes?: (peer: PeerId, bytes: number) => boolean
   /** A neighbour broke the link protocol (malformed cells, id reuse). */
   onViolation?: (peer: PeerId, kind: 'malformed_cell' | 'protocol_misuse') => void
 }
@@ -99,6 +101,8 @@ export class OnionRelay {
   private readonly metrics: RelayMetrics
   private readonly now: () => number
   private circuits = 0
+  /** Set per received chunk: the neighbour's byte budget refused it. */
+  private chunkDenied = false
   private readonly perPeer = new Map<string, number>()
   private sweepTimer?: ReturnType<typeof setInterval>
 
@@ -122,6 +126,7 @@ export class OnionRelay {
     this.init.links.setHandler({
       onCell: (link, cell) => { this.onCell(link, cell) },
       onLinkClose: (link) => { this.onLinkClose(link) },
+      onChunk: (link, bytes) => { this.chunkDenied = this.init.policy?.allowBytes?.(link.remotePeer, bytes) === false },
       onMalformed: (link) => { this.init.policy?.onViolation?.(link.remotePeer, 'malformed_cell') }
     })
     const idle = this.init.circuitIdleTimeoutMs ?? DEFAULT_CIRCUIT_IDLE_TIMEOUT_MS
@@ -156,7 +161,7 @@ export class OnionRelay {
     // PADDING and cells naming unknown circuits must not be a free flood. Over
     // budget, a cell of a live circuit tears that circuit down and anything else
     // is dropped unanswered. A DESTROY is charged but honoured: it frees state.
-    if (this.init.policy?.allowCell?.(link.remotePeer) === false && cell.cmd !== CellCommand.DESTROY) {
+    if ((this.chunkDenied || this.init.policy?.allowCell?.(link.remotePeer) === false) && cell.cmd !== CellCommand.DESTROY) {
       if (entry != null) this.destroy(entry.circuit, DestroyReason.RESOURCE_LIMIT, DestroyReason.RESOURCE_LIMIT)
       return
     }
@@ -283,7 +288,7 @@ export class OnionRelay {
 
   private onForward (circuit: RelayCircuit, cell: Cell): void {
     circuit.lastActivity = this.now()
-    this.metrics.cells.inc({ direction: 'forward' })
+    this.metrics.forwardCells++
     try {
       circuit.hop.forward(cell.payload)
     } catch {
@@ -305,7 +310,7 @@ export class OnionRelay {
 
   private onBackward (circuit: RelayCircuit, cell: Cell): void {
     circuit.lastActivity = this.now()
-    this.metrics.cells.inc({ direction: 'backward' })
+    this.metrics.backwardCells++
     try {
       circuit.hop.backward(cell.payload)
     } catch {
@@ -366,7 +371,7 @@ export class OnionRelay {
       const payload = cell.subarray(CELL_HEADER_BYTES)
       writeRelayBody(payload.subarray(RELAY_TAGS_BYTES), fragment)
       circuit.hop.originate(payload)
-      this.metrics.cells.inc({ direction: 'backward' })
+      this.metrics.backwardCells++
       if (!circuit.prev.link.send(cell)) {
         this.metrics.cellsShed.inc()
         this.destroy(circuit, undefined, DestroyReason.RESOURCE_LIMIT)
