@@ -30,6 +30,11 @@ import { ipPrefixKey } from './ratelimit/ip-prefix.js'
 import { RateLimiter } from './ratelimit/limiter.js'
 import { ReputationTracker } from './ratelimit/reputation.js'
 import { ScoreStore } from './ratelimit/score-store.js'
+import { InvalidConfigValueError } from './config/errors.js'
+import { swarmExitHandler } from './swarm/exit-handler.js'
+import { swarmService } from './swarm/service.js'
+import { MessageStore, type MessageStoreInit } from './swarm/store.js'
+import { resolveLimits } from './swarm/store-options.js'
 import { dhtProtocol, Ghostnode, type GhostnodeOptions, type NodeParts } from './node.js'
 import type { GhostnodeConfig } from './config/defaults.js'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
@@ -41,6 +46,7 @@ import type { ConnectionGater, PeerId } from '@libp2p/interface'
  */
 export async function createGhostnode (config: GhostnodeConfig, options: GhostnodeOptions = {}): Promise<Ghostnode> {
   const now = options.now ?? Date.now
+  checkSwarmConfig(config)
   const identity = await loadOrCreateIdentity(config.dataDir)
   const registry = new Registry()
   const opened: Array<{ close: () => Promise<void> }> = []
@@ -57,6 +63,11 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
 
     const replay = await ReplayFilter.open({ path: join(config.dataDir, 'replay') })
     opened.push(replay)
+
+    const storeInit = swarmStoreInit(config, registry, now)
+    const store = new MessageStore(storeInit)
+    await store.open()
+    opened.push(store)
 
     const verifier = new NodeRecordVerifier({
       registry,
@@ -81,7 +92,11 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       connectionManager: {
         maxConnections: config.connections.max,
         maxIncomingPendingConnections: config.connections.maxIncomingPending,
-        dialTimeout: config.connections.dialTimeoutMs
+        dialTimeout: config.connections.dialTimeoutMs,
+        // libp2p's own per-host limit (default 5 connections per second) is stricter than the
+        // connection bucket the gater applies per /24 (rateLimit.limits.connection): on a shared
+        // host (loopback testnet, NAT) a few clients in a row were refused. The bucket decides.
+        inboundConnectionThreshold: Math.max(5, Math.ceil(config.rateLimit.limits.connection.burst))
       },
       ...((options.libp2pMetrics ?? config.http.enabled) ? { metrics: prometheusMetrics({ registry, statfsLocation: config.dataDir }) } : {}),
       services: {
@@ -126,10 +141,29 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
           openTimeoutMs: config.onion.extendTimeoutMs,
           stallTimeoutMs: config.onion.linkStallTimeoutMs,
           budget: queueBudget
+        }),
+        swarm: swarmService({
+          store,
+          limits: resolveLimits(storeInit),
+          replicas: config.swarm.replicas,
+          writeQuorum: config.swarm.writeQuorum,
+          vnodesPerNode: config.swarm.vnodesPerNode,
+          reconcileIntervalMs: config.swarm.reconcileIntervalMs,
+          requestTimeoutMs: config.swarm.requestTimeoutMs,
+          maxPageBytes: config.swarm.maxPageBytes,
+          authWindowMs: config.swarm.clockSkewMs,
+          registry,
+          now,
+          // only verified swarm members are served, so their requests get the relay budget factor
+          allowRequest: (peer) => {
+            const key = peer.toString()
+            return limiter.check('swarm', key, 1 / config.onion.relayBudgetFactor, key).allowed
+          },
+          onViolation: (peer) => { limiter.penalize(peer.toString(), 'protocol_misuse') }
         })
       }
     })
-    const { links, directory, onionKeys } = libp2p.services
+    const { links, directory, onionKeys, swarm } = libp2p.services
     // a relay asked to extend to a peer whose record it lacks looks the record up in the DHT
     links.setAddressResolver(async (peer) => (directory.get(peer) ?? await directory.findRecord(peer))?.addrs ?? [])
     onionKeys.onExpire((epoch) => { void replay.dropEpoch(epoch) })
@@ -137,6 +171,14 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
 
     const exits = new ExitHandlerRegistry()
     exits.register(ExitService.ECHO, 'echo', echoHandler)
+    exits.register(ExitService.SWARM, 'swarm', swarmExitHandler({
+      coordinator: swarm.coordinator,
+      // deposits need no signature: the mailbox's own budget is what limits flooding it
+      allowDeposit: (mailbox) => limiter.check('deposit', Buffer.from(mailbox).toString('hex')).allowed,
+      metrics: swarm.metrics,
+      now,
+      authWindowMs: config.swarm.clockSkewMs
+    }))
     const relay = new OnionRelay({
       links,
       keys: onionKeys,
@@ -163,7 +205,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       uptimeSeconds: () => node?.uptimeSeconds() ?? 0
     })
     metricsRef.current = metrics
-    const parts: NodeParts = { config, libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, now }
+    const parts: NodeParts = { config, libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, store, now }
     if (config.http.enabled) {
       parts.http = new HttpServer({
         host: config.http.host,
@@ -179,6 +221,46 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
     throw err
   }
 }
+
+/** The mailbox store's options from the `swarm.*` config keys. */
+function swarmStoreInit (config: GhostnodeConfig, registry: Registry, now: () => number): MessageStoreInit {
+  const s = config.swarm
+  return {
+    path: join(config.dataDir, 'swarm'),
+    now,
+    registry,
+    minTtlMs: s.minTtlMs,
+    maxTtlMs: s.maxTtlMs,
+    clockSkewMs: s.clockSkewMs,
+    maxMessageBytes: s.maxMessageBytes,
+    mailboxQuotaBytes: s.mailboxQuotaBytes,
+    mailboxQuotaRecords: s.mailboxQuotaRecords,
+    nodeQuotaBytes: s.nodeQuotaBytes,
+    sync: s.sync
+  }
+}
+
+/** Relations between swarm keys that the per-key schema cannot express. */
+function checkSwarmConfig (config: GhostnodeConfig): void {
+  const s = config.swarm
+  if (s.minTtlMs > s.maxTtlMs) {
+    throw new InvalidConfigValueError('swarm.minTtlMs', s.minTtlMs, `must not exceed swarm.maxTtlMs (${s.maxTtlMs})`, 'effective config')
+  }
+  if (s.writeQuorum > s.replicas) {
+    throw new InvalidConfigValueError('swarm.writeQuorum', s.writeQuorum, `must not exceed swarm.replicas (${s.replicas})`, 'effective config')
+  }
+  // a STORE carries one message and a RETRIEVE answer one page, each in one onion message (plus framing)
+  const room = config.onion.maxMessageBytes - SWARM_EXIT_OVERHEAD_BYTES
+  if (s.maxMessageBytes > room) {
+    throw new InvalidConfigValueError('swarm.maxMessageBytes', s.maxMessageBytes, `must leave ${SWARM_EXIT_OVERHEAD_BYTES} bytes of onion.maxMessageBytes (${config.onion.maxMessageBytes}) for framing`, 'effective config')
+  }
+  if (s.maxPageBytes > room) {
+    throw new InvalidConfigValueError('swarm.maxPageBytes', s.maxPageBytes, `must leave ${SWARM_EXIT_OVERHEAD_BYTES} bytes of onion.maxMessageBytes (${config.onion.maxMessageBytes}) for framing`, 'effective config')
+  }
+}
+
+/** Framing around a message or page in a SWARM exit request or answer (generous: ~100 bytes are used). */
+const SWARM_EXIT_OVERHEAD_BYTES = 1024
 
 /** Refuses connection attempts over the per-/24 (/48) budget and every banned peer. */
 function connectionGater (limiter: RateLimiter): ConnectionGater {

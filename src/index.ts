@@ -18,3 +18,20 @@ export type { ExitHandler, ExitRequestContext } from './onion/exit.js'
 export {
   CircuitBuildTimeoutError, CircuitDestroyedError, CircuitLimitError, ExitError, LinkClosedError, NoPathError, RequestTimeoutError
 } from './onion/circuit-errors.js'
+export { MailboxKey, formatMailbox, parseMailbox, authMessage, checkAuth, verifyAuth, AuthOp, SWARM_AUTH_DOMAIN } from './swarm/auth.js'
+export type { SignedFields } from './swarm/auth.js'
+export { readMailboxKeyFile, writeMailboxKeyFile, encodeMailboxKeyFile, decodeMailboxKeyFile } from './swarm/key-file.js'
+export { SwarmStatus, SwarmPeerStatus } from './swarm/status.js'
+export { SwarmExitOp, encodeSwarmExitRequest, decodeSwarmExitRequest, decodeStoreReceipt, decodeRetrievePage } from './swarm/exit-protocol.js'
+export type { StoreReceipt, RetrievePage, RetrievedMessage, SwarmExitRequest } from './swarm/exit-protocol.js'
+export { storeBody, retrieveBody, deleteBody, deleteAllBody, DEFAULT_CLIENT_TTL_MS, DEFAULT_RETRIEVE_MAX_BYTES } from './swarm/client-ops.js'
+export type { StoreOptions, RetrieveOptions as SwarmRetrieveOptions, SignedOptions } from './swarm/client-ops.js'
+export { SwarmService, swarmService } from './swarm/service.js'
+export type { SwarmServiceInit, SwarmServiceComponents } from './swarm/service.js'
+export { SWARM_PROTOCOL } from './swarm/protocol.js'
+export type { ReconcileReport } from './swarm/sync.js'
+export { MessageStore } from './swarm/store.js'
+export { HashRing } from './swarm/ring.js'
+export {
+  BadSignatureError, StaleTimestampError, QuorumFailedError, SwarmUnavailableError, InvalidMailboxKeyError
+} from './swarm/service-errors.js'

@@ -13,6 +13,8 @@ import type { OnionKeyManager } from './onion/onion-keys.js'
 import type { OnionRelay } from './onion/relay.js'
 import type { RateLimiter } from './ratelimit/limiter.js'
 import type { ScoreStore } from './ratelimit/score-store.js'
+import type { SwarmService } from './swarm/service.js'
+import type { MessageStore } from './swarm/store.js'
 import type { Identify } from '@libp2p/identify'
 import type { PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -30,6 +32,7 @@ export interface GhostServices extends Record<string, unknown> {
   onionKeys: OnionKeyManager
   directory: DirectoryService
   links: LinkManager
+  swarm: SwarmService
 }
 
 export interface GhostnodeOptions {
@@ -55,6 +58,8 @@ export interface NodeParts {
   replay: ReplayFilter
   limiter: RateLimiter
   scores: ScoreStore
+  /** Swarm mailboxes (LevelDB); closed after libp2p stops so nothing acknowledged is lost. */
+  store: MessageStore
   http?: HttpServer
   now: () => number
 }
@@ -71,6 +76,10 @@ export interface NodeHealth extends Record<string, unknown> {
   addrs: string[]
   circuits: number
   directoryRecords: number
+  /** Members of the swarm ring this node sees (itself included). */
+  swarmMembers: number
+  /** Swarm messages stored on this node. */
+  swarmRecords: number
 }
 
 export interface PeerConnectionInfo {
@@ -127,6 +136,11 @@ export class Ghostnode {
     return this.libp2p.peerId
   }
 
+  /** The swarm member and coordinator (ring, node-to-node protocol, anti-entropy). */
+  get swarm (): SwarmService {
+    return this.libp2p.services.swarm
+  }
+
   get status (): NodeState {
     return this.state
   }
@@ -138,6 +152,7 @@ export class Ghostnode {
       try {
         await this.libp2p.start()
         this.parts.relay.start()
+        this.parts.store.startSweeper(this.config.swarm.sweepIntervalMs)
         await this.parts.http?.start()
         this.startedAt = this.parts.now()
         this.state = 'running'
@@ -167,7 +182,7 @@ export class Ghostnode {
       await p.libp2p.stop()
     } finally {
       // storage closes even if the network side failed, so nothing acknowledged is lost
-      await Promise.allSettled([p.replay.close(), p.scores.close()])
+      await Promise.allSettled([p.replay.close(), p.scores.close(), p.store.close()])
       p.limiter.dispose()
       await p.datastore.close()
       this.closed = true
@@ -206,7 +221,9 @@ export class Ghostnode {
       ready,
       addrs: this.getMultiaddrs().map(ma => ma.toString()),
       circuits: this.relay.circuitCount,
-      directoryRecords: this.state === 'running' ? this.libp2p.services.directory.size : 0
+      directoryRecords: this.state === 'running' ? this.libp2p.services.directory.size : 0,
+      swarmMembers: this.state === 'running' ? this.swarm.membership.ring.size : 0,
+      swarmRecords: this.parts.store.isOpen ? this.parts.store.stats().records : 0
     }
   }
 

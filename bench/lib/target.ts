@@ -16,7 +16,12 @@ export const BENCH_NODE_ARGS = [
   '--set', 'rateLimit.limits.bytes.ratePerSecond=1000000000',
   '--set', 'rateLimit.limits.bytes.burst=1000000000',
   '--set', 'rateLimit.limits.circuits.ratePerSecond=1000',
-  '--set', 'rateLimit.limits.circuits.burst=1000'
+  '--set', 'rateLimit.limits.circuits.burst=1000',
+  '--set', 'rateLimit.limits.swarm.ratePerSecond=1000000',
+  '--set', 'rateLimit.limits.swarm.burst=1000000',
+  '--set', 'rateLimit.limits.deposit.ratePerSecond=1000000',
+  '--set', 'rateLimit.limits.deposit.burst=1000000',
+  '--set', 'directory.fetchIntervalMs=5000'
 ]
 
 export type TargetMode = 'loopback' | 'netns' | 'urls'

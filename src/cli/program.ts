@@ -2,8 +2,11 @@ import { Command, CommanderError } from 'commander'
 import { ConfigError } from '../config/errors.js'
 import { VERSION } from '../version.js'
 import { configCommand } from './commands/config.js'
+import { fetchCommand } from './commands/fetch.js'
 import { idCommand } from './commands/id.js'
 import { initCommand } from './commands/init.js'
+import { keygenCommand } from './commands/keygen.js'
+import { sendCommand } from './commands/send.js'
 import { startCommand } from './commands/start.js'
 import { peersCommand, statusCommand } from './commands/status.js'
 import { consoleOutput, type Output } from './output.js'
@@ -20,7 +23,8 @@ export function createProgram (out: Output = consoleOutput): Command {
     .version(VERSION)
     .exitOverride()
     .configureOutput(output)
-  for (const cmd of [initCommand(out), startCommand(out), idCommand(out), statusCommand(out), peersCommand(out), configCommand(out)]) {
+  for (const cmd of [initCommand(out), startCommand(out), idCommand(out), statusCommand(out), peersCommand(out), configCommand(out),
+    keygenCommand(out), sendCommand(out), fetchCommand(out)]) {
     // addCommand() does not pass settings down, so each command gets them itself
     program.addCommand(cmd.exitOverride().configureOutput(output))
   }

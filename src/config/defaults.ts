@@ -1,6 +1,13 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { DEFAULT_RATE_LIMIT_CONFIG, type RateLimitConfig } from '../ratelimit/config.js'
+import {
+  DEFAULT_MAILBOX_QUOTA_BYTES, DEFAULT_MAILBOX_QUOTA_RECORDS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_TTL_MS, DEFAULT_MIN_TTL_MS,
+  DEFAULT_NODE_QUOTA_BYTES, DEFAULT_REPLICATION_FACTOR, DEFAULT_SWEEP_INTERVAL_MS, DEFAULT_VNODES_PER_NODE
+} from '../swarm/constants.js'
+import {
+  DEFAULT_AUTH_WINDOW_MS, DEFAULT_MAX_PAGE_BYTES, DEFAULT_RECONCILE_INTERVAL_MS, DEFAULT_SWARM_REQUEST_TIMEOUT_MS, DEFAULT_WRITE_QUORUM
+} from '../swarm/service-defaults.js'
 
 /**
  * The whole configuration of a node. Every key has a default below and a spec
@@ -84,6 +91,38 @@ export interface GhostnodeConfig {
     /** Also put this node's record in the DHT. */
     publishToDht: boolean
   }
+  swarm: {
+    /** Replicas per mailbox (R): the first R distinct ring members clockwise (fewer on smaller networks). */
+    replicas: number
+    /** Copies a store waits for before acknowledging (W); 0 means a majority of the swarm. */
+    writeQuorum: number
+    /** Virtual nodes per member on the hash ring (see docs/swarm.md for why 2,048). */
+    vnodesPerNode: number
+    /** Shortest TTL a message may ask for. */
+    minTtlMs: number
+    /** Longest TTL a message may ask for. */
+    maxTtlMs: number
+    /** Largest message (data bytes). Clients also need onion.maxMessageBytes above it. */
+    maxMessageBytes: number
+    /** Per-mailbox quota in stored bytes (message data plus an 87-byte header each). */
+    mailboxQuotaBytes: number
+    /** Per-mailbox quota in messages. */
+    mailboxQuotaRecords: number
+    /** Quota on all swarm data this node stores. */
+    nodeQuotaBytes: number
+    /** How often expired messages are deleted. */
+    sweepIntervalMs: number
+    /** fsync every write batch (survives power loss, not only a crash), at a throughput cost. */
+    sync: boolean
+    /** Period of anti-entropy rounds with the other swarm members. */
+    reconcileIntervalMs: number
+    /** Deadline of one node-to-node swarm request. */
+    requestTimeoutMs: number
+    /** Largest page of messages one retrieve returns. */
+    maxPageBytes: number
+    /** Signed reads and deletes are accepted within this distance of the node's clock. */
+    clockSkewMs: number
+  }
   /** Token buckets and reputation (see src/ratelimit/config.ts for each default's reasoning). */
   rateLimit: RateLimitConfig
   /** SIGINT/SIGTERM: how long the node may take to drain and close before it is forced. */
@@ -137,6 +176,23 @@ export const DEFAULT_CONFIG: GhostnodeConfig = {
     fetchIntervalMs: 300_000,
     minServeIntervalMs: 10_000,
     publishToDht: true
+  },
+  swarm: {
+    replicas: DEFAULT_REPLICATION_FACTOR,
+    writeQuorum: DEFAULT_WRITE_QUORUM,
+    vnodesPerNode: DEFAULT_VNODES_PER_NODE,
+    minTtlMs: DEFAULT_MIN_TTL_MS,
+    maxTtlMs: DEFAULT_MAX_TTL_MS,
+    maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+    mailboxQuotaBytes: DEFAULT_MAILBOX_QUOTA_BYTES,
+    mailboxQuotaRecords: DEFAULT_MAILBOX_QUOTA_RECORDS,
+    nodeQuotaBytes: DEFAULT_NODE_QUOTA_BYTES,
+    sweepIntervalMs: DEFAULT_SWEEP_INTERVAL_MS,
+    sync: false,
+    reconcileIntervalMs: DEFAULT_RECONCILE_INTERVAL_MS,
+    requestTimeoutMs: DEFAULT_SWARM_REQUEST_TIMEOUT_MS,
+    maxPageBytes: DEFAULT_MAX_PAGE_BYTES,
+    clockSkewMs: DEFAULT_AUTH_WINDOW_MS
   },
   rateLimit: structuredClone(DEFAULT_RATE_LIMIT_CONFIG) as RateLimitConfig,
   shutdownTimeoutMs: 10_000
@@ -193,6 +249,21 @@ export const CONFIG_SPEC: Record<string, KeySpec> = {
   'directory.fetchIntervalMs': { spec: { kind: 'int', min: 1_000, max: DAY_MS }, doc: 'directory pull interval (ms)' },
   'directory.minServeIntervalMs': { spec: { kind: 'int', min: 0, max: DAY_MS }, doc: 'minimum interval between two full directory requests of one peer (ms)' },
   'directory.publishToDht': { spec: { kind: 'bool' }, doc: 'put this node\'s record in the DHT too' },
+  'swarm.replicas': { spec: { kind: 'int', min: 1, max: 16 }, doc: 'replicas per mailbox (R; fewer on smaller networks)' },
+  'swarm.writeQuorum': { spec: { kind: 'int', min: 0, max: 16 }, doc: 'copies acknowledged before a store succeeds (W); 0 = majority' },
+  'swarm.vnodesPerNode': { spec: { kind: 'int', min: 1, max: 65_536 }, doc: 'virtual nodes per member on the hash ring' },
+  'swarm.minTtlMs': { spec: { kind: 'int', min: 1_000, max: 365 * DAY_MS }, doc: 'shortest message TTL (ms)' },
+  'swarm.maxTtlMs': { spec: { kind: 'int', min: 1_000, max: 365 * DAY_MS }, doc: 'longest message TTL (ms)' },
+  'swarm.maxMessageBytes': { spec: { kind: 'int', min: 1, max: 1024 * 1024 }, doc: 'largest message (bytes of data); clients also need onion.maxMessageBytes above it' },
+  'swarm.mailboxQuotaBytes': { spec: { kind: 'int', min: 1_024, max: Number.MAX_SAFE_INTEGER }, doc: 'per-mailbox quota (stored bytes)' },
+  'swarm.mailboxQuotaRecords': { spec: { kind: 'int', min: 1, max: 100_000_000 }, doc: 'per-mailbox quota (messages)' },
+  'swarm.nodeQuotaBytes': { spec: { kind: 'int', min: 1_024, max: Number.MAX_SAFE_INTEGER }, doc: 'quota on all swarm data this node stores (bytes)' },
+  'swarm.sweepIntervalMs': { spec: { kind: 'int', min: 100, max: DAY_MS }, doc: 'expired-message sweep interval (ms)' },
+  'swarm.sync': { spec: { kind: 'bool' }, doc: 'fsync every write batch (power-loss durability, slower)' },
+  'swarm.reconcileIntervalMs': { spec: { kind: 'int', min: 1_000, max: DAY_MS }, doc: 'anti-entropy interval with the other swarm members (ms)' },
+  'swarm.requestTimeoutMs': { spec: { kind: 'int', min: 100, max: 300_000 }, doc: 'deadline of one node-to-node swarm request (ms)' },
+  'swarm.maxPageBytes': { spec: { kind: 'int', min: 1_024, max: 1024 * 1024 }, doc: 'largest page one retrieve returns (bytes)' },
+  'swarm.clockSkewMs': { spec: { kind: 'int', min: 1_000, max: 3_600_000 }, doc: 'accepted clock distance of signed reads and deletes (ms)' },
   ...rateLimitSpec(),
   shutdownTimeoutMs: { spec: { kind: 'int', min: 100, max: 600_000 }, doc: 'graceful shutdown deadline (ms)' }
 }

@@ -16,6 +16,11 @@ import { linkManager, type LinkManager } from './link-manager.js'
 import { selectPath } from './path-select.js'
 import { NodeRecordVerifier } from './record-verifier.js'
 import { ClientMetrics } from './client-metrics.js'
+import {
+  deleteAllBody, deleteBody, retrieveBody, storeBody, type RetrieveOptions, type SignedOptions, type StoreOptions
+} from '../swarm/client-ops.js'
+import { decodeDeleteCount, decodeRetrievePage, decodeStoreReceipt, type RetrievePage, type StoreReceipt } from '../swarm/exit-protocol.js'
+import type { MailboxKey } from '../swarm/auth.js'
 import type { Link } from './link.js'
 import type { VerifiedNodeRecord } from './node-record.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
@@ -92,7 +97,13 @@ export class GhostClient {
       }
     })
     const client = new GhostClient(libp2p, init)
-    await client.refreshDirectory()
+    try {
+      await client.refreshDirectory()
+    } catch (err) {
+      // no relay answered: nothing else holds this libp2p node, so it must not keep the process alive
+      await libp2p.stop()
+      throw err
+    }
     return client
   }
 
@@ -206,6 +217,31 @@ export class GhostClient {
     return this.request(ExitService.ECHO, data, options)
   }
 
+  /**
+   * Deposits a message into `mailbox` (the recipient's Ed25519 public key) through a
+   * circuit. The exit acknowledges once W swarm members hold it; the receipt names them.
+   * Storing the same data again is harmless: the swarm keeps one copy (`stored: false`).
+   * A refusal throws ExitError with the status of docs/protocol.md §10.3.
+   */
+  async store (mailbox: Uint8Array, data: Uint8Array, options: StoreOptions & { timeoutMs?: number } = {}): Promise<StoreReceipt> {
+    return decodeStoreReceipt(await this.request(ExitService.SWARM, storeBody(mailbox, data, options), timeoutOf(options)))
+  }
+
+  /** One page of the key's mailbox, signed by the key; pass `cursor` back for the next page. */
+  async retrieve (key: MailboxKey, options: RetrieveOptions & { timeoutMs?: number } = {}): Promise<RetrievePage> {
+    return decodeRetrievePage(await this.request(ExitService.SWARM, retrieveBody(key, options), timeoutOf(options)))
+  }
+
+  /** Deletes the listed messages (by hash) from the key's mailbox; returns how many existed. */
+  async delete (key: MailboxKey, hashes: Uint8Array[], options: SignedOptions & { timeoutMs?: number } = {}): Promise<number> {
+    return decodeDeleteCount(await this.request(ExitService.SWARM, deleteBody(key, hashes, options), timeoutOf(options)))
+  }
+
+  /** Deletes every message of the key's mailbox (or of one namespace). */
+  async deleteAll (key: MailboxKey, options: { namespace?: number, timestamp?: number, timeoutMs?: number } = {}): Promise<number> {
+    return decodeDeleteCount(await this.request(ExitService.SWARM, deleteAllBody(key, options), timeoutOf(options)))
+  }
+
   async stop (): Promise<void> {
     for (const circuits of this.circuitsByLink.values()) {
       for (const circuit of circuits.values()) circuit.close(new LinkClosedError('client stopping'), true)
@@ -230,4 +266,8 @@ export class GhostClient {
       this.metrics.hopFailures.inc()
     }
   }
+}
+
+function timeoutOf (options: { timeoutMs?: number }): { timeoutMs?: number } {
+  return options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}
 }

@@ -20,6 +20,9 @@ type IngestOutcome = OfferOutcome | 'rejected'
  * and publishes this node's own record (on start, key rotation, address change;
  * pushed to directory peers and put in the DHT).
  */
+/** Extra directory rounds shortly after start (see afterStart). */
+const STARTUP_REFRESH_DELAYS_MS = [2_000, 12_000, 30_000]
+
 export class DirectoryService extends TypedEventEmitter<DirectoryEvents> implements Startable {
   readonly protocol = DIRECTORY_PROTOCOL
   readonly verifier: NodeRecordVerifier
@@ -81,6 +84,15 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
   async afterStart (): Promise<void> {
     this.unsubscribeRotate = this.components.onionKeys.onRotate(() => { void this.publishLogged('key rotation') })
     await this.publishLogged('start')
+    // Nodes starting together see each other's first (address-less) records, or none
+    // yet: a few early rounds fill the directory without waiting a whole interval.
+    // The later ones wait out the peers' minimum serve interval.
+    for (const delayMs of STARTUP_REFRESH_DELAYS_MS) {
+      if (delayMs >= this.init.fetchIntervalMs) break
+      const timer = setTimeout(() => { void this.refresh() }, delayMs)
+      timer.unref?.()
+      this.timers.push(timer)
+    }
     this.every(this.init.fetchIntervalMs, () => { void this.refresh() })
     this.every(this.init.sweepIntervalMs, () => { this.sweep() })
     this.every(this.init.dhtRepublishIntervalMs, () => { void this.publishToDht(true) })

@@ -1,0 +1,139 @@
+import { readFile } from 'node:fs/promises'
+import { Command } from 'commander'
+import { multiaddr } from '@multiformats/multiaddr'
+import { InvalidConfigValueError } from '../../config/errors.js'
+import { GhostnodeError } from '../../errors.js'
+import { ExitError } from '../../onion/circuit-errors.js'
+import { GhostClient } from '../../onion/client.js'
+import { SwarmStatus } from '../../swarm/status.js'
+import { parseMailbox } from '../../swarm/auth.js'
+import { baseUrl, getJson } from '../http-client.js'
+import { addCommonOptions, configFromOptions, type CommonOptions } from '../options.js'
+import type { GhostnodeConfig } from '../../config/defaults.js'
+import type { Output } from '../output.js'
+
+/** Default TTL of `ghostnode send`: one day. */
+export const DEFAULT_SEND_TTL_S = 86_400
+
+/** No relay to ask for the directory: none given, none configured, no local node answering. */
+export class NoBootstrapError extends GhostnodeError {
+  constructor (detail: string) {
+    super(`no relay to connect to: pass --bootstrap <multiaddr/p2p/id>, configure bootstrap, or run a local node (${detail})`, 'ERR_NO_BOOTSTRAP')
+  }
+}
+
+/** The exit refused a swarm request; the message names the status. */
+export class SwarmRequestRefusedError extends GhostnodeError {
+  readonly status: number
+  constructor (status: number, reason: string) {
+    const name = Object.entries(SwarmStatus).find(([, v]) => v === status)?.[0] ?? `status ${status}`
+    super(`the swarm refused the request: ${name} (${status}): ${reason}`, 'ERR_SWARM_REFUSED')
+    this.status = status
+  }
+}
+
+/** Runs a client call, turning an exit refusal into an error that names its status. */
+export async function explained<T> (work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (err) {
+    if (err instanceof ExitError) throw new SwarmRequestRefusedError(err.status, err.message)
+    throw err
+  }
+}
+
+export interface ClientCommandOptions extends CommonOptions {
+  bootstrap?: string[]
+  url?: string
+  timeout?: string
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+/** Options of the commands that talk to the network as a client (send, fetch). */
+export function addClientOptions (cmd: Command): Command {
+  return addCommonOptions(cmd)
+    .option('--bootstrap <multiaddr>', 'relay to fetch the directory from, ending in /p2p/<id> (repeatable; default: the config\'s bootstrap list, else the local node)', collect)
+    .option('--url <url>', 'the local node\'s HTTP endpoint, asked for its addresses when no bootstrap relay is known')
+    .option('--timeout <ms>', 'deadline of each request through a circuit', '30000')
+}
+
+export function intOption (name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value == null) return fallback
+  if (!/^-?\d+$/.test(value.trim())) throw new InvalidConfigValueError(`--${name}`, value, 'must be an integer', 'command line')
+  const n = Number(value)
+  if (n < min || n > max) throw new InvalidConfigValueError(`--${name}`, value, `must be between ${min} and ${max}`, 'command line')
+  return n
+}
+
+/**
+ * Relays to bootstrap from: `--bootstrap`, else the config's `bootstrap`, else
+ * the addresses the local node reports on its /health endpoint (TCP ones).
+ */
+export async function resolveBootstrap (opts: ClientCommandOptions, config: GhostnodeConfig): Promise<string[]> {
+  if (opts.bootstrap != null && opts.bootstrap.length > 0) {
+    for (const addr of opts.bootstrap) {
+      try {
+        if (multiaddr(addr).getComponents().findLast(c => c.name === 'p2p')?.value == null) throw new Error('no /p2p/<id>')
+      } catch (err) {
+        throw new InvalidConfigValueError('--bootstrap', addr, `must be a multiaddr ending in /p2p/<peer id> (${(err as Error).message})`, 'command line')
+      }
+    }
+    return opts.bootstrap
+  }
+  if (config.bootstrap.length > 0) return config.bootstrap
+  let body: any
+  try {
+    body = (await getJson(`${baseUrl(config, opts.url)}/health`)).body
+  } catch (err) {
+    throw new NoBootstrapError((err as Error).message)
+  }
+  const addrs = (Array.isArray(body?.addrs) ? body.addrs as string[] : []).filter(a => a.includes('/tcp/') && !a.includes('/ws'))
+  if (addrs.length === 0) throw new NoBootstrapError('the local node reports no TCP address')
+  // loopback first: the local node is on this machine
+  return addrs.sort((a, b) => Number(b.startsWith('/ip4/127.')) - Number(a.startsWith('/ip4/127.')))
+}
+
+export async function connectClient (opts: ClientCommandOptions, config: GhostnodeConfig): Promise<GhostClient> {
+  const bootstrap = await resolveBootstrap(opts, config)
+  return GhostClient.create({
+    bootstrap,
+    hops: config.onion.hops,
+    requestTimeoutMs: intOption('timeout', opts.timeout, 30_000, 100, 600_000),
+    maxMessageBytes: config.onion.maxMessageBytes
+  })
+}
+
+interface SendOptions extends ClientCommandOptions { to: string, ttl?: string, namespace?: string, json?: boolean }
+
+export function sendCommand (out: Output): Command {
+  const cmd = new Command('send')
+    .description('deposit a message into a mailbox through a 3-hop circuit')
+    .argument('<message>', 'the message text, or @file to send a file\'s bytes')
+    .requiredOption('--to <publicKey>', 'recipient mailbox: its Ed25519 public key, 64 hex characters')
+    .option('--ttl <seconds>', `how long the swarm keeps the message (default ${DEFAULT_SEND_TTL_S})`)
+    .option('--namespace <n>', 'application namespace, -32768..32767', '0')
+    .option('--json', 'print JSON')
+  addClientOptions(cmd).action(async (message: string, opts: SendOptions) => {
+    const { config } = configFromOptions(opts)
+    const mailbox = parseMailbox(opts.to)
+    const ttlS = intOption('ttl', opts.ttl, DEFAULT_SEND_TTL_S, 1, Math.floor(Number.MAX_SAFE_INTEGER / 1000))
+    const namespace = intOption('namespace', opts.namespace, 0, -0x8000, 0x7fff)
+    const data = message.startsWith('@') ? new Uint8Array(await readFile(message.slice(1))) : new TextEncoder().encode(message)
+    const client = await connectClient(opts, config)
+    try {
+      const receipt = await explained(client.store(mailbox, data, { ttlMs: ttlS * 1000, namespace }))
+      const hash = Buffer.from(receipt.hash).toString('hex')
+      if (opts.json === true) {
+        out.line(JSON.stringify({ hash, stored: receipt.stored, expiry: receipt.expiry, members: receipt.members }))
+        return
+      }
+      out.line(`${receipt.stored ? 'stored' : 'already stored (duplicate)'}: ${hash}`)
+      out.line(`expires: ${new Date(receipt.expiry).toISOString()}`)
+      out.line(`acknowledged by ${receipt.members.length} swarm member(s): ${receipt.members.join(', ')}`)
+    } finally {
+      await client.stop()
+    }
+  })
+  return cmd
+}

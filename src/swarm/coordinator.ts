@@ -1,0 +1,248 @@
+import { createRecord, encodedRecordSize, type SwarmRecord } from './record-codec.js'
+import { encodeCursor } from './store-keys.js'
+import { checkPut, type StoreLimits } from './store-options.js'
+import { MAX_PEER_PAGE_BYTES, type PageAnswer, type PutAnswer } from './protocol.js'
+import { QuorumFailedError, SwarmNotReadyError, SwarmUnavailableError } from './service-errors.js'
+import { DEFAULT_MAX_PAGE_BYTES } from './service-defaults.js'
+import { swarmStatusOf } from './status.js'
+import type { LocalReplica } from './replica.js'
+import type { SwarmPeers } from './peers.js'
+import type { HashRing } from './ring.js'
+import type { SwarmMetrics } from './swarm-metrics.js'
+import type { Logger } from '@libp2p/interface'
+
+export { DEFAULT_MAX_PAGE_BYTES }
+
+export interface SwarmCoordinatorInit {
+  selfId: string
+  ring: () => HashRing
+  local: LocalReplica
+  peers: SwarmPeers
+  /** R. @default 3 */
+  replicas: number
+  /** W; 0 means a majority of the swarm. */
+  writeQuorum: number
+  /** The store's limits, checked before any member is asked. */
+  limits: StoreLimits
+  /** @default 98304 */
+  maxPageBytes?: number
+  now: () => number
+  metrics: SwarmMetrics
+  log: Logger
+}
+
+export interface StoreInit {
+  mailbox: Uint8Array
+  namespace: number
+  ttlMs: number
+  data: Uint8Array
+}
+
+export interface StoreOutcome {
+  record: SwarmRecord
+  /** False when an acknowledging member already held the message (a duplicate: only its expiry was extended). */
+  stored: boolean
+  expiry: number
+  /** Peer ids of the members that had it durably when the write was acknowledged (at least W). */
+  members: string[]
+}
+
+/** The per-member operations the coordinator needs, whether the member is this node or another. */
+interface MemberOps {
+  put: (record: SwarmRecord) => Promise<PutAnswer>
+  get: (mailbox: Uint8Array, namespace: number, maxBytes: number, cursor?: Uint8Array) => Promise<PageAnswer>
+  delete: (mailbox: Uint8Array, namespace: number, hashes: Uint8Array[]) => Promise<number>
+  deleteAll: (mailbox: Uint8Array, namespace?: number) => Promise<number>
+}
+
+/**
+ * Executes clients' swarm requests at the exit: finds the mailbox's swarm on
+ * the ring, writes to every member at once (locally when this node is one)
+ * and acknowledges after W durable copies; the remaining writes finish in the
+ * background and anti-entropy repairs any that fail. Reads ask every member
+ * and merge their pages; deletes go to every member.
+ */
+export class SwarmCoordinator {
+  private readonly init: SwarmCoordinatorInit
+  private readonly maxPageBytes: number
+
+  constructor (init: SwarmCoordinatorInit) {
+    this.init = init
+    this.maxPageBytes = Math.min(init.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES, MAX_PEER_PAGE_BYTES)
+  }
+
+  /** The mailbox's swarm: the first min(R, N) members clockwise. */
+  members (mailbox: Uint8Array): string[] {
+    return this.init.ring().swarmFor(mailbox, this.init.replicas)
+  }
+
+  /** W for a swarm of `n` members: the configured quorum (at most n), or a majority. */
+  quorum (n: number): number {
+    const w = this.init.writeQuorum
+    return w > 0 ? Math.min(w, n) : Math.floor(n / 2) + 1
+  }
+
+  async store (request: StoreInit): Promise<StoreOutcome> {
+    const now = this.init.now()
+    const record = createRecord({ ...request, timestamp: now })
+    // size, TTL and hash are refused here, before any member is asked: nothing is stored anywhere
+    checkPut(record, this.init.limits, now)
+    const members = this.members(record.mailbox)
+    if (members.length === 0) throw new SwarmUnavailableError('no swarm members known')
+    const w = this.quorum(members.length)
+    const started = performance.now()
+    const writes = members.map(async (member) => {
+      const answer = await this.on(member).put(record)
+      return { member, answer }
+    })
+    return new Promise<StoreOutcome>((resolve, reject) => {
+      const ok: Array<{ member: string, answer: PutAnswer }> = []
+      const failures: unknown[] = []
+      let settled = false
+      let remaining = members.length
+      let ackedAt = 0
+      const finishOne = (): void => {
+        if (--remaining > 0) return
+        if (settled && ackedAt > 0 && ok.length > w) this.init.metrics.replicationLag.observe((performance.now() - ackedAt) / 1000)
+        if (failures.length > 0) this.init.metrics.replicationFailures.inc(failures.length)
+      }
+      for (const write of writes) {
+        write.then((done) => {
+          ok.push(done)
+          if (!settled && ok.length >= w) {
+            settled = true
+            ackedAt = performance.now()
+            this.init.metrics.quorumSeconds.observe((ackedAt - started) / 1000)
+            resolve({
+              record,
+              stored: ok.every(o => o.answer.stored),
+              expiry: Math.max(...ok.map(o => o.answer.expiry)),
+              members: ok.map(o => o.member)
+            })
+          }
+          finishOne()
+        }, (err: unknown) => {
+          failures.push(err)
+          if (swarmStatusOf(err) === undefined) this.init.log('swarm write to a member failed - %e', err)
+          if (!settled && failures.length > members.length - w) {
+            settled = true
+            reject(writeFailure(failures, ok.length, w))
+          }
+          finishOne()
+        })
+      }
+    })
+  }
+
+  /**
+   * One page of a mailbox namespace, merged from every member that answers
+   * (deduplicated by hash, in (timestamp, hash) order). A member that is still
+   * pulling its range refuses and is left out; if none answers the request
+   * fails with SwarmUnavailableError, which a client may retry.
+   */
+  async retrieve (mailbox: Uint8Array, namespace: number, options: { cursor?: Uint8Array, maxBytes: number }): Promise<PageAnswer> {
+    const members = this.members(mailbox)
+    if (members.length === 0) throw new SwarmUnavailableError('no swarm members known')
+    const budget = Math.max(1, Math.min(options.maxBytes, this.maxPageBytes))
+    const results = await Promise.allSettled(members.map(async m => this.on(m).get(mailbox, namespace, budget, options.cursor)))
+    const pages = results.flatMap(r => r.status === 'fulfilled' ? [r.value] : [])
+    if (pages.length === 0) {
+      const errors = results.map(r => (r as PromiseRejectedResult).reason as unknown)
+      // the same client error everywhere (e.g. a foreign cursor) is the answer; anything else is unavailability
+      const typed = errors.find(e => swarmStatusOf(e) !== undefined)
+      if (typed !== undefined && errors.every(e => swarmStatusOf(e) === swarmStatusOf(typed))) throw typed
+      const notReady = errors.some(e => e instanceof SwarmNotReadyError)
+      throw new SwarmUnavailableError(notReady ? 'swarm members are still pulling this mailbox; retry shortly' : 'no swarm member answered')
+    }
+    return mergePages(pages, budget)
+  }
+
+  /** Deletes the listed records on every member; returns the largest count a member deleted. */
+  async delete (mailbox: Uint8Array, namespace: number, hashes: Uint8Array[]): Promise<number> {
+    return this.everywhere(mailbox, async ops => ops.delete(mailbox, namespace, hashes))
+  }
+
+  /** Deletes every record of the mailbox (or one namespace) on every member. */
+  async deleteAll (mailbox: Uint8Array, namespace?: number): Promise<number> {
+    return this.everywhere(mailbox, async ops => ops.deleteAll(mailbox, namespace))
+  }
+
+  private async everywhere (mailbox: Uint8Array, op: (ops: MemberOps) => Promise<number>): Promise<number> {
+    const members = this.members(mailbox)
+    if (members.length === 0) throw new SwarmUnavailableError('no swarm members known')
+    const results = await Promise.allSettled(members.map(async m => op(this.on(m))))
+    const counts = results.flatMap(r => r.status === 'fulfilled' ? [r.value] : [])
+    const failed = results.length - counts.length
+    if (failed > 0) this.init.metrics.replicationFailures.inc(failed)
+    if (counts.length === 0) {
+      const first = (results[0] as PromiseRejectedResult).reason as unknown
+      throw swarmStatusOf(first) !== undefined ? first : new SwarmUnavailableError('no swarm member answered')
+    }
+    return Math.max(...counts)
+  }
+
+  private on (member: string): MemberOps {
+    if (member === this.init.selfId) return this.init.local
+    const peers = this.init.peers
+    return {
+      put: async (record) => peers.put(member, record),
+      get: async (mailbox, namespace, maxBytes, cursor) => peers.get(member, mailbox, namespace, maxBytes, cursor),
+      delete: async (mailbox, namespace, hashes) => peers.delete(member, mailbox, namespace, hashes),
+      deleteAll: async (mailbox, namespace) => peers.deleteAll(member, mailbox, namespace)
+    }
+  }
+}
+
+/**
+ * The error a failed write reports: a refusal by the store (full mailbox,
+ * full node...) when a member gave one, since that is what the client can act
+ * on; otherwise that the quorum was not reached.
+ */
+function writeFailure (failures: unknown[], stored: number, required: number): unknown {
+  const typed = failures.find(e => swarmStatusOf(e) !== undefined)
+  if (typed !== undefined) return typed
+  return new QuorumFailedError(stored, required)
+}
+
+const cmpBytes = (a: Uint8Array, b: Uint8Array): number =>
+  Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+
+/** Order of records in a mailbox namespace (the store's key order). */
+function cmpRecords (a: SwarmRecord, b: SwarmRecord): number {
+  return a.timestamp !== b.timestamp ? a.timestamp - b.timestamp : cmpBytes(a.hash, b.hash)
+}
+
+/**
+ * Merges members' pages of the same range. A member that has more stopped at
+ * its last record; past the earliest such stop another member's records may
+ * be missing from this round, so the merged page ends there and the cursor
+ * resumes from it. The first record is always returned, so paging progresses.
+ */
+export function mergePages (pages: PageAnswer[], budget: number): PageAnswer {
+  const byHash = new Map<string, SwarmRecord>()
+  let cut: SwarmRecord | undefined
+  for (const page of pages) {
+    for (const record of page.records) byHash.set(Buffer.from(record.hash).toString('hex'), record)
+    if (page.nextCursor !== undefined && page.records.length > 0) {
+      const last = page.records[page.records.length - 1]
+      if (cut === undefined || cmpRecords(last, cut) < 0) cut = last
+    }
+  }
+  const sorted = [...byHash.values()].sort(cmpRecords)
+  const out: SwarmRecord[] = []
+  let bytes = 0
+  let more = cut !== undefined
+  for (const record of sorted) {
+    if (cut !== undefined && cmpRecords(record, cut) > 0) break
+    const size = encodedRecordSize(record)
+    if (out.length > 0 && bytes + size > budget) {
+      more = true
+      break
+    }
+    out.push(record)
+    bytes += size
+  }
+  if (!more || out.length === 0) return { records: out }
+  const last = out[out.length - 1]
+  return { records: out, nextCursor: encodeCursor(last.timestamp, last.hash) }
+}

@@ -1,0 +1,160 @@
+import { FrameDecoder, encodeFrame } from './frames.js'
+import {
+  MESSAGE_HEADER_BYTES, SWARM_OP_NAMES, decodeHeader, decodeRequestBody, encodeReason, encodeResponseMessage, type SwarmOp
+} from './protocol.js'
+import { SwarmProtocolError } from './service-errors.js'
+import { SwarmPeerStatus, peerStatusOf } from './status.js'
+import type { LocalReplica } from './replica.js'
+import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/** Requests one inbound stream may have running at once; more are answered BUSY. */
+export const DEFAULT_SERVER_MAX_INFLIGHT = 256
+/** An inbound stream with no frame for this long is closed (the requester reopens on demand). */
+export const DEFAULT_SERVER_IDLE_TIMEOUT_MS = 120_000
+/** Deadline of one request's work; past it the requester is told INTERNAL. */
+export const DEFAULT_SERVER_REQUEST_TIMEOUT_MS = 5_000
+
+export type SwarmViolation = 'malformed' | 'unauthorized'
+
+export interface SwarmServerInit {
+  replica: LocalReplica
+  log: Logger
+  /** May this peer use the protocol at all (a verified SWARM node record)? */
+  authorize: (peer: PeerId) => boolean
+  /** Charges one request to the peer's rate limit; false refuses it. */
+  allow: (peer: PeerId) => boolean
+  onViolation?: (peer: PeerId, violation: SwarmViolation) => void
+  /** Served requests by op name and status. */
+  onServed?: (op: string, status: number) => void
+  /** @default 256 */
+  maxInflight?: number
+  /** @default 120000 */
+  idleTimeoutMs?: number
+  /** @default 5000 */
+  requestTimeoutMs?: number
+}
+
+/**
+ * The answering side of `/ghostnode/swarm/1.0.0`: decodes request frames from
+ * an inbound stream, checks the peer (verified swarm member, rate limit),
+ * runs each request against the local replica under its own deadline and
+ * writes the answers back as they complete. A frame whose header cannot be
+ * read ends the stream; a bad body is answered BAD_REQUEST.
+ */
+export class SwarmServer {
+  private readonly init: SwarmServerInit
+  private readonly streams = new Set<Stream>()
+
+  constructor (init: SwarmServerInit) {
+    this.init = init
+  }
+
+  get openStreams (): number {
+    return this.streams.size
+  }
+
+  readonly handle = (stream: Stream, connection: Connection): void => {
+    const peer = connection.remotePeer
+    const decoder = new FrameDecoder()
+    const idleMs = this.init.idleTimeoutMs ?? DEFAULT_SERVER_IDLE_TIMEOUT_MS
+    const maxInflight = this.init.maxInflight ?? DEFAULT_SERVER_MAX_INFLIGHT
+    let inflight = 0
+    let idle: ReturnType<typeof setTimeout> | undefined
+    const armIdle = (): void => {
+      clearTimeout(idle)
+      idle = setTimeout(() => { stream.abort(new SwarmProtocolError('swarm stream idle')) }, idleMs)
+      idle.unref?.()
+    }
+    this.streams.add(stream)
+    armIdle()
+    stream.addEventListener('close', () => {
+      clearTimeout(idle)
+      this.streams.delete(stream)
+    })
+    stream.addEventListener('message', (evt: { data: Uint8Array | Uint8ArrayList }) => {
+      armIdle()
+      try {
+        for (const frame of decoder.push(evt.data)) {
+          const header = decodeHeader(frame)
+          if (header.type !== 'request') throw new SwarmProtocolError('a requester sent an answer')
+          if (inflight >= maxInflight) {
+            this.reply(stream, header.id, SwarmPeerStatus.BUSY, encodeReason('too many requests in flight'))
+            continue
+          }
+          inflight++
+          void this.serveFrame(stream, peer, header, frame)
+            .catch((err: Error) => { this.init.log.error('swarm request from %p failed - %e', peer, err) })
+            .finally(() => { inflight-- })
+        }
+      } catch (err) {
+        this.init.log('malformed swarm frame from %p - %e', peer, err)
+        this.init.onViolation?.(peer, 'malformed')
+        stream.abort(err as Error)
+      }
+    })
+  }
+
+  /** Aborts every inbound stream (node stopping). */
+  closeAll (err: Error): void {
+    for (const s of this.streams) s.abort(err)
+    this.streams.clear()
+  }
+
+  private async serveFrame (stream: Stream, peer: PeerId, header: { id: number, code: number }, frame: Uint8Array): Promise<void> {
+    const op = SWARM_OP_NAMES[header.code as SwarmOp] ?? 'unknown'
+    const answer = (status: number, body: Uint8Array): void => {
+      this.init.onServed?.(op, status)
+      this.reply(stream, header.id, status, body)
+    }
+    if (!this.init.authorize(peer)) {
+      this.init.onViolation?.(peer, 'unauthorized')
+      answer(SwarmPeerStatus.UNAUTHORIZED, encodeReason('not a verified swarm member'))
+      return
+    }
+    if (!this.init.allow(peer)) {
+      answer(SwarmPeerStatus.RATE_LIMITED, encodeReason('rate limited'))
+      return
+    }
+    if (op === 'unknown') {
+      answer(SwarmPeerStatus.UNKNOWN_OP, encodeReason(`unknown op ${header.code}`))
+      return
+    }
+    let request
+    try {
+      request = decodeRequestBody(header.code, frame.subarray(MESSAGE_HEADER_BYTES))
+    } catch (err) {
+      this.init.onViolation?.(peer, 'malformed')
+      answer(SwarmPeerStatus.BAD_REQUEST, encodeReason((err as Error).message))
+      return
+    }
+    try {
+      const signal = AbortSignal.timeout(this.init.requestTimeoutMs ?? DEFAULT_SERVER_REQUEST_TIMEOUT_MS)
+      const body = await raceSignal(this.init.replica.serve(request), signal)
+      answer(SwarmPeerStatus.OK, body)
+    } catch (err) {
+      const status = peerStatusOf(err)
+      if (status === SwarmPeerStatus.INTERNAL) this.init.log.error('swarm %s from %p failed - %e', op, peer, err)
+      answer(status, encodeReason(status === SwarmPeerStatus.INTERNAL ? 'internal error' : (err as Error).message))
+    }
+  }
+
+  private reply (stream: Stream, id: number, status: number, body: Uint8Array): void {
+    if (stream.writeStatus !== 'writable') return
+    try {
+      // send() queues even under backpressure; the in-flight bound caps what can pile up
+      stream.send(encodeFrame(encodeResponseMessage(id, status, body)))
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  }
+}
+
+async function raceSignal<T> (work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) throw signal.reason
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason as Error) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
+  })
+}

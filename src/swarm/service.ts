@@ -1,0 +1,209 @@
+import { Registry } from 'prom-client'
+import { SwarmCoordinator, type StoreInit, type StoreOutcome } from './coordinator.js'
+import { SwarmMembership } from './membership.js'
+import { SwarmPeers, SWARM_MAX_OUTBOUND_STREAMS } from './peers.js'
+import { SWARM_PROTOCOL, type PageAnswer } from './protocol.js'
+import { LocalReplica } from './replica.js'
+import { SwarmServer, type SwarmViolation } from './server.js'
+import { SwarmChannelClosedError } from './service-errors.js'
+import { peerStatusName } from './status.js'
+import { SwarmMetrics } from './swarm-metrics.js'
+import { SwarmSync, type ReconcileReport } from './sync.js'
+import { Tombstones } from './tombstones.js'
+import { DEFAULT_REPLICATION_FACTOR } from './constants.js'
+import type { DirectoryService } from '../onion/directory.js'
+import type { HashRing } from './ring.js'
+import type { MessageStore } from './store.js'
+import type { StoreLimits } from './store-options.js'
+import type { ComponentLogger, Logger, PeerId, Startable } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+
+/** Inbound swarm streams per connection: one per direction is normal; the rest is slack for reopening. */
+export const DEFAULT_SWARM_MAX_INBOUND_STREAMS = 4
+
+export interface SwarmServiceComponents {
+  peerId: PeerId
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  logger: ComponentLogger
+  directory: DirectoryService
+}
+
+export interface SwarmServiceInit {
+  /** The opened mailbox store; the node closes it after libp2p stops. */
+  store: MessageStore
+  /** The store's limits (size, TTL, quotas), checked by the coordinator before fan-out. */
+  limits: StoreLimits
+  /** Replicas per mailbox (R). @default 3 */
+  replicas?: number
+  /** Copies acknowledged before a store succeeds (W); 0 = majority. @default 0 */
+  writeQuorum?: number
+  /** @default 2048 */
+  vnodesPerNode?: number
+  /** Anti-entropy period. @default 60000 */
+  reconcileIntervalMs?: number
+  /** Deadline of one node-to-node request. @default 5000 */
+  requestTimeoutMs?: number
+  /** Largest retrieve page assembled for a client. @default 98304 */
+  maxPageBytes?: number
+  /** Accepted skew of signed timestamps. @default 60000 */
+  authWindowMs?: number
+  /** @default 4 */
+  maxInboundStreams?: number
+  /** Delay between a ring change and the pull it triggers. @default 200 */
+  churnDelayMs?: number
+  /** Charges one node-to-node request to the peer's budget; false refuses it. @default always allow */
+  allowRequest?: (peer: PeerId) => boolean
+  /** Misbehaviour on the swarm protocol (feeds reputation). */
+  onViolation?: (peer: PeerId, violation: SwarmViolation) => void
+  registry?: Registry
+  now?: () => number
+}
+
+/**
+ * The swarm member and coordinator of one node, as a libp2p service
+ * (`services: { swarm: swarmService({ store, limits, ... }) }`, after
+ * `directory`). It keeps the ring in step with the directory, serves
+ * `/ghostnode/swarm/1.0.0`, coordinates clients' requests at the exit, pulls
+ * gained ranges after churn and runs anti-entropy.
+ */
+export class SwarmService implements Startable {
+  readonly protocol = SWARM_PROTOCOL
+  readonly store: MessageStore
+  readonly membership: SwarmMembership
+  readonly local: LocalReplica
+  readonly peers: SwarmPeers
+  readonly server: SwarmServer
+  readonly coordinator: SwarmCoordinator
+  readonly sync: SwarmSync
+  readonly metrics: SwarmMetrics
+  readonly tombstones: Tombstones
+  readonly replicas: number
+  private readonly components: SwarmServiceComponents
+  private readonly init: SwarmServiceInit
+  private readonly log: Logger
+  private running = false
+
+  constructor (components: SwarmServiceComponents, init: SwarmServiceInit) {
+    this.components = components
+    this.init = init
+    this.log = components.logger.forComponent('ghostnode:swarm')
+    const now = init.now ?? Date.now
+    const selfId = components.peerId.toString()
+    this.store = init.store
+    this.replicas = init.replicas ?? DEFAULT_REPLICATION_FACTOR
+    this.membership = new SwarmMembership({ selfId, directory: components.directory, vnodesPerNode: init.vnodesPerNode, now })
+    this.tombstones = new Tombstones({ now })
+    this.metrics = new SwarmMetrics(init.registry ?? new Registry(), {
+      members: () => this.membership.ring.size,
+      ready: () => this.sync.ready
+    })
+    const ring = (): HashRing => this.membership.ring
+    this.local = new LocalReplica({
+      store: init.store,
+      tombstones: this.tombstones,
+      isReady: (mailbox) => this.sync.isReady(mailbox),
+      maxTtlMs: init.limits.maxTtlMs,
+      now
+    })
+    this.peers = new SwarmPeers({
+      connectionManager: components.connectionManager,
+      log: this.log,
+      resolveAddrs: (peer) => components.directory.get(peer)?.addrs ?? [],
+      ...(init.requestTimeoutMs !== undefined ? { requestTimeoutMs: init.requestTimeoutMs } : {})
+    })
+    this.server = new SwarmServer({
+      replica: this.local,
+      log: this.log,
+      authorize: (peer) => this.membership.isVerifiedMember(peer.toString()),
+      allow: init.allowRequest ?? (() => true),
+      onViolation: init.onViolation,
+      onServed: (op, status) => { this.metrics.peerRequests.inc({ op, status: peerStatusName(status) }) },
+      ...(init.requestTimeoutMs !== undefined ? { requestTimeoutMs: init.requestTimeoutMs } : {})
+    })
+    this.coordinator = new SwarmCoordinator({
+      selfId,
+      ring,
+      local: this.local,
+      peers: this.peers,
+      replicas: this.replicas,
+      writeQuorum: init.writeQuorum ?? 0,
+      limits: init.limits,
+      ...(init.maxPageBytes !== undefined ? { maxPageBytes: init.maxPageBytes } : {}),
+      now,
+      metrics: this.metrics,
+      log: this.log
+    })
+    this.sync = new SwarmSync({
+      selfId,
+      ring,
+      local: this.local,
+      peers: this.peers,
+      replicas: this.replicas,
+      metrics: this.metrics,
+      log: this.log,
+      ...(init.reconcileIntervalMs !== undefined ? { reconcileIntervalMs: init.reconcileIntervalMs } : {}),
+      ...(init.churnDelayMs !== undefined ? { churnDelayMs: init.churnDelayMs } : {})
+    })
+  }
+
+  readonly [Symbol.toStringTag] = 'ghostnode:swarm'
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.running = true
+    this.peers.start()
+    await this.components.registrar.handle(this.protocol, this.server.handle, {
+      maxInboundStreams: this.init.maxInboundStreams ?? DEFAULT_SWARM_MAX_INBOUND_STREAMS,
+      maxOutboundStreams: SWARM_MAX_OUTBOUND_STREAMS
+    })
+  }
+
+  /** Membership needs the directory, which is ready only once every service has started. */
+  afterStart (): void {
+    this.membership.addEventListener('change', this.onRingChange)
+    this.membership.start()
+    this.sync.start()
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    this.membership.removeEventListener('change', this.onRingChange)
+    this.membership.stop()
+    this.sync.stop()
+    await this.components.registrar.unhandle(this.protocol)
+    this.peers.stop()
+    this.server.closeAll(new SwarmChannelClosedError('node stopping'))
+    await this.sync.idle()
+  }
+
+  /** Stores a message in its mailbox's swarm (acknowledged after W copies). */
+  async storeMessage (request: StoreInit): Promise<StoreOutcome> {
+    return this.coordinator.store(request)
+  }
+
+  async retrieve (mailbox: Uint8Array, namespace: number, options: { cursor?: Uint8Array, maxBytes: number }): Promise<PageAnswer> {
+    return this.coordinator.retrieve(mailbox, namespace, options)
+  }
+
+  /** One anti-entropy and handover round now (also runs every `reconcileIntervalMs`). */
+  async reconcileNow (): Promise<ReconcileReport> {
+    return this.sync.reconcileNow()
+  }
+
+  /** Pulls the ranges this node gained (also runs after every ring change). */
+  async pullNow (): Promise<void> {
+    return this.sync.pullNow()
+  }
+
+  private readonly onRingChange = (evt: CustomEvent<{ added: string[], removed: string[] }>): void => {
+    this.log('ring changed: %d joined, %d left, %d members', evt.detail.added.length, evt.detail.removed.length, this.membership.ring.size)
+    this.sync.onRingChange(evt.detail)
+  }
+}
+
+/** libp2p-style factory: `services: { swarm: swarmService({ store, limits }) }` (after `directory`). */
+export function swarmService (init: SwarmServiceInit): (components: SwarmServiceComponents) => SwarmService {
+  return (components) => new SwarmService(components, init)
+}

@@ -1,0 +1,169 @@
+import { expect } from 'chai'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { createGhostnode } from '../../src/compose.js'
+import { DEFAULT_CONFIG, type GhostnodeConfig } from '../../src/config/defaults.js'
+import { loadOrCreateIdentity } from '../../src/identity/key-file.js'
+import { MailboxKey } from '../../src/swarm/auth.js'
+import { NodeFullError } from '../../src/swarm/errors.js'
+import { HashRing } from '../../src/swarm/ring.js'
+import { startNode, stopAll, testConfig } from '../helpers/nodes.js'
+import { startNetwork, until } from '../helpers/network.js'
+import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
+import type { Ghostnode } from '../../src/node.js'
+import type { SwarmRecord } from '../../src/swarm/record-codec.js'
+
+const encoder = new TextEncoder()
+/** Only explicit reconcileNow() calls and ring changes run anti-entropy, unless a test says otherwise. */
+const NO_TIMER_MS = 86_400_000
+
+async function countHeld (node: Ghostnode, mailbox: Uint8Array): Promise<number> {
+  return (await node.swarm.store.usage(mailbox)).records
+}
+
+describe('swarm churn and anti-entropy', function () {
+  this.timeout(30_000)
+  let dir: string
+  let nodes: Ghostnode[] = []
+
+  beforeEach(async () => { dir = await makeTempDir() })
+  afterEach(async () => {
+    await stopAll(nodes)
+    nodes = []
+    await removeTempDir(dir)
+  })
+
+  const swarmConfig = (over: Partial<GhostnodeConfig['swarm']>): { swarm: GhostnodeConfig['swarm'] } => ({ swarm: { ...DEFAULT_CONFIG.swarm, ...over } })
+  const allRings = async (n: number): Promise<void> => {
+    await until(() => nodes.every(x => x.swarm.membership.ring.size === n), 15_000, `every ring to hold ${n} members`)
+  }
+
+  it('repairs a copy a member missed while it was down, once it is back (R = 3)', async () => {
+    nodes = await startNetwork(dir, 3, () => swarmConfig({ reconcileIntervalMs: NO_TIMER_MS }))
+    await allRings(3)
+    const [a, b, c] = nodes
+    const cConfig = c.config
+    await c.stop()
+    const key = MailboxKey.generate()
+    const stored: SwarmRecord[] = []
+    for (let i = 0; i < 5; i++) {
+      const out = await a.swarm.storeMessage({ mailbox: key.publicKey, namespace: 0, ttlMs: 600_000, data: encoder.encode(`while down ${i}`) })
+      // W = 2 of 3: acknowledged by the two that are up
+      expect(out.members.sort()).to.deep.equal([a.peerId.toString(), b.peerId.toString()].sort())
+      stored.push(out.record)
+    }
+    expect(await a.swarm.metrics.replicationFailures.get().then(m => m.values[0].value)).to.equal(5)
+
+    nodes[2] = await startNode(cConfig)
+    const back = nodes[2]
+    await allRings(3)
+    await until(() => back.libp2p.getConnections(a.peerId).length > 0, 10_000, 'the restarted node to reconnect')
+    await back.swarm.reconcileNow()
+    await back.swarm.sync.idle()
+    expect(await countHeld(back, key.publicKey)).to.equal(5)
+    for (const r of stored) expect(await back.swarm.store.has(key.publicKey, r.hash)).to.equal(true)
+  })
+
+  it('anti-entropy on its timer repairs a write a member refused (R = 3)', async () => {
+    nodes = await startNetwork(dir, 3, () => swarmConfig({ reconcileIntervalMs: 1_000 }))
+    await allRings(3)
+    const [a, , c] = nodes
+    const key = MailboxKey.generate()
+    // c refuses writes for a moment (full), then recovers
+    const put = c.swarm.local.put.bind(c.swarm.local)
+    c.swarm.local.put = async () => { throw new NodeFullError(0) }
+    const out = await a.swarm.storeMessage({ mailbox: key.publicKey, namespace: 0, ttlMs: 600_000, data: encoder.encode('missed') })
+    expect(out.members).to.not.include(c.peerId.toString())
+    expect(await c.swarm.store.has(key.publicKey, out.record.hash)).to.equal(false)
+    c.swarm.local.put = put
+    await until(async () => c.swarm.store.has(key.publicKey, out.record.hash), 10_000, 'anti-entropy to repair the copy')
+    const pulled = (await c.swarm.metrics.syncRecords.get()).values.find(v => v.labels.action === 'pulled')?.value ?? 0
+    const pushed = (await Promise.all(nodes.map(async n => (await n.swarm.metrics.syncRecords.get()).values.find(v => v.labels.action === 'pushed')?.value ?? 0)))
+    expect(pulled + pushed.reduce((x, y) => x + y, 0)).to.be.at.least(1)
+  })
+
+  describe('a joining node (R = 1, 2 → 3 nodes)', () => {
+    /**
+     * Two nodes, then a third whose identity exists beforehand, and a mailbox
+     * that provably moves: owned by the first node on the 2-node ring, by the
+     * newcomer on the 3-node ring.
+     */
+    async function setup (): Promise<{ a: Ghostnode, b: Ghostnode, newcomerConfig: GhostnodeConfig, key: MailboxKey, hashes: Uint8Array[] }> {
+      const over = swarmConfig({ replicas: 1, reconcileIntervalMs: NO_TIMER_MS })
+      nodes = await startNetwork(dir, 2, () => over)
+      await allRings(2)
+      const [a, b] = nodes
+      const newcomerConfig = testConfig(dir, 'newcomer', { ...over, bootstrap: [a.getMultiaddrs()[0].toString()], directory: { fetchIntervalMs: 1_000 } as any })
+      const newcomerId = peerIdFromPrivateKey((await loadOrCreateIdentity(newcomerConfig.dataDir)).privateKey).toString()
+      const before = new HashRing({ nodes: [a.peerId.toString(), b.peerId.toString()] })
+      const after = new HashRing({ nodes: [a.peerId.toString(), b.peerId.toString(), newcomerId] })
+      let key: MailboxKey
+      do key = MailboxKey.generate()
+      while (before.swarmFor(key.publicKey, 1)[0] !== a.peerId.toString() || after.swarmFor(key.publicKey, 1)[0] !== newcomerId)
+      const hashes: Uint8Array[] = []
+      for (let i = 0; i < 3; i++) {
+        const out = await b.swarm.storeMessage({ mailbox: key.publicKey, namespace: 0, ttlMs: 600_000, data: encoder.encode(`m${i}`) })
+        expect(out.members).to.deep.equal([a.peerId.toString()])
+        hashes.push(out.record.hash)
+      }
+      expect(await countHeld(a, key.publicKey)).to.equal(3)
+      return { a, b, newcomerConfig, key, hashes }
+    }
+
+    it('pulls the range it takes over and serves it; the old holder purges after the handover', async () => {
+      const { a, b, newcomerConfig, key } = await setup()
+      const newcomer = await startNode(newcomerConfig)
+      nodes.push(newcomer)
+      await allRings(3)
+      // the ring change alone drives it: the newcomer pulls, the old holder hands over and purges
+      await until(async () => await countHeld(newcomer, key.publicKey) === 3 && await countHeld(a, key.publicKey) === 0, 15_000, 'the handover')
+      expect(newcomer.swarm.sync.isReady(key.publicKey)).to.equal(true)
+      const page = await b.swarm.retrieve(key.publicKey, 0, { maxBytes: 1 << 20 })
+      expect(page.records.map(r => new TextDecoder().decode(r.data)).sort()).to.deep.equal(['m0', 'm1', 'm2'])
+    })
+
+    it('the old holder keeps the mailbox until the new owner confirms holding all of it', async () => {
+      const { a, newcomerConfig, key, hashes } = await setup()
+      // the newcomer cannot store anything yet (its disk is "full")
+      const newcomer = await createGhostnode(newcomerConfig, { libp2pMetrics: false })
+      nodes.push(newcomer)
+      const put = newcomer.swarm.local.put.bind(newcomer.swarm.local)
+      newcomer.swarm.local.put = async () => { throw new NodeFullError(0) }
+      await newcomer.start()
+      await allRings(3)
+      const refused = await a.swarm.reconcileNow()
+      expect(refused.pending).to.equal(1)
+      expect(refused.purged).to.equal(0)
+      expect(await countHeld(a, key.publicKey)).to.equal(3)
+      expect(await countHeld(newcomer, key.publicKey)).to.equal(0)
+
+      newcomer.swarm.local.put = put
+      await a.swarm.sync.idle()
+      const confirmed = await a.swarm.reconcileNow()
+      expect(confirmed.purged).to.equal(1)
+      expect(await countHeld(a, key.publicKey)).to.equal(0)
+      for (const h of hashes) expect(await newcomer.swarm.store.has(key.publicKey, h)).to.equal(true)
+      const handoffs = (await a.swarm.metrics.handoffs.get()).values
+      expect(handoffs.find(v => v.labels.outcome === 'pending')?.value).to.be.at.least(1)
+      expect(handoffs.find(v => v.labels.outcome === 'confirmed')?.value).to.be.at.least(1)
+    })
+  })
+
+  it('passes a delete on to a member that missed it instead of copying the record back', async () => {
+    nodes = await startNetwork(dir, 3, () => swarmConfig({ reconcileIntervalMs: NO_TIMER_MS }))
+    await allRings(3)
+    const [a, b, c] = nodes
+    const key = MailboxKey.generate()
+    const out = await a.swarm.storeMessage({ mailbox: key.publicKey, namespace: 0, ttlMs: 600_000, data: encoder.encode('to delete') })
+    await until(async () => c.swarm.store.has(key.publicKey, out.record.hash), 5_000, 'the third copy')
+    // c misses the delete
+    const del = c.swarm.local.delete.bind(c.swarm.local)
+    c.swarm.local.delete = async () => { throw new NodeFullError(0) }
+    expect(await a.swarm.coordinator.delete(key.publicKey, 0, [out.record.hash])).to.equal(1)
+    c.swarm.local.delete = del
+    expect(await c.swarm.store.has(key.publicKey, out.record.hash)).to.equal(true)
+    await c.swarm.reconcileNow()
+    await a.swarm.reconcileNow()
+    await b.swarm.reconcileNow()
+    for (const n of nodes) expect(await n.swarm.store.has(key.publicKey, out.record.hash), n === c ? 'c' : 'a/b').to.equal(false)
+  })
+})
