@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { inspectSecretFile, writeSecretFile } from '../secret-file.js'
 import { generateOnionKey, onionKeyFromRaw, x25519PrivateKeyToRaw, type OnionKey } from '../crypto/x25519.js'
 import { InvalidOnionOptionError } from './errors.js'
 import { InsecureOnionKeyFileError, InvalidOnionKeyFileError, OnionKeysNotLoadedError } from './record-errors.js'
@@ -16,10 +16,7 @@ const ROTATE_RETRY_MS = 60_000
 /** setTimeout's largest delay; longer waits are taken in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 const FILE_FORMAT = 1
-const KEY_FILE_MODE = 0o600
 const DATA_DIR_MODE = 0o700
-/** Group or other permission bits: any of them means the keys are not private. */
-const FOREIGN_ACCESS_BITS = 0o077
 /** Onion-key epochs are u32 on the wire (node records, replay filter). */
 const MAX_EPOCH = 0xffffffff
 
@@ -227,15 +224,10 @@ export class OnionKeyManager implements Startable {
   }
 
   private async load (): Promise<void> {
-    let info
-    try {
-      info = await stat(this.path)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-      throw err
-    }
-    if (!info.isFile()) throw new InvalidOnionKeyFileError(this.path, 'not a regular file')
-    if ((info.mode & FOREIGN_ACCESS_BITS) !== 0) throw new InsecureOnionKeyFileError(this.path, info.mode)
+    const state = await inspectSecretFile(this.path)
+    if (state.state === 'missing') return
+    if (state.state === 'not-a-file') throw new InvalidOnionKeyFileError(this.path, 'not a regular file')
+    if (state.state === 'exposed') throw new InsecureOnionKeyFileError(this.path, state.mode)
     const file = parseKeyFile(this.path, await readFile(this.path, 'utf8'))
     if (file.epochMs !== this.epochMs) {
       // epoch numbers mean other instants under another epoch length: start afresh
@@ -253,7 +245,7 @@ export class OnionKeyManager implements Startable {
     }
   }
 
-  /** Writes a 0600 temp file, syncs it, renames it over the old file, then syncs the directory. */
+  /** Replaces the key file atomically (0600, synced, directory synced). */
   private async save (keys: Map<number, OnionKey>): Promise<void> {
     await mkdir(this.dataDir, { recursive: true, mode: DATA_DIR_MODE })
     const file: KeyFile = {
@@ -264,29 +256,7 @@ export class OnionKeyManager implements Startable {
         privateKey: Buffer.from(x25519PrivateKeyToRaw(k.privateKey)).toString('base64url')
       }))
     }
-    const tmp = `${this.path}.${randomBytes(6).toString('hex')}.tmp`
-    const handle = await open(tmp, 'wx', KEY_FILE_MODE)
-    try {
-      await handle.writeFile(JSON.stringify(file) + '\n')
-      await handle.sync()
-    } catch (err) {
-      await handle.close()
-      await unlink(tmp).catch(() => {})
-      throw err
-    }
-    await handle.close()
-    try {
-      await rename(tmp, this.path)
-    } catch (err) {
-      await unlink(tmp).catch(() => {})
-      throw err
-    }
-    try {
-      const dir = await open(this.dataDir, 'r')
-      try { await dir.sync() } finally { await dir.close() }
-    } catch {
-      // some filesystems cannot fsync a directory; the rename itself is still atomic
-    }
+    await writeSecretFile(this.path, JSON.stringify(file) + '\n', { replace: true })
   }
 }
 

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto'
-import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import { inspectSecretFile, writeSecretFile } from '../secret-file.js'
 import { MailboxKey, formatMailbox, parseMailbox } from './auth.js'
 import { InvalidMailboxKeyError } from './service-errors.js'
 
@@ -15,8 +15,6 @@ import { InvalidMailboxKeyError } from './service-errors.js'
 
 export const MAILBOX_KEY_FILE_TYPE = 'ghostnode-mailbox-key'
 export const MAILBOX_KEY_FILE_VERSION = 1
-const KEY_FILE_MODE = 0o600
-const FOREIGN_ACCESS_BITS = 0o077
 
 export function encodeMailboxKeyFile (key: MailboxKey): string {
   return JSON.stringify({
@@ -49,44 +47,26 @@ export function decodeMailboxKeyFile (text: string, path = 'key file'): MailboxK
 
 /** Reads a key file, refusing one that group or other users can access. */
 export async function readMailboxKeyFile (path: string): Promise<MailboxKey> {
-  let info
+  let file
   try {
-    info = await stat(path)
+    file = await inspectSecretFile(path)
   } catch (err) {
     throw new InvalidMailboxKeyError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
   }
-  if (!info.isFile()) throw new InvalidMailboxKeyError(`${path} is not a regular file`)
-  if ((info.mode & FOREIGN_ACCESS_BITS) !== 0) {
-    throw new InvalidMailboxKeyError(`${path} is readable by other users (mode ${(info.mode & 0o777).toString(8)}); chmod 600 it`)
+  if (file.state === 'missing') throw new InvalidMailboxKeyError(`cannot read ${path}: ENOENT`)
+  if (file.state === 'not-a-file') throw new InvalidMailboxKeyError(`${path} is not a regular file`)
+  if (file.state === 'exposed') {
+    throw new InvalidMailboxKeyError(`${path} is readable by other users (mode ${file.mode.toString(8)}); chmod 600 it`)
   }
   return decodeMailboxKeyFile(await readFile(path, 'utf8'), path)
 }
 
-/**
- * Writes a key file atomically with mode 0600: a synced temporary file is
- * linked into place, so an existing key is never clobbered unless `force`.
- */
+/** Writes a key file atomically with mode 0600; an existing key is never clobbered unless `force`. */
 export async function writeMailboxKeyFile (path: string, key: MailboxKey, options: { force?: boolean } = {}): Promise<void> {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`
-  const handle = await open(tmp, 'wx', KEY_FILE_MODE)
   try {
-    await handle.writeFile(encodeMailboxKeyFile(key))
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  try {
-    if (options.force === true) {
-      await rename(tmp, path)
-      return
-    }
-    try {
-      await link(tmp, path)
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new InvalidMailboxKeyError(`${path} already exists (use --force to replace it)`)
-      throw err
-    }
-  } finally {
-    await unlink(tmp).catch(() => {})
+    await writeSecretFile(path, encodeMailboxKeyFile(key), { replace: options.force === true })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new InvalidMailboxKeyError(`${path} already exists (use --force to replace it)`)
+    throw err
   }
 }
