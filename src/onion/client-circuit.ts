@@ -56,7 +56,6 @@ export class ClientCircuit {
   private closedWith?: Error
   /** Index in `path` of the hop blamed for the failure, if the circuit failed. */
   failedHop?: number
-  readonly createdAt = Date.now()
   buildMs?: number
 
   constructor (init: ClientCircuitInit) {

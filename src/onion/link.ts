@@ -75,10 +75,7 @@ export class Link {
   private flushing = false
   private closed = false
   private roomWaiters: Array<() => void> = []
-  cellsIn = 0
-  cellsOut = 0
   cellsShed = 0
-  lastActivity = Date.now()
 
   constructor (stream: Stream, remotePeer: PeerId, initiator: boolean, events: LinkEvents, log: Logger, options: LinkOptions = {}) {
     this.stream = stream
@@ -209,11 +206,9 @@ export class Link {
 
   private onData (data: Uint8Array | Uint8ArrayList): void {
     if (this.closed) return
-    this.lastActivity = Date.now()
     this.events.onChunk?.(this, data.byteLength)
     try {
       for (const cell of this.decoder.push(data)) {
-        this.cellsIn++
         this.events.onCell(this, cell)
         if (this.closed) return
       }
@@ -232,8 +227,6 @@ export class Link {
         this.budget?.release(n * CELL_SIZE)
         this.wakeRoomWaiters()
         const bytes = n === 1 ? batch[0] : concatCells(batch)
-        this.cellsOut += n
-        this.lastActivity = Date.now()
         this.events.onWrite?.(this, bytes)
         if (!this.stream.send(bytes)) {
           await this.stream.onDrain({ signal: AbortSignal.timeout(this.stallTimeoutMs) })
