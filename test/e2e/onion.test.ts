@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { CircuitDestroyedError } from '../../src/onion/circuit-errors.js'
 import { GhostClient } from '../../src/onion/client.js'
 import { CELL_SIZE, CellCommand, DestroyReason } from '../../src/onion/constants.js'
-import { startNode, stopAll } from '../helpers/nodes.js'
+import { metric, startNode, stopAll } from '../helpers/nodes.js'
 import { startNetwork, until } from '../helpers/network.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 import type { Ghostnode } from '../../src/node.js'
@@ -15,12 +15,6 @@ function contains (haystack: Uint8Array, needle: Uint8Array): boolean {
     return true
   }
   return false
-}
-
-async function metric (node: Ghostnode, name: string, labels = ''): Promise<number> {
-  const text = await node.registry.metrics()
-  const line = text.split('\n').find(l => l.startsWith(`${name}${labels} `))
-  return line == null ? 0 : Number(line.split(' ')[1])
 }
 
 function nodeOf (nodes: Ghostnode[], peer: { toString: () => string }): Ghostnode {

@@ -11,7 +11,7 @@ import { LINK_PROTOCOL } from '../../src/onion/link.js'
 import { resolveRateLimitConfig, type RateLimitConfigInput } from '../../src/ratelimit/index.js'
 import { FakeClock } from '../ratelimit/fake-clock.js'
 import { startNetwork, until } from '../helpers/network.js'
-import { startNode, stopAll } from '../helpers/nodes.js'
+import { metric, startNode, stopAll } from '../helpers/nodes.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 import type { Output } from '../../src/cli/output.js'
 import type { Ghostnode, PeerConnectionInfo } from '../../src/node.js'
@@ -20,12 +20,6 @@ import type { Stream } from '@libp2p/interface'
 /** Not a cell: command byte 0xff is unknown, so the decoder rejects the first 1024 bytes. */
 const GARBAGE = new Uint8Array(CELL_SIZE).fill(0xff)
 const encoder = new TextEncoder()
-
-async function metric (node: Ghostnode, name: string, labels = ''): Promise<number> {
-  const text = await node.registry.metrics()
-  const line = text.split('\n').find(l => l.startsWith(`${name}${labels} `))
-  return line == null ? 0 : Number(line.split(' ')[1])
-}
 
 function httpUrl (node: Ghostnode): string {
   const addr = node.httpAddress()

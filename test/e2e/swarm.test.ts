@@ -7,7 +7,7 @@ import { MailboxKey, authMessage } from '../../src/swarm/auth.js'
 import { retrieveBody } from '../../src/swarm/client-ops.js'
 import { SwarmExitOp, decodeSwarmExitRequest, encodeSwarmExitRequest, signedFieldsOf } from '../../src/swarm/exit-protocol.js'
 import { SwarmStatus } from '../../src/swarm/status.js'
-import { stopAll } from '../helpers/nodes.js'
+import { metric, stopAll } from '../helpers/nodes.js'
 import { startNetwork, until } from '../helpers/network.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 import type { Ghostnode } from '../../src/node.js'
@@ -16,12 +16,6 @@ const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const MAILBOX_QUOTA_RECORDS = 3
-
-async function metric (node: Ghostnode, name: string, labels = ''): Promise<number> {
-  const text = await node.registry.metrics()
-  const line = text.split('\n').find(l => l.startsWith(`${name}${labels} `))
-  return line == null ? 0 : Number(line.split(' ')[1])
-}
 
 async function exitStatus (work: Promise<unknown>): Promise<number> {
   const err = await work.then(() => undefined, (e: unknown) => e)

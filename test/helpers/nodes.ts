@@ -59,3 +59,10 @@ export async function waitFor (nodes: Ghostnode[], predicate: () => boolean, tim
     }
   })
 }
+
+/** Current value of one sample on a node's /metrics registry (0 when absent). */
+export async function metric (node: Ghostnode, name: string, labels = ''): Promise<number> {
+  const text = await node.registry.metrics()
+  const line = text.split('\n').find(l => l.startsWith(`${name}${labels} `))
+  return line == null ? 0 : Number(line.split(' ')[1])
+}
