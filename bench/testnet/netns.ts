@@ -208,11 +208,13 @@ export interface Partition {
 
 /**
  * Cuts the hosts at `isolated` (0-based positions in `network.hosts`) off from
- * every other host, both ways, with /32 blackhole routes inside each namespace:
- * packets between the two sides are dropped silently, as on a real partition
- * (no RST, no ICMP), so established connections hang rather than close and new
- * dials time out. The root namespace (the bridge address) still reaches every
- * host, so a test can watch both sides over HTTP.
+ * every other host, both ways, with /32 blackhole routes inside each namespace.
+ * Nothing crosses between the two sides and nothing tells the far end (no RST,
+ * no FIN, no ICMP), so established connections hang rather than close, as on
+ * a real partition, and carry on after heal() unless an end gave up on them
+ * meanwhile; locally, a new connect() to the other side fails at once with
+ * EINVAL. The root namespace (the bridge address) still reaches every host,
+ * so a test can watch both sides over HTTP. Needs neither netem nor iptables.
  */
 export async function partitionHosts (network: NetnsNetwork, isolated: number[]): Promise<Partition> {
   const cut = new Set(isolated)
