@@ -72,6 +72,8 @@ export interface SigkillReport {
   victim: { name: string, guardOf: number, middleOf: number, exitOf: number, replicaOfMailboxes: number, ackedBeforeKillNamingIt: number, exit: ProcessExit }
   sent: number
   acknowledged: number
+  /** Acknowledged as duplicates: a first attempt was stored but its answer lost (the client retried on a new circuit). */
+  duplicates: number
   failures: Record<string, number>
   /** Per client whose circuit used the victim: ms from the kill to its first successful store sent after it. */
   rebuildMs: Array<{ client: number, ms: number | undefined }>
@@ -232,6 +234,7 @@ export async function runSigkillScenario (options: SigkillScenarioOptions, res: 
       victim: { name: victim.name, ...roles[victimIndex], replicaOfMailboxes, ackedBeforeKillNamingIt, exit },
       sent: load.sent,
       acknowledged: load.acked.length,
+      duplicates: load.duplicates,
       failures: Object.fromEntries(load.failures),
       rebuildMs,
       unaffectedMs,
@@ -255,7 +258,7 @@ export function formatSigkillReport (r: SigkillReport): string {
   const ms = (list: Array<{ ms: number | undefined }>): string => list.map(x => x.ms == null ? 'none' : `${Math.round(x.ms)}`).join(', ')
   const replicas = r.perReplica.map(p => `${p.name}${p.restarted ? ' (restarted)' : ''} ${p.found}/${p.expected}`).join(', ')
   return `SIGKILL ${r.victim.name} (guard of ${r.victim.guardOf}, middle of ${r.victim.middleOf}, exit of ${r.victim.exitOf} circuits; replica of ${r.victim.replicaOfMailboxes} mailboxes) ` +
-    `under load: sent ${r.sent}, acknowledged ${r.acknowledged}, found after recovery ${r.foundAfterRecovery}/${r.acknowledged} ` +
+    `under load: sent ${r.sent}, acknowledged ${r.acknowledged} (${r.duplicates} as duplicates of an attempt whose answer was lost), found after recovery ${r.foundAfterRecovery}/${r.acknowledged} ` +
     `(${r.retrievable} readable in total); per replica ${replicas}; rebuild ms [${ms(r.rebuildMs)}], unaffected clients ms [${ms(r.unaffectedMs)}]; ` +
     `failed stores ${JSON.stringify(r.failures)}; ${(r.durationMs / 1000).toFixed(1)} s`
 }

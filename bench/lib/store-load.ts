@@ -28,6 +28,11 @@ export interface Completion { client: number, startedAt: number, endedAt: number
  */
 export class StoreLoad {
   sent = 0
+  /**
+   * Acknowledged as a duplicate (`stored: false`): an earlier attempt of the same
+   * store reached the swarm but its answer was lost, and the client retried.
+   */
+  duplicates = 0
   readonly acked: AckedStore[] = []
   /** Failed stores by error code (or class name). */
   readonly failures = new Map<string, number>()
@@ -90,6 +95,7 @@ export class StoreLoad {
         const receipt = await c.store(this.keys[mailbox].publicKey, encoder.encode(text), { ttlMs: LOAD_TTL_MS })
         this.completions[client].push({ client, startedAt, endedAt: performance.now() })
         this.acked.push({ text, mailbox, hash: receipt.hash, members: receipt.members })
+        if (!receipt.stored) this.duplicates++
       } catch (err) {
         const code = (err as { code?: string }).code ?? (err as Error).name
         this.failures.set(code, (this.failures.get(code) ?? 0) + 1)
