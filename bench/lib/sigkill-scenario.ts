@@ -70,6 +70,8 @@ export interface NodeReplicaCheck {
 export interface SigkillReport {
   nodes: string[]
   victim: { name: string, guardOf: number, middleOf: number, exitOf: number, replicaOfMailboxes: number, ackedBeforeKillNamingIt: number, exit: ProcessExit }
+  /** Stores whose receipt named the victim, and how many of them its database held right after the SIGKILL. */
+  victimDisk: { acknowledgedByIt: number, onDiskAfterKill: number }
   sent: number
   acknowledged: number
   /** Acknowledged as duplicates: a first attempt was stored but its answer lost (the client retried on a new circuit). */
@@ -183,6 +185,11 @@ export async function runSigkillScenario (options: SigkillScenarioOptions, res: 
     const rebuildMs = [...affected].map(client => ({ client, ms: times[client] }))
     const unaffectedMs = clients.flatMap((_, client) => affected.has(client) ? [] : [{ client, ms: times[client] }])
 
+    // what the victim acknowledged must be in its own database as the SIGKILL left it (read before the restart writes to it)
+    const namedVictim = load.acked.filter(a => a.members.includes(victim.peerId))
+    const [onDisk] = await inspectStores([victim.dataDir], namedVictim.map(a => ({ mailbox: keys[a.mailbox].publicKey, hash: a.hash })))
+    const victimDisk = { acknowledgedByIt: namedVictim.length, onDiskAfterKill: onDisk.filter(Boolean).length }
+
     log(`restarting ${victim.name}`)
     const back = await net.restart(victimIndex, { readyTimeoutMs: phaseMs })
     await waitUntil(`${back.name} to pull its ranges`, async (state) => {
@@ -232,6 +239,7 @@ export async function runSigkillScenario (options: SigkillScenarioOptions, res: 
     return {
       nodes: names,
       victim: { name: victim.name, ...roles[victimIndex], replicaOfMailboxes, ackedBeforeKillNamingIt, exit },
+      victimDisk,
       sent: load.sent,
       acknowledged: load.acked.length,
       duplicates: load.duplicates,
@@ -259,6 +267,6 @@ export function formatSigkillReport (r: SigkillReport): string {
   const replicas = r.perReplica.map(p => `${p.name}${p.restarted ? ' (restarted)' : ''} ${p.found}/${p.expected}`).join(', ')
   return `SIGKILL ${r.victim.name} (guard of ${r.victim.guardOf}, middle of ${r.victim.middleOf}, exit of ${r.victim.exitOf} circuits; replica of ${r.victim.replicaOfMailboxes} mailboxes) ` +
     `under load: sent ${r.sent}, acknowledged ${r.acknowledged} (${r.duplicates} as duplicates of an attempt whose answer was lost), found after recovery ${r.foundAfterRecovery}/${r.acknowledged} ` +
-    `(${r.retrievable} readable in total); per replica ${replicas}; rebuild ms [${ms(r.rebuildMs)}], unaffected clients ms [${ms(r.unaffectedMs)}]; ` +
+    `(${r.retrievable} readable in total); on ${r.victim.name}'s disk right after the kill ${r.victimDisk.onDiskAfterKill}/${r.victimDisk.acknowledgedByIt} it had acknowledged; per replica ${replicas}; rebuild ms [${ms(r.rebuildMs)}], unaffected clients ms [${ms(r.unaffectedMs)}]; ` +
     `failed stores ${JSON.stringify(r.failures)}; ${(r.durationMs / 1000).toFixed(1)} s`
 }

@@ -34,6 +34,7 @@ describe('SIGKILL of a relay under sustained store load (4-node process testnet,
     }
 
     expect(report.acknowledged).to.be.greaterThan(0)
+    expect(report.victimDisk.onDiskAfterKill, 'stores the victim acknowledged, in its database right after the SIGKILL').to.equal(report.victimDisk.acknowledgedByIt)
     expect(report.badReceipts, 'receipts naming fewer than W members or a non-member').to.equal(0)
     expect(report.missing, 'acknowledged but not readable after recovery').to.deep.equal([])
     expect(report.foundAfterRecovery).to.equal(report.acknowledged)
