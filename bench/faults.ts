@@ -53,6 +53,9 @@ async function main (): Promise<number> {
     if (flags.json != null) await writeFile(flags.json, JSON.stringify(report, null, 2) + '\n')
     const problems = [
       ...(report.missing.length > 0 ? [`${report.missing.length} acknowledged messages not readable`] : []),
+      ...(report.victimDisk.onDiskAfterKill !== report.victimDisk.acknowledgedByIt
+        ? [`${report.victim.name} held ${report.victimDisk.onDiskAfterKill}/${report.victimDisk.acknowledgedByIt} of its acknowledged stores after the kill`]
+        : []),
       ...report.perReplica.filter(p => p.found !== p.expected).map(p => `${p.name} holds ${p.found}/${p.expected}`),
       ...report.rebuildMs.filter(r => r.ms == null || r.ms > REBUILD_BOUND_MS).map(r => `client ${r.client} rebuild ${r.ms == null ? 'never' : `${Math.round(r.ms)} ms`}`),
       ...report.bans,
