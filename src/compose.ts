@@ -84,7 +84,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionGater: connectionGater(limiter),
+      connectionGater: connectionGater(limiter, options.denyPeer),
       // Under heavy link traffic a heartbeat ping can still be in flight when the next
       // one starts; libp2p would then abort the whole connection and every circuit on
       // it. Dead connections are still found by TCP and yamux.
@@ -262,8 +262,8 @@ function checkSwarmConfig (config: GhostnodeConfig): void {
 /** Framing around a message or page in a SWARM exit request or answer (generous: ~100 bytes are used). */
 const SWARM_EXIT_OVERHEAD_BYTES = 1024
 
-/** Refuses connection attempts over the per-/24 (/48) budget and every banned peer. */
-function connectionGater (limiter: RateLimiter): ConnectionGater {
+/** Refuses connection attempts over the per-/24 (/48) budget, every banned peer, and any peer `deny` names. */
+function connectionGater (limiter: RateLimiter, deny: (peer: PeerId) => boolean = () => false): ConnectionGater {
   return {
     denyInboundConnection: (maConn) => {
       let key: string
@@ -274,8 +274,8 @@ function connectionGater (limiter: RateLimiter): ConnectionGater {
       }
       return !limiter.check('connection', key).allowed
     },
-    denyInboundEncryptedConnection: (peer: PeerId) => limiter.isBanned(peer.toString()),
-    denyDialPeer: (peer: PeerId) => limiter.isBanned(peer.toString())
+    denyInboundEncryptedConnection: (peer: PeerId) => limiter.isBanned(peer.toString()) || deny(peer),
+    denyDialPeer: (peer: PeerId) => limiter.isBanned(peer.toString()) || deny(peer)
   }
 }
 

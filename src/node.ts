@@ -44,6 +44,12 @@ export interface GhostnodeOptions {
   libp2pMetrics?: boolean
   /** Clock for uptime, keys, records and limits. @default Date.now */
   now?: () => number
+  /**
+   * Refuses connections to and from the peers for which it returns true (dials
+   * and inbound handshakes), on top of the rate limiter's bans. A test hook:
+   * the partition tests split in-process nodes with it, without root.
+   */
+  denyPeer?: (peer: PeerId) => boolean
 }
 
 /** Everything compose.ts assembles; the node owns and closes all of it. */

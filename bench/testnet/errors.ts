@@ -41,7 +41,7 @@ export class CommandFailedError extends GhostnodeError {
 /** A node process exited while the launcher still needed it. */
 export class NodeExitedError extends GhostnodeError {
   constructor (name: string, exit: string, logPath: string, logTail: string) {
-    super(`${name} exited (${exit}) before the testnet was up; log ${logPath}:\n${logTail}`, 'ERR_TESTNET_NODE_EXITED')
+    super(`${name} exited (${exit}) before it was up; log ${logPath}:\n${logTail}`, 'ERR_TESTNET_NODE_EXITED')
   }
 }
 

@@ -198,3 +198,55 @@ export async function netemAvailable (runId: string): Promise<boolean> {
     untrackNamespace(ns)
   }
 }
+
+export interface Partition {
+  /** Host positions (0-based) cut off from the rest. */
+  isolated: number[]
+  /** Removes the partition's routes; idempotent. */
+  heal: () => Promise<void>
+}
+
+/**
+ * Cuts the hosts at `isolated` (0-based positions in `network.hosts`) off from
+ * every other host, both ways, with /32 blackhole routes inside each namespace.
+ * Nothing crosses between the two sides and nothing tells the far end (no RST,
+ * no FIN, no ICMP), so established connections hang rather than close, as on
+ * a real partition, and carry on after heal() unless an end gave up on them
+ * meanwhile; locally, a new connect() to the other side fails at once with
+ * EINVAL. The root namespace (the bridge address) still reaches every host,
+ * so a test can watch both sides over HTTP. Needs neither netem nor iptables.
+ */
+export async function partitionHosts (network: NetnsNetwork, isolated: number[]): Promise<Partition> {
+  const cut = new Set(isolated)
+  for (const i of cut) {
+    if (!Number.isInteger(i) || i < 0 || i >= network.hosts.length) throw new CommandFailedError('partition', `no host at position ${i}`)
+  }
+  const routes: Array<{ namespace: string, to: string }> = []
+  for (const [i, a] of network.hosts.entries()) {
+    for (const [j, b] of network.hosts.entries()) {
+      if (cut.has(i) !== cut.has(j)) routes.push({ namespace: a.namespace, to: `${b.address}/32` })
+    }
+  }
+  const added: typeof routes = []
+  let healed: Promise<void> | undefined
+  const heal = async (): Promise<void> => {
+    healed ??= (async () => {
+      const errors: string[] = []
+      for (const r of added) {
+        await ip('-n', r.namespace, 'route', 'del', 'blackhole', r.to).catch((err: Error) => { errors.push(err.message) })
+      }
+      if (errors.length > 0) throw new CommandFailedError('partition heal', errors.join('; '))
+    })()
+    await healed
+  }
+  try {
+    for (const r of routes) {
+      await ip('-n', r.namespace, 'route', 'add', 'blackhole', r.to)
+      added.push(r)
+    }
+  } catch (err) {
+    await heal().catch(() => {})
+    throw err
+  }
+  return { isolated: [...cut], heal }
+}

@@ -73,6 +73,17 @@ export interface Testnet {
   network?: NetnsNetwork
   /** Resolves if a node exits on its own while the testnet runs (never during stop()). */
   unexpectedExit: Promise<{ name: string, exit: ProcessExit }>
+  /**
+   * Sends `signal` (default SIGKILL) to node `index` (0-based) and resolves with its exit.
+   * That exit is expected: it does not resolve `unexpectedExit`.
+   */
+  kill: (index: number, signal?: NodeJS.Signals) => Promise<ProcessExit>
+  /**
+   * Starts node `index` again after kill(): same data dir (so the same identity and
+   * stored data), ports and flags. Resolves once it is ready and connected to every
+   * other running node; its new entry replaces the old one in `nodes`.
+   */
+  restart: (index: number, options?: { readyTimeoutMs?: number }) => Promise<TestnetNode>
   /** Stops every node (SIGTERM, deadline, SIGKILL), removes namespaces and temp data; idempotent. */
   stop: () => Promise<StopResult[]>
 }
@@ -141,6 +152,13 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
   // ends the other nodes' readiness polls as soon as one of them fails
   const waits = new AbortController()
   const waitSignal = options.signal != null ? AbortSignal.any([options.signal, waits.signal]) : waits.signal
+  // processes killed on purpose (kill()): their exit is not "unexpected"
+  const killed = new Set<NodeProcess>()
+  let reportExit: (exit: { name: string, exit: ProcessExit }) => void = () => {}
+  const unexpectedExit = new Promise<{ name: string, exit: ProcessExit }>((resolve) => { reportExit = resolve })
+  const watch = (p: NodeProcess): void => {
+    void p.exited.then((exit) => { if (!stopping && !killed.has(p)) reportExit({ name: p.name, exit }) })
+  }
 
   const stop = async (): Promise<StopResult[]> => {
     stopping = true
@@ -188,7 +206,8 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
     planned.forEach((n, i) => { log(`${n.name}: initialised ${peerIds[i]} in ${n.dataDir}`) })
     if (options.signal?.aborted === true) throw new TestnetAbortedError()
 
-    for (const [i, n] of planned.entries()) {
+    const launch = async (i: number): Promise<NodeProcess> => {
+      const n = planned[i]
       const bootstrap = planned.flatMap((m, j) => j === i ? [] : ['--bootstrap', `/ip4/${m.host}/tcp/${m.ports.tcp}/p2p/${peerIds[j]}`])
       const proc = await startNodeProcess({
         name: n.name,
@@ -196,44 +215,79 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
         args: [...nodeArgs(n), ...bootstrap, ...(options.extraArgs ?? [])],
         ...(n.wrap != null ? { wrap: n.wrap } : {})
       })
-      procs.push(proc)
       log(`${n.name}: started pid ${proc.pid}, log ${proc.logPath}`)
+      return proc
     }
 
-    const deadline = Date.now() + (options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS)
-    await Promise.all(planned.map(async (n, i) => {
-      const proc = procs[i]
+    /** Ready, and connected to every node in `peersOf` (by index). */
+    const waitUp = async (i: number, proc: NodeProcess, peersOf: number[], deadline: number, signal: AbortSignal): Promise<void> => {
+      const n = planned[i]
       const waitOptions = {
         timeoutMs: Math.max(0, deadline - Date.now()),
-        signal: waitSignal,
+        signal,
         failFast: async () => {
           if (proc.exit != null) throw new NodeExitedError(n.name, describeExit(proc.exit), proc.logPath, await logTail(proc.logPath))
         }
       }
       await waitForReady(httpUrl(n), waitOptions)
-      await waitForPeers(httpUrl(n), peerIds.filter((_, j) => j !== i), { ...waitOptions, timeoutMs: Math.max(0, deadline - Date.now()) })
-    }))
+      await waitForPeers(httpUrl(n), peersOf.map(j => peerIds[j]), { ...waitOptions, timeoutMs: Math.max(0, deadline - Date.now()) })
+    }
 
-    const nodes = await Promise.all(planned.map(async (n, i): Promise<TestnetNode> => {
+    const describe = async (i: number, proc: NodeProcess): Promise<TestnetNode> => {
+      const n = planned[i]
       const health = await getJson(`${httpUrl(n)}/health`)
       return {
         name: n.name,
         peerId: peerIds[i],
         multiaddrs: Array.isArray(health.body?.addrs) ? health.body.addrs : [],
         httpUrl: httpUrl(n),
-        pid: procs[i].pid,
+        pid: proc.pid,
         dataDir: n.dataDir,
-        logPath: procs[i].logPath,
+        logPath: proc.logPath,
         host: n.host,
         ports: n.ports,
         ...(n.namespace != null ? { namespace: n.namespace } : {}),
-        process: procs[i]
+        process: proc
       }
-    }))
-    const unexpectedExit = new Promise<{ name: string, exit: ProcessExit }>((resolve) => {
-      for (const p of procs) void p.exited.then((exit) => { if (!stopping) resolve({ name: p.name, exit }) })
-    })
-    return { runId, baseDir, nodes, ...(network != null ? { network } : {}), unexpectedExit, stop }
+    }
+
+    for (let i = 0; i < count; i++) procs.push(await launch(i))
+
+    const deadline = Date.now() + (options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS)
+    const all = planned.map((_, i) => i)
+    await Promise.all(planned.map(async (_, i) => waitUp(i, procs[i], all.filter(j => j !== i), deadline, waitSignal)))
+
+    const nodes = await Promise.all(planned.map(async (_, i) => describe(i, procs[i])))
+    for (const p of procs) watch(p)
+
+    const checkIndex = (index: number): void => {
+      if (!Number.isInteger(index) || index < 0 || index >= count) throw new TestnetConfigError(`no node ${index} (0-${count - 1})`)
+      if (stopping) throw new TestnetConfigError('the testnet is stopping')
+    }
+
+    const kill = async (index: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<ProcessExit> => {
+      checkIndex(index)
+      const proc = procs[index]
+      killed.add(proc)
+      if (proc.exit == null) process.kill(proc.pid, signal)
+      return proc.exited
+    }
+
+    const restart = async (index: number, restartOptions: { readyTimeoutMs?: number } = {}): Promise<TestnetNode> => {
+      checkIndex(index)
+      const old = procs[index]
+      if (old.exit == null) throw new TestnetConfigError(`${old.name} is still running (pid ${old.pid}); kill() it first`)
+      await stopNodeProcess(old) // only removes its pid file: it has exited
+      const proc = await launch(index)
+      procs[index] = proc
+      watch(proc)
+      const running = all.filter(j => j !== index && procs[j].exit == null)
+      await waitUp(index, proc, running, Date.now() + (restartOptions.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS), options.signal ?? new AbortController().signal)
+      nodes[index] = await describe(index, proc)
+      return nodes[index]
+    }
+
+    return { runId, baseDir, nodes, ...(network != null ? { network } : {}), unexpectedExit, kill, restart, stop }
   } catch (err) {
     waits.abort()
     await stop().catch(() => {})

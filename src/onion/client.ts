@@ -42,6 +42,8 @@ export interface GhostClientInit {
   requestTimeoutMs?: number
   /** Circuit rebuilds one request may trigger. @default 3 */
   retries?: number
+  /** Relays (peer id strings) this client never puts on a circuit, e.g. the far side of a known partition. */
+  exclude?: string[]
   /** @default 131072 */
   maxMessageBytes?: number
   /** The client's libp2p identity; an ephemeral one when absent (the default, unlinkable across runs). */
@@ -170,7 +172,7 @@ export class GhostClient {
     const now = Date.now()
     for (const [peer, until] of this.avoid) if (until < now) this.avoid.delete(peer)
     const validNow = this.records().filter(r => r.validUntil > now)
-    const exclude = [this.libp2p.peerId.toString(), ...this.avoid.keys(), ...(options.exclude ?? []).map(String)]
+    const exclude = [this.libp2p.peerId.toString(), ...this.avoid.keys(), ...(this.init.exclude ?? []), ...(options.exclude ?? []).map(String)]
     // The relay the client already talks to (for the directory) is its entry guard:
     // only hop 1 ever sees the client's connection, never a middle hop or the exit.
     const guard = this.libp2p.getPeers().find(p => this.directory.has(p.toString()) && !exclude.includes(p.toString()))
@@ -251,8 +253,13 @@ export class GhostClient {
 
   /** The circuit requests currently use, built (or rebuilt) on demand. */
   async circuit (): Promise<ClientCircuit> {
-    const current = await this.current?.catch(() => undefined)
+    const pending = this.current
+    const current = await pending?.catch(() => undefined)
     if (current?.isOpen === true) return current
+    // Another request saw the same failure and started the replacement while we
+    // waited: share it. Building one each would leave all but the last orphaned
+    // (open on the relays, never used again).
+    if (this.current !== pending) return this.circuit()
     this.current = this.buildCircuit()
     return this.current
   }

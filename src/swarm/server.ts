@@ -17,11 +17,24 @@ export const DEFAULT_SERVER_REQUEST_TIMEOUT_MS = 5_000
 
 export type SwarmViolation = 'malformed' | 'unauthorized'
 
+/**
+ * Who a requester is to this member: a verified swarm member; a peer whose
+ * record this member does not hold (yet); or a peer whose record says it is
+ * not a member (no SWARM capability, expired).
+ */
+export type SwarmPeerStanding = 'member' | 'unknown' | 'refused'
+
 export interface SwarmServerInit {
   replica: LocalReplica
   log: Logger
   /** May this peer use the protocol at all (a verified SWARM node record)? */
-  authorize: (peer: PeerId) => boolean
+  authorize: (peer: PeerId) => SwarmPeerStanding
+  /**
+   * A peer this member holds no record of sent a request (answered UNAUTHORIZED).
+   * The gap may well be ours (just restarted, a record not fetched yet), so this
+   * is where to catch up rather than to punish.
+   */
+  onUnknownPeer?: (peer: PeerId) => void
   /** Charges one request to the peer's rate limit; false refuses it. */
   allow: (peer: PeerId) => boolean
   onViolation?: (peer: PeerId, violation: SwarmViolation) => void
@@ -107,7 +120,17 @@ export class SwarmServer {
       this.init.onServed?.(op, status)
       this.reply(stream, header.id, status, body)
     }
-    if (!this.init.authorize(peer)) {
+    const standing = this.init.authorize(peer)
+    if (standing === 'unknown') {
+      // not penalised: a member that restarted, or missed a record, would otherwise ban its
+      // honest peers within a few requests. The request is still charged (floods overflow
+      // the bucket, which penalises) and refused.
+      this.init.allow(peer)
+      this.init.onUnknownPeer?.(peer)
+      answer(SwarmPeerStatus.UNAUTHORIZED, encodeReason('no verified swarm record of this peer here (yet)'))
+      return
+    }
+    if (standing === 'refused') {
       this.init.onViolation?.(peer, 'unauthorized')
       answer(SwarmPeerStatus.UNAUTHORIZED, encodeReason('not a verified swarm member'))
       return

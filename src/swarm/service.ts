@@ -20,6 +20,10 @@ import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
 /** Inbound swarm streams per connection: one per direction is normal; the rest is slack for reopening. */
 export const DEFAULT_SWARM_MAX_INBOUND_STREAMS = 4
+/** A peer unknown here that keeps using the swarm protocol triggers a directory fetch this often at most. */
+export const UNKNOWN_PEER_FETCH_INTERVAL_MS = 5_000
+/** Bound on the peers remembered for that throttle (stale entries are dropped beyond it). */
+const MAX_UNKNOWN_PEERS_TRACKED = 1_000
 
 export interface SwarmServiceComponents {
   peerId: PeerId
@@ -83,12 +87,16 @@ export class SwarmService implements Startable {
   private readonly init: SwarmServiceInit
   private readonly log: Logger
   private running = false
+  /** When we last fetched the directory of a peer that used the protocol without a record here. */
+  private readonly unknownFetchedAt = new Map<string, number>()
+  private readonly now: () => number
 
   constructor (components: SwarmServiceComponents, init: SwarmServiceInit) {
     this.components = components
     this.init = init
     this.log = components.logger.forComponent('ghostnode:swarm')
     const now = init.now ?? Date.now
+    this.now = now
     const selfId = components.peerId.toString()
     this.store = init.store
     this.replicas = init.replicas ?? DEFAULT_REPLICATION_FACTOR
@@ -115,7 +123,14 @@ export class SwarmService implements Startable {
     this.server = new SwarmServer({
       replica: this.local,
       log: this.log,
-      authorize: (peer) => this.membership.isVerifiedMember(peer.toString()),
+      authorize: (peer) => {
+        const id = peer.toString()
+        if (this.membership.isVerifiedMember(id)) return 'member'
+        // no record, or only one that has expired: ours may be what is out of date
+        const record = components.directory.get(peer)
+        return record == null || record.validUntil <= now() ? 'unknown' : 'refused'
+      },
+      onUnknownPeer: (peer) => { this.catchUpWith(peer) },
       allow: init.allowRequest ?? (() => true),
       onViolation: init.onViolation,
       onServed: (op, status) => { this.metrics.peerRequests.inc({ op, status: peerStatusName(status) }) },
@@ -175,6 +190,7 @@ export class SwarmService implements Startable {
     await this.components.registrar.unhandle(this.protocol)
     this.peers.stop()
     this.server.closeAll(new SwarmChannelClosedError('node stopping'))
+    this.unknownFetchedAt.clear()
     await this.sync.idle()
   }
 
@@ -195,6 +211,22 @@ export class SwarmService implements Startable {
   /** Pulls the ranges this node gained (also runs after every ring change). */
   async pullNow (): Promise<void> {
     return this.sync.pullNow()
+  }
+
+  /**
+   * A peer we hold no record of uses the swarm protocol: it most likely knows
+   * something we do not (we just restarted, or missed its record), so fetch its
+   * directory. At most once per peer per UNKNOWN_PEER_FETCH_INTERVAL_MS.
+   */
+  private catchUpWith (peer: PeerId): void {
+    const key = peer.toString()
+    const now = this.now()
+    if (!this.running || (this.unknownFetchedAt.get(key) ?? 0) > now - UNKNOWN_PEER_FETCH_INTERVAL_MS) return
+    this.unknownFetchedAt.set(key, now)
+    if (this.unknownFetchedAt.size > MAX_UNKNOWN_PEERS_TRACKED) {
+      for (const [k, t] of this.unknownFetchedAt) if (t <= now - UNKNOWN_PEER_FETCH_INTERVAL_MS) this.unknownFetchedAt.delete(k)
+    }
+    void this.components.directory.fetchFrom(peer).catch((err: Error) => { this.log('directory fetch from an unknown swarm peer failed - %e', err) })
   }
 
   private readonly onRingChange = (evt: CustomEvent<{ added: string[], removed: string[] }>): void => {

@@ -1,4 +1,5 @@
 import { expect } from 'chai'
+import { Registry } from 'prom-client'
 import { CircuitDestroyedError } from '../../src/onion/circuit-errors.js'
 import { GhostClient } from '../../src/onion/client.js'
 import { CELL_SIZE, CellCommand, DestroyReason } from '../../src/onion/constants.js'
@@ -187,6 +188,25 @@ describe('onion circuits on loopback', function () {
     const rebuilt = await c.circuit()
     expect(rebuilt).to.not.equal(circuit)
     expect(rebuilt.path.map(p => p.toString())).to.not.include(victim.peerId.toString())
+  })
+
+  it('builds one replacement when concurrent requests meet the same failed circuit', async () => {
+    nodes = await startNetwork(dir, 5)
+    const registry = new Registry()
+    client = await GhostClient.create({ bootstrap: [nodes[0].getMultiaddrs()[0].toString()], registry })
+    const c = client
+    expect(await c.echo(encoder.encode('before'))).to.deep.equal(encoder.encode('before'))
+    const circuit = await c.circuit()
+    await nodeOf(nodes, circuit.path[1]).stop()
+    await until(() => !circuit.isOpen, 10_000, 'the client to learn of the failure')
+    const builds = async (): Promise<number> => {
+      const line = (await registry.metrics()).split('\n').find(l => l.startsWith('ghostnode_onion_circuit_build_seconds_count{outcome="ok"} '))
+      return line == null ? 0 : Number(line.split(' ')[1])
+    }
+    const before = await builds()
+    const replies = await Promise.all(Array.from({ length: 8 }, async (_, i) => c.echo(encoder.encode(`concurrent ${i}`))))
+    replies.forEach((r, i) => { expect(r).to.deep.equal(encoder.encode(`concurrent ${i}`)) })
+    expect(await builds() - before, 'circuits built for the 8 requests').to.equal(1)
   })
 
   it('keeps old circuits through onion key rotation and its grace period; new circuits use the new key', async () => {

@@ -6,7 +6,7 @@ import { loadOrCreateIdentity } from '../../src/identity/key-file.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
 import { NodeFullError } from '../../src/swarm/errors.js'
 import { HashRing } from '../../src/swarm/ring.js'
-import { startNode, stopAll, testConfig } from '../helpers/nodes.js'
+import { metric, startNode, stopAll, testConfig } from '../helpers/nodes.js'
 import { startNetwork, until } from '../helpers/network.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 import type { Ghostnode } from '../../src/node.js'
@@ -61,6 +61,43 @@ describe('swarm churn and anti-entropy', function () {
     await back.swarm.sync.idle()
     expect(await countHeld(back, key.publicKey)).to.equal(5)
     for (const r of stored) expect(await back.swarm.store.has(key.publicKey, r.hash)).to.equal(true)
+  })
+
+  it('a member restarted under write load bans none of its peers and catches up with them', async () => {
+    nodes = await startNetwork(dir, 3, () => swarmConfig({ reconcileIntervalMs: 1_000 }))
+    await allRings(3)
+    const [a, b, c] = nodes
+    const cConfig = c.config
+    await c.stop()
+    const key = MailboxKey.generate()
+    // writes keep coming to the swarm (c included) while c restarts: some reach c before its directory knows a and b
+    let writing = true
+    let written = 0
+    const writer = (async () => {
+      while (writing) {
+        await a.swarm.storeMessage({ mailbox: key.publicKey, namespace: 0, ttlMs: 600_000, data: encoder.encode(`w${written}`) })
+        written++
+      }
+    })()
+    try {
+      nodes[2] = await startNode(cConfig)
+      const back = nodes[2]
+      await until(() => back.libp2p.getConnections(a.peerId).length > 0 && back.swarm.membership.ring.size === 3, 10_000, 'the restarted member to rejoin')
+      await until(async () => (await metric(back, 'ghostnode_swarm_peer_requests_total', '{op="put",status="unauthorized"}')) > 0 ||
+        (await metric(back, 'ghostnode_swarm_peer_requests_total', '{op="put",status="ok"}')) > 20, 10_000, 'writes to reach the restarted member')
+      const refusedEarly = await metric(back, 'ghostnode_swarm_peer_requests_total', '{op="put",status="unauthorized"}')
+      const beforeStop = written
+      await until(() => written >= beforeStop + 20, 10_000, 'more writes')
+      writing = false
+      await writer
+      for (const peer of [a, b]) expect(back.limiter.isBanned(peer.peerId.toString()), `restarted member bans ${peer === a ? 'a' : 'b'}`).to.equal(false)
+      await back.swarm.reconcileNow()
+      expect(await countHeld(back, key.publicKey)).to.equal(written)
+      console.log(`      ${written} writes; the restarted member refused ${refusedEarly} of them before it knew the writer`)
+    } finally {
+      writing = false
+      await writer.catch(() => {})
+    }
   })
 
   it('anti-entropy on its timer repairs a write a member refused (R = 3)', async () => {

@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { expect } from 'chai'
 import { trackedPids } from '../../bench/testnet/cleanup.js'
-import { NetemUnavailableError } from '../../bench/testnet/errors.js'
-import { assertNetnsAvailable, ip, listNamespaces, netemAvailable } from '../../bench/testnet/netns.js'
+import { NetemUnavailableError, TestnetConfigError } from '../../bench/testnet/errors.js'
+import { assertNetnsAvailable, ip, listNamespaces, netemAvailable, partitionHosts } from '../../bench/testnet/netns.js'
 import { pidAlive, runGhostnode } from '../../bench/testnet/node-process.js'
 import { portIsFree } from '../../bench/testnet/ports.js'
 import { connectedPeerIds, getJson, waitUntil } from '../../bench/testnet/ready.js'
@@ -92,6 +92,29 @@ describe('testnet launcher on loopback', function () {
     }
   })
 
+  it('kills a node and restarts it with the same identity, data dir and ports', async () => {
+    if (net == null) throw new Error('no testnet')
+    const before = net.nodes[1]
+    let unexpected: string | undefined
+    void net.unexpectedExit.then(({ name }) => { unexpected = name })
+    const exit = await net.kill(1)
+    expect(exit.signal).to.equal('SIGKILL')
+    expect(pidAlive(before.pid)).to.equal(false)
+    let refused: unknown
+    await net.restart(0).catch((err: unknown) => { refused = err })
+    expect(refused, 'restart of a running node').to.be.instanceOf(TestnetConfigError)
+
+    const after = await net.restart(1)
+    expect(net.nodes[1]).to.equal(after)
+    expect(after.peerId).to.equal(before.peerId)
+    expect(after.dataDir).to.equal(before.dataDir)
+    expect(after.ports).to.deep.equal(before.ports)
+    expect(after.pid).to.not.equal(before.pid)
+    expect([...await connectedPeerIds(after.httpUrl)]).to.include.members([net.nodes[0].peerId, net.nodes[2].peerId])
+    expect(unexpected, 'a killed node reported as an unexpected exit').to.equal(undefined)
+    await expectCleanStop(net)
+  })
+
   it('stops every node process and releases every port', async () => {
     if (net == null) throw new Error('no testnet')
     const ports = net.nodes.flatMap(n => [n.ports.tcp, n.ports.ws, n.ports.http])
@@ -156,6 +179,32 @@ describe('testnet launcher in network namespaces', function () {
     expect(await listNamespaces(`gn-${runId}-`)).to.deep.equal([])
     const links = await ip('-o', 'link', 'show')
     expect(links, 'bridge or veth left behind').to.not.contain(network.bridge).and.not.contain(`gnv-${runId}-`)
+  })
+
+  it('cuts one namespace off from the others both ways, keeps it reachable from the root namespace, and heals', async () => {
+    net = await startTestnet({ nodes: 3, netns: true })
+    const network = net.network
+    if (network == null) throw new Error('no network')
+    const [n1, n2, n3] = net.nodes
+    /** Whether a TCP connection from `from` (a namespace, or the root one) to `to`'s TCP port opens within 1 s. */
+    const reaches = async (from: string | undefined, to: typeof n1): Promise<boolean> => {
+      const script = `const s = require('node:net').connect(${to.ports.tcp}, '${to.host}'); s.setTimeout(1000);` +
+        "s.on('connect', () => process.exit(0)); s.on('timeout', () => process.exit(3)); s.on('error', () => process.exit(4))"
+      const argv = [...(from != null ? ['ip', 'netns', 'exec', from] : []), process.execPath, '-e', script]
+      return execFileAsync(argv[0], argv.slice(1)).then(() => true, () => false)
+    }
+    const cut = await partitionHosts(network, [2])
+    try {
+      expect(await reaches(n1.namespace, n3), 'node1 → node3').to.equal(false)
+      expect(await reaches(n3.namespace, n2), 'node3 → node2').to.equal(false)
+      expect(await reaches(n1.namespace, n2), 'node1 → node2').to.equal(true)
+      expect(await reaches(undefined, n3), 'root namespace → node3').to.equal(true)
+    } finally {
+      await cut.heal()
+    }
+    expect(await reaches(n1.namespace, n3), 'node1 → node3 after healing').to.equal(true)
+    expect(await reaches(n3.namespace, n2), 'node3 → node2 after healing').to.equal(true)
+    for (const h of network.hosts) expect(await ip('-n', h.namespace, 'route', 'show'), h.namespace).to.not.contain('blackhole')
   })
 
   it('puts a netem delay on every node link', async function () {

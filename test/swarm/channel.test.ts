@@ -9,7 +9,7 @@ import { encodeFrame } from '../../src/swarm/frames.js'
 import { SwarmOp, decodePageAnswer, decodePutAnswer, encodeRequestMessage } from '../../src/swarm/protocol.js'
 import { createRecord } from '../../src/swarm/record-codec.js'
 import { LocalReplica } from '../../src/swarm/replica.js'
-import { SwarmServer } from '../../src/swarm/server.js'
+import { SwarmServer, type SwarmPeerStanding } from '../../src/swarm/server.js'
 import { SwarmChannelClosedError, SwarmRequestTimeoutError } from '../../src/swarm/service-errors.js'
 import { SwarmPeerStatus } from '../../src/swarm/status.js'
 import { MessageStore } from '../../src/swarm/store.js'
@@ -28,7 +28,9 @@ describe('swarm/channel and server (in-memory streams)', () => {
   let peer: PeerId
   let outbound: Stream
   let inbound: Stream
-  let authorized: boolean
+  let standing: SwarmPeerStanding
+  let unknownPeers: string[]
+  let charged: number
   let allowed: boolean
   let violations: string[]
   let server: SwarmServer
@@ -39,15 +41,18 @@ describe('swarm/channel and server (in-memory streams)', () => {
     await store.open()
     replica = new LocalReplica({ store, tombstones: new Tombstones({ now: () => T0 }), isReady: () => true, maxTtlMs: 3_600_000, now: () => T0 })
     peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
-    authorized = true
+    standing = 'member'
     allowed = true
     violations = []
+    unknownPeers = []
+    charged = 0
     server = new SwarmServer({
       replica,
       log,
-      authorize: () => authorized,
-      allow: () => allowed,
-      onViolation: (_p, v) => violations.push(v)
+      authorize: () => standing,
+      allow: () => { charged++; return allowed },
+      onViolation: (_p, v) => violations.push(v),
+      onUnknownPeer: (p) => unknownPeers.push(p.toString())
     });
     [outbound, inbound] = await streamPair()
     server.handle(inbound, { remotePeer: peer } as unknown as Connection)
@@ -77,7 +82,7 @@ describe('swarm/channel and server (in-memory streams)', () => {
     const gate = new Promise<void>(resolve => { release = resolve })
     const slow = { serve: async () => { await gate; return new Uint8Array(4) } } as unknown as LocalReplica
     const [out2, in2] = await streamPair()
-    new SwarmServer({ replica: slow, log, authorize: () => true, allow: () => true, maxInflight: 4 }).handle(in2, { remotePeer: peer } as unknown as Connection)
+    new SwarmServer({ replica: slow, log, authorize: () => 'member', allow: () => true, maxInflight: 4 }).handle(in2, { remotePeer: peer } as unknown as Connection)
     const channel = new SwarmChannel(out2, peer, { log })
     const answers = Array.from({ length: 6 }, async () => channel.request({ op: SwarmOp.DELETE_ALL, mailbox }, 5_000))
     await new Promise(resolve => setTimeout(resolve, 50))
@@ -89,14 +94,31 @@ describe('swarm/channel and server (in-memory streams)', () => {
     in2.abort(new Error('done'))
   })
 
-  it('answers UNAUTHORIZED to a peer without a swarm record, and RATE_LIMITED over budget', async () => {
+  it('answers UNAUTHORIZED to a peer whose record is not a member\'s, and RATE_LIMITED over budget', async () => {
     const channel = new SwarmChannel(outbound, peer, { log })
-    authorized = false
+    standing = 'refused'
     expect((await channel.request({ op: SwarmOp.DELETE_ALL, mailbox }, 5_000)).status).to.equal(SwarmPeerStatus.UNAUTHORIZED)
     expect(violations).to.deep.equal(['unauthorized'])
-    authorized = true
+    standing = 'member'
     allowed = false
     expect((await channel.request({ op: SwarmOp.DELETE_ALL, mailbox }, 5_000)).status).to.equal(SwarmPeerStatus.RATE_LIMITED)
+  })
+
+  it('refuses a peer it holds no record of without penalising it, charges it, and asks to catch up', async () => {
+    // a member that just restarted, or missed a record, must not ban the honest peers writing to it
+    const channel = new SwarmChannel(outbound, peer, { log })
+    standing = 'unknown'
+    const record = createRecord({ mailbox, namespace: 0, timestamp: T0, ttlMs: 60_000, data: Uint8Array.of(1) })
+    for (let i = 0; i < 20; i++) {
+      expect((await channel.request({ op: SwarmOp.PUT, record }, 5_000)).status).to.equal(SwarmPeerStatus.UNAUTHORIZED)
+    }
+    expect(violations).to.deep.equal([])
+    expect(charged).to.equal(20)
+    expect(unknownPeers).to.have.length(20)
+    expect(new Set(unknownPeers)).to.deep.equal(new Set([peer.toString()]))
+    expect(await store.has(mailbox, record.hash), 'nothing stored for an unknown peer').to.equal(false)
+    standing = 'member'
+    expect((await channel.request({ op: SwarmOp.PUT, record }, 5_000)).status).to.equal(SwarmPeerStatus.OK)
   })
 
   it('answers BAD_REQUEST to a malformed body and keeps serving the stream', async () => {
