@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { MemoryBudget } from '../../src/onion/memory-budget.js'
-import { Reassembler } from '../../src/onion/reassembly.js'
+import { Reassembler, REASSEMBLY_FRAGMENT_OVERHEAD_BYTES, REASSEMBLY_PARTIAL_OVERHEAD_BYTES } from '../../src/onion/reassembly.js'
 import { RelayCommand, RELAY_DATA_BYTES } from '../../src/onion/constants.js'
 import { ReassemblyBufferFullError } from '../../src/onion/errors.js'
 
@@ -24,7 +24,9 @@ describe('MemoryBudget', () => {
   })
 
   it('bounds reassembly across circuits and releases what completes or is cleared', () => {
-    const budget = new MemoryBudget(3 * RELAY_DATA_BYTES)
+    const first = RELAY_DATA_BYTES + REASSEMBLY_FRAGMENT_OVERHEAD_BYTES + REASSEMBLY_PARTIAL_OVERHEAD_BYTES
+    const next = RELAY_DATA_BYTES + REASSEMBLY_FRAGMENT_OVERHEAD_BYTES
+    const budget = new MemoryBudget(2 * first + next)
     const a = new Reassembler({ budget })
     const b = new Reassembler({ budget })
     const frag = (requestId: number, fragIndex: number): Parameters<Reassembler['add']>[0] =>
@@ -32,14 +34,14 @@ describe('MemoryBudget', () => {
     a.add(frag(1, 0))
     a.add(frag(1, 1))
     b.add(frag(2, 0))
-    expect(budget.used).to.equal(3 * RELAY_DATA_BYTES)
+    expect(budget.used).to.equal(2 * first + next)
     expect(() => b.add(frag(2, 1))).to.throw(ReassemblyBufferFullError)
-    expect(budget.used).to.equal(2 * RELAY_DATA_BYTES) // b's partial was dropped
+    expect(budget.used).to.equal(first + next) // b's partial was dropped
     const message = a.add(frag(1, 2))
     expect(message?.data.byteLength).to.equal(3 * RELAY_DATA_BYTES)
     expect(budget.used).to.equal(0)
     b.add(frag(3, 0))
-    expect(budget.used).to.equal(RELAY_DATA_BYTES)
+    expect(budget.used).to.equal(first)
     b.clear()
     expect(budget.used).to.equal(0)
   })
