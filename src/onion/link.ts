@@ -45,6 +45,12 @@ export interface LinkOptions {
 }
 
 export const DEFAULT_LINK_STALL_TIMEOUT_MS = 30_000
+/**
+ * What one queued cell costs the node-wide budget: its 1,024 bytes plus the
+ * buffer and typed-array objects around them (a lone 1 KiB Uint8Array measured
+ * ~1.5 KB of RSS on Node 24), so the budget bounds memory, not payload.
+ */
+export const LINK_CELL_COST_BYTES = 1_536
 /** How often a link waiting on its stream re-checks it, in case a drain event was missed. */
 const STREAM_POLL_MS = 1_000
 
@@ -118,22 +124,25 @@ export class Link {
 
   /**
    * Queues one encoded cell (CELL_SIZE bytes; the link keeps the reference until
-   * written). False when the link is closed or its queue is full.
+   * written). False when the link is closed or its queue is full. `shared`: the
+   * cell may be a view into a buffer that also holds cells going elsewhere (a
+   * received chunk), so it is copied if it has to wait; a sender whose buffer
+   * holds only cells for this link (one message's cells) passes false.
    */
-  send (cell: Uint8Array): boolean {
+  send (cell: Uint8Array, shared = true): boolean {
     if (this.closed) return false
-    if (this.queue.length >= this.maxQueuedCells || this.budget?.tryReserve(CELL_SIZE) === false) {
+    if (this.queue.length >= this.maxQueuedCells || this.budget?.tryReserve(LINK_CELL_COST_BYTES) === false) {
       this.cellsShed++
       return false
     }
     if (this.closed) {
       // the budget's pressure handler closed this very link
-      this.budget?.release(CELL_SIZE)
+      this.budget?.release(LINK_CELL_COST_BYTES)
       return false
     }
     // A forwarded cell is a view into the chunk it arrived in (up to 64 cells):
     // one that waits behind others must not pin that whole chunk.
-    this.queue.push(this.blocked || this.queue.length >= this.cellsPerWrite ? ownCopy(cell) : cell)
+    this.queue.push(shared && (this.blocked || this.queue.length >= this.cellsPerWrite) ? ownCopy(cell) : cell)
     if (!this.flushing) {
       this.flushing = true
       queueMicrotask(() => { void this.flush() })
@@ -205,7 +214,7 @@ export class Link {
   }
 
   private dropQueue (): void {
-    this.budget?.release(this.queue.length * CELL_SIZE)
+    this.budget?.release(this.queue.length * LINK_CELL_COST_BYTES)
     this.queue.length = 0
   }
 
@@ -260,7 +269,7 @@ export class Link {
         if (this.queue.length === 0 || this.stream.writeStatus !== 'writable') break
         const n = Math.min(this.queue.length, this.cellsPerWrite)
         const batch = this.queue.splice(0, n)
-        this.budget?.release(n * CELL_SIZE)
+        this.budget?.release(n * LINK_CELL_COST_BYTES)
         this.wakeRoomWaiters()
         const bytes = n === 1 ? ownCopy(batch[0]) : concatCells(batch)
         this.events.onWrite?.(this, bytes)

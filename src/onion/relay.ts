@@ -5,15 +5,18 @@ import { processCreateLayer } from '../crypto/create-header.js'
 import { HopCrypto, relayBodyOf } from '../crypto/layer.js'
 import { ReplayError } from '../crypto/errors.js'
 import { isGhostnodeError } from '../errors.js'
-import { destroyCell, decodeDestroyReason, destroyReasonName, encodeCell, setCellCircId, type Cell } from './cell.js'
-import { CELL_HEADER_BYTES, CellCommand, DestroyReason, RelayCommand, RELAY_TAGS_BYTES } from './constants.js'
+import { destroyCell, decodeDestroyReason, destroyReasonName, encodeCell, setCellCircId, writeCell, type Cell } from './cell.js'
+import { CELL_HEADER_BYTES, CELL_SIZE, CellCommand, DestroyReason, RelayCommand, RELAY_TAGS_BYTES } from './constants.js'
 import { encodeExitResponse, ExitStatus, type ExitHandlerRegistry } from './exit.js'
-import { cellBytes, type Link } from './link.js'
-import { Reassembler } from './reassembly.js'
+import { cellBytes, LINK_CELL_COST_BYTES, type Link } from './link.js'
+import { MemoryShedError } from './link-errors.js'
+import { shedLargest, type MemoryHolder } from './memory-relief.js'
+import { DEFAULT_REASSEMBLY_TIMEOUT_MS, Reassembler } from './reassembly.js'
 import { RelayMetrics, type CreateOutcome } from './relay-metrics.js'
 import { fragmentMessage, writeRelayBody } from './relay-message.js'
 import type { LinkManager } from './link-manager.js'
 import type { MemoryBudget } from './memory-budget.js'
+import type { MemoryGuard } from '../memory/guard.js'
 import type { ReplayFilter } from '../crypto/replay-filter.js'
 import type { OnionKey } from '../crypto/x25519.js'
 import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
@@ -57,8 +60,15 @@ export interface OnionRelayInit {
   maxCircuits?: number
   /** Circuits one neighbour may hold through this node, over all its links. @default 2000 */
   maxCircuitsPerPeer?: number
-  /** Node-wide budget for reassembly buffers (shared with the link queues). */
+  /**
+   * Node-wide budget for link queues, reassembly buffers and executing
+   * requests; when it is spent the relay closes the biggest holders.
+   */
   budget?: MemoryBudget
+  /** The memory watchdog: while it reports pressure, new circuits are refused. */
+  memory?: MemoryGuard
+  /** A partial request at the exit is dropped this long after its first fragment. @default 30000 */
+  reassemblyTimeoutMs?: number
   /** @default 300000 */
   circuitIdleTimeoutMs?: number
   /** @default 10000 */
@@ -77,9 +87,12 @@ interface RelayCircuit {
   prev: CircuitEnd
   next?: CircuitEnd
   exit: boolean
+  createdAt: number
   lastActivity: number
   reassembler?: Reassembler
   inflight: number
+  /** Budgeted bytes of the requests executing now. */
+  inflightBytes: number
   abort: AbortController
   closed: boolean
 }
@@ -104,7 +117,13 @@ export class OnionRelay {
   /** Set per received chunk: the neighbour's byte budget refused it. */
   private chunkDenied = false
   private readonly perPeer = new Map<string, number>()
+  /** Circuits ending here: the only ones that reassemble and execute. */
+  private readonly exitCircuits = new Set<RelayCircuit>()
+  /** Partial requests dropped by timeout on circuits already closed. */
+  private expiredPartials = 0
+  private oomClosedLinks = 0
   private sweepTimer?: ReturnType<typeof setInterval>
+  private reassemblySweepTimer?: ReturnType<typeof setInterval>
 
   constructor (init: OnionRelayInit) {
     this.init = init
@@ -114,7 +133,12 @@ export class OnionRelay {
       circuits: () => this.circuits,
       links: () => init.links.all().length,
       queuedBytes: () => init.budget?.used ?? 0,
-      oomClosedLinks: () => init.links.oomClosedLinks
+      oomClosedLinks: () => this.oomClosedLinks,
+      reassemblyExpired: () => {
+        let n = this.expiredPartials
+        for (const circuit of this.exitCircuits) n += circuit.reassembler?.expiredCount ?? 0
+        return n
+      }
     })
   }
 
@@ -129,14 +153,56 @@ export class OnionRelay {
       onChunk: (link, bytes) => { this.chunkDenied = this.init.policy?.allowBytes?.(link.remotePeer, bytes) === false },
       onMalformed: (link) => { this.init.policy?.onViolation?.(link.remotePeer, 'malformed_cell') }
     })
+    this.init.budget?.setPressureHandler((target) => { this.shedMemory(target) })
     const idle = this.init.circuitIdleTimeoutMs ?? DEFAULT_CIRCUIT_IDLE_TIMEOUT_MS
     this.sweepTimer = setInterval(() => { this.sweepIdle() }, Math.max(1_000, Math.min(idle / 4, 30_000)))
     this.sweepTimer.unref?.()
+    // a partial request whose last fragments never come must not wait for the next cell on its circuit
+    const reassembly = this.init.reassemblyTimeoutMs ?? DEFAULT_REASSEMBLY_TIMEOUT_MS
+    this.reassemblySweepTimer = setInterval(() => { this.sweepReassembly() }, Math.max(1_000, reassembly / 4))
+    this.reassemblySweepTimer.unref?.()
   }
 
   stop (): void {
     clearInterval(this.sweepTimer)
+    clearInterval(this.reassemblySweepTimer)
     for (const link of [...this.byLink.keys()]) this.onLinkClose(link)
+  }
+
+  /** Drops partial requests older than the reassembly timeout on every exit circuit; returns how many. */
+  sweepReassembly (): number {
+    let n = 0
+    for (const circuit of this.exitCircuits) n += circuit.reassembler?.sweep() ?? 0
+    return n
+  }
+
+  /**
+   * The memory budget is spent (or the watchdog asks for room): close the
+   * biggest holders until the budget is down to `target` bytes. A link's
+   * holding is its queue (its peer is not reading: the whole link goes); a
+   * circuit's is its partial and executing requests at the exit (that
+   * circuit goes, not the neighbour's link, which may carry honest ones too).
+   */
+  shedMemory (target: number): void {
+    const budget = this.init.budget
+    if (budget == null) return
+    const holders: MemoryHolder[] = []
+    for (const link of this.init.links.all()) {
+      if (link.queuedCells === 0) continue
+      holders.push({ kind: 'link', bytes: link.queuedCells * LINK_CELL_COST_BYTES, since: 0, close: () => { link.abort(new MemoryShedError('link closed: the memory budget is spent')) } })
+    }
+    for (const circuit of this.exitCircuits) {
+      const bytes = (circuit.reassembler?.bufferedBytes ?? 0) + circuit.inflightBytes
+      if (bytes === 0) continue
+      holders.push({ kind: 'circuit', bytes, since: circuit.createdAt, close: () => { this.destroy(circuit, DestroyReason.RESOURCE_LIMIT, DestroyReason.RESOURCE_LIMIT) } })
+    }
+    const closed = shedLargest(holders, target, () => budget.used)
+    this.oomClosedLinks += closed.links
+    for (let i = 0; i < closed.links; i++) this.init.memory?.shed('link_closed')
+    for (let i = 0; i < closed.circuits; i++) this.init.memory?.shed('circuit_closed')
+    if (closed.links + closed.circuits > 0) {
+      this.log('memory budget spent: closed %d links and %d circuits, %d bytes held now', closed.links, closed.circuits, budget.used)
+    }
   }
 
   /** Destroys circuits idle longer than the timeout (both directions are told). */
@@ -199,6 +265,12 @@ export class OnionRelay {
       refuse('limit', DestroyReason.RESOURCE_LIMIT)
       return
     }
+    if (this.init.memory?.underPressure === true) {
+      // the process is near its memory bound: existing circuits are served, new ones wait
+      this.init.memory.shed('create_refused')
+      refuse('limit', DestroyReason.RESOURCE_LIMIT)
+      return
+    }
     const ofPeer = this.perPeer.get(link.remotePeer.toString()) ?? 0
     if (this.circuits >= (this.init.maxCircuits ?? DEFAULT_MAX_CIRCUITS) || ofPeer >= (this.init.maxCircuitsPerPeer ?? DEFAULT_MAX_CIRCUITS_PER_PEER)) {
       refuse('limit', DestroyReason.RESOURCE_LIMIT)
@@ -224,8 +296,10 @@ export class OnionRelay {
       hop: new HopCrypto(layer.keys),
       prev: { link, circId: cell.circId },
       exit: layer.exit,
+      createdAt: this.now(),
       lastActivity: this.now(),
       inflight: 0,
+      inflightBytes: 0,
       abort: new AbortController(),
       closed: false
     }
@@ -236,9 +310,11 @@ export class OnionRelay {
         // as many partial messages as requests may run, so a client within its limits never trips it
         maxPartialMessages: this.init.exitConcurrencyPerCircuit ?? DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT,
         maxBufferedBytes: DEFAULT_EXIT_REASSEMBLY_BYTES_PER_CIRCUIT,
+        timeoutMs: this.init.reassemblyTimeoutMs ?? DEFAULT_REASSEMBLY_TIMEOUT_MS,
         now: this.now,
         ...(this.init.budget != null ? { budget: this.init.budget } : {})
       })
+      this.exitCircuits.add(circuit)
       this.metrics.creates.inc({ outcome: 'ok' })
       this.sendCell(circuit.prev, CellCommand.CREATED, circuit.hop.sealCreated(), circuit)
       return
@@ -346,9 +422,11 @@ export class OnionRelay {
       return
     }
     circuit.inflight++
+    circuit.inflightBytes += held
     const started = performance.now()
     void this.init.exits.dispatch(message.data, { signal: circuit.abort.signal }).then(({ response, service, status }) => {
       circuit.inflight--
+      circuit.inflightBytes -= held
       this.init.budget?.release(held)
       this.metrics.exitRequests.inc({ service, status: String(status) })
       this.metrics.exitSeconds.observe({ service }, (performance.now() - started) / 1000)
@@ -366,13 +444,17 @@ export class OnionRelay {
       if (!isGhostnodeError(err)) throw err
       fragments = fragmentMessage({ cmd, requestId, data: Uint8Array.of(ExitStatus.TOO_LARGE) })
     }
-    for (const fragment of fragments) {
-      const cell = encodeCell({ circId: circuit.prev.circId, cmd: CellCommand.RELAY })
+    // one buffer for the whole answer: its cells all go to one link, and a lone
+    // 1 KiB buffer per cell costs half as much again in allocator overhead
+    const slab = new Uint8Array(fragments.length * CELL_SIZE)
+    for (let i = 0; i < fragments.length; i++) {
+      const cell = slab.subarray(i * CELL_SIZE, (i + 1) * CELL_SIZE)
+      writeCell(slab, i * CELL_SIZE, { circId: circuit.prev.circId, cmd: CellCommand.RELAY })
       const payload = cell.subarray(CELL_HEADER_BYTES)
-      writeRelayBody(payload.subarray(RELAY_TAGS_BYTES), fragment)
+      writeRelayBody(payload.subarray(RELAY_TAGS_BYTES), fragments[i])
       circuit.hop.originate(payload)
       this.metrics.backwardCells++
-      if (!circuit.prev.link.send(cell)) {
+      if (!circuit.prev.link.send(cell, false)) {
         this.metrics.cellsShed.inc()
         this.destroy(circuit, undefined, DestroyReason.RESOURCE_LIMIT)
         return
@@ -406,27 +488,40 @@ export class OnionRelay {
   }
 
   private onLinkClose (link: Link): void {
+    this.metrics.linksClosed.inc({ reason: link.closeReason ?? 'local' })
     const entries = this.byLink.get(link)
     if (entries == null) return
+    // circuits lost with a link this node closed to protect itself are counted as such
+    const reason = link.closeReason === 'memory' ? DestroyReason.RESOURCE_LIMIT : link.closeReason === 'stall' ? DestroyReason.TIMEOUT : undefined
     for (const { circuit, side } of [...entries.values()]) {
-      if (side === 'next') this.reportFailure(circuit, DestroyReason.CONNECT_FAILED)
+      if (side === 'next') this.reportFailure(circuit, reason ?? DestroyReason.CONNECT_FAILED)
+      else if (reason != null) this.destroyCounted(circuit, reason, DestroyReason.REQUESTED)
       else this.destroy(circuit, DestroyReason.REQUESTED, undefined)
     }
     this.byLink.delete(link)
   }
 
+  /** Tears a circuit down whose previous link is gone: tells the next hop `towardsNext`, counts it as `counted`. */
+  private destroyCounted (circuit: RelayCircuit, counted: number, towardsNext: number): void {
+    this.destroy(circuit, towardsNext, undefined, counted)
+  }
+
   /** Tears a circuit down, sending DESTROY with the given reasons to whichever side still has one. */
-  private destroy (circuit: RelayCircuit, towardsNext: number | undefined, towardsPrev: number | undefined): void {
+  private destroy (circuit: RelayCircuit, towardsNext: number | undefined, towardsPrev: number | undefined, counted?: number): void {
     if (circuit.closed) return
     circuit.closed = true
     circuit.abort.abort()
-    circuit.reassembler?.clear()
+    if (circuit.reassembler != null) {
+      this.expiredPartials += circuit.reassembler.expiredCount
+      circuit.reassembler.clear()
+      this.exitCircuits.delete(circuit)
+    }
     this.circuits--
     const peer = circuit.prev.link.remotePeer.toString()
     const left = (this.perPeer.get(peer) ?? 1) - 1
     if (left > 0) this.perPeer.set(peer, left)
     else this.perPeer.delete(peer)
-    const reason = towardsPrev ?? towardsNext ?? DestroyReason.NONE
+    const reason = counted ?? towardsPrev ?? towardsNext ?? DestroyReason.NONE
     this.metrics.destroys.inc({ reason: destroyReasonName(reason).toLowerCase() })
     for (const [end, sendReason] of [[circuit.prev, towardsPrev], [circuit.next, towardsNext]] as const) {
       if (end == null) continue

@@ -4,7 +4,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { expect } from 'chai'
 import { encodeCell } from '../../src/onion/cell.js'
 import { CELL_SIZE, CellCommand } from '../../src/onion/constants.js'
-import { Link, type LinkEvents } from '../../src/onion/link.js'
+import { Link, LINK_CELL_COST_BYTES, type LinkEvents } from '../../src/onion/link.js'
 import { LinkStalledError } from '../../src/onion/link-errors.js'
 import { MemoryBudget } from '../../src/onion/memory-budget.js'
 import type { Cell } from '../../src/onion/cell.js'
@@ -122,32 +122,32 @@ describe('Link', () => {
   })
 
   it('counts queued cells against the node budget and releases them when written or dropped', async () => {
-    const budget = new MemoryBudget(50 * CELL_SIZE)
+    const budget = new MemoryBudget(50 * LINK_CELL_COST_BYTES)
     const stream = new FakeStream()
     stream.full = true
     const { link } = makeLink(stream, { budget, stallTimeoutMs: 60_000, cellsPerWrite: 1 })
     let accepted = 0
     for (let i = 0; i < 200; i++) if (link.send(relayCell(0x80000001))) accepted++
     expect(accepted).to.equal(50)
-    expect(budget.used).to.equal(50 * CELL_SIZE)
+    expect(budget.used).to.equal(50 * LINK_CELL_COST_BYTES)
     await tick()
-    expect(budget.used).to.equal(49 * CELL_SIZE) // one handed to the stream
+    expect(budget.used).to.equal(49 * LINK_CELL_COST_BYTES) // one handed to the stream
     link.abort(new Error('closing'))
     expect(budget.used).to.equal(0)
   })
 
   it('lets the pressure handler free memory by closing the fullest link', async () => {
-    const budget = new MemoryBudget(20 * CELL_SIZE)
+    const budget = new MemoryBudget(20 * LINK_CELL_COST_BYTES)
     const slowStream = new FakeStream()
     slowStream.full = true
     const slow = makeLink(slowStream, { budget, stallTimeoutMs: 60_000 })
     const fast = makeLink(new FakeStream(), { budget })
     budget.setPressureHandler(() => { slow.link.abort(new Error('memory budget exhausted')) })
     for (let i = 0; i < 20; i++) slow.link.send(relayCell(0x80000001))
-    expect(budget.used).to.equal(20 * CELL_SIZE)
+    expect(budget.used).to.equal(20 * LINK_CELL_COST_BYTES)
     expect(fast.link.send(relayCell(0x80000002))).to.equal(true)
     expect(slow.link.isOpen).to.equal(false)
-    expect(budget.used).to.equal(CELL_SIZE)
+    expect(budget.used).to.equal(LINK_CELL_COST_BYTES)
   })
 
   it('closes a link whose stream accepts nothing for the stall timeout', async () => {
@@ -206,8 +206,8 @@ describe('Link', () => {
     stream.full = true
     const { link } = makeLink(stream, { stallTimeoutMs: 300, cellsPerWrite: 1 })
     for (let i = 0; i < 20; i++) link.send(relayCell(0x80000001))
-    // one cell every 100 ms: progress well inside the stall timeout, for 2 s
-    for (let i = 0; i < 20; i++) {
+    // one cell every 100 ms: progress well inside the stall timeout, for 4 stall timeouts
+    for (let i = 0; i < 12; i++) {
       await new Promise(resolve => setTimeout(resolve, 100))
       stream.written.push(...stream.pending.splice(0))
       stream.connectionDrain()

@@ -23,6 +23,45 @@ describe('MemoryBudget', () => {
     expect(calls).to.equal(1)
   })
 
+  it('asks the pressure handler to free down to 90% of the limit, less what is being reserved', () => {
+    const budget = new MemoryBudget(1000)
+    budget.tryReserve(1000)
+    const targets: number[] = []
+    budget.setPressureHandler((target) => { targets.push(target); budget.release(budget.used - target) })
+    expect(budget.tryReserve(100)).to.equal(true)
+    expect(targets).to.deep.equal([800])
+    expect(budget.used).to.equal(900)
+  })
+
+  it('does not rescan for a while after a relief that freed nothing', () => {
+    let t = 0
+    const budget = new MemoryBudget(100, { now: () => t, reliefCooldownMs: 100 })
+    budget.tryReserve(100)
+    let calls = 0
+    budget.setPressureHandler(() => { calls++ })
+    expect(budget.tryReserve(1)).to.equal(false)
+    expect(budget.tryReserve(1)).to.equal(false)
+    expect(calls).to.equal(1)
+    t = 100
+    expect(budget.tryReserve(1)).to.equal(false)
+    expect(calls).to.equal(2)
+  })
+
+  it('clamps its limit below the configured maximum and restores it', () => {
+    const budget = new MemoryBudget(1000)
+    budget.tryReserve(300)
+    budget.clamp(400)
+    expect(budget.limit).to.equal(400)
+    expect(budget.tryReserve(200)).to.equal(false)
+    expect(budget.tryReserve(100)).to.equal(true)
+    budget.clamp(5000) // never above the maximum
+    expect(budget.limit).to.equal(1000)
+    budget.clamp(100)
+    budget.clamp()
+    expect(budget.limit).to.equal(1000)
+    expect(budget.tryReserve(600)).to.equal(true)
+  })
+
   it('bounds reassembly across circuits and releases what completes or is cleared', () => {
     const first = RELAY_DATA_BYTES + REASSEMBLY_FRAGMENT_OVERHEAD_BYTES + REASSEMBLY_PARTIAL_OVERHEAD_BYTES
     const next = RELAY_DATA_BYTES + REASSEMBLY_FRAGMENT_OVERHEAD_BYTES
