@@ -3,6 +3,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
@@ -15,6 +16,8 @@ import { ReplayFilter } from './crypto/replay-filter.js'
 import { bootstrapper } from './discovery/bootstrapper.js'
 import { peerConnector } from './discovery/peer-connector.js'
 import { loadOrCreateIdentity } from './identity/key-file.js'
+import { checkMemoryConfig } from './memory/config-check.js'
+import { MemoryWatchdog } from './memory/watchdog.js'
 import { HttpServer } from './metrics/http-server.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
 import { directoryService } from './onion/directory.js'
@@ -47,6 +50,7 @@ import type { ConnectionGater, PeerId } from '@libp2p/interface'
 export async function createGhostnode (config: GhostnodeConfig, options: GhostnodeOptions = {}): Promise<Ghostnode> {
   const now = options.now ?? Date.now
   checkSwarmConfig(config)
+  checkMemoryConfig(config)
   const identity = await loadOrCreateIdentity(config.dataDir)
   const registry = new Registry()
   const opened: Array<{ close: () => Promise<void> }> = []
@@ -76,6 +80,16 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
     })
     const metricsRef: { current?: NodeMetrics } = {}
     const queueBudget = new MemoryBudget(config.onion.maxQueuedBytes)
+    const watchdog = new MemoryWatchdog({
+      maxRssBytes: config.memory.maxRssBytes,
+      highWatermark: config.memory.highWatermark,
+      lowWatermark: config.memory.lowWatermark,
+      checkIntervalMs: config.memory.checkIntervalMs,
+      budget: queueBudget,
+      registry,
+      log: defaultLogger().forComponent('ghostnode:memory'),
+      ...(options.memorySample != null ? { sample: options.memorySample } : {})
+    })
     const libp2p = await createLibp2p({
       start: false,
       privateKey: identity.privateKey,
@@ -84,7 +98,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionGater: connectionGater(limiter),
+      connectionGater: connectionGater(limiter, watchdog),
       // Under heavy link traffic a heartbeat ping can still be in flight when the next
       // one starts; libp2p would then abort the whole connection and every circuit on
       // it. Dead connections are still found by TCP and yamux.
@@ -140,7 +154,8 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
           maxQueuedCells: config.onion.linkMaxQueuedCells,
           openTimeoutMs: config.onion.extendTimeoutMs,
           stallTimeoutMs: config.onion.linkStallTimeoutMs,
-          budget: queueBudget
+          budget: queueBudget,
+          memory: watchdog
         }),
         swarm: swarmService({
           store,
@@ -191,6 +206,8 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       maxCircuits: config.onion.maxCircuits,
       maxCircuitsPerPeer: config.onion.maxCircuitsPerPeer,
       budget: queueBudget,
+      memory: watchdog,
+      reassemblyTimeoutMs: config.onion.reassemblyTimeoutMs,
       circuitIdleTimeoutMs: config.onion.circuitIdleTimeoutMs,
       extendTimeoutMs: config.onion.extendTimeoutMs,
       maxMessageBytes: config.onion.maxMessageBytes,
@@ -205,7 +222,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       uptimeSeconds: () => node?.uptimeSeconds() ?? 0
     })
     metricsRef.current = metrics
-    const parts: NodeParts = { config, libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, store, now }
+    const parts: NodeParts = { config, libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, store, memory: watchdog, now }
     if (config.http.enabled) {
       parts.http = new HttpServer({
         host: config.http.host,
@@ -262,10 +279,17 @@ function checkSwarmConfig (config: GhostnodeConfig): void {
 /** Framing around a message or page in a SWARM exit request or answer (generous: ~100 bytes are used). */
 const SWARM_EXIT_OVERHEAD_BYTES = 1024
 
-/** Refuses connection attempts over the per-/24 (/48) budget and every banned peer. */
-function connectionGater (limiter: RateLimiter): ConnectionGater {
+/**
+ * Refuses connection attempts over the per-/24 (/48) budget, every banned
+ * peer, and every new inbound connection while the node is short of memory.
+ */
+function connectionGater (limiter: RateLimiter, memory: MemoryWatchdog): ConnectionGater {
   return {
     denyInboundConnection: (maConn) => {
+      if (memory.underPressure) {
+        memory.shed('connection_refused')
+        return true
+      }
       let key: string
       try {
         key = ipPrefixKey(maConn.remoteAddr)
