@@ -4,16 +4,16 @@ import { Registry } from 'prom-client'
 import { processCreateLayer } from '../crypto/create-header.js'
 import { HopCrypto, relayBodyOf } from '../crypto/layer.js'
 import { ReplayError } from '../crypto/errors.js'
-import { isGhostnodeError } from '../errors.js'
-import { destroyCell, decodeDestroyReason, destroyReasonName, encodeCell, setCellCircId, writeCell, type Cell } from './cell.js'
-import { CELL_HEADER_BYTES, CELL_SIZE, CellCommand, DestroyReason, RelayCommand, RELAY_TAGS_BYTES } from './constants.js'
-import { encodeExitResponse, ExitStatus, type ExitHandlerRegistry } from './exit.js'
+import { destroyCell, decodeDestroyReason, destroyReasonName, encodeCell, setCellCircId, type Cell } from './cell.js'
+import { CELL_HEADER_BYTES, CellCommand, DestroyReason, RelayCommand, RELAY_TAGS_BYTES } from './constants.js'
 import { cellBytes, LINK_CELL_COST_BYTES, type Link } from './link.js'
 import { MemoryShedError } from './link-errors.js'
 import { shedLargest, type MemoryHolder } from './memory-relief.js'
-import { DEFAULT_REASSEMBLY_TIMEOUT_MS, Reassembler } from './reassembly.js'
+import { DEFAULT_REASSEMBLY_TIMEOUT_MS, type Reassembler } from './reassembly.js'
+import { RelayExit } from './relay-exit.js'
 import { RelayMetrics, type CreateOutcome } from './relay-metrics.js'
-import { fragmentMessage, writeRelayBody } from './relay-message.js'
+import { writeRelayBody } from './relay-message.js'
+import type { ExitHandlerRegistry } from './exit.js'
 import type { LinkManager } from './link-manager.js'
 import type { MemoryBudget } from './memory-budget.js'
 import type { MemoryGuard } from '../memory/guard.js'
@@ -25,10 +25,7 @@ export const DEFAULT_MAX_CIRCUITS = 20_000
 export const DEFAULT_MAX_CIRCUITS_PER_PEER = 2_000
 export const DEFAULT_CIRCUIT_IDLE_TIMEOUT_MS = 300_000
 export const DEFAULT_EXTEND_TIMEOUT_MS = 10_000
-export const DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT = 256
-export const DEFAULT_EXIT_MAX_MESSAGE_BYTES = 128 * 1024
-/** Per circuit; the node-wide memory budget bounds the sum over circuits. */
-export const DEFAULT_EXIT_REASSEMBLY_BYTES_PER_CIRCUIT = 16 * 1024 * 1024
+export { DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT, DEFAULT_EXIT_MAX_MESSAGE_BYTES, DEFAULT_EXIT_REASSEMBLY_BYTES_PER_CIRCUIT } from './relay-exit.js'
 
 export interface OnionKeySource {
   /** Current onion key first, then the previous one while its grace period lasts. */
@@ -99,8 +96,6 @@ interface RelayCircuit {
 
 type Side = 'prev' | 'next'
 
-const BUSY = new TextEncoder().encode('exit busy, retry later')
-
 /**
  * A relay's circuits: peels CREATE layers, forwards cells between links with
  * their circuit ids rewritten, and at the exit reassembles requests, runs them
@@ -117,10 +112,7 @@ export class OnionRelay {
   /** Set per received chunk: the neighbour's byte budget refused it. */
   private chunkDenied = false
   private readonly perPeer = new Map<string, number>()
-  /** Circuits ending here: the only ones that reassemble and execute. */
-  private readonly exitCircuits = new Set<RelayCircuit>()
-  /** Partial requests dropped by timeout on circuits already closed. */
-  private expiredPartials = 0
+  private readonly exit: RelayExit<RelayCircuit>
   private oomClosedLinks = 0
   private sweepTimer?: ReturnType<typeof setInterval>
   private reassemblySweepTimer?: ReturnType<typeof setInterval>
@@ -134,11 +126,19 @@ export class OnionRelay {
       links: () => init.links.all().length,
       queuedBytes: () => init.budget?.used ?? 0,
       oomClosedLinks: () => this.oomClosedLinks,
-      reassemblyExpired: () => {
-        let n = this.expiredPartials
-        for (const circuit of this.exitCircuits) n += circuit.reassembler?.expiredCount ?? 0
-        return n
-      }
+      reassemblyExpired: () => this.exit.expiredTotal()
+    })
+    this.exit = new RelayExit({
+      exits: init.exits,
+      metrics: this.metrics,
+      log: this.log,
+      now: this.now,
+      ...(init.budget != null ? { budget: init.budget } : {}),
+      ...(init.exitConcurrencyPerCircuit != null ? { concurrencyPerCircuit: init.exitConcurrencyPerCircuit } : {}),
+      ...(init.maxMessageBytes != null ? { maxMessageBytes: init.maxMessageBytes } : {}),
+      ...(init.reassemblyTimeoutMs != null ? { reassemblyTimeoutMs: init.reassemblyTimeoutMs } : {}),
+      // an exit circuit has no next hop: only its client is told
+      destroy: (circuit, reason) => { this.destroy(circuit, undefined, reason) }
     })
   }
 
@@ -159,7 +159,7 @@ export class OnionRelay {
     this.sweepTimer.unref?.()
     // a partial request whose last fragments never come must not wait for the next cell on its circuit
     const reassembly = this.init.reassemblyTimeoutMs ?? DEFAULT_REASSEMBLY_TIMEOUT_MS
-    this.reassemblySweepTimer = setInterval(() => { this.sweepReassembly() }, Math.max(1_000, reassembly / 4))
+    this.reassemblySweepTimer = setInterval(() => { this.exit.sweep() }, Math.max(1_000, reassembly / 4))
     this.reassemblySweepTimer.unref?.()
   }
 
@@ -167,13 +167,6 @@ export class OnionRelay {
     clearInterval(this.sweepTimer)
     clearInterval(this.reassemblySweepTimer)
     for (const link of [...this.byLink.keys()]) this.onLinkClose(link)
-  }
-
-  /** Drops partial requests older than the reassembly timeout on every exit circuit; returns how many. */
-  sweepReassembly (): number {
-    let n = 0
-    for (const circuit of this.exitCircuits) n += circuit.reassembler?.sweep() ?? 0
-    return n
   }
 
   /**
@@ -186,15 +179,10 @@ export class OnionRelay {
   shedMemory (target: number): void {
     const budget = this.init.budget
     if (budget == null) return
-    const holders: MemoryHolder[] = []
+    const holders: MemoryHolder[] = this.exit.holders()
     for (const link of this.init.links.all()) {
       if (link.queuedCells === 0) continue
       holders.push({ kind: 'link', bytes: link.queuedCells * LINK_CELL_COST_BYTES, since: 0, close: () => { link.abort(new MemoryShedError('link closed: the memory budget is spent')) } })
-    }
-    for (const circuit of this.exitCircuits) {
-      const bytes = (circuit.reassembler?.bufferedBytes ?? 0) + circuit.inflightBytes
-      if (bytes === 0) continue
-      holders.push({ kind: 'circuit', bytes, since: circuit.createdAt, close: () => { this.destroy(circuit, DestroyReason.RESOURCE_LIMIT, DestroyReason.RESOURCE_LIMIT) } })
     }
     const closed = shedLargest(holders, target, () => budget.used)
     this.oomClosedLinks += closed.links
@@ -211,7 +199,6 @@ export class OnionRelay {
     let n = 0
     for (const entries of this.byLink.values()) {
       for (const { circuit, side } of entries.values()) {
-        circuit.reassembler?.sweep()
         if (side === 'prev' && circuit.lastActivity < cutoff) {
           this.destroy(circuit, DestroyReason.TIMEOUT, DestroyReason.TIMEOUT)
           n++
@@ -305,16 +292,7 @@ export class OnionRelay {
     }
     this.index(circuit.prev, circuit, 'prev')
     if (layer.exit) {
-      circuit.reassembler = new Reassembler({
-        maxMessageBytes: this.init.maxMessageBytes ?? DEFAULT_EXIT_MAX_MESSAGE_BYTES,
-        // as many partial messages as requests may run, so a client within its limits never trips it
-        maxPartialMessages: this.init.exitConcurrencyPerCircuit ?? DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT,
-        maxBufferedBytes: DEFAULT_EXIT_REASSEMBLY_BYTES_PER_CIRCUIT,
-        timeoutMs: this.init.reassemblyTimeoutMs ?? DEFAULT_REASSEMBLY_TIMEOUT_MS,
-        now: this.now,
-        ...(this.init.budget != null ? { budget: this.init.budget } : {})
-      })
-      this.exitCircuits.add(circuit)
+      this.exit.add(circuit)
       this.metrics.creates.inc({ outcome: 'ok' })
       this.sendCell(circuit.prev, CellCommand.CREATED, circuit.hop.sealCreated(), circuit)
       return
@@ -381,7 +359,7 @@ export class OnionRelay {
       this.forwardCell(cell, circuit.next, circuit)
       return
     }
-    this.onExitBody(circuit, relayBodyOf(cell.payload))
+    this.exit.onBody(circuit, relayBodyOf(cell.payload))
   }
 
   private onBackward (circuit: RelayCircuit, cell: Cell): void {
@@ -394,72 +372,6 @@ export class OnionRelay {
       return
     }
     this.forwardCell(cell, circuit.prev, circuit)
-  }
-
-  private onExitBody (circuit: RelayCircuit, body: Uint8Array): void {
-    let message
-    try {
-      message = circuit.reassembler?.push(body)
-    } catch (err) {
-      // only the client can produce a body that decrypts at the exit: its problem, its circuit
-      this.log.trace('bad relay message at exit - %e', err)
-      this.destroy(circuit, undefined, DestroyReason.PROTOCOL)
-      return
-    }
-    if (message == null || message.cmd !== RelayCommand.REQUEST) return
-    const requestId = message.requestId
-    // Over the per-circuit cap, or with the node's memory budget spent, the request
-    // is refused with a status: the circuit and the client's other requests live on.
-    if (circuit.inflight >= (this.init.exitConcurrencyPerCircuit ?? DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT)) {
-      this.metrics.exitRequests.inc({ service: 'unknown', status: String(ExitStatus.RATE_LIMITED) })
-      this.sendMessage(circuit, RelayCommand.RESPONSE, requestId, encodeExitResponse(ExitStatus.RATE_LIMITED, BUSY))
-      return
-    }
-    const held = message.data.byteLength
-    if (this.init.budget?.tryReserve(held) === false) {
-      this.metrics.exitRequests.inc({ service: 'unknown', status: String(ExitStatus.UNAVAILABLE) })
-      this.sendMessage(circuit, RelayCommand.RESPONSE, requestId, encodeExitResponse(ExitStatus.UNAVAILABLE, BUSY))
-      return
-    }
-    circuit.inflight++
-    circuit.inflightBytes += held
-    const started = performance.now()
-    void this.init.exits.dispatch(message.data, { signal: circuit.abort.signal }).then(({ response, service, status }) => {
-      circuit.inflight--
-      circuit.inflightBytes -= held
-      this.init.budget?.release(held)
-      this.metrics.exitRequests.inc({ service, status: String(status) })
-      this.metrics.exitSeconds.observe({ service }, (performance.now() - started) / 1000)
-      if (circuit.closed) return
-      this.sendMessage(circuit, RelayCommand.RESPONSE, requestId, response)
-    })
-  }
-
-  /** Exit side: fragments a message and originates one backward cell per fragment. */
-  private sendMessage (circuit: RelayCircuit, cmd: RelayCommand, requestId: number, data: Uint8Array): void {
-    let fragments
-    try {
-      fragments = fragmentMessage({ cmd, requestId, data }, { maxMessageBytes: this.init.maxMessageBytes ?? DEFAULT_EXIT_MAX_MESSAGE_BYTES })
-    } catch (err) {
-      if (!isGhostnodeError(err)) throw err
-      fragments = fragmentMessage({ cmd, requestId, data: Uint8Array.of(ExitStatus.TOO_LARGE) })
-    }
-    // one buffer for the whole answer: its cells all go to one link, and a lone
-    // 1 KiB buffer per cell costs half as much again in allocator overhead
-    const slab = new Uint8Array(fragments.length * CELL_SIZE)
-    for (let i = 0; i < fragments.length; i++) {
-      const cell = slab.subarray(i * CELL_SIZE, (i + 1) * CELL_SIZE)
-      writeCell(slab, i * CELL_SIZE, { circId: circuit.prev.circId, cmd: CellCommand.RELAY })
-      const payload = cell.subarray(CELL_HEADER_BYTES)
-      writeRelayBody(payload.subarray(RELAY_TAGS_BYTES), fragments[i])
-      circuit.hop.originate(payload)
-      this.metrics.backwardCells++
-      if (!circuit.prev.link.send(cell, false)) {
-        this.metrics.cellsShed.inc()
-        this.destroy(circuit, undefined, DestroyReason.RESOURCE_LIMIT)
-        return
-      }
-    }
   }
 
   /**
@@ -511,11 +423,7 @@ export class OnionRelay {
     if (circuit.closed) return
     circuit.closed = true
     circuit.abort.abort()
-    if (circuit.reassembler != null) {
-      this.expiredPartials += circuit.reassembler.expiredCount
-      circuit.reassembler.clear()
-      this.exitCircuits.delete(circuit)
-    }
+    this.exit.remove(circuit)
     this.circuits--
     const peer = circuit.prev.link.remotePeer.toString()
     const left = (this.perPeer.get(peer) ?? 1) - 1
