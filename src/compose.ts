@@ -31,6 +31,7 @@ import { DEFAULT_RECORD_CLOCK_SKEW_MS, NodeRecordVerifier } from './onion/record
 import { OnionRelay } from './onion/relay.js'
 import { ipPrefixKey } from './ratelimit/ip-prefix.js'
 import { RateLimiter } from './ratelimit/limiter.js'
+import { PendingUpgrades } from './ratelimit/pending-upgrades.js'
 import { ReputationTracker } from './ratelimit/reputation.js'
 import { ScoreStore } from './ratelimit/score-store.js'
 import { InvalidConfigValueError } from './config/errors.js'
@@ -98,7 +99,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionGater: connectionGater(limiter, watchdog),
+      connectionGater: connectionGater(limiter, watchdog, new PendingUpgrades(config.connections.maxIncomingPendingPerPrefix)),
       // Under heavy link traffic a heartbeat ping can still be in flight when the next
       // one starts; libp2p would then abort the whole connection and every circuit on
       // it. Dead connections are still found by TCP and yamux.
@@ -106,6 +107,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       connectionManager: {
         maxConnections: config.connections.max,
         maxIncomingPendingConnections: config.connections.maxIncomingPending,
+        inboundUpgradeTimeout: config.connections.upgradeTimeoutMs,
         dialTimeout: config.connections.dialTimeoutMs,
         // libp2p's own per-host limit (default 5 connections per second) is stricter than the
         // connection bucket the gater applies per /24 (rateLimit.limits.connection): on a shared
@@ -280,10 +282,11 @@ function checkSwarmConfig (config: GhostnodeConfig): void {
 const SWARM_EXIT_OVERHEAD_BYTES = 1024
 
 /**
- * Refuses connection attempts over the per-/24 (/48) budget, every banned
- * peer, and every new inbound connection while the node is short of memory.
+ * Refuses connection attempts over the per-/24 (/48) budget or over that
+ * prefix's share of the upgrades in progress, every banned peer, and every new
+ * inbound connection while the node is short of memory.
  */
-function connectionGater (limiter: RateLimiter, memory: MemoryWatchdog): ConnectionGater {
+function connectionGater (limiter: RateLimiter, memory: MemoryWatchdog, pending: PendingUpgrades): ConnectionGater {
   return {
     denyInboundConnection: (maConn) => {
       if (memory.underPressure) {
@@ -296,9 +299,16 @@ function connectionGater (limiter: RateLimiter, memory: MemoryWatchdog): Connect
       } catch {
         return false // not an IP transport: nothing to key on
       }
-      return !limiter.check('connection', key).allowed
+      if (pending.count(key) >= pending.maxPerPrefix) return true
+      if (!limiter.check('connection', key).allowed) return true
+      pending.admit(key, maConn)
+      return false
     },
     denyInboundEncryptedConnection: (peer: PeerId) => limiter.isBanned(peer.toString()),
+    denyInboundUpgradedConnection: (_peer: PeerId, maConn) => {
+      pending.done(maConn)
+      return false
+    },
     denyDialPeer: (peer: PeerId) => limiter.isBanned(peer.toString())
   }
 }

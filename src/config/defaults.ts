@@ -28,6 +28,10 @@ export interface GhostnodeConfig {
     max: number
     /** Inbound connections still upgrading (Noise + yamux) at once. */
     maxIncomingPending: number
+    /** Of those, from one /24 (IPv4) or /48 (IPv6): half-open connections from a few prefixes cannot hold them all. */
+    maxIncomingPendingPerPrefix: number
+    /** An inbound connection that has not finished its upgrade by then is closed. */
+    upgradeTimeoutMs: number
     /** Deadline for one outbound dial including the handshake. */
     dialTimeoutMs: number
     /** The discovery loop dials newly found peers until this many are connected. */
@@ -169,6 +173,8 @@ export const DEFAULT_CONFIG: GhostnodeConfig = {
   connections: {
     max: 300,
     maxIncomingPending: 32,
+    maxIncomingPendingPerPrefix: 8,
+    upgradeTimeoutMs: 5_000,
     dialTimeoutMs: 10_000,
     targetPeers: 16
   },
@@ -259,6 +265,8 @@ export const CONFIG_SPEC: Record<string, KeySpec> = {
   bootstrap: { spec: { kind: 'multiaddrs', requirePeerId: true }, doc: 'bootstrap peers (must include /p2p/<id>)' },
   'connections.max': { spec: { kind: 'int', min: 1, max: 100_000 }, doc: 'maximum open connections' },
   'connections.maxIncomingPending': { spec: { kind: 'int', min: 1, max: 10_000 }, doc: 'inbound connections upgrading at once' },
+  'connections.maxIncomingPendingPerPrefix': { spec: { kind: 'int', min: 1, max: 10_000 }, doc: 'inbound connections upgrading at once from one /24 (IPv4) or /48 (IPv6)' },
+  'connections.upgradeTimeoutMs': { spec: { kind: 'int', min: 500, max: 120_000 }, doc: 'close an inbound connection whose handshake has not finished by then (ms)' },
   'connections.dialTimeoutMs': { spec: { kind: 'int', min: 100, max: 300_000 }, doc: 'outbound dial deadline (ms)' },
   'connections.targetPeers': { spec: { kind: 'int', min: 0, max: 10_000 }, doc: 'peers the discovery loop dials up to' },
   'discovery.dhtProtocolPrefix': { spec: { kind: 'protocolPrefix' }, doc: 'Kademlia protocol prefix' },
