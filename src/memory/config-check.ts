@@ -2,10 +2,11 @@ import { InvalidConfigValueError } from '../config/errors.js'
 import type { GhostnodeConfig } from '../config/defaults.js'
 
 /**
- * onion.maxQueuedBytes may be at most this share of memory.maxRssBytes: under
- * a slowloris attack that fills the budget, each budgeted byte measured about
- * 2-3 bytes of RSS (garbage awaiting GC, V8 and allocator slack) on top of an
- * idle node's ~130 MB.
+ * onion.maxQueuedBytes may be at most this share of memory.maxRssBytes. A
+ * slowloris attack that fills the budget measured ~4 bytes of RSS per budgeted
+ * byte over an idle node's ~130 MiB, so a budget larger than this could not
+ * even nearly be held under the bound; up to it, the watchdog takes over where
+ * the budget alone would overshoot.
  */
 export const MAX_QUEUED_SHARE_OF_RSS = 1 / 4
 
