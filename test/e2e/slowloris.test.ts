@@ -106,9 +106,11 @@ describe('slowloris + flood against a relay process', function () {
   })
 
   it('with a smaller RSS bound, the watchdog enters pressure and sheds, RSS stays under it, the honest client is served', async () => {
-    // a 384 MiB bound with shedding from 60% of it, and the largest queue budget it allows
+    // a 384 MiB bound with shedding from half of it (V8 may still grow the heap by
+    // 50-100 MiB after that: seen up to 339 MiB with shedding from 60%), and the
+    // largest queue budget the bound allows
     const bound = 384 * MiB
-    const started = await startRelay([`memory.maxRssBytes=${bound}`, 'memory.highWatermark=0.6', 'memory.lowWatermark=0.5', `onion.maxQueuedBytes=${bound / 4}`])
+    const started = await startRelay([`memory.maxRssBytes=${bound}`, 'memory.highWatermark=0.5', 'memory.lowWatermark=0.4', `onion.maxQueuedBytes=${bound / 4}`])
     const f = await runAttack(started.relay, started.client, { ...ATTACK, durationMs: PRESSURE_ATTACK_MS })
     const summary = describeRun(f)
     console.log(`      ${summary}; pressure episodes ${metric(f, 'ghostnode_memory_pressure_episodes_total')}, shed ${shedSummary(f)}`)
