@@ -3,6 +3,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
@@ -15,6 +16,8 @@ import { ReplayFilter } from './crypto/replay-filter.js'
 import { bootstrapper } from './discovery/bootstrapper.js'
 import { peerConnector } from './discovery/peer-connector.js'
 import { loadOrCreateIdentity } from './identity/key-file.js'
+import { checkMemoryConfig } from './memory/config-check.js'
+import { MemoryWatchdog } from './memory/watchdog.js'
 import { HttpServer } from './metrics/http-server.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
 import { directoryService } from './onion/directory.js'
@@ -28,6 +31,7 @@ import { DEFAULT_RECORD_CLOCK_SKEW_MS, NodeRecordVerifier } from './onion/record
 import { OnionRelay } from './onion/relay.js'
 import { ipPrefixKey } from './ratelimit/ip-prefix.js'
 import { RateLimiter } from './ratelimit/limiter.js'
+import { PendingUpgrades } from './ratelimit/pending-upgrades.js'
 import { ReputationTracker } from './ratelimit/reputation.js'
 import { ScoreStore } from './ratelimit/score-store.js'
 import { InvalidConfigValueError } from './config/errors.js'
@@ -47,6 +51,7 @@ import type { ConnectionGater, PeerId } from '@libp2p/interface'
 export async function createGhostnode (config: GhostnodeConfig, options: GhostnodeOptions = {}): Promise<Ghostnode> {
   const now = options.now ?? Date.now
   checkSwarmConfig(config)
+  checkMemoryConfig(config)
   const identity = await loadOrCreateIdentity(config.dataDir)
   const registry = new Registry()
   const opened: Array<{ close: () => Promise<void> }> = []
@@ -76,6 +81,16 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
     })
     const metricsRef: { current?: NodeMetrics } = {}
     const queueBudget = new MemoryBudget(config.onion.maxQueuedBytes)
+    const watchdog = new MemoryWatchdog({
+      maxRssBytes: config.memory.maxRssBytes,
+      highWatermark: config.memory.highWatermark,
+      lowWatermark: config.memory.lowWatermark,
+      checkIntervalMs: config.memory.checkIntervalMs,
+      budget: queueBudget,
+      registry,
+      log: defaultLogger().forComponent('ghostnode:memory'),
+      ...(options.memorySample != null ? { sample: options.memorySample } : {})
+    })
     const libp2p = await createLibp2p({
       start: false,
       privateKey: identity.privateKey,
@@ -84,7 +99,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionGater: connectionGater(limiter, options.denyPeer),
+      connectionGater: connectionGater(limiter, watchdog, new PendingUpgrades(config.connections.maxIncomingPendingPerPrefix), options.denyPeer),
       // Under heavy link traffic a heartbeat ping can still be in flight when the next
       // one starts; libp2p would then abort the whole connection and every circuit on
       // it. Dead connections are still found by TCP and yamux.
@@ -92,6 +107,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       connectionManager: {
         maxConnections: config.connections.max,
         maxIncomingPendingConnections: config.connections.maxIncomingPending,
+        inboundUpgradeTimeout: config.connections.upgradeTimeoutMs,
         dialTimeout: config.connections.dialTimeoutMs,
         // libp2p's own per-host limit (default 5 connections per second) is stricter than the
         // connection bucket the gater applies per /24 (rateLimit.limits.connection): on a shared
@@ -140,7 +156,8 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
           maxQueuedCells: config.onion.linkMaxQueuedCells,
           openTimeoutMs: config.onion.extendTimeoutMs,
           stallTimeoutMs: config.onion.linkStallTimeoutMs,
-          budget: queueBudget
+          budget: queueBudget,
+          memory: watchdog
         }),
         swarm: swarmService({
           store,
@@ -191,6 +208,8 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       maxCircuits: config.onion.maxCircuits,
       maxCircuitsPerPeer: config.onion.maxCircuitsPerPeer,
       budget: queueBudget,
+      memory: watchdog,
+      reassemblyTimeoutMs: config.onion.reassemblyTimeoutMs,
       circuitIdleTimeoutMs: config.onion.circuitIdleTimeoutMs,
       extendTimeoutMs: config.onion.extendTimeoutMs,
       maxMessageBytes: config.onion.maxMessageBytes,
@@ -205,7 +224,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       uptimeSeconds: () => node?.uptimeSeconds() ?? 0
     })
     metricsRef.current = metrics
-    const parts: NodeParts = { config, libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, store, now }
+    const parts: NodeParts = { config, libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, store, memory: watchdog, now }
     if (config.http.enabled) {
       parts.http = new HttpServer({
         host: config.http.host,
@@ -262,19 +281,34 @@ function checkSwarmConfig (config: GhostnodeConfig): void {
 /** Framing around a message or page in a SWARM exit request or answer (generous: ~100 bytes are used). */
 const SWARM_EXIT_OVERHEAD_BYTES = 1024
 
-/** Refuses connection attempts over the per-/24 (/48) budget, every banned peer, and any peer `deny` names. */
-function connectionGater (limiter: RateLimiter, deny: (peer: PeerId) => boolean = () => false): ConnectionGater {
+/**
+ * Refuses connection attempts over the per-/24 (/48) budget or over that
+ * prefix's share of the upgrades in progress, every banned peer, every peer
+ * `deny` names, and every new inbound connection while the node is short of memory.
+ */
+function connectionGater (limiter: RateLimiter, memory: MemoryWatchdog, pending: PendingUpgrades, deny: (peer: PeerId) => boolean = () => false): ConnectionGater {
   return {
     denyInboundConnection: (maConn) => {
+      if (memory.underPressure) {
+        memory.shed('connection_refused')
+        return true
+      }
       let key: string
       try {
         key = ipPrefixKey(maConn.remoteAddr)
       } catch {
         return false // not an IP transport: nothing to key on
       }
-      return !limiter.check('connection', key).allowed
+      if (pending.count(key) >= pending.maxPerPrefix) return true
+      if (!limiter.check('connection', key).allowed) return true
+      pending.admit(key, maConn)
+      return false
     },
     denyInboundEncryptedConnection: (peer: PeerId) => limiter.isBanned(peer.toString()) || deny(peer),
+    denyInboundUpgradedConnection: (_peer: PeerId, maConn) => {
+      pending.done(maConn)
+      return false
+    },
     denyDialPeer: (peer: PeerId) => limiter.isBanned(peer.toString()) || deny(peer)
   }
 }

@@ -4,6 +4,7 @@ import type { GhostnodeConfig } from './config/defaults.js'
 import type { ReplayFilter } from './crypto/replay-filter.js'
 import type { Bootstrapper } from './discovery/bootstrapper.js'
 import type { PeerConnector } from './discovery/peer-connector.js'
+import type { MemorySample, MemoryWatchdog } from './memory/watchdog.js'
 import type { HttpServer } from './metrics/http-server.js'
 import type { NodeMetrics } from './metrics/node-metrics.js'
 import type { DirectoryService } from './onion/directory.js'
@@ -50,6 +51,8 @@ export interface GhostnodeOptions {
    * the partition tests split in-process nodes with it, without root.
    */
   denyPeer?: (peer: PeerId) => boolean
+  /** What the memory watchdog samples; tests put the node under pressure with it. @default process.memoryUsage */
+  memorySample?: () => MemorySample
 }
 
 /** Everything compose.ts assembles; the node owns and closes all of it. */
@@ -66,6 +69,8 @@ export interface NodeParts {
   scores: ScoreStore
   /** Swarm mailboxes (LevelDB); closed after libp2p stops so nothing acknowledged is lost. */
   store: MessageStore
+  /** Keeps RSS under memory.maxRssBytes (sheds load near it). */
+  memory: MemoryWatchdog
   http?: HttpServer
   now: () => number
 }
@@ -86,6 +91,12 @@ export interface NodeHealth extends Record<string, unknown> {
   swarmMembers: number
   /** Swarm messages stored on this node. */
   swarmRecords: number
+  /**
+   * The memory watchdog's view: RSS at its last sample, the bound, and whether
+   * it is shedding load (refusing new circuits, links and connections). A node
+   * under pressure still serves its circuits, so it stays ready.
+   */
+  memory: { rssBytes: number, maxRssBytes: number, pressure: boolean }
 }
 
 export interface PeerConnectionInfo {
@@ -158,6 +169,7 @@ export class Ghostnode {
       try {
         await this.libp2p.start()
         this.parts.relay.start()
+        this.parts.memory.start()
         this.parts.store.startSweeper(this.config.swarm.sweepIntervalMs)
         await this.parts.http?.start()
         this.startedAt = this.parts.now()
@@ -184,6 +196,7 @@ export class Ghostnode {
     const p = this.parts
     try {
       await p.http?.stop()
+      p.memory.stop()
       p.relay.stop()
       await p.libp2p.stop()
     } finally {
@@ -229,7 +242,8 @@ export class Ghostnode {
       circuits: this.relay.circuitCount,
       directoryRecords: this.state === 'running' ? this.libp2p.services.directory.size : 0,
       swarmMembers: this.state === 'running' ? this.swarm.membership.ring.size : 0,
-      swarmRecords: this.parts.store.isOpen ? this.parts.store.stats().records : 0
+      swarmRecords: this.parts.store.isOpen ? this.parts.store.stats().records : 0,
+      memory: { rssBytes: this.parts.memory.rssBytes, maxRssBytes: this.parts.memory.maxRssBytes, pressure: this.parts.memory.underPressure }
     }
   }
 

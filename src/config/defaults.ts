@@ -28,6 +28,10 @@ export interface GhostnodeConfig {
     max: number
     /** Inbound connections still upgrading (Noise + yamux) at once. */
     maxIncomingPending: number
+    /** Of those, from one /24 (IPv4) or /48 (IPv6): half-open connections from a few prefixes cannot hold them all. */
+    maxIncomingPendingPerPrefix: number
+    /** An inbound connection that has not finished its upgrade by then is closed. */
+    upgradeTimeoutMs: number
     /** Deadline for one outbound dial including the handshake. */
     dialTimeoutMs: number
     /** The discovery loop dials newly found peers until this many are connected. */
@@ -71,8 +75,13 @@ export interface GhostnodeConfig {
     maxMessageBytes: number
     /** Cells a link may hold unsent before it sheds (1 KiB each). */
     linkMaxQueuedCells: number
-    /** All link queues and reassembly buffers together; past it the fullest link is closed. */
+    /**
+     * Memory peers can make the node hold (link queues, reassembly buffers,
+     * executing requests); past it the biggest holders are closed.
+     */
     maxQueuedBytes: number
+    /** A partial request at the exit is dropped this long after its first fragment. */
+    reassemblyTimeoutMs: number
     /** A link that accepts no data for this long is closed (a peer that never reads). */
     linkStallTimeoutMs: number
     /**
@@ -80,6 +89,20 @@ export interface GhostnodeConfig {
      * its cell, byte and circuit budgets are this many times a client's.
      */
     relayBudgetFactor: number
+  }
+  memory: {
+    /**
+     * Resident memory the node keeps under. Past the high watermark it closes
+     * the biggest holders and refuses new circuits, links and connections
+     * until RSS is back under the low watermark.
+     */
+    maxRssBytes: number
+    /** Share of maxRssBytes at which the node starts shedding. */
+    highWatermark: number
+    /** Share of maxRssBytes under which it stops. */
+    lowWatermark: number
+    /** How often RSS is sampled. */
+    checkIntervalMs: number
   }
   directory: {
     /** Verified node records held; past it, records of new peers are refused. */
@@ -133,6 +156,15 @@ export const DEFAULT_TCP_PORT = 7400
 export const DEFAULT_WS_PORT = 7401
 export const DEFAULT_HTTP_PORT = 7402
 export const DEFAULT_DATA_DIR = join(homedir(), '.ghostnode')
+/** The RSS bound (512 MiB): a small VPS can run a relay beside other things. */
+export const DEFAULT_MAX_RSS_BYTES = 512 * 1024 * 1024
+/**
+ * Peer-held memory (64 MiB). Filling it under attack measured ~4 bytes of RSS
+ * per budgeted byte over an idle node's ~130 MiB (garbage awaiting GC, V8's
+ * heap growth, allocator slack): ~380 MiB, inside the default RSS bound
+ * without the watchdog having to act.
+ */
+export const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024
 
 export const DEFAULT_CONFIG: GhostnodeConfig = {
   dataDir: DEFAULT_DATA_DIR,
@@ -142,6 +174,8 @@ export const DEFAULT_CONFIG: GhostnodeConfig = {
   connections: {
     max: 300,
     maxIncomingPending: 32,
+    maxIncomingPendingPerPrefix: 8,
+    upgradeTimeoutMs: 5_000,
     dialTimeoutMs: 10_000,
     targetPeers: 16
   },
@@ -167,9 +201,16 @@ export const DEFAULT_CONFIG: GhostnodeConfig = {
     extendTimeoutMs: 10_000,
     maxMessageBytes: 131_072,
     linkMaxQueuedCells: 4_096,
-    maxQueuedBytes: 128 * 1024 * 1024,
+    maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
+    reassemblyTimeoutMs: 30_000,
     linkStallTimeoutMs: 30_000,
     relayBudgetFactor: 20
+  },
+  memory: {
+    maxRssBytes: DEFAULT_MAX_RSS_BYTES,
+    highWatermark: 0.8,
+    lowWatermark: 0.7,
+    checkIntervalMs: 500
   },
   directory: {
     maxRecords: 10_000,
@@ -211,6 +252,8 @@ export type LeafSpec =
 export interface KeySpec { spec: LeafSpec, doc: string }
 
 const DAY_MS = 86_400_000
+/** An idle node is ~130 MB of RSS on Node 24: a bound below 192 MiB could never be met. */
+const MIN_MAX_RSS_BYTES = 192 * 1024 * 1024
 
 /**
  * One entry per leaf key, by dotted path. Kept beside the defaults so a new key
@@ -223,6 +266,8 @@ export const CONFIG_SPEC: Record<string, KeySpec> = {
   bootstrap: { spec: { kind: 'multiaddrs', requirePeerId: true }, doc: 'bootstrap peers (must include /p2p/<id>)' },
   'connections.max': { spec: { kind: 'int', min: 1, max: 100_000 }, doc: 'maximum open connections' },
   'connections.maxIncomingPending': { spec: { kind: 'int', min: 1, max: 10_000 }, doc: 'inbound connections upgrading at once' },
+  'connections.maxIncomingPendingPerPrefix': { spec: { kind: 'int', min: 1, max: 10_000 }, doc: 'inbound connections upgrading at once from one /24 (IPv4) or /48 (IPv6)' },
+  'connections.upgradeTimeoutMs': { spec: { kind: 'int', min: 500, max: 120_000 }, doc: 'close an inbound connection whose handshake has not finished by then (ms)' },
   'connections.dialTimeoutMs': { spec: { kind: 'int', min: 100, max: 300_000 }, doc: 'outbound dial deadline (ms)' },
   'connections.targetPeers': { spec: { kind: 'int', min: 0, max: 10_000 }, doc: 'peers the discovery loop dials up to' },
   'discovery.dhtProtocolPrefix': { spec: { kind: 'protocolPrefix' }, doc: 'Kademlia protocol prefix' },
@@ -242,9 +287,14 @@ export const CONFIG_SPEC: Record<string, KeySpec> = {
   'onion.extendTimeoutMs': { spec: { kind: 'int', min: 100, max: 300_000 }, doc: 'deadline to reach the next hop (ms)' },
   'onion.maxMessageBytes': { spec: { kind: 'int', min: 1_024, max: 16 * 1024 * 1024 }, doc: 'largest request/response reassembled (bytes)' },
   'onion.linkMaxQueuedCells': { spec: { kind: 'int', min: 64, max: 1_000_000 }, doc: 'unsent cells a link may hold before shedding' },
-  'onion.maxQueuedBytes': { spec: { kind: 'int', min: 1_048_576, max: 64 * 1024 * 1024 * 1024 }, doc: 'memory for all link queues and reassembly buffers (bytes)' },
+  'onion.maxQueuedBytes': { spec: { kind: 'int', min: 1_048_576, max: 64 * 1024 * 1024 * 1024 }, doc: 'memory peers can make the node hold: link queues, reassembly buffers, executing requests (bytes; at most memory.maxRssBytes / 4)' },
+  'onion.reassemblyTimeoutMs': { spec: { kind: 'int', min: 1_000, max: 600_000 }, doc: 'drop a partial request at the exit this long after its first fragment (ms)' },
   'onion.linkStallTimeoutMs': { spec: { kind: 'int', min: 1_000, max: 600_000 }, doc: 'close a link that accepts no data for this long (ms)' },
   'onion.relayBudgetFactor': { spec: { kind: 'int', min: 1, max: 10_000 }, doc: 'budget multiplier for neighbours with a verified relay record' },
+  'memory.maxRssBytes': { spec: { kind: 'int', min: MIN_MAX_RSS_BYTES, max: 1024 * 1024 * 1024 * 1024 }, doc: 'resident memory (RSS) the node keeps under: near it, it sheds the biggest holders and refuses new circuits, links and connections (bytes)' },
+  'memory.highWatermark': { spec: { kind: 'number', min: 0.5, max: 0.99 }, doc: 'share of memory.maxRssBytes at which shedding starts' },
+  'memory.lowWatermark': { spec: { kind: 'number', min: 0.3, max: 0.98 }, doc: 'share of memory.maxRssBytes under which shedding stops (below memory.highWatermark)' },
+  'memory.checkIntervalMs': { spec: { kind: 'int', min: 50, max: 60_000 }, doc: 'RSS sampling interval (ms)' },
   'directory.maxRecords': { spec: { kind: 'int', min: 3, max: 1_000_000 }, doc: 'verified node records held' },
   'directory.fetchIntervalMs': { spec: { kind: 'int', min: 1_000, max: DAY_MS }, doc: 'directory pull interval (ms)' },
   'directory.minServeIntervalMs': { spec: { kind: 'int', min: 0, max: DAY_MS }, doc: 'minimum interval between two full directory requests of one peer (ms)' },

@@ -3,6 +3,7 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { InvalidRateLimitConfigError } from '../ratelimit/errors.js'
 import { validateRateLimitConfig } from '../ratelimit/resolve-config.js'
+import { checkMemoryConfig } from '../memory/config-check.js'
 import { DEFAULT_CONFIG, type GhostnodeConfig } from './defaults.js'
 import { ConfigFileError, InvalidConfigValueError, UnknownConfigKeyError } from './errors.js'
 import { stripJsonComments } from './jsonc.js'
@@ -126,6 +127,7 @@ function checkCrossField (config: GhostnodeConfig): void {
     throw new InvalidConfigValueError('onion.keyGraceMs', config.onion.keyGraceMs,
       `must be shorter than onion.keyEpochMs (${config.onion.keyEpochMs})`, 'effective config')
   }
+  checkMemoryConfig(config)
   try {
     validateRateLimitConfig(config.rateLimit)
   } catch (err) {

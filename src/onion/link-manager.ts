@@ -1,6 +1,8 @@
 import { LinkClosedError } from './circuit-errors.js'
 import { cellBytes, LINK_PROTOCOL, Link, type LinkEvents, type LinkOptions } from './link.js'
+import { MemoryShedError } from './link-errors.js'
 import type { Cell } from './cell.js'
+import type { MemoryGuard } from '../memory/guard.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -20,6 +22,8 @@ export interface LinkManagerInit extends LinkOptions {
   acceptInbound?: boolean
   /** @default 10000 */
   openTimeoutMs?: number
+  /** The memory watchdog: while it reports pressure, inbound link streams are refused. */
+  memory?: MemoryGuard
 }
 
 /** Taps on what crosses the links, for tests and diagnostics. Never given cleartext beyond the link. */
@@ -73,26 +77,6 @@ export class LinkManager implements Startable {
     this.components = components
     this.init = init
     this.log = components.logger.forComponent('ghostnode:link')
-    init.budget?.setPressureHandler(() => { this.relieveMemoryPressure() })
-  }
-
-  /** Links closed because the node-wide queue budget ran out. */
-  oomClosedLinks = 0
-
-  /**
-   * The queue budget is exhausted: close the link holding the most queued
-   * cells (its circuits are destroyed, their owners rebuild elsewhere). The
-   * peer that does not read is the one that pays.
-   */
-  private relieveMemoryPressure (): void {
-    let worst: Link | undefined
-    for (const link of this.all()) {
-      if (worst == null || link.queuedCells > worst.queuedCells) worst = link
-    }
-    if (worst == null || worst.queuedCells === 0) return
-    this.oomClosedLinks++
-    this.log('memory budget exhausted: closing the link with %d queued cells', worst.queuedCells)
-    worst.abort(new LinkClosedError('memory budget exhausted'))
   }
 
   readonly [Symbol.toStringTag] = 'ghostnode:link-manager'
@@ -179,6 +163,12 @@ export class LinkManager implements Startable {
   private onInbound (stream: Stream, connection: Connection): void {
     if (!this.running) {
       stream.abort(new LinkClosedError('node stopping'))
+      return
+    }
+    if (this.init.memory?.underPressure === true) {
+      // a new link is new queues to fill: not while the process is near its memory bound
+      this.init.memory.shed('link_refused')
+      stream.abort(new MemoryShedError('link refused: the node is short of memory'))
       return
     }
     this.add(stream, connection.remotePeer, false)

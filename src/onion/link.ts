@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto'
 import { CellDecoder, type Cell } from './cell.js'
 import { CELL_HEADER_BYTES, CELL_SIZE } from './constants.js'
-import { CircuitIdExhaustedError } from './circuit-errors.js'
+import { CircuitIdExhaustedError, LinkClosedError } from './circuit-errors.js'
+import { LinkStalledError, MemoryShedError, type LinkCloseReason } from './link-errors.js'
 import type { MemoryBudget } from './memory-budget.js'
 import type { Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -44,6 +45,14 @@ export interface LinkOptions {
 }
 
 export const DEFAULT_LINK_STALL_TIMEOUT_MS = 30_000
+/**
+ * What one queued cell costs the node-wide budget: its 1,024 bytes plus the
+ * buffer and typed-array objects around them (a lone 1 KiB Uint8Array measured
+ * ~1.5 KB of RSS on Node 24), so the budget bounds memory, not payload.
+ */
+export const LINK_CELL_COST_BYTES = 1_536
+/** How often a link waiting on its stream re-checks it, in case a drain event was missed. */
+const STREAM_POLL_MS = 1_000
 
 /** The whole cell (header + payload) a decoded cell's payload view belongs to. */
 export function cellBytes (cell: Cell): Uint8Array {
@@ -73,9 +82,16 @@ export class Link {
   private readonly queue: Uint8Array[] = []
   private readonly circIds = new Set<number>()
   private flushing = false
+  private flushRun?: Promise<void>
+  /** The stream holds a full batch it could not send: new cells wait in the queue. */
+  private blocked = false
   private closed = false
+  private malformed = false
+  private closingLocally = false
   private roomWaiters: Array<() => void> = []
   cellsShed = 0
+  /** Why the link ended; set once it has. */
+  closeReason?: LinkCloseReason
 
   constructor (stream: Stream, remotePeer: PeerId, initiator: boolean, events: LinkEvents, log: Logger, options: LinkOptions = {}) {
     this.stream = stream
@@ -108,20 +124,25 @@ export class Link {
 
   /**
    * Queues one encoded cell (CELL_SIZE bytes; the link keeps the reference until
-   * written). False when the link is closed or its queue is full.
+   * written). False when the link is closed or its queue is full. `shared`: the
+   * cell may be a view into a buffer that also holds cells going elsewhere (a
+   * received chunk), so it is copied if it has to wait; a sender whose buffer
+   * holds only cells for this link (one message's cells) passes false.
    */
-  send (cell: Uint8Array): boolean {
+  send (cell: Uint8Array, shared = true): boolean {
     if (this.closed) return false
-    if (this.queue.length >= this.maxQueuedCells || this.budget?.tryReserve(CELL_SIZE) === false) {
+    if (this.queue.length >= this.maxQueuedCells || this.budget?.tryReserve(LINK_CELL_COST_BYTES) === false) {
       this.cellsShed++
       return false
     }
     if (this.closed) {
       // the budget's pressure handler closed this very link
-      this.budget?.release(CELL_SIZE)
+      this.budget?.release(LINK_CELL_COST_BYTES)
       return false
     }
-    this.queue.push(cell)
+    // A forwarded cell is a view into the chunk it arrived in (up to 64 cells):
+    // one that waits behind others must not pin that whole chunk.
+    this.queue.push(shared && (this.blocked || this.queue.length >= this.cellsPerWrite) ? ownCopy(cell) : cell)
     if (!this.flushing) {
       this.flushing = true
       queueMicrotask(() => { void this.flush() })
@@ -176,11 +197,13 @@ export class Link {
   /** Closes gracefully after queued cells are written. */
   close (): void {
     if (this.closed) return
+    this.closingLocally = true
     // accept nothing new, but let what is queued drain before the stream closes
     this.finish(undefined, true)
     void this.flush().finally(() => {
       this.dropQueue()
-      this.stream.close().catch((err: Error) => { this.stream.abort(err) })
+      // a peer that stopped reading must not hold the stream (and its buffer) open
+      this.stream.close({ signal: AbortSignal.timeout(this.stallTimeoutMs) }).catch((err: Error) => { this.stream.abort(err) })
     })
   }
 
@@ -191,13 +214,14 @@ export class Link {
   }
 
   private dropQueue (): void {
-    this.budget?.release(this.queue.length * CELL_SIZE)
+    this.budget?.release(this.queue.length * LINK_CELL_COST_BYTES)
     this.queue.length = 0
   }
 
   private finish (err?: Error, keepQueue = false): void {
     if (this.closed) return
     this.closed = true
+    this.closeReason = this.reasonFor(err)
     this.circIds.clear()
     if (!keepQueue) this.dropQueue()
     this.wakeRoomWaiters()
@@ -214,30 +238,101 @@ export class Link {
       }
     } catch (err) {
       this.log('malformed data from %p - %e', this.remotePeer, err)
+      this.malformed = true
       this.events.onMalformed?.(this, err as Error)
       this.abort(err as Error)
     }
   }
 
+  private reasonFor (err?: Error): LinkCloseReason {
+    if (this.malformed) return 'malformed'
+    if (err instanceof LinkStalledError) return 'stall'
+    if (err instanceof MemoryShedError) return 'memory'
+    if (err == null) return this.closingLocally ? 'local' : 'remote'
+    if (err instanceof LinkClosedError) return 'local'
+    if (err.name === 'StreamResetError') return 'remote'
+    return 'error'
+  }
+
+  /** Writes the queue out; one run at a time (a graceful close joins the run in progress). */
   private async flush (): Promise<void> {
+    this.flushRun ??= this.writeQueue().finally(() => { this.flushRun = undefined })
+    return this.flushRun
+  }
+
+  private async writeQueue (): Promise<void> {
     try {
-      while (this.queue.length > 0 && this.stream.writeStatus === 'writable') {
+      // until both the queue and the stream's own buffer are empty: a stream that
+      // keeps the last batch unsent is watched for a stall like any other
+      while (this.stream.writeStatus === 'writable') {
+        if (this.stream.writeBufferLength > 0) await this.waitForStream()
+        if (this.queue.length === 0 || this.stream.writeStatus !== 'writable') break
         const n = Math.min(this.queue.length, this.cellsPerWrite)
         const batch = this.queue.splice(0, n)
-        this.budget?.release(n * CELL_SIZE)
+        this.budget?.release(n * LINK_CELL_COST_BYTES)
         this.wakeRoomWaiters()
-        const bytes = n === 1 ? batch[0] : concatCells(batch)
+        const bytes = n === 1 ? ownCopy(batch[0]) : concatCells(batch)
         this.events.onWrite?.(this, bytes)
-        if (!this.stream.send(bytes)) {
-          await this.stream.onDrain({ signal: AbortSignal.timeout(this.stallTimeoutMs) })
-        }
+        // false only says the muxer wants a pause: what counts is the stream's buffer, checked above
+        this.stream.send(bytes)
       }
     } catch (err) {
       this.abort(err as Error)
     } finally {
+      this.blocked = false
       this.flushing = false
     }
   }
+
+  /**
+   * Waits until the stream has sent what it holds. A 'drain' from the stream
+   * only says the connection below can take more: yamux signals it to every
+   * stream on the connection, also to one whose peer grants no window (stopped
+   * reading), and keeps whatever it is given. So the link hands over at most one
+   * more batch while the stream still holds bytes, and a stream whose buffer
+   * does not shrink for the stall timeout is a peer that stopped reading.
+   */
+  private async waitForStream (): Promise<void> {
+    this.blocked = true
+    let held = this.stream.writeBufferLength
+    let deadline = Date.now() + this.stallTimeoutMs
+    while (this.stream.writeBufferLength > 0 && this.stream.writeStatus === 'writable' && !this.closedHard) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new LinkStalledError(this.stallTimeoutMs)
+      await streamEvent(this.stream, Math.min(left, STREAM_POLL_MS))
+      // the stream sends on 'drain' in a microtask: look after it had its turn
+      await new Promise(resolve => setImmediate(resolve))
+      const now = this.stream.writeBufferLength
+      if (now < held) deadline = Date.now() + this.stallTimeoutMs
+      held = now
+    }
+    this.blocked = false
+  }
+
+  /** Closed, and not merely draining for a graceful close. */
+  private get closedHard (): boolean {
+    return this.closed && !this.closingLocally
+  }
+}
+
+/** Resolves on the stream's next 'drain' or 'close', or after `ms`. */
+async function streamEvent (stream: Stream, ms: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      stream.removeEventListener('drain', done)
+      stream.removeEventListener('close', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    stream.addEventListener('drain', done)
+    stream.addEventListener('close', done)
+  })
+}
+
+/** The cell itself when it owns its buffer, else a copy (so it does not pin the chunk it came in). */
+function ownCopy (cell: Uint8Array): Uint8Array {
+  return cell.byteOffset === 0 && cell.buffer.byteLength === CELL_SIZE ? cell : cell.slice()
 }
 
 function concatCells (cells: Uint8Array[]): Uint8Array {

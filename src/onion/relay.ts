@@ -4,16 +4,19 @@ import { Registry } from 'prom-client'
 import { processCreateLayer } from '../crypto/create-header.js'
 import { HopCrypto, relayBodyOf } from '../crypto/layer.js'
 import { ReplayError } from '../crypto/errors.js'
-import { isGhostnodeError } from '../errors.js'
 import { destroyCell, decodeDestroyReason, destroyReasonName, encodeCell, setCellCircId, type Cell } from './cell.js'
 import { CELL_HEADER_BYTES, CellCommand, DestroyReason, RelayCommand, RELAY_TAGS_BYTES } from './constants.js'
-import { encodeExitResponse, ExitStatus, type ExitHandlerRegistry } from './exit.js'
-import { cellBytes, type Link } from './link.js'
-import { Reassembler } from './reassembly.js'
+import { cellBytes, LINK_CELL_COST_BYTES, type Link } from './link.js'
+import { MemoryShedError } from './link-errors.js'
+import { shedLargest, type MemoryHolder } from './memory-relief.js'
+import { DEFAULT_REASSEMBLY_TIMEOUT_MS, type Reassembler } from './reassembly.js'
+import { RelayExit } from './relay-exit.js'
 import { RelayMetrics, type CreateOutcome } from './relay-metrics.js'
-import { fragmentMessage, writeRelayBody } from './relay-message.js'
+import { writeRelayBody } from './relay-message.js'
+import type { ExitHandlerRegistry } from './exit.js'
 import type { LinkManager } from './link-manager.js'
 import type { MemoryBudget } from './memory-budget.js'
+import type { MemoryGuard } from '../memory/guard.js'
 import type { ReplayFilter } from '../crypto/replay-filter.js'
 import type { OnionKey } from '../crypto/x25519.js'
 import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
@@ -22,10 +25,7 @@ export const DEFAULT_MAX_CIRCUITS = 20_000
 export const DEFAULT_MAX_CIRCUITS_PER_PEER = 2_000
 export const DEFAULT_CIRCUIT_IDLE_TIMEOUT_MS = 300_000
 export const DEFAULT_EXTEND_TIMEOUT_MS = 10_000
-export const DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT = 256
-export const DEFAULT_EXIT_MAX_MESSAGE_BYTES = 128 * 1024
-/** Per circuit; the node-wide memory budget bounds the sum over circuits. */
-export const DEFAULT_EXIT_REASSEMBLY_BYTES_PER_CIRCUIT = 16 * 1024 * 1024
+export { DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT, DEFAULT_EXIT_MAX_MESSAGE_BYTES, DEFAULT_EXIT_REASSEMBLY_BYTES_PER_CIRCUIT } from './relay-exit.js'
 
 export interface OnionKeySource {
   /** Current onion key first, then the previous one while its grace period lasts. */
@@ -57,8 +57,15 @@ export interface OnionRelayInit {
   maxCircuits?: number
   /** Circuits one neighbour may hold through this node, over all its links. @default 2000 */
   maxCircuitsPerPeer?: number
-  /** Node-wide budget for reassembly buffers (shared with the link queues). */
+  /**
+   * Node-wide budget for link queues, reassembly buffers and executing
+   * requests; when it is spent the relay closes the biggest holders.
+   */
   budget?: MemoryBudget
+  /** The memory watchdog: while it reports pressure, new circuits are refused. */
+  memory?: MemoryGuard
+  /** A partial request at the exit is dropped this long after its first fragment. @default 30000 */
+  reassemblyTimeoutMs?: number
   /** @default 300000 */
   circuitIdleTimeoutMs?: number
   /** @default 10000 */
@@ -77,16 +84,17 @@ interface RelayCircuit {
   prev: CircuitEnd
   next?: CircuitEnd
   exit: boolean
+  createdAt: number
   lastActivity: number
   reassembler?: Reassembler
   inflight: number
+  /** Budgeted bytes of the requests executing now. */
+  inflightBytes: number
   abort: AbortController
   closed: boolean
 }
 
 type Side = 'prev' | 'next'
-
-const BUSY = new TextEncoder().encode('exit busy, retry later')
 
 /**
  * A relay's circuits: peels CREATE layers, forwards cells between links with
@@ -104,7 +112,10 @@ export class OnionRelay {
   /** Set per received chunk: the neighbour's byte budget refused it. */
   private chunkDenied = false
   private readonly perPeer = new Map<string, number>()
+  private readonly exit: RelayExit<RelayCircuit>
+  private oomClosedLinks = 0
   private sweepTimer?: ReturnType<typeof setInterval>
+  private reassemblySweepTimer?: ReturnType<typeof setInterval>
 
   constructor (init: OnionRelayInit) {
     this.init = init
@@ -114,7 +125,20 @@ export class OnionRelay {
       circuits: () => this.circuits,
       links: () => init.links.all().length,
       queuedBytes: () => init.budget?.used ?? 0,
-      oomClosedLinks: () => init.links.oomClosedLinks
+      oomClosedLinks: () => this.oomClosedLinks,
+      reassemblyExpired: () => this.exit.expiredTotal()
+    })
+    this.exit = new RelayExit({
+      exits: init.exits,
+      metrics: this.metrics,
+      log: this.log,
+      now: this.now,
+      ...(init.budget != null ? { budget: init.budget } : {}),
+      ...(init.exitConcurrencyPerCircuit != null ? { concurrencyPerCircuit: init.exitConcurrencyPerCircuit } : {}),
+      ...(init.maxMessageBytes != null ? { maxMessageBytes: init.maxMessageBytes } : {}),
+      ...(init.reassemblyTimeoutMs != null ? { reassemblyTimeoutMs: init.reassemblyTimeoutMs } : {}),
+      // an exit circuit has no next hop: only its client is told
+      destroy: (circuit, reason) => { this.destroy(circuit, undefined, reason) }
     })
   }
 
@@ -129,14 +153,44 @@ export class OnionRelay {
       onChunk: (link, bytes) => { this.chunkDenied = this.init.policy?.allowBytes?.(link.remotePeer, bytes) === false },
       onMalformed: (link) => { this.init.policy?.onViolation?.(link.remotePeer, 'malformed_cell') }
     })
+    this.init.budget?.setPressureHandler((target) => { this.shedMemory(target) })
     const idle = this.init.circuitIdleTimeoutMs ?? DEFAULT_CIRCUIT_IDLE_TIMEOUT_MS
     this.sweepTimer = setInterval(() => { this.sweepIdle() }, Math.max(1_000, Math.min(idle / 4, 30_000)))
     this.sweepTimer.unref?.()
+    // a partial request whose last fragments never come must not wait for the next cell on its circuit
+    const reassembly = this.init.reassemblyTimeoutMs ?? DEFAULT_REASSEMBLY_TIMEOUT_MS
+    this.reassemblySweepTimer = setInterval(() => { this.exit.sweep() }, Math.max(1_000, reassembly / 4))
+    this.reassemblySweepTimer.unref?.()
   }
 
   stop (): void {
     clearInterval(this.sweepTimer)
+    clearInterval(this.reassemblySweepTimer)
     for (const link of [...this.byLink.keys()]) this.onLinkClose(link)
+  }
+
+  /**
+   * The memory budget is spent (or the watchdog asks for room): close the
+   * biggest holders until the budget is down to `target` bytes. A link's
+   * holding is its queue (its peer is not reading: the whole link goes); a
+   * circuit's is its partial and executing requests at the exit (that
+   * circuit goes, not the neighbour's link, which may carry honest ones too).
+   */
+  shedMemory (target: number): void {
+    const budget = this.init.budget
+    if (budget == null) return
+    const holders: MemoryHolder[] = this.exit.holders()
+    for (const link of this.init.links.all()) {
+      if (link.queuedCells === 0) continue
+      holders.push({ kind: 'link', bytes: link.queuedCells * LINK_CELL_COST_BYTES, since: 0, close: () => { link.abort(new MemoryShedError('link closed: the memory budget is spent')) } })
+    }
+    const closed = shedLargest(holders, target, () => budget.used)
+    this.oomClosedLinks += closed.links
+    for (let i = 0; i < closed.links; i++) this.init.memory?.shed('link_closed')
+    for (let i = 0; i < closed.circuits; i++) this.init.memory?.shed('circuit_closed')
+    if (closed.links + closed.circuits > 0) {
+      this.log('memory budget spent: closed %d links and %d circuits, %d bytes held now', closed.links, closed.circuits, budget.used)
+    }
   }
 
   /** Destroys circuits idle longer than the timeout (both directions are told). */
@@ -145,7 +199,6 @@ export class OnionRelay {
     let n = 0
     for (const entries of this.byLink.values()) {
       for (const { circuit, side } of entries.values()) {
-        circuit.reassembler?.sweep()
         if (side === 'prev' && circuit.lastActivity < cutoff) {
           this.destroy(circuit, DestroyReason.TIMEOUT, DestroyReason.TIMEOUT)
           n++
@@ -199,6 +252,12 @@ export class OnionRelay {
       refuse('limit', DestroyReason.RESOURCE_LIMIT)
       return
     }
+    if (this.init.memory?.underPressure === true) {
+      // the process is near its memory bound: existing circuits are served, new ones wait
+      this.init.memory.shed('create_refused')
+      refuse('limit', DestroyReason.RESOURCE_LIMIT)
+      return
+    }
     const ofPeer = this.perPeer.get(link.remotePeer.toString()) ?? 0
     if (this.circuits >= (this.init.maxCircuits ?? DEFAULT_MAX_CIRCUITS) || ofPeer >= (this.init.maxCircuitsPerPeer ?? DEFAULT_MAX_CIRCUITS_PER_PEER)) {
       refuse('limit', DestroyReason.RESOURCE_LIMIT)
@@ -224,21 +283,16 @@ export class OnionRelay {
       hop: new HopCrypto(layer.keys),
       prev: { link, circId: cell.circId },
       exit: layer.exit,
+      createdAt: this.now(),
       lastActivity: this.now(),
       inflight: 0,
+      inflightBytes: 0,
       abort: new AbortController(),
       closed: false
     }
     this.index(circuit.prev, circuit, 'prev')
     if (layer.exit) {
-      circuit.reassembler = new Reassembler({
-        maxMessageBytes: this.init.maxMessageBytes ?? DEFAULT_EXIT_MAX_MESSAGE_BYTES,
-        // as many partial messages as requests may run, so a client within its limits never trips it
-        maxPartialMessages: this.init.exitConcurrencyPerCircuit ?? DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT,
-        maxBufferedBytes: DEFAULT_EXIT_REASSEMBLY_BYTES_PER_CIRCUIT,
-        now: this.now,
-        ...(this.init.budget != null ? { budget: this.init.budget } : {})
-      })
+      this.exit.add(circuit)
       this.metrics.creates.inc({ outcome: 'ok' })
       this.sendCell(circuit.prev, CellCommand.CREATED, circuit.hop.sealCreated(), circuit)
       return
@@ -305,7 +359,7 @@ export class OnionRelay {
       this.forwardCell(cell, circuit.next, circuit)
       return
     }
-    this.onExitBody(circuit, relayBodyOf(cell.payload))
+    this.exit.onBody(circuit, relayBodyOf(cell.payload))
   }
 
   private onBackward (circuit: RelayCircuit, cell: Cell): void {
@@ -318,66 +372,6 @@ export class OnionRelay {
       return
     }
     this.forwardCell(cell, circuit.prev, circuit)
-  }
-
-  private onExitBody (circuit: RelayCircuit, body: Uint8Array): void {
-    let message
-    try {
-      message = circuit.reassembler?.push(body)
-    } catch (err) {
-      // only the client can produce a body that decrypts at the exit: its problem, its circuit
-      this.log.trace('bad relay message at exit - %e', err)
-      this.destroy(circuit, undefined, DestroyReason.PROTOCOL)
-      return
-    }
-    if (message == null || message.cmd !== RelayCommand.REQUEST) return
-    const requestId = message.requestId
-    // Over the per-circuit cap, or with the node's memory budget spent, the request
-    // is refused with a status: the circuit and the client's other requests live on.
-    if (circuit.inflight >= (this.init.exitConcurrencyPerCircuit ?? DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT)) {
-      this.metrics.exitRequests.inc({ service: 'unknown', status: String(ExitStatus.RATE_LIMITED) })
-      this.sendMessage(circuit, RelayCommand.RESPONSE, requestId, encodeExitResponse(ExitStatus.RATE_LIMITED, BUSY))
-      return
-    }
-    const held = message.data.byteLength
-    if (this.init.budget?.tryReserve(held) === false) {
-      this.metrics.exitRequests.inc({ service: 'unknown', status: String(ExitStatus.UNAVAILABLE) })
-      this.sendMessage(circuit, RelayCommand.RESPONSE, requestId, encodeExitResponse(ExitStatus.UNAVAILABLE, BUSY))
-      return
-    }
-    circuit.inflight++
-    const started = performance.now()
-    void this.init.exits.dispatch(message.data, { signal: circuit.abort.signal }).then(({ response, service, status }) => {
-      circuit.inflight--
-      this.init.budget?.release(held)
-      this.metrics.exitRequests.inc({ service, status: String(status) })
-      this.metrics.exitSeconds.observe({ service }, (performance.now() - started) / 1000)
-      if (circuit.closed) return
-      this.sendMessage(circuit, RelayCommand.RESPONSE, requestId, response)
-    })
-  }
-
-  /** Exit side: fragments a message and originates one backward cell per fragment. */
-  private sendMessage (circuit: RelayCircuit, cmd: RelayCommand, requestId: number, data: Uint8Array): void {
-    let fragments
-    try {
-      fragments = fragmentMessage({ cmd, requestId, data }, { maxMessageBytes: this.init.maxMessageBytes ?? DEFAULT_EXIT_MAX_MESSAGE_BYTES })
-    } catch (err) {
-      if (!isGhostnodeError(err)) throw err
-      fragments = fragmentMessage({ cmd, requestId, data: Uint8Array.of(ExitStatus.TOO_LARGE) })
-    }
-    for (const fragment of fragments) {
-      const cell = encodeCell({ circId: circuit.prev.circId, cmd: CellCommand.RELAY })
-      const payload = cell.subarray(CELL_HEADER_BYTES)
-      writeRelayBody(payload.subarray(RELAY_TAGS_BYTES), fragment)
-      circuit.hop.originate(payload)
-      this.metrics.backwardCells++
-      if (!circuit.prev.link.send(cell)) {
-        this.metrics.cellsShed.inc()
-        this.destroy(circuit, undefined, DestroyReason.RESOURCE_LIMIT)
-        return
-      }
-    }
   }
 
   /**
@@ -406,27 +400,36 @@ export class OnionRelay {
   }
 
   private onLinkClose (link: Link): void {
+    this.metrics.linksClosed.inc({ reason: link.closeReason ?? 'local' })
     const entries = this.byLink.get(link)
     if (entries == null) return
+    // circuits lost with a link this node closed to protect itself are counted as such
+    const reason = link.closeReason === 'memory' ? DestroyReason.RESOURCE_LIMIT : link.closeReason === 'stall' ? DestroyReason.TIMEOUT : undefined
     for (const { circuit, side } of [...entries.values()]) {
-      if (side === 'next') this.reportFailure(circuit, DestroyReason.CONNECT_FAILED)
+      if (side === 'next') this.reportFailure(circuit, reason ?? DestroyReason.CONNECT_FAILED)
+      else if (reason != null) this.destroyCounted(circuit, reason, DestroyReason.REQUESTED)
       else this.destroy(circuit, DestroyReason.REQUESTED, undefined)
     }
     this.byLink.delete(link)
   }
 
+  /** Tears a circuit down whose previous link is gone: tells the next hop `towardsNext`, counts it as `counted`. */
+  private destroyCounted (circuit: RelayCircuit, counted: number, towardsNext: number): void {
+    this.destroy(circuit, towardsNext, undefined, counted)
+  }
+
   /** Tears a circuit down, sending DESTROY with the given reasons to whichever side still has one. */
-  private destroy (circuit: RelayCircuit, towardsNext: number | undefined, towardsPrev: number | undefined): void {
+  private destroy (circuit: RelayCircuit, towardsNext: number | undefined, towardsPrev: number | undefined, counted?: number): void {
     if (circuit.closed) return
     circuit.closed = true
     circuit.abort.abort()
-    circuit.reassembler?.clear()
+    this.exit.remove(circuit)
     this.circuits--
     const peer = circuit.prev.link.remotePeer.toString()
     const left = (this.perPeer.get(peer) ?? 1) - 1
     if (left > 0) this.perPeer.set(peer, left)
     else this.perPeer.delete(peer)
-    const reason = towardsPrev ?? towardsNext ?? DestroyReason.NONE
+    const reason = counted ?? towardsPrev ?? towardsNext ?? DestroyReason.NONE
     this.metrics.destroys.inc({ reason: destroyReasonName(reason).toLowerCase() })
     for (const [end, sendReason] of [[circuit.prev, towardsPrev], [circuit.next, towardsNext]] as const) {
       if (end == null) continue

@@ -115,6 +115,12 @@ describe('ghostnode CLI', function () {
     expect(run.stderr()).to.contain('connections.max').and.contain('-5')
   })
 
+  it('exits 2 and names onion.maxQueuedBytes when it does not fit the memory bound', async () => {
+    const err = capture()
+    expect(await runCli(['start', '--data-dir', dir, '--set', 'memory.maxRssBytes=268435456', '--set', 'onion.maxQueuedBytes=134217728'], err)).to.equal(2)
+    expect(err.err.join('\n')).to.contain('onion.maxQueuedBytes').and.contain('memory.maxRssBytes')
+  })
+
   it('exits 2 for an unknown key and for a bad environment value', async () => {
     const file = join(dir, 'bad.json')
     await writeFile(file, JSON.stringify({ htp: {} }))

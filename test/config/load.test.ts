@@ -165,6 +165,21 @@ describe('config loading', () => {
       .to.throw(InvalidConfigValueError, 'discovery.bootstrapRetryMinMs')
   })
 
+  it('rejects a queue budget above a quarter of the RSS bound, naming onion.maxQueuedBytes', () => {
+    expect(() => loadConfig({ env: {}, flags: { 'memory.maxRssBytes': String(256 * 1024 * 1024), 'onion.maxQueuedBytes': String(64 * 1024 * 1024 + 1) } }))
+      .to.throw(InvalidConfigValueError, 'onion.maxQueuedBytes')
+    // exactly a quarter is allowed
+    const { config } = loadConfig({ env: {}, flags: { 'memory.maxRssBytes': String(256 * 1024 * 1024), 'onion.maxQueuedBytes': String(64 * 1024 * 1024) } })
+    expect(config.onion.maxQueuedBytes).to.equal(64 * 1024 * 1024)
+  })
+
+  it('rejects a low memory watermark at or above the high one, and an RSS bound below an idle node', () => {
+    expect(() => loadConfig({ env: {}, flags: { 'memory.lowWatermark': '0.9', 'memory.highWatermark': '0.9' } }))
+      .to.throw(InvalidConfigValueError, 'memory.lowWatermark')
+    expect(() => loadConfig({ env: { GHOSTNODE_MEMORY_MAX_RSS_BYTES: String(100 * 1024 * 1024) } }))
+      .to.throw(InvalidConfigValueError, 'memory.maxRssBytes')
+  })
+
   it('reports a file that is not JSON', async () => {
     await writeFile(file, '{ "http": ')
     expect(() => loadConfig({ configFile: file, env: {} })).to.throw(ConfigFileError, file)

@@ -1,9 +1,11 @@
+import { StreamAbortEvent } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { defaultLogger } from '@libp2p/logger'
 import { expect } from 'chai'
 import { encodeCell } from '../../src/onion/cell.js'
 import { CELL_SIZE, CellCommand } from '../../src/onion/constants.js'
-import { Link, type LinkEvents } from '../../src/onion/link.js'
+import { Link, LINK_CELL_COST_BYTES, type LinkEvents } from '../../src/onion/link.js'
+import { LinkStalledError } from '../../src/onion/link-errors.js'
 import { MemoryBudget } from '../../src/onion/memory-budget.js'
 import type { Cell } from '../../src/onion/cell.js'
 import type { Stream } from '@libp2p/interface'
@@ -11,30 +13,40 @@ import type { Stream } from '@libp2p/interface'
 const PEER = peerIdFromString('12D3KooWGRUVh6KcuvpPdgwgSXwn58VcqNBUK5EJAaRXFu2i3ZEE')
 const log = defaultLogger().forComponent('test:link')
 
-/** The part of a libp2p Stream a Link uses, with a switch for "the peer stopped reading". */
+/**
+ * The part of a libp2p Stream a Link uses, modelled on yamux: with `full` set
+ * (the peer grants no window) it keeps what it is given in its write buffer
+ * and returns false; `drain()` lets it all out.
+ */
 class FakeStream extends EventTarget {
   writeStatus = 'writable'
   written: Uint8Array[] = []
+  pending: Uint8Array[] = []
   full = false
   aborted?: Error
-  private drainWaiters: Array<{ resolve: () => void, reject: (err: Error) => void }> = []
 
-  send (data: Uint8Array): boolean {
-    this.written.push(data)
-    return !this.full
+  get writeBufferLength (): number {
+    return this.pending.reduce((n, b) => n + b.byteLength, 0)
   }
 
-  async onDrain (options?: { signal?: AbortSignal }): Promise<void> {
-    if (!this.full) return
-    await new Promise<void>((resolve, reject) => {
-      this.drainWaiters.push({ resolve, reject })
-      options?.signal?.addEventListener('abort', () => { reject(options.signal?.reason as Error) })
-    })
+  send (data: Uint8Array): boolean {
+    if (this.full) {
+      this.pending.push(data)
+      return false
+    }
+    this.written.push(data)
+    return true
+  }
+
+  /** The connection below drained: yamux tells every stream, window or not. */
+  connectionDrain (): void {
+    this.dispatchEvent(new Event('drain'))
   }
 
   drain (): void {
     this.full = false
-    for (const w of this.drainWaiters.splice(0)) w.resolve()
+    this.written.push(...this.pending.splice(0))
+    this.dispatchEvent(new Event('drain'))
   }
 
   async close (): Promise<void> {
@@ -44,7 +56,8 @@ class FakeStream extends EventTarget {
   abort (err: Error): void {
     this.aborted = err
     this.writeStatus = 'closed'
-    for (const w of this.drainWaiters.splice(0)) w.reject(err)
+    this.pending = []
+    this.dispatchEvent(new StreamAbortEvent(err))
   }
 
   deliver (bytes: Uint8Array): void {
@@ -109,32 +122,32 @@ describe('Link', () => {
   })
 
   it('counts queued cells against the node budget and releases them when written or dropped', async () => {
-    const budget = new MemoryBudget(50 * CELL_SIZE)
+    const budget = new MemoryBudget(50 * LINK_CELL_COST_BYTES)
     const stream = new FakeStream()
     stream.full = true
     const { link } = makeLink(stream, { budget, stallTimeoutMs: 60_000, cellsPerWrite: 1 })
     let accepted = 0
     for (let i = 0; i < 200; i++) if (link.send(relayCell(0x80000001))) accepted++
     expect(accepted).to.equal(50)
-    expect(budget.used).to.equal(50 * CELL_SIZE)
+    expect(budget.used).to.equal(50 * LINK_CELL_COST_BYTES)
     await tick()
-    expect(budget.used).to.equal(49 * CELL_SIZE) // one handed to the stream
+    expect(budget.used).to.equal(49 * LINK_CELL_COST_BYTES) // one handed to the stream
     link.abort(new Error('closing'))
     expect(budget.used).to.equal(0)
   })
 
   it('lets the pressure handler free memory by closing the fullest link', async () => {
-    const budget = new MemoryBudget(20 * CELL_SIZE)
+    const budget = new MemoryBudget(20 * LINK_CELL_COST_BYTES)
     const slowStream = new FakeStream()
     slowStream.full = true
     const slow = makeLink(slowStream, { budget, stallTimeoutMs: 60_000 })
     const fast = makeLink(new FakeStream(), { budget })
     budget.setPressureHandler(() => { slow.link.abort(new Error('memory budget exhausted')) })
     for (let i = 0; i < 20; i++) slow.link.send(relayCell(0x80000001))
-    expect(budget.used).to.equal(20 * CELL_SIZE)
+    expect(budget.used).to.equal(20 * LINK_CELL_COST_BYTES)
     expect(fast.link.send(relayCell(0x80000002))).to.equal(true)
     expect(slow.link.isOpen).to.equal(false)
-    expect(budget.used).to.equal(CELL_SIZE)
+    expect(budget.used).to.equal(LINK_CELL_COST_BYTES)
   })
 
   it('closes a link whose stream accepts nothing for the stall timeout', async () => {
@@ -147,7 +160,81 @@ describe('Link', () => {
     while (link.isOpen && Date.now() - started < 5_000) await new Promise(resolve => setTimeout(resolve, 20))
     expect(link.isOpen).to.equal(false)
     expect(closed).to.have.length(1)
+    expect(closed[0]).to.be.instanceOf(LinkStalledError)
+    expect(link.closeReason).to.equal('stall')
     expect(stream.aborted).to.not.equal(undefined)
+  })
+
+  it('hands a stream that grants no window one batch at most, whatever drain events the connection sends', async () => {
+    // yamux signals 'drain' to every stream when the connection below drains,
+    // also to one whose peer stopped reading; the link must not keep feeding it
+    const stream = new FakeStream()
+    stream.full = true
+    const { link } = makeLink(stream, { stallTimeoutMs: 60_000 })
+    for (let i = 0; i < 1_000; i++) expect(link.send(relayCell(0x80000001))).to.equal(true)
+    for (let i = 0; i < 20; i++) {
+      await tick()
+      stream.connectionDrain()
+    }
+    await tick()
+    expect(stream.writeBufferLength).to.equal(64 * CELL_SIZE)
+    expect(link.queuedCells).to.equal(1_000 - 64)
+    stream.drain() // the peer reads again: everything goes out
+    for (let i = 0; i < 40 && link.queuedCells > 0; i++) {
+      await tick()
+      stream.drain()
+    }
+    expect(link.queuedCells).to.equal(0)
+    expect(stream.written.reduce((n, b) => n + b.byteLength, 0)).to.equal(1_000 * CELL_SIZE)
+    link.abort(new Error('done'))
+  })
+
+  it('counts a stall from the last progress: drain events without progress do not keep a link alive', async () => {
+    const stream = new FakeStream()
+    stream.full = true
+    const { link } = makeLink(stream, { stallTimeoutMs: 300 })
+    link.send(relayCell(0x80000001))
+    const timer = setInterval(() => { stream.connectionDrain() }, 20)
+    const started = Date.now()
+    while (link.isOpen && Date.now() - started < 5_000) await new Promise(resolve => setTimeout(resolve, 20))
+    clearInterval(timer)
+    expect(link.closeReason).to.equal('stall')
+  })
+
+  it('keeps a slow but reading link open', async () => {
+    const stream = new FakeStream()
+    stream.full = true
+    const { link } = makeLink(stream, { stallTimeoutMs: 300, cellsPerWrite: 1 })
+    for (let i = 0; i < 20; i++) link.send(relayCell(0x80000001))
+    // one cell every 100 ms: progress well inside the stall timeout, for 4 stall timeouts
+    for (let i = 0; i < 12; i++) {
+      await new Promise(resolve => setTimeout(resolve, 100))
+      stream.written.push(...stream.pending.splice(0))
+      stream.connectionDrain()
+    }
+    expect(link.isOpen).to.equal(true)
+    link.abort(new Error('done'))
+  })
+
+  it('copies a forwarded cell that has to wait, so it does not pin the chunk it arrived in', async () => {
+    const stream = new FakeStream()
+    stream.full = true
+    const { link } = makeLink(stream, { stallTimeoutMs: 60_000 })
+    link.send(relayCell(0x80000001))
+    await tick() // handed to the stream, which holds it: the link is now blocked
+    const cell = relayCell(0x80000002)
+    const chunk = new Uint8Array(64 * CELL_SIZE)
+    chunk.set(cell, 5 * CELL_SIZE)
+    const view = chunk.subarray(5 * CELL_SIZE, 6 * CELL_SIZE)
+    expect(link.send(view)).to.equal(true)
+    chunk.fill(0) // the chunk is reused or freed: the queued cell must be unaffected
+    stream.drain()
+    await tick()
+    await tick()
+    const last = stream.written[stream.written.length - 1]
+    expect(last.buffer.byteLength).to.equal(CELL_SIZE)
+    expect(last).to.deep.equal(cell)
+    link.abort(new Error('done'))
   })
 
   it('splits circuit ids between the two ends of a link', () => {

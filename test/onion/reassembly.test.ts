@@ -3,11 +3,13 @@ import { randomBytes } from '../../src/crypto/random.js'
 import { RELAY_DATA_BYTES, RelayCommand } from '../../src/onion/constants.js'
 import {
   DuplicateFragmentError, InconsistentFragmentError, InvalidOnionOptionError, MessageTooLargeError,
-  ReassemblyBufferFullError, RelayBodySizeError, TooManyPartialMessagesError
+  ReassemblyBufferFullError, RelayBodySizeError, RelayFragmentError, TooManyPartialMessagesError
 } from '../../src/onion/errors.js'
-import { Reassembler } from '../../src/onion/reassembly.js'
+import { Reassembler, REASSEMBLY_FRAGMENT_OVERHEAD_BYTES, REASSEMBLY_PARTIAL_OVERHEAD_BYTES } from '../../src/onion/reassembly.js'
 import { encodeRelayBody, fragmentMessage, type RelayFragment } from '../../src/onion/relay-message.js'
 
+/** What the first (full) fragment of a message costs. */
+const FIRST_FRAGMENT_COST = RELAY_DATA_BYTES + REASSEMBLY_FRAGMENT_OVERHEAD_BYTES + REASSEMBLY_PARTIAL_OVERHEAD_BYTES
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
 function bodies (requestId: number, data: Uint8Array, cmd: RelayCommand = RelayCommand.REQUEST): Uint8Array[] {
@@ -90,12 +92,26 @@ describe('onion/reassembly', () => {
     expect(r.push(bodies(4, new Uint8Array(10))[0])?.requestId).to.equal(4)
   })
 
-  it('bounds the buffered bytes', () => {
-    const r = new Reassembler({ maxBufferedBytes: RELAY_DATA_BYTES * 2 })
+  it('bounds the buffered bytes, counting each partial and fragment with its overhead', () => {
+    const r = new Reassembler({ maxBufferedBytes: FIRST_FRAGMENT_COST * 2 })
     r.push(bodies(1, new Uint8Array(3000))[0])
     r.push(bodies(2, new Uint8Array(3000))[0])
     expect(() => r.push(bodies(3, new Uint8Array(3000))[0])).to.throw(ReassemblyBufferFullError)
-    expect(r.bufferedBytes).to.equal(RELAY_DATA_BYTES * 2)
+    expect(r.bufferedBytes).to.equal(FIRST_FRAGMENT_COST * 2)
+    // a second fragment of a held message costs its data and the fragment overhead only
+    const big = new Reassembler({ maxBufferedBytes: FIRST_FRAGMENT_COST + RELAY_DATA_BYTES + REASSEMBLY_FRAGMENT_OVERHEAD_BYTES })
+    const parts = bodies(1, new Uint8Array(3000))
+    big.push(parts[0])
+    big.push(parts[1])
+    expect(() => big.push(parts[2])).to.throw(ReassemblyBufferFullError)
+    expect(big.bufferedBytes).to.equal(0) // the partial was dropped, and its memory with it
+  })
+
+  it('rejects a hand-built fragment whose index is outside its count', () => {
+    const r = new Reassembler()
+    const fragment: RelayFragment = { cmd: RelayCommand.REQUEST, requestId: 1, fragIndex: 3, fragCount: 3, data: new Uint8Array(10) }
+    expect(() => r.add(fragment)).to.throw(RelayFragmentError)
+    expect(r.partialCount).to.equal(0)
   })
 
   it('drops partial messages after the timeout on a fake clock', () => {
@@ -119,7 +135,7 @@ describe('onion/reassembly', () => {
     r.push(bodies(3, new Uint8Array(10))[0])
     expect(r.partialCount).to.equal(1)
     expect(r.expiredCount).to.equal(2)
-    expect(r.bufferedBytes).to.equal(RELAY_DATA_BYTES)
+    expect(r.bufferedBytes).to.equal(FIRST_FRAGMENT_COST)
   })
 
   it('rejects bad options and bodies with typed errors', () => {

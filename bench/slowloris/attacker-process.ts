@@ -1,0 +1,69 @@
+import { fileURLToPath } from 'node:url'
+import { spawnNode, stopChild, waitForLine, type Child } from '../flood/children.js'
+import type { AttackerStats } from './attacker.js'
+
+/** The compiled attacker script (this file runs from dist/bench/slowloris/). */
+export const ATTACKER_SCRIPT = fileURLToPath(new URL('./attacker.js', import.meta.url))
+
+export interface AttackerOptions {
+  target: string
+  /** @default 20 */
+  identities?: number
+  /** Link streams per identity. @default 4 */
+  links?: number
+  /** Circuits per link. @default 4 */
+  circuits?: number
+  /** @default 65536 */
+  bodyBytes?: number
+  /** Per identity. @default 400 */
+  cellsPerSecond?: number
+  /** Per identity. @default 50 */
+  partialsPerSecond?: number
+  /** @default 16 */
+  halfOpen?: number
+  /** How long the identities may take to connect and build their circuits. @default 30000 */
+  readyTimeoutMs?: number
+}
+
+export interface AttackerProcess {
+  readonly child: Child
+  /** The attacking identities' peer ids. */
+  readonly peerIds: string[]
+  latest: () => AttackerStats | undefined
+}
+
+/** Spawns the attacker and resolves once every identity holds its links and has stopped reading. */
+export async function startAttacker (options: AttackerOptions): Promise<AttackerProcess> {
+  const args = [
+    '--target', options.target,
+    '--identities', String(options.identities ?? 20),
+    '--links', String(options.links ?? 4),
+    '--circuits', String(options.circuits ?? 4),
+    '--body-bytes', String(options.bodyBytes ?? 65536),
+    '--cells-per-second', String(options.cellsPerSecond ?? 400),
+    '--partials-per-second', String(options.partialsPerSecond ?? 50),
+    '--half-open', String(options.halfOpen ?? 16)
+  ]
+  const child = await spawnNode('slowloris attacker', ATTACKER_SCRIPT, args)
+  let latest: AttackerStats | undefined
+  child.onLine((line) => {
+    try {
+      const parsed = JSON.parse(line) as { event?: string }
+      if (parsed.event === 'stats') latest = parsed as AttackerStats
+    } catch {}
+  })
+  try {
+    const [line] = await waitForLine(child, /^\{"event":"ready".*$/, options.readyTimeoutMs ?? 30_000)
+    const ready = JSON.parse(line) as { peerIds: string[] }
+    return { child, peerIds: ready.peerIds, latest: () => latest }
+  } catch (err) {
+    await stopChild(child)
+    throw err
+  }
+}
+
+/** SIGTERM; the attacker prints its final stats and exits. */
+export async function stopAttacker (attacker: AttackerProcess): Promise<AttackerStats | undefined> {
+  await stopChild(attacker.child, 10_000)
+  return attacker.latest()
+}

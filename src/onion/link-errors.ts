@@ -1,0 +1,19 @@
+import { GhostnodeError } from '../errors.js'
+
+/** The neighbour accepted no data for the stall timeout (it stopped reading): the link is closed. */
+export class LinkStalledError extends GhostnodeError {
+  constructor (stallTimeoutMs: number) {
+    super(`the neighbour accepted no data for ${stallTimeoutMs} ms`, 'ERR_LINK_STALLED')
+  }
+}
+
+/** The node closed a link or circuit (or refused one) to free memory or to keep from growing. */
+export class MemoryShedError extends GhostnodeError {
+  constructor (message = 'closed to free memory') {
+    super(message, 'ERR_MEMORY_SHED')
+  }
+}
+
+/** Why links end; the label values of ghostnode_onion_links_closed_total. */
+export const LINK_CLOSE_REASONS = ['stall', 'memory', 'malformed', 'remote', 'local', 'error'] as const
+export type LinkCloseReason = typeof LINK_CLOSE_REASONS[number]
