@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { describeFinding, fuzz, type FuzzTarget } from './harness.js'
 import { cellTarget } from './targets/cell.js'
+import { configFileTarget } from './targets/config-file.js'
 import { createLayerTarget } from './targets/create-layer.js'
 import { relayMessageTarget } from './targets/relay-message.js'
 import { nodeRecordTarget } from './targets/node-record.js'
@@ -9,7 +10,8 @@ import { swarmExitTarget } from './targets/swarm-exit.js'
 import { swarmMessageTarget } from './targets/swarm-message.js'
 
 /** Every registered target; test/fuzz/short.test.ts runs them all. */
-export const TARGETS: readonly FuzzTarget[] = [cellTarget, createLayerTarget, relayMessageTarget, nodeRecordTarget, swarmMessageTarget, swarmExitTarget]
+export const TARGETS: readonly FuzzTarget[] = [cellTarget, createLayerTarget, relayMessageTarget, nodeRecordTarget, swarmMessageTarget, swarmExitTarget,
+  configFileTarget]
 
 /** Per target, when neither --time nor --runs is given. */
 const DEFAULT_CLI_TIME_S = 10
