@@ -12,8 +12,8 @@ export { mutate, Prng }
  * feedback: inputs are random bytes or stacked mutations (byte-level, and the
  * target's own structure-aware ones) of each target's seeds and saved findings.
  * Any thrown error that is not a GhostnodeError is a finding, as is an input
- * slower than the hang bound, and, for a target that keeps state across inputs,
- * state over one of its bounds. Findings go to `<corpusDir>/<target>/<sha256>.bin`
+ * slower than the hang bound, a promise rejection nobody handled, and, for a
+ * target that keeps state across inputs, state over one of its bounds. Findings go to `<corpusDir>/<target>/<sha256>.bin`
  * and are replayed as regression tests by test/fuzz/short.test.ts.
  */
 
@@ -25,6 +25,8 @@ export interface FuzzTarget {
   run(input: Uint8Array): void | Promise<void>
   /** A structure-aware mutation (e.g. edit a parsed document), mixed with the byte mutations. */
   mutate?(rng: Prng, input: Uint8Array, pool: readonly Uint8Array[]): Uint8Array
+  /** Inputs in the short run `npm test` does, for a target far slower per input than a parser. @default 3000 */
+  shortRuns?: number
   /** Longest input this target is given unless FuzzOptions.maxInputBytes says otherwise. @default 8192 */
   maxInputBytes?: number
   /** Builds the state run() keeps across inputs; called before the first input of a run or replay. */
@@ -81,17 +83,13 @@ export interface FuzzReport {
   statePeak?: Record<string, number>
 }
 
-/** A stateful target's state went over one of its bounds (a leak or a missing limit). */
+/** A stateful target's state went over one or more of its bounds (a leak or a missing limit). */
 export class StateBoundError extends Error {
-  readonly key: string
-  readonly value: number
-  readonly bound: number
-  constructor (key: string, value: number, bound: number) {
-    super(`state ${key} is ${value}, over its bound ${bound}`)
+  readonly exceeded: ReadonlyArray<{ key: string, value: number, bound: number }>
+  constructor (exceeded: ReadonlyArray<{ key: string, value: number, bound: number }>) {
+    super(`state over its bound: ${exceeded.map(e => `${e.key} is ${e.value} > ${e.bound}`).join(', ')}`)
     this.name = 'StateBoundError'
-    this.key = key
-    this.value = value
-    this.bound = bound
+    this.exceeded = exceeded
   }
 }
 
@@ -198,11 +196,11 @@ class StateWatch {
     return this.target.state != null
   }
 
-  /** The first bound newly exceeded, if any. */
+  /** The bounds newly exceeded, if any. */
   check (): StateBoundError | undefined {
     const state = this.target.state?.()
     if (state == null) return undefined
-    let exceeded: StateBoundError | undefined
+    const exceeded: Array<{ key: string, value: number, bound: number }> = []
     for (const [key, value] of Object.entries(state)) {
       this.peak[key] = Math.max(this.peak[key] ?? value, value)
       const bound = this.target.stateBounds?.[key] ?? Infinity
@@ -210,19 +208,46 @@ class StateWatch {
         this.over.delete(key)
       } else if (!this.over.has(key)) {
         this.over.add(key)
-        exceeded ??= new StateBoundError(key, value, bound)
+        exceeded.push({ key, value, bound })
       }
     }
-    return exceeded
+    return exceeded.length === 0 ? undefined : new StateBoundError(exceeded)
   }
 }
 
-async function withTarget<T> (target: FuzzTarget, fn: () => Promise<T>): Promise<T> {
+/**
+ * Promise rejections nobody handled while a target runs (e.g. from work a
+ * wire handler started with `void`): in the daemon they would bring the
+ * process down. Each is charged to the input during or after which it surfaced.
+ */
+class StrayRejections {
+  private readonly seen: unknown[] = []
+  private readonly listener = (reason: unknown): void => { this.seen.push(reason) }
+
+  start (): void { process.on('unhandledRejection', this.listener) }
+  stop (): void { process.off('unhandledRejection', this.listener) }
+
+  /** The first rejection since the last call, if any. */
+  take (): { error: unknown } | undefined {
+    if (this.seen.length === 0) return undefined
+    const error = this.seen[0]
+    this.seen.length = 0
+    return { error }
+  }
+}
+
+async function withTarget<T> (target: FuzzTarget, fn: (strays: StrayRejections) => Promise<T>): Promise<T> {
+  const strays = new StrayRejections()
+  strays.start()
   await target.setUp?.()
   try {
-    return await fn()
+    return await fn(strays)
   } finally {
-    await target.tearDown?.()
+    try {
+      await target.tearDown?.()
+    } finally {
+      strays.stop()
+    }
   }
 }
 
@@ -257,7 +282,7 @@ export async function fuzz (target: FuzzTarget, options: FuzzOptions = {}): Prom
   }
 
   const start = performance.now()
-  await withTarget(target, async () => {
+  await withTarget(target, async (strays) => {
     while (report.runs < runs && performance.now() - start < timeMs) {
       let input: Uint8Array
       if (rng.int(20) === 0) {
@@ -277,6 +302,8 @@ export async function fuzz (target: FuzzTarget, options: FuzzOptions = {}): Prom
       if (outcome.kind === 'ok') report.accepted++
       else if (outcome.kind === 'typed') report.typedErrors++
       else await record(outcome.kind, input, outcome.error, outcome.durationMs)
+      const stray = strays.take()
+      if (stray != null) await record('crash', input, stray.error, outcome.durationMs)
       // the input that pushed the state over a bound is the one saved
       const growth = watch.check()
       if (growth != null) await record('growth', input, growth, outcome.durationMs)
@@ -293,12 +320,14 @@ export async function replayCorpus (target: FuzzTarget, corpusDir = DEFAULT_CORP
   const corpus = await loadCorpus(target.name, corpusDir)
   if (corpus.length === 0) return findings
   const watch = new StateWatch(target)
-  await withTarget(target, async () => {
+  await withTarget(target, async (strays) => {
     for (const { file, input } of corpus) {
       const outcome = await runOne(target, input, hangMs)
       if (outcome.kind !== 'ok' && outcome.kind !== 'typed') {
         findings.push({ kind: outcome.kind, sha: sha256(input), input, error: outcome.error, durationMs: outcome.durationMs, file })
       }
+      const stray = strays.take()
+      if (stray != null) findings.push({ kind: 'crash', sha: sha256(input), input, error: stray.error, durationMs: outcome.durationMs, file })
       const growth = watch.check()
       if (growth != null) findings.push({ kind: 'growth', sha: sha256(input), input, error: growth, durationMs: outcome.durationMs, file })
     }

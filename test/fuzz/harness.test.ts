@@ -32,7 +32,7 @@ describe('fuzz harness: stateful targets', () => {
     const [finding] = report.findings
     expect(finding.kind).to.equal('growth')
     expect(finding.error).to.be.instanceOf(StateBoundError)
-    expect((finding.error as StateBoundError).value).to.equal(11)
+    expect((finding.error as StateBoundError).exceeded).to.deep.equal([{ key: 'held', value: 11, bound: 10 }])
     expect(finding.input[0] % 2).to.equal(1)
     expect(await readdir(join(dir, 'leaky'))).to.deep.equal([`${finding.sha}.bin`])
     expect(report.statePeak?.held).to.equal(target.held)
@@ -88,6 +88,25 @@ describe('fuzz harness: stateful targets', () => {
     expect(calls.at(-1)).to.equal('tearDown')
     expect(calls.filter(c => c === 'run')).to.have.length(200)
     expect(calls.filter(c => c !== 'run')).to.deep.equal(['setUp', 'tearDown'])
+  })
+
+  it('reports a promise rejection nobody handled as a crash of the input that caused it', async () => {
+    const target: FuzzTarget = {
+      name: 'stray',
+      seeds: () => [Uint8Array.of(1, 2)],
+      async run (input) {
+        // work started and forgotten, as `void promise` does in a wire handler
+        if (input.length === 7) void Promise.reject(new RangeError('late failure'))
+        await new Promise(resolve => setImmediate(resolve))
+      }
+    }
+    const report = await fuzz(target, { runs: 300, seed: 9, saveFindings: false })
+    expect(report.findings.length).to.be.greaterThan(0)
+    for (const f of report.findings) {
+      expect(f.kind).to.equal('crash')
+      expect(f.error).to.be.instanceOf(RangeError)
+      expect(f.input.length).to.equal(7)
+    }
   })
 
   it('mixes the target\'s own mutations in and keeps inputs within its size limit', async () => {
