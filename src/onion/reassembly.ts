@@ -133,6 +133,12 @@ export class Reassembler {
       this.drop(requestId)
       throw new ReassemblyBufferFullError()
     }
+    // Reserving may run the budget's pressure handler, which can close this very
+    // circuit and clear() us; the reservation would then never be released.
+    if (this.partials.get(requestId) !== partial) {
+      this.budget?.release(data.byteLength)
+      throw new ReassemblyBufferFullError()
+    }
     partial.parts[fragIndex] = data.slice()
     partial.received++
     partial.bytes += data.byteLength
