@@ -6,12 +6,13 @@ import { configFileTarget } from './targets/config-file.js'
 import { createLayerTarget } from './targets/create-layer.js'
 import { relayMessageTarget } from './targets/relay-message.js'
 import { nodeRecordTarget } from './targets/node-record.js'
+import { onionRelayTarget } from './targets/onion-relay.js'
 import { swarmExitTarget } from './targets/swarm-exit.js'
 import { swarmMessageTarget } from './targets/swarm-message.js'
 
 /** Every registered target; test/fuzz/short.test.ts runs them all. */
 export const TARGETS: readonly FuzzTarget[] = [cellTarget, createLayerTarget, relayMessageTarget, nodeRecordTarget, swarmMessageTarget, swarmExitTarget,
-  configFileTarget]
+  configFileTarget, onionRelayTarget]
 
 /** Per target, when neither --time nor --runs is given. */
 const DEFAULT_CLI_TIME_S = 10
