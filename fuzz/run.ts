@@ -28,16 +28,24 @@ const USAGE = `usage: node dist/fuzz/run.js [target] [--time s] [--runs n] [--se
 targets: ${TARGETS.map(t => t.name).join(', ')}`
 
 async function main (): Promise<number> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      time: { type: 'string' },
-      runs: { type: 'string' },
-      seed: { type: 'string' },
-      'hang-ms': { type: 'string' },
-      help: { type: 'boolean', short: 'h' }
-    }
-  })
+  let parsed
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        time: { type: 'string' },
+        runs: { type: 'string' },
+        seed: { type: 'string' },
+        'hang-ms': { type: 'string' },
+        help: { type: 'boolean', short: 'h' }
+      }
+    })
+  } catch (err) {
+    // an unknown or valueless option: say so with the usage instead of a stack trace
+    console.error(`${(err as Error).message}\n${USAGE}`)
+    return 2
+  }
+  const { values, positionals } = parsed
   if (values.help === true || positionals.length > 1) {
     console.log(USAGE)
     return values.help === true ? 0 : 2

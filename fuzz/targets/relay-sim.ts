@@ -11,6 +11,7 @@ import { echoHandler, ExitHandlerRegistry, ExitService, ExitStatus, ExitStatusEr
 import { LinkManager, type LinkHandler } from '../../src/onion/link-manager.js'
 import { MemoryBudget } from '../../src/onion/memory-budget.js'
 import { OnionRelay } from '../../src/onion/relay.js'
+import { SimStream } from './sim-stream.js'
 import type { Connection, PeerId, Stream, StreamHandler } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
@@ -41,85 +42,6 @@ export const HOLD_SERVICE = 3
 export class NeighbourViolationError extends GhostnodeError {
   constructor (count: number) {
     super(`the relay reported ${count} violation(s)`, 'ERR_FUZZ_NEIGHBOUR_VIOLATION')
-  }
-}
-
-/** The Stream subset a Link uses; the far end is the fuzzer. */
-export class SimStream extends EventTarget {
-  writeStatus: 'writable' | 'closed' = 'writable'
-  stalled = false
-  /** What the relay wrote, kept only where the fuzzer plays the far end's reader. */
-  readonly written: Uint8Array[] = []
-  private readonly keepWrites: boolean
-  private drainWaiters: Array<{ resolve: () => void, reject: (err: Error) => void }> = []
-
-  constructor (keepWrites: boolean) {
-    super()
-    this.keepWrites = keepWrites
-  }
-
-  get open (): boolean {
-    return this.writeStatus === 'writable'
-  }
-
-  send (data: Uint8Array): boolean {
-    if (this.keepWrites) this.written.push(data)
-    return !this.stalled
-  }
-
-  async onDrain (options?: { signal?: AbortSignal }): Promise<void> {
-    if (!this.stalled || !this.open) return
-    const signal = options?.signal
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => { reject(signal?.reason as Error) }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      this.drainWaiters.push({
-        resolve: () => { signal?.removeEventListener('abort', onAbort); resolve() },
-        reject: (err) => { signal?.removeEventListener('abort', onAbort); reject(err) }
-      })
-    })
-  }
-
-  /** The far end reads again. */
-  drain (): void {
-    this.stalled = false
-    for (const w of this.drainWaiters.splice(0)) w.resolve()
-  }
-
-  async close (): Promise<void> {
-    this.shut(new Error('stream closed'))
-  }
-
-  abort (err: Error): void {
-    this.shut(err)
-  }
-
-  /** Bytes from the far end. */
-  deliver (bytes: Uint8Array): void {
-    if (!this.open) return
-    const evt = new Event('message') as Event & { data: Uint8Array }
-    evt.data = bytes
-    this.dispatchEvent(evt)
-  }
-
-  /** The far end closes its write side. */
-  remoteClose (): void {
-    if (this.open) this.dispatchEvent(new Event('remoteCloseWrite'))
-  }
-
-  /** The far end resets the stream. */
-  reset (): void {
-    if (!this.open) return
-    const err = new Error('stream reset')
-    this.shut(err)
-    const evt = new Event('close') as Event & { error: Error }
-    evt.error = err
-    this.dispatchEvent(evt)
-  }
-
-  private shut (err: Error): void {
-    this.writeStatus = 'closed'
-    for (const w of this.drainWaiters.splice(0)) w.reject(err)
   }
 }
 
