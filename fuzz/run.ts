@@ -9,10 +9,11 @@ import { nodeRecordTarget } from './targets/node-record.js'
 import { onionRelayTarget } from './targets/onion-relay.js'
 import { swarmExitTarget } from './targets/swarm-exit.js'
 import { swarmMessageTarget } from './targets/swarm-message.js'
+import { swarmServerTarget } from './targets/swarm-server.js'
 
 /** Every registered target; test/fuzz/short.test.ts runs them all. */
 export const TARGETS: readonly FuzzTarget[] = [cellTarget, createLayerTarget, relayMessageTarget, nodeRecordTarget, swarmMessageTarget, swarmExitTarget,
-  configFileTarget, onionRelayTarget]
+  configFileTarget, onionRelayTarget, swarmServerTarget]
 
 /** Per target, when neither --time nor --runs is given. */
 const DEFAULT_CLI_TIME_S = 10
