@@ -3,15 +3,17 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isGhostnodeError } from '../src/errors.js'
-import {
-  CELL_PAYLOAD_BYTES, CELL_SIZE, CREATE_HEADER_BYTES, RELAY_BODY_BYTES, RELAY_DATA_BYTES
-} from '../src/onion/constants.js'
+import { INTERESTING_SIZES, mutate, Prng } from './mutate.js'
+
+export { mutate, Prng }
 
 /**
- * A small mutation fuzzer for ghostnode's parsers. No coverage feedback: inputs are
- * random bytes or stacked structure-aware mutations of each target's seeds (and of
- * saved findings). Any thrown error that is not a GhostnodeError is a finding, as is
- * an input slower than the hang bound. Findings go to `<corpusDir>/<target>/<sha256>.bin`
+ * A small mutation fuzzer for ghostnode's parsers and wire handlers. No coverage
+ * feedback: inputs are random bytes or stacked mutations (byte-level, and the
+ * target's own structure-aware ones) of each target's seeds and saved findings.
+ * Any thrown error that is not a GhostnodeError is a finding, as is an input
+ * slower than the hang bound, a promise rejection nobody handled, and, for a
+ * target that keeps state across inputs, state over one of its bounds. Findings go to `<corpusDir>/<target>/<sha256>.bin`
  * and are replayed as regression tests by test/fuzz/short.test.ts.
  */
 
@@ -21,18 +23,35 @@ export interface FuzzTarget {
   seeds(): Uint8Array[]
   /** Parse/process one input; throw a plain Error to report a broken invariant. */
   run(input: Uint8Array): void | Promise<void>
+  /** A structure-aware mutation (e.g. edit a parsed document), mixed with the byte mutations. */
+  mutate?(rng: Prng, input: Uint8Array, pool: readonly Uint8Array[]): Uint8Array
+  /** Inputs in the short run `npm test` does, for a target far slower per input than a parser. @default 3000 */
+  shortRuns?: number
+  /** Longest input this target is given unless FuzzOptions.maxInputBytes says otherwise. @default 8192 */
+  maxInputBytes?: number
+  /** Builds the state run() keeps across inputs; called before the first input of a run or replay. */
+  setUp?(): Promise<void>
+  /** Releases that state (timers, databases, temp dirs); called after the last input. */
+  tearDown?(): Promise<void>
+  /**
+   * Sizes of the state kept across inputs (circuits, queued bytes...), read after
+   * every input and compared with stateBounds; must be cheap.
+   */
+  state?(): Record<string, number>
+  /** Largest allowed value of each state() entry: a larger one is a 'growth' finding. */
+  stateBounds?: Readonly<Record<string, number>>
 }
 
 export interface FuzzOptions {
   /** Stop after this many inputs. @default 10000 */
   runs?: number
-  /** Also stop after this many milliseconds. @default Infinity */
+  /** Also stop after this many milliseconds (whichever comes first). @default Infinity */
   timeMs?: number
   /** PRNG seed, printed in the report so a run can be repeated. @default random */
   seed?: number
   /** An input taking longer than this is a hang. @default 1000 */
   hangMs?: number
-  /** Mutations never grow an input past this. @default 8192 */
+  /** Mutations never grow an input past this. @default the target's maxInputBytes, else 8192 */
   maxInputBytes?: number
   /** @default fuzz/corpus in the repository */
   corpusDir?: string
@@ -41,7 +60,8 @@ export interface FuzzOptions {
 }
 
 export interface FuzzFinding {
-  kind: 'crash' | 'hang'
+  /** crash: an untyped error; hang: over the time bound; growth: state over a bound. */
+  kind: 'crash' | 'hang' | 'growth'
   sha: string
   input: Uint8Array
   error?: unknown
@@ -59,6 +79,18 @@ export interface FuzzReport {
   accepted: number
   findings: FuzzFinding[]
   elapsedMs: number
+  /** Largest value seen of each state() entry (stateful targets only). */
+  statePeak?: Record<string, number>
+}
+
+/** A stateful target's state went over one or more of its bounds (a leak or a missing limit). */
+export class StateBoundError extends Error {
+  readonly exceeded: ReadonlyArray<{ key: string, value: number, bound: number }>
+  constructor (exceeded: ReadonlyArray<{ key: string, value: number, bound: number }>) {
+    super(`state over its bound: ${exceeded.map(e => `${e.key} is ${e.value} > ${e.bound}`).join(', ')}`)
+    this.name = 'StateBoundError'
+    this.exceeded = exceeded
+  }
 }
 
 export const DEFAULT_FUZZ_RUNS = 10_000
@@ -66,80 +98,6 @@ export const DEFAULT_FUZZ_HANG_MS = 1000
 export const DEFAULT_FUZZ_MAX_INPUT_BYTES = 8192
 /** Resolved from dist/fuzz/harness.js to <repo>/fuzz/corpus. */
 export const DEFAULT_CORPUS_DIR = fileURLToPath(new URL('../../fuzz/corpus', import.meta.url))
-
-const INTERESTING_U8 = [0x00, 0x01, 0x02, 0x05, 0x7f, 0x80, 0xfe, 0xff]
-const INTERESTING_U16 = [0, 1, 0xff, 0x100, RELAY_DATA_BYTES, RELAY_DATA_BYTES + 1, RELAY_BODY_BYTES, CELL_SIZE, 0x7fff, 0x8000, 0xfffe, 0xffff]
-const INTERESTING_U32 = [0, 1, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff]
-const INTERESTING_SIZES = [0, 1, 4, 5, 11, 96, CREATE_HEADER_BYTES, RELAY_BODY_BYTES, CELL_PAYLOAD_BYTES, CELL_SIZE - 1, CELL_SIZE, CELL_SIZE + 1, 2 * CELL_SIZE]
-
-/** mulberry32: tiny, seedable, good enough to drive mutations reproducibly. */
-export class Prng {
-  private state: number
-  constructor (seed: number) { this.state = seed >>> 0 }
-  next (): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0)
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-
-  int (n: number): number { return Math.floor(this.next() * n) }
-  pick<T> (items: readonly T[]): T { return items[this.int(items.length)] }
-  bytes (n: number): Uint8Array { return Uint8Array.from({ length: n }, () => this.int(256)) }
-}
-
-function writeInt (out: Uint8Array, at: number, value: number, width: number, littleEndian: boolean): void {
-  for (let i = 0; i < width && at + i < out.length; i++) {
-    const shift = 8 * (littleEndian ? i : width - 1 - i)
-    out[at + i] = Math.floor(value / 2 ** shift) & 0xff
-  }
-}
-
-/** One random mutation of `input` (never in place). */
-export function mutate (rng: Prng, input: Uint8Array, pool: readonly Uint8Array[], maxBytes: number): Uint8Array {
-  let out = input.slice()
-  const at = (): number => rng.int(Math.max(out.length, 1))
-  switch (rng.int(12)) {
-    case 0: if (out.length > 0) { const p = at(); out[p] ^= 1 << rng.int(8) } break
-    case 1: if (out.length > 0) out[at()] = rng.int(256); break
-    case 2: if (out.length > 0) out[at()] = rng.pick(INTERESTING_U8); break
-    case 3: writeInt(out, at(), rng.pick(INTERESTING_U16), 2, rng.int(4) === 0); break
-    case 4: writeInt(out, at(), rng.pick(INTERESTING_U32), 4, rng.int(4) === 0); break
-    case 5: out = out.subarray(0, rng.int(out.length + 1)).slice(); break
-    case 6: { const size = rng.pick(INTERESTING_SIZES); const next = new Uint8Array(size); next.set(out.subarray(0, size)); out = next; break }
-    case 7: { const extra = rng.bytes(1 + rng.int(64)); const next = new Uint8Array(out.length + extra.length); next.set(out); next.set(extra, out.length); out = next; break }
-    case 8: { // splice: head of this input, tail of another
-      const other = rng.pick(pool)
-      const cut = rng.int(out.length + 1)
-      const from = rng.int(other.length + 1)
-      const next = new Uint8Array(cut + other.length - from)
-      next.set(out.subarray(0, cut))
-      next.set(other.subarray(from), cut)
-      out = next
-      break
-    }
-    case 9: { // copy a range over another position
-      if (out.length < 2) break
-      const src = at(); const len = 1 + rng.int(Math.min(64, out.length - src)); const dst = at()
-      out.copyWithin(dst, src, src + len)
-      break
-    }
-    case 10: { // delete a range
-      const start = at(); const len = rng.int(Math.min(64, out.length - start) + 1)
-      const next = new Uint8Array(out.length - len)
-      next.set(out.subarray(0, start)); next.set(out.subarray(start + len), start)
-      out = next
-      break
-    }
-    default: { // insert random bytes
-      const start = rng.int(out.length + 1); const extra = rng.bytes(1 + rng.int(16))
-      const next = new Uint8Array(out.length + extra.length)
-      next.set(out.subarray(0, start)); next.set(extra, start); next.set(out.subarray(start), start + extra.length)
-      out = next
-    }
-  }
-  return out.length > maxBytes ? out.slice(0, maxBytes) : out
-}
 
 /** Run `fn`; return its value, or undefined if it threw a GhostnodeError. Other errors propagate. */
 export async function tolerateTyped<T> (fn: () => T | Promise<T>): Promise<T | undefined> {
@@ -221,13 +179,85 @@ export async function runOne (target: FuzzTarget, input: Uint8Array, hangMs = DE
   }
 }
 
+/**
+ * Compares a target's state with its bounds after each input. A key is reported
+ * once when it goes over, not again for every input while it stays there.
+ */
+class StateWatch {
+  readonly peak: Record<string, number> = {}
+  private readonly over = new Set<string>()
+  private readonly target: FuzzTarget
+
+  constructor (target: FuzzTarget) {
+    this.target = target
+  }
+
+  get enabled (): boolean {
+    return this.target.state != null
+  }
+
+  /** The bounds newly exceeded, if any. */
+  check (): StateBoundError | undefined {
+    const state = this.target.state?.()
+    if (state == null) return undefined
+    const exceeded: Array<{ key: string, value: number, bound: number }> = []
+    for (const [key, value] of Object.entries(state)) {
+      this.peak[key] = Math.max(this.peak[key] ?? value, value)
+      const bound = this.target.stateBounds?.[key] ?? Infinity
+      if (!(value > bound)) {
+        this.over.delete(key)
+      } else if (!this.over.has(key)) {
+        this.over.add(key)
+        exceeded.push({ key, value, bound })
+      }
+    }
+    return exceeded.length === 0 ? undefined : new StateBoundError(exceeded)
+  }
+}
+
+/**
+ * Promise rejections nobody handled while a target runs (e.g. from work a
+ * wire handler started with `void`): in the daemon they would bring the
+ * process down. Each is charged to the input during or after which it surfaced.
+ */
+class StrayRejections {
+  private readonly seen: unknown[] = []
+  private readonly listener = (reason: unknown): void => { this.seen.push(reason) }
+
+  start (): void { process.on('unhandledRejection', this.listener) }
+  stop (): void { process.off('unhandledRejection', this.listener) }
+
+  /** The first rejection since the last call, if any. */
+  take (): { error: unknown } | undefined {
+    if (this.seen.length === 0) return undefined
+    const error = this.seen[0]
+    this.seen.length = 0
+    return { error }
+  }
+}
+
+async function withTarget<T> (target: FuzzTarget, fn: (strays: StrayRejections) => Promise<T>): Promise<T> {
+  const strays = new StrayRejections()
+  strays.start()
+  await target.setUp?.()
+  try {
+    return await fn(strays)
+  } finally {
+    try {
+      await target.tearDown?.()
+    } finally {
+      strays.stop()
+    }
+  }
+}
+
 /** Fuzz one target. */
 export async function fuzz (target: FuzzTarget, options: FuzzOptions = {}): Promise<FuzzReport> {
   const runs = options.runs ?? DEFAULT_FUZZ_RUNS
   const timeMs = options.timeMs ?? Infinity
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32)
   const hangMs = options.hangMs ?? DEFAULT_FUZZ_HANG_MS
-  const maxBytes = options.maxInputBytes ?? DEFAULT_FUZZ_MAX_INPUT_BYTES
+  const maxBytes = options.maxInputBytes ?? target.maxInputBytes ?? DEFAULT_FUZZ_MAX_INPUT_BYTES
   const corpusDir = options.corpusDir ?? DEFAULT_CORPUS_DIR
   const save = options.saveFindings ?? true
   const rng = new Prng(seed)
@@ -236,24 +266,12 @@ export async function fuzz (target: FuzzTarget, options: FuzzOptions = {}): Prom
 
   const report: FuzzReport = { target: target.name, seed, runs: 0, typedErrors: 0, accepted: 0, findings: [], elapsedMs: 0 }
   const seen = new Set<string>()
-  const start = performance.now()
-  while (report.runs < runs && performance.now() - start < timeMs) {
-    let input: Uint8Array
-    if (rng.int(20) === 0) {
-      input = rng.bytes(rng.pick(INTERESTING_SIZES) + rng.int(3))
-    } else {
-      input = rng.pick(pool)
-      const rounds = 1 + rng.int(4)
-      for (let i = 0; i < rounds; i++) input = mutate(rng, input, pool, maxBytes)
-    }
-    report.runs++
-    const outcome = await runOne(target, input, hangMs)
-    if (outcome.kind === 'ok') { report.accepted++; continue }
-    if (outcome.kind === 'typed') { report.typedErrors++; continue }
+  const watch = new StateWatch(target)
+  const record = async (kind: FuzzFinding['kind'], input: Uint8Array, error: unknown, durationMs: number): Promise<void> => {
     const sha = sha256(input)
-    if (seen.has(sha)) continue
-    seen.add(sha)
-    const finding: FuzzFinding = { kind: outcome.kind, sha, input, error: outcome.error, durationMs: outcome.durationMs }
+    if (seen.has(`${kind}:${sha}`)) return
+    seen.add(`${kind}:${sha}`)
+    const finding: FuzzFinding = { kind, sha, input, error, durationMs }
     if (save) {
       const dir = join(corpusDir, target.name)
       await mkdir(dir, { recursive: true })
@@ -262,19 +280,58 @@ export async function fuzz (target: FuzzTarget, options: FuzzOptions = {}): Prom
     }
     report.findings.push(finding)
   }
+
+  const start = performance.now()
+  await withTarget(target, async (strays) => {
+    while (report.runs < runs && performance.now() - start < timeMs) {
+      let input: Uint8Array
+      if (rng.int(20) === 0) {
+        input = rng.bytes(Math.min(rng.pick(INTERESTING_SIZES) + rng.int(3), maxBytes))
+      } else {
+        input = rng.pick(pool)
+        const rounds = 1 + rng.int(4)
+        for (let i = 0; i < rounds; i++) {
+          input = target.mutate != null && rng.int(2) === 0
+            ? target.mutate(rng, input, pool)
+            : mutate(rng, input, pool, maxBytes)
+          if (input.length > maxBytes) input = input.slice(0, maxBytes)
+        }
+      }
+      report.runs++
+      const outcome = await runOne(target, input, hangMs)
+      if (outcome.kind === 'ok') report.accepted++
+      else if (outcome.kind === 'typed') report.typedErrors++
+      else await record(outcome.kind, input, outcome.error, outcome.durationMs)
+      const stray = strays.take()
+      if (stray != null) await record('crash', input, stray.error, outcome.durationMs)
+      // the input that pushed the state over a bound is the one saved
+      const growth = watch.check()
+      if (growth != null) await record('growth', input, growth, outcome.durationMs)
+    }
+  })
   report.elapsedMs = performance.now() - start
+  if (watch.enabled) report.statePeak = watch.peak
   return report
 }
 
-/** Replay saved findings; returns those that still crash or hang. */
+/** Replay saved findings; returns those that still crash, hang or push the state over a bound. */
 export async function replayCorpus (target: FuzzTarget, corpusDir = DEFAULT_CORPUS_DIR, hangMs = DEFAULT_FUZZ_HANG_MS): Promise<FuzzFinding[]> {
   const findings: FuzzFinding[] = []
-  for (const { file, input } of await loadCorpus(target.name, corpusDir)) {
-    const outcome = await runOne(target, input, hangMs)
-    if (outcome.kind !== 'ok' && outcome.kind !== 'typed') {
-      findings.push({ kind: outcome.kind, sha: sha256(input), input, error: outcome.error, durationMs: outcome.durationMs, file })
+  const corpus = await loadCorpus(target.name, corpusDir)
+  if (corpus.length === 0) return findings
+  const watch = new StateWatch(target)
+  await withTarget(target, async (strays) => {
+    for (const { file, input } of corpus) {
+      const outcome = await runOne(target, input, hangMs)
+      if (outcome.kind !== 'ok' && outcome.kind !== 'typed') {
+        findings.push({ kind: outcome.kind, sha: sha256(input), input, error: outcome.error, durationMs: outcome.durationMs, file })
+      }
+      const stray = strays.take()
+      if (stray != null) findings.push({ kind: 'crash', sha: sha256(input), input, error: stray.error, durationMs: outcome.durationMs, file })
+      const growth = watch.check()
+      if (growth != null) findings.push({ kind: 'growth', sha: sha256(input), input, error: growth, durationMs: outcome.durationMs, file })
     }
-  }
+  })
   return findings
 }
 

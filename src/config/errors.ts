@@ -43,7 +43,20 @@ export class ConfigFileError extends ConfigError {
   }
 }
 
+/** Longest value quoted in an error message. */
+const MAX_DESCRIBED_CHARS = 120
+
 function describe (value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value)
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text
+  let text: string
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    text = String(value) // JSON would print 1e400 as null
+  } else {
+    try {
+      text = JSON.stringify(value) ?? String(value)
+    } catch {
+      // nested deeper than the stack (a hostile or broken file): still name what it is
+      text = Array.isArray(value) ? `an array of ${value.length}` : typeof value
+    }
+  }
+  return text.length > MAX_DESCRIBED_CHARS ? `${text.slice(0, MAX_DESCRIBED_CHARS - 3)}...` : text
 }

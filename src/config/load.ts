@@ -4,7 +4,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { InvalidRateLimitConfigError } from '../ratelimit/errors.js'
 import { validateRateLimitConfig } from '../ratelimit/resolve-config.js'
 import { checkMemoryConfig } from '../memory/config-check.js'
-import { DEFAULT_CONFIG, type GhostnodeConfig } from './defaults.js'
+import { CONFIG_SPEC, DEFAULT_CONFIG, type GhostnodeConfig } from './defaults.js'
 import { ConfigFileError, InvalidConfigValueError, UnknownConfigKeyError } from './errors.js'
 import { stripJsonComments } from './jsonc.js'
 import { configKeys, envNameForKey, flattenFileConfig, parseStringValue, validateValue, type ConfigValue } from './schema.js'
@@ -36,26 +36,33 @@ export function loadConfig (options: LoadConfigOptions = {}): LoadedConfig {
   const env = options.env ?? process.env
   const flags = options.flags ?? {}
   const cwd = options.cwd ?? process.cwd()
-  const config = structuredClone(DEFAULT_CONFIG)
 
   const envValues = readEnv(env)
   const flagValues = Object.entries(flags).map(([key, value]): [string, ConfigValue] => {
     const source = `flag for ${key}`
+    knownKey(key, source)
     return [key, typeof value === 'string' ? parseStringValue(key, value, source) : validateValue(key, value, source)]
   })
 
   const configFile = pickConfigFile(options.configFile, env, flagValues, envValues, cwd)
-  if (configFile != null) {
-    for (const [key, value] of readConfigFile(configFile)) {
-      setKey(config, key, value)
-    }
-  }
-  for (const [key, value] of envValues) setKey(config, key, value)
-  for (const [key, value] of flagValues) setKey(config, key, value)
+  const fileValues = configFile == null ? [] : readConfigFile(configFile)
+  const config = buildConfig([fileValues, envValues, flagValues], cwd)
+  return configFile == null ? { config } : { config, configFile }
+}
 
+/**
+ * The defaults with each layer of validated values applied in order (later
+ * layers win), the data dir resolved against `cwd`, and the checks that
+ * relate several keys.
+ */
+export function buildConfig (layers: ReadonlyArray<ReadonlyArray<[string, ConfigValue]>>, cwd: string): GhostnodeConfig {
+  const config = structuredClone(DEFAULT_CONFIG)
+  for (const layer of layers) {
+    for (const [key, value] of layer) setKey(config, key, value)
+  }
   config.dataDir = resolvePath(config.dataDir, cwd)
   checkCrossField(config)
-  return configFile == null ? { config } : { config, configFile }
+  return config
 }
 
 function readEnv (env: Record<string, string | undefined>): Array<[string, ConfigValue]> {
@@ -91,6 +98,11 @@ export function readConfigFile (path: string): Array<[string, ConfigValue]> {
   } catch (err) {
     throw new ConfigFileError(path, (err as NodeJS.ErrnoException).code ?? (err as Error).message, { cause: err })
   }
+  return parseConfigText(text, path)
+}
+
+/** Parses and validates the text of a config file (`path` names it in errors). */
+export function parseConfigText (text: string, path: string): Array<[string, ConfigValue]> {
   let parsed: unknown
   try {
     parsed = JSON.parse(stripJsonComments(text))
@@ -98,7 +110,19 @@ export function readConfigFile (path: string): Array<[string, ConfigValue]> {
     throw new ConfigFileError(path, `not valid JSON: ${(err as Error).message}`, { cause: err })
   }
   const source = `file ${path}`
-  return flattenFileConfig(parsed, source).map(([key, value]) => [key, validateValue(key, value, source)])
+  return flattenFileConfig(parsed, source).map(([key, value]) => {
+    knownKey(key, source)
+    return [key, validateValue(key, value, source)]
+  })
+}
+
+/**
+ * Rejects a key that is not one of the schema's own: CONFIG_SPEC is a plain
+ * object, so `constructor`, `toString` or `__proto__` would otherwise pass a
+ * `CONFIG_SPEC[key] != null` lookup and reach the validator without a spec.
+ */
+function knownKey (key: string, source: string): void {
+  if (!Object.hasOwn(CONFIG_SPEC, key)) throw new UnknownConfigKeyError(key, source)
 }
 
 function setKey (config: GhostnodeConfig, key: string, value: ConfigValue): void {

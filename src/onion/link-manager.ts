@@ -157,7 +157,9 @@ export class LinkManager implements Startable {
     } catch (err) {
       throw new LinkClosedError(`cannot open a link: ${(err as Error).message}`, { cause: err })
     }
-    return this.add(stream, peer, true)
+    const link = this.add(stream, peer, true)
+    if (link == null) throw new LinkClosedError('cannot open a link: the stream closed as it opened')
+    return link
   }
 
   private onInbound (stream: Stream, connection: Connection): void {
@@ -174,8 +176,10 @@ export class LinkManager implements Startable {
     this.add(stream, connection.remotePeer, false)
   }
 
-  private add (stream: Stream, peer: PeerId, initiator: boolean): Link {
+  /** The new link, or undefined when its stream had already closed. */
+  private add (stream: Stream, peer: PeerId, initiator: boolean): Link | undefined {
     const link = new Link(stream, peer, initiator, this.linkEvents, this.log, this.init)
+    if (!link.isOpen) return undefined
     const key = peer.toString()
     let set = this.links.get(key)
     if (set == null) {

@@ -106,6 +106,9 @@ export class Link {
     stream.addEventListener('message', (evt) => { this.onData(evt.data) })
     stream.addEventListener('close', (evt) => { this.finish(evt.error) })
     stream.addEventListener('remoteCloseWrite', () => { this.close() })
+    // A stream reset between opening and here fired its close event before we
+    // listened: without this the link would look open forever and hold its queue.
+    if (stream.writeStatus !== 'writable') this.closed = true
   }
 
   get isOpen (): boolean {

@@ -74,6 +74,8 @@ export class Reassembler {
   private readonly timeoutMs: number
   private readonly now: () => number
   private buffered = 0
+  /** Bumped by clear(), so add() notices a clear() that ran inside its own reservation. */
+  private generation = 0
   private expired = 0
   private readonly budget?: MemoryBudget
 
@@ -145,8 +147,15 @@ export class Reassembler {
       this.drop(requestId)
       throw new DuplicateFragmentError(`fragment ${fragIndex} of request ${requestId} arrived twice`)
     }
+    const generation = this.generation
     if (this.buffered + cost > this.maxBufferedBytes || this.budget?.tryReserve(cost) === false) {
       this.drop(requestId)
+      throw new ReassemblyBufferFullError()
+    }
+    // Reserving may run the budget's pressure handler, which can close this very
+    // circuit and clear() us; the reservation would then never be released.
+    if (this.generation !== generation || (partial != null && this.partials.get(requestId) !== partial)) {
+      this.budget?.release(cost)
       throw new ReassemblyBufferFullError()
     }
     if (partial == null) {
@@ -189,6 +198,7 @@ export class Reassembler {
 
   /** Forget every partial message (e.g. the circuit closed). */
   clear (): void {
+    this.generation++
     this.budget?.release(this.buffered)
     this.partials.clear()
     this.buffered = 0

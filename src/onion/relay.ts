@@ -4,6 +4,7 @@ import { Registry } from 'prom-client'
 import { processCreateLayer } from '../crypto/create-header.js'
 import { HopCrypto, relayBodyOf } from '../crypto/layer.js'
 import { ReplayError } from '../crypto/errors.js'
+import { LinkClosedError } from './circuit-errors.js'
 import { destroyCell, decodeDestroyReason, destroyReasonName, encodeCell, setCellCircId, type Cell } from './cell.js'
 import { CELL_HEADER_BYTES, CellCommand, DestroyReason, RelayCommand, RELAY_TAGS_BYTES } from './constants.js'
 import { cellBytes, LINK_CELL_COST_BYTES, type Link } from './link.js'
@@ -77,6 +78,18 @@ export interface OnionRelayInit {
   now?: () => number
 }
 
+export interface RelayTableSizes {
+  circuits: number
+  /** Circuit ends indexed by (link, circuit id): one or two per circuit. */
+  entries: number
+  /** Links with a table of circuit ends. */
+  links: number
+  /** Neighbours with circuits counted against maxCircuitsPerPeer. */
+  peers: number
+  /** The most circuits any one neighbour holds. */
+  maxPerPeer: number
+}
+
 interface CircuitEnd { link: Link, circId: number }
 
 interface RelayCircuit {
@@ -144,6 +157,18 @@ export class OnionRelay {
 
   get circuitCount (): number {
     return this.circuits
+  }
+
+  /**
+   * Sizes of the relay's tables, for bound checks (tests, the fuzzer): every
+   * one must fall back to zero once all links have closed.
+   */
+  tableSizes (): RelayTableSizes {
+    let entries = 0
+    for (const map of this.byLink.values()) entries += map.size
+    let maxPerPeer = 0
+    for (const n of this.perPeer.values()) maxPerPeer = Math.max(maxPerPeer, n)
+    return { circuits: this.circuits, entries, links: this.byLink.size, peers: this.perPeer.size, maxPerPeer }
   }
 
   start (): void {
@@ -317,6 +342,9 @@ export class OnionRelay {
     try {
       const link = await this.init.links.getLink(next, { signal: AbortSignal.any([circuit.abort.signal, AbortSignal.timeout(this.init.extendTimeoutMs ?? DEFAULT_EXTEND_TIMEOUT_MS)]) })
       if (circuit.closed) return
+      // the link may have closed while this continuation waited: its close has been
+      // handled already, so indexing the circuit on it would leave a table behind
+      if (!link.isOpen) throw new LinkClosedError('the next link closed during the extend')
       circuit.next = { link, circId: link.allocateCircId() }
       this.index(circuit.next, circuit, 'next')
       this.sendCell(circuit.next, CellCommand.CREATE, payload, circuit)
