@@ -4,10 +4,10 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { InvalidRateLimitConfigError } from '../ratelimit/errors.js'
 import { validateRateLimitConfig } from '../ratelimit/resolve-config.js'
 import { checkMemoryConfig } from '../memory/config-check.js'
-import { CONFIG_SPEC, DEFAULT_CONFIG, type GhostnodeConfig } from './defaults.js'
+import { DEFAULT_CONFIG, type GhostnodeConfig } from './defaults.js'
 import { ConfigFileError, InvalidConfigValueError, UnknownConfigKeyError } from './errors.js'
 import { stripJsonComments } from './jsonc.js'
-import { configKeys, envNameForKey, flattenFileConfig, parseStringValue, validateValue, type ConfigValue } from './schema.js'
+import { configKeys, envNameForKey, isConfigKey, flattenFileConfig, parseStringValue, validateValue, type ConfigValue } from './schema.js'
 
 /** Names the config file; not itself a config key. */
 export const CONFIG_FILE_ENV = 'GHOSTNODE_CONFIG'
@@ -116,13 +116,9 @@ export function parseConfigText (text: string, path: string): Array<[string, Con
   })
 }
 
-/**
- * Rejects a key that is not one of the schema's own: CONFIG_SPEC is a plain
- * object, so `constructor`, `toString` or `__proto__` would otherwise pass a
- * `CONFIG_SPEC[key] != null` lookup and reach the validator without a spec.
- */
+/** Rejects a key that is not one of the schema's own (see isConfigKey). */
 function knownKey (key: string, source: string): void {
-  if (!Object.hasOwn(CONFIG_SPEC, key)) throw new UnknownConfigKeyError(key, source)
+  if (!isConfigKey(key)) throw new UnknownConfigKeyError(key, source)
 }
 
 function setKey (config: GhostnodeConfig, key: string, value: ConfigValue): void {

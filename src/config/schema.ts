@@ -21,12 +21,17 @@ export function envNameForKey (key: string): string {
   return 'GHOSTNODE_' + key.split('.').map(part => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_')
 }
 
+/**
+ * True for the schema's own keys only: CONFIG_SPEC is a plain object, so a
+ * lookup by `constructor`, `toString` or `__proto__` would find its prototype's.
+ */
+export function isConfigKey (key: string): boolean {
+  return Object.hasOwn(CONFIG_SPEC, key)
+}
+
 function specFor (key: string, source: Source): LeafSpec {
-  const entry = CONFIG_SPEC[key]
-  if (entry == null) {
-    throw new UnknownConfigKeyError(key, source)
-  }
-  return entry.spec
+  if (!isConfigKey(key)) throw new UnknownConfigKeyError(key, source)
+  return CONFIG_SPEC[key].spec
 }
 
 function isBranch (key: string): boolean {
@@ -44,7 +49,7 @@ export function flattenFileConfig (input: unknown, source: Source, prefix = ''):
   const leaves: Array<[string, unknown]> = []
   for (const [name, value] of Object.entries(input)) {
     const key = prefix === '' ? name : `${prefix}.${name}`
-    if (CONFIG_SPEC[key] != null) {
+    if (isConfigKey(key)) {
       leaves.push([key, value])
     } else if (isBranch(key)) {
       leaves.push(...flattenFileConfig(value, source, key))
