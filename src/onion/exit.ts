@@ -86,6 +86,11 @@ export class ExitHandlerRegistry {
     this.handlers.set(service, { name, handler })
   }
 
+  /** The handler registered for `service`, e.g. to wrap it. */
+  handler (service: number): ExitHandler | undefined {
+    return this.handlers.get(service)?.handler
+  }
+
   unregister (service: number): void {
     this.handlers.delete(service)
   }

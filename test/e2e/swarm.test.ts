@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js'
 import { ExitError } from '../../src/onion/circuit-errors.js'
 import { GhostClient } from '../../src/onion/client.js'
-import { ExitService, ExitStatus } from '../../src/onion/exit.js'
+import { ExitService, ExitStatus, ExitStatusError, type ExitHandler } from '../../src/onion/exit.js'
 import { MailboxKey, authMessage } from '../../src/swarm/auth.js'
 import { retrieveBody } from '../../src/swarm/client-ops.js'
 import { SwarmExitOp, decodeSwarmExitRequest, encodeSwarmExitRequest, signedFieldsOf } from '../../src/swarm/exit-protocol.js'
@@ -180,5 +180,40 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
     expect(count(ExitStatus.OK)).to.equal(MAILBOX_QUOTA_RECORDS)
     expect(count(ExitStatus.RATE_LIMITED)).to.be.at.least(10)
     expect(count(ExitStatus.OK) + count(SwarmStatus.MAILBOX_FULL) + count(ExitStatus.RATE_LIMITED)).to.equal(70)
+  })
+
+  it('retries a swarm request the swarm answers SWARM_UNAVAILABLE, then reports it once the retry window ends', async () => {
+    const originals = nodes.map(n => n.exits.handler(ExitService.SWARM) as ExitHandler)
+    let refusals = 2
+    let seen = 0
+    const unavailableFirst = (i: number): ExitHandler => async (body, context) => {
+      seen++
+      if (refusals > 0) {
+        refusals--
+        throw new ExitStatusError(SwarmStatus.SWARM_UNAVAILABLE, 'swarm members are still pulling this mailbox; retry shortly')
+      }
+      return originals[i](body, context)
+    }
+    nodes.forEach((n, i) => { n.exits.register(ExitService.SWARM, 'swarm', unavailableFirst(i)) })
+    try {
+      const key = MailboxKey.generate()
+      const receipt = await sender.store(key.publicKey, encoder.encode('after two refusals'), { ttlMs: 60_000 })
+      expect(receipt.members.length).to.be.at.least(2)
+      expect(seen, 'two refusals, then the stored attempt').to.equal(3)
+      // a signed read is signed afresh per attempt and still accepted
+      refusals = 2
+      const page = await owner.retrieve(key)
+      expect(page.messages.map(m => decoder.decode(m.data))).to.deep.equal(['after two refusals'])
+
+      const impatient = await GhostClient.create({ bootstrap: [nodes[2].getMultiaddrs()[0].toString()], swarmUnavailableRetryMs: 0 })
+      try {
+        refusals = 1
+        expect(await exitStatus(impatient.retrieve(key))).to.equal(SwarmStatus.SWARM_UNAVAILABLE)
+      } finally {
+        await impatient.stop()
+      }
+    } finally {
+      nodes.forEach((n, i) => { n.exits.register(ExitService.SWARM, 'swarm', originals[i]) })
+    }
   })
 })
