@@ -126,7 +126,6 @@ export class OnionRelay {
   private chunkDenied = false
   private readonly perPeer = new Map<string, number>()
   private readonly exit: RelayExit<RelayCircuit>
-  private oomClosedLinks = 0
   private sweepTimer?: ReturnType<typeof setInterval>
   private reassemblySweepTimer?: ReturnType<typeof setInterval>
 
@@ -138,7 +137,6 @@ export class OnionRelay {
       circuits: () => this.circuits,
       links: () => init.links.all().length,
       queuedBytes: () => init.budget?.used ?? 0,
-      oomClosedLinks: () => this.oomClosedLinks,
       reassemblyExpired: () => this.exit.expiredTotal()
     })
     this.exit = new RelayExit({
@@ -210,7 +208,6 @@ export class OnionRelay {
       holders.push({ kind: 'link', bytes: link.queuedCells * LINK_CELL_COST_BYTES, since: 0, close: () => { link.abort(new MemoryShedError('link closed: the memory budget is spent')) } })
     }
     const closed = shedLargest(holders, target, () => budget.used)
-    this.oomClosedLinks += closed.links
     for (let i = 0; i < closed.links; i++) this.init.memory?.shed('link_closed')
     for (let i = 0; i < closed.circuits; i++) this.init.memory?.shed('circuit_closed')
     if (closed.links + closed.circuits > 0) {
