@@ -5,6 +5,12 @@ import type { Ghostnode, GhostnodeOptions } from '../../src/node.js'
 
 export type ConfigOverrides = { [K in keyof GhostnodeConfig]?: GhostnodeConfig[K] extends unknown[] ? GhostnodeConfig[K] : GhostnodeConfig[K] extends object ? Partial<GhostnodeConfig[K]> : GhostnodeConfig[K] }
 
+/**
+ * In-process nodes share one process's RSS, which mocha's other tests also fill:
+ * the watchdog's bound is per process, so here it is lifted unless a test sets it.
+ */
+const IN_PROCESS_MAX_RSS_BYTES = 1024 * 1024 * 1024 * 1024
+
 /** A config for a node on loopback with ephemeral ports and its own data dir. */
 export function testConfig (baseDir: string, name: string, overrides: ConfigOverrides = {}): GhostnodeConfig {
   const d = structuredClone(DEFAULT_CONFIG)
@@ -18,6 +24,7 @@ export function testConfig (baseDir: string, name: string, overrides: ConfigOver
     http: { ...d.http, enabled: false, port: 0, ...overrides.http },
     onion: { ...d.onion, ...overrides.onion },
     directory: { ...d.directory, minServeIntervalMs: 0, ...overrides.directory },
+    memory: { ...d.memory, maxRssBytes: IN_PROCESS_MAX_RSS_BYTES, ...overrides.memory },
     rateLimit: { ...d.rateLimit, ...overrides.rateLimit, limits: { ...d.rateLimit.limits, ...overrides.rateLimit?.limits } }
   } as GhostnodeConfig
 }
