@@ -24,19 +24,14 @@ import { GhostClient } from '../src/onion/client.js'
 import { percentile, type HonestLoadResult } from './flood/honest-load.js'
 import { metricValue } from './flood/node-http.js'
 import { startRelayProcess, stopRelayProcess, type RelayProcess } from './flood/relay-process.js'
+import { ATTACK_OPTIONS } from './slowloris/defaults.js'
 import { RssSampler } from './slowloris/rss-sampler.js'
 import { LOOPBACK_CONNECTION_SETTINGS, runAttack, runPhase, type PhaseOptions } from './slowloris/scenario.js'
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '60' },
-    identities: { type: 'string', default: '20' },
-    links: { type: 'string', default: '4' },
-    circuits: { type: 'string', default: '4' },
-    'body-bytes': { type: 'string', default: '65536' },
-    'cells-per-second': { type: 'string', default: '400' },
-    'partials-per-second': { type: 'string', default: '50' },
-    'half-open': { type: 'string', default: '16' },
+    ...ATTACK_OPTIONS,
     'flood-rate': { type: 'string', default: '2000' },
     'interval-ms': { type: 'string', default: '15' },
     set: { type: 'string', multiple: true, default: [] },

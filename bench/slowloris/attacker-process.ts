@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { spawnNode, stopChild, waitForLine, type Child } from '../flood/children.js'
+import { ATTACK_DEFAULTS } from './defaults.js'
 import type { AttackerStats } from './attacker.js'
 
 /** The compiled attacker script (this file runs from dist/bench/slowloris/). */
@@ -36,13 +37,13 @@ export interface AttackerProcess {
 export async function startAttacker (options: AttackerOptions): Promise<AttackerProcess> {
   const args = [
     '--target', options.target,
-    '--identities', String(options.identities ?? 20),
-    '--links', String(options.links ?? 4),
-    '--circuits', String(options.circuits ?? 4),
-    '--body-bytes', String(options.bodyBytes ?? 65536),
-    '--cells-per-second', String(options.cellsPerSecond ?? 400),
-    '--partials-per-second', String(options.partialsPerSecond ?? 50),
-    '--half-open', String(options.halfOpen ?? 16)
+    '--identities', String(options.identities ?? ATTACK_DEFAULTS.identities),
+    '--links', String(options.links ?? ATTACK_DEFAULTS.links),
+    '--circuits', String(options.circuits ?? ATTACK_DEFAULTS.circuits),
+    '--body-bytes', String(options.bodyBytes ?? ATTACK_DEFAULTS.bodyBytes),
+    '--cells-per-second', String(options.cellsPerSecond ?? ATTACK_DEFAULTS.cellsPerSecond),
+    '--partials-per-second', String(options.partialsPerSecond ?? ATTACK_DEFAULTS.partialsPerSecond),
+    '--half-open', String(options.halfOpen ?? ATTACK_DEFAULTS.halfOpen)
   ]
   const child = await spawnNode('slowloris attacker', ATTACKER_SCRIPT, args)
   let latest: AttackerStats | undefined

@@ -19,6 +19,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { GhostClient } from '../../src/onion/client.js'
+import { ATTACK_OPTIONS } from './defaults.js'
 import { HalfOpenPool, type HalfOpenStats } from './half-open.js'
 import { SlowReader, type SlowReaderStats } from './slow-reader.js'
 
@@ -37,14 +38,8 @@ async function main (): Promise<void> {
   const { values } = parseArgs({
     options: {
       target: { type: 'string' },
-      identities: { type: 'string', default: '20' },
-      links: { type: 'string', default: '4' },
-      circuits: { type: 'string', default: '4' },
-      'body-bytes': { type: 'string', default: '65536' },
-      'cells-per-second': { type: 'string', default: '400' },
-      'partials-per-second': { type: 'string', default: '50' },
+      ...ATTACK_OPTIONS,
       'partial-message-bytes': { type: 'string', default: '131000' },
-      'half-open': { type: 'string', default: '16' },
       'report-ms': { type: 'string', default: '500' }
     }
   })
