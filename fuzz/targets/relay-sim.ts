@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { Registry } from 'prom-client'
 import { ReplayFilter } from '../../src/crypto/replay-filter.js'
 import { GhostnodeError } from '../../src/errors.js'
 import { onionKeyFromRaw, type OnionKey } from '../../src/crypto/x25519.js'
@@ -71,6 +72,8 @@ export class RelaySim {
   readonly links: LinkManager
   readonly budget: MemoryBudget
   readonly replay: ReplayFilter
+  /** The relay's metrics. */
+  readonly registry = new Registry()
   now = 1_700_000_000_000
   /** Streams the relay opened to B, newest last. */
   readonly bStreams: SimStream[] = []
@@ -149,6 +152,7 @@ export class RelaySim {
       replay,
       exits,
       logger: defaultLogger(),
+      registry: this.registry,
       selfPeerId: peers.self,
       maxCircuits: SIM_LIMITS.maxCircuits,
       maxCircuitsPerPeer: SIM_LIMITS.maxCircuitsPerPeer,

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { LINK_CLOSE_REASONS } from './link-errors.js'
 
-export const CREATE_OUTCOMES = ['ok', 'bad_layer', 'replay', 'limit', 'extend_failed', 'protocol'] as const
+export const CREATE_OUTCOMES = ['ok', 'bad_layer', 'replay', 'replay_full', 'limit', 'extend_failed', 'protocol'] as const
 export type CreateOutcome = typeof CREATE_OUTCOMES[number]
 
 /** Relay-side onion metrics; label values come from fixed enums only. */

@@ -3,7 +3,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { Registry } from 'prom-client'
 import { processCreateLayer } from '../crypto/create-header.js'
 import { HopCrypto, relayBodyOf } from '../crypto/layer.js'
-import { ReplayError } from '../crypto/errors.js'
+import { ReplayError, ReplayFilterFullError } from '../crypto/errors.js'
 import { LinkClosedError } from './circuit-errors.js'
 import { destroyCell, decodeDestroyReason, destroyReasonName, encodeCell, setCellCircId, type Cell } from './cell.js'
 import { CELL_HEADER_BYTES, CellCommand, DestroyReason, RelayCommand, RELAY_TAGS_BYTES } from './constants.js'
@@ -120,6 +120,8 @@ export class OnionRelay {
   private readonly log: Logger
   private readonly byLink = new Map<Link, Map<number, { circuit: RelayCircuit, side: Side }>>()
   private readonly metrics: RelayMetrics
+  /** The onion-key epoch whose full replay filter was last reported (reported once each). */
+  private replayFullEpoch?: number
   private readonly now: () => number
   private circuits = 0
   /** Set per received chunk: the neighbour's byte budget refused it. */
@@ -296,8 +298,13 @@ export class OnionRelay {
       this.init.replay.checkAndInsert(layer.epoch, layer.replayTag)
     } catch (err) {
       link.releaseCircId(cell.circId)
-      // the same answer for a bad layer and a replay: the sender learns nothing
-      refuse(err instanceof ReplayError ? 'replay' : 'bad_layer', DestroyReason.CREATE_FAILED)
+      if (err instanceof ReplayFilterFullError && this.replayFullEpoch !== layer?.epoch) {
+        // an operator must hear of this: no CREATE under this key succeeds until the next epoch
+        this.replayFullEpoch = layer?.epoch
+        this.log.error('replay filter full for the current onion key: CREATEs under it are refused until the next epoch')
+      }
+      // the same answer for a bad layer, a replay and a full filter: the sender learns nothing
+      refuse(err instanceof ReplayError ? 'replay' : err instanceof ReplayFilterFullError ? 'replay_full' : 'bad_layer', DestroyReason.CREATE_FAILED)
       this.log.trace('CREATE refused - %e', err)
       return
     }
