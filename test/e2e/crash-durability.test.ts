@@ -1,43 +1,17 @@
 import { randomInt } from 'node:crypto'
 import { join } from 'node:path'
 import { expect } from 'chai'
+import { readMailbox } from '../../bench/lib/mailbox-check.js'
 import { freePorts } from '../../bench/testnet/ports.js'
 import { getJson } from '../../bench/testnet/ready.js'
-import { ExitError } from '../../src/onion/circuit-errors.js'
 import { GhostClient } from '../../src/onion/client.js'
-import type { RetrievePage } from '../../src/swarm/exit-protocol.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
 import { startChildNode, stopChildNode, type ChildNode } from '../helpers/child-node.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 
 const KILLS = 20
 const LANES = 4
-const decoder = new TextDecoder()
 const encoder = new TextEncoder()
-
-/** A restarted node answers "still pulling this mailbox" until its replica is ready; retried for up to 10 s. */
-async function retrievePage (client: GhostClient, key: MailboxKey, cursor?: Uint8Array): Promise<RetrievePage> {
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    try {
-      return await client.retrieve(key, cursor != null ? { cursor } : {})
-    } catch (err) {
-      if (!(err instanceof ExitError) || !/still pulling/.test(err.message) || Date.now() > deadline) throw err
-      await new Promise(resolve => setTimeout(resolve, 50))
-    }
-  }
-}
-
-async function mailboxContents (client: GhostClient, key: MailboxKey): Promise<Set<string>> {
-  const found = new Set<string>()
-  let cursor: Uint8Array | undefined
-  do {
-    const page = await retrievePage(client, key, cursor)
-    for (const m of page.messages) found.add(decoder.decode(m.data))
-    cursor = page.cursor
-  } while (cursor != null)
-  return found
-}
 
 describe('swarm store durability across SIGKILL of a ghostnode process', function () {
   this.timeout(90_000)
@@ -117,7 +91,7 @@ describe('swarm store durability across SIGKILL of a ghostnode process', functio
       const health = await getJson(`${(node as ChildNode).httpUrl}/health`)
       expect(health.body?.status, JSON.stringify(health.body)).to.equal('ok')
       expect(health.body?.swarmRecords).to.be.at.least(acknowledged.length)
-      const found = await mailboxContents(c, key)
+      const found = await readMailbox(c, key)
       const missing = acknowledged.filter(t => !found.has(t))
       console.log(`      kill ${round + 1} after ${delayMs} ms: this burst sent ${roundSent.n}, acknowledged ${roundAcked.length}; ` +
         `in total sent ${sent}, acknowledged ${acknowledged.length}, found ${found.size} (acknowledged and found ${acknowledged.length - missing.length})`)
