@@ -4,7 +4,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { defaultLogger } from '@libp2p/logger'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
@@ -35,6 +35,10 @@ import { PendingUpgrades } from './ratelimit/pending-upgrades.js'
 import { ReputationTracker } from './ratelimit/reputation.js'
 import { ScoreStore } from './ratelimit/score-store.js'
 import { InvalidConfigValueError } from './config/errors.js'
+import { judgeAddress, type AddressPolicy } from './membership/address-policy.js'
+import { membershipService, resolveAuthorities, type ResolvedAuthorities } from './membership/service.js'
+import { MembershipView } from './membership/view.js'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { swarmExitHandler } from './swarm/exit-handler.js'
 import { swarmService } from './swarm/service.js'
 import { MessageStore, type MessageStoreInit } from './swarm/store.js'
@@ -79,6 +83,9 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       now,
       maxValidityMs: config.onion.keyEpochMs + config.onion.keyGraceMs + DEFAULT_RECORD_CLOCK_SKEW_MS
     })
+    const addressPolicy: AddressPolicy = { allowPrivate: config.network.allowPrivateAddresses }
+    const authorities = resolveAuthorities(config.network.authorities, config.network.authorityThreshold, peerIdFromPrivateKey(identity.privateKey).toString())
+    const membership = new MembershipView({ trust: authorities.trust, policy: addressPolicy, now })
     const metricsRef: { current?: NodeMetrics } = {}
     const queueBudget = new MemoryBudget(config.onion.maxQueuedBytes)
     const watchdog = new MemoryWatchdog({
@@ -99,7 +106,8 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionGater: connectionGater(limiter, watchdog, new PendingUpgrades(config.connections.maxIncomingPendingPerPrefix), options.denyPeer),
+      connectionGater: connectionGater(limiter, watchdog, new PendingUpgrades(config.connections.maxIncomingPendingPerPrefix),
+        dialPolicy(addressPolicy, config.bootstrap, authorities), options.denyPeer),
       // Under heavy link traffic a heartbeat ping can still be in flight when the next
       // one starts; libp2p would then abort the whole connection and every circuit on
       // it. Dead connections are still found by TCP and yamux.
@@ -122,7 +130,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
           protocol: dhtProtocol(config.discovery.dhtProtocolPrefix),
           clientMode: false,
           peerInfoMapper: passthroughMapper,
-          validators: nodeRecordDhtValidators(verifier),
+          validators: nodeRecordDhtValidators(verifier, (peer) => membership.isMember(peer)),
           selectors: nodeRecordDhtSelectors()
         }),
         bootstrap: bootstrapper({
@@ -138,6 +146,18 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
           onLookup: (outcome) => metricsRef.current?.discoveryLookups.inc({ outcome })
         }),
         onionKeys: onionKeyManager({ dataDir: config.dataDir, epochMs: config.onion.keyEpochMs, graceMs: config.onion.keyGraceMs, now }),
+        membership: membershipService({
+          authorities,
+          view: membership,
+          intervalMs: config.network.documentIntervalMs,
+          graceMs: config.network.documentGraceMs,
+          admission: config.network.admission,
+          maxCandidates: config.network.admission.maxCandidates,
+          dataDir: config.dataDir,
+          registry,
+          now,
+          onViolation: (peer) => { limiter.penalize(peer.toString(), 'bad_signature') }
+        }),
         directory: directoryService({
           verifier,
           registry,
@@ -148,8 +168,9 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
           minServeIntervalMs: config.directory.minServeIntervalMs,
           publishToDht: config.directory.publishToDht,
           onInvalidRecord: (peer, reason) => {
-            // an expired record may be an honest peer with a skewed clock
-            if (reason !== 'expired') limiter.penalize(peer.toString(), 'bad_signature')
+            // an expired record may be an honest peer with a skewed clock; a flood of strangers' records is misuse
+            if (reason === 'unadmitted') limiter.penalize(peer.toString(), 'protocol_misuse')
+            else if (reason !== 'expired') limiter.penalize(peer.toString(), 'bad_signature')
           }
         }),
         links: linkManager({
@@ -180,9 +201,9 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
         })
       }
     })
-    const { links, directory, onionKeys, swarm } = libp2p.services
-    // a relay asked to extend to a peer whose record it lacks looks the record up in the DHT
-    links.setAddressResolver(async (peer) => (directory.get(peer) ?? await directory.findRecord(peer))?.addrs ?? [])
+    const { links, onionKeys, swarm } = libp2p.services
+    // a relay dials a next hop only at the addresses the membership document lists for it (members only)
+    links.setAddressResolver(async (peer) => membership.dialableAddrs(peer.toString()))
     onionKeys.onExpire((epoch) => { void replay.dropEpoch(epoch) })
     reputation.onBan((peer) => { void libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) })
 
@@ -213,7 +234,8 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       circuitIdleTimeoutMs: config.onion.circuitIdleTimeoutMs,
       extendTimeoutMs: config.onion.extendTimeoutMs,
       maxMessageBytes: config.onion.maxMessageBytes,
-      policy: relayPolicy(limiter, (peer) => directory.get(peer) != null ? config.onion.relayBudgetFactor : 1)
+      // the relay budget is for relays the network admitted, not for anyone who signed a record
+      policy: relayPolicy(limiter, (peer) => membership.isRelay(peer.toString()) ? config.onion.relayBudgetFactor : 1)
     })
 
     let node: Ghostnode | undefined
@@ -286,8 +308,10 @@ const SWARM_EXIT_OVERHEAD_BYTES = 1024
  * prefix's share of the upgrades in progress, every banned peer, every peer
  * `deny` names, and every new inbound connection while the node is short of memory.
  */
-function connectionGater (limiter: RateLimiter, memory: MemoryWatchdog, pending: PendingUpgrades, deny: (peer: PeerId) => boolean = () => false): ConnectionGater {
+function connectionGater (limiter: RateLimiter, memory: MemoryWatchdog, pending: PendingUpgrades, dialable: (addr: Multiaddr) => boolean,
+  deny: (peer: PeerId) => boolean = () => false): ConnectionGater {
   return {
+    denyDialMultiaddr: (addr) => !dialable(addr),
     denyInboundConnection: (maConn) => {
       if (memory.underPressure) {
         memory.shed('connection_refused')
@@ -310,6 +334,24 @@ function connectionGater (limiter: RateLimiter, memory: MemoryWatchdog, pending:
       return false
     },
     denyDialPeer: (peer: PeerId) => limiter.isBanned(peer.toString()) || deny(peer)
+  }
+}
+
+/**
+ * Whether the node dials an address: the address policy for everything peers
+ * told it (DHT, identify, records), except the addresses its operator
+ * configured (bootstrap peers, authorities), which are trusted as given.
+ * `/unix` and other non-IP transports are never dialled.
+ */
+function dialPolicy (policy: AddressPolicy, bootstrap: string[], authorities: ResolvedAuthorities): (addr: Multiaddr) => boolean {
+  const configured = new Set<string>()
+  const bare = (ma: Multiaddr): string => ma.decapsulateCode(421).toString()
+  for (const entry of bootstrap) configured.add(bare(multiaddr(entry)))
+  for (const addrs of authorities.addrs.values()) for (const a of addrs) configured.add(bare(a))
+  return (addr) => {
+    const verdict = judgeAddress(addr, policy)
+    if (verdict === 'ok') return true
+    return verdict !== 'unsupported' && configured.has(bare(addr))
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client'
 import { VERSION } from './version.js'
+import { MemberFlag } from './membership/constants.js'
 import type { GhostnodeConfig } from './config/defaults.js'
 import type { ReplayFilter } from './crypto/replay-filter.js'
 import type { Bootstrapper } from './discovery/bootstrapper.js'
@@ -11,6 +12,7 @@ import type { DirectoryService } from './onion/directory.js'
 import type { ExitHandlerRegistry } from './onion/exit.js'
 import type { LinkManager } from './onion/link-manager.js'
 import type { OnionKeyManager } from './onion/onion-keys.js'
+import type { MembershipService } from './membership/service.js'
 import type { OnionRelay } from './onion/relay.js'
 import type { RateLimiter } from './ratelimit/limiter.js'
 import type { ScoreStore } from './ratelimit/score-store.js'
@@ -31,6 +33,7 @@ export interface GhostServices extends Record<string, unknown> {
   bootstrap: Bootstrapper
   connector: PeerConnector
   onionKeys: OnionKeyManager
+  membership: MembershipService
   directory: DirectoryService
   links: LinkManager
   swarm: SwarmService
@@ -97,6 +100,12 @@ export interface NodeHealth extends Record<string, unknown> {
    * under pressure still serves its circuits, so it stays ready.
    */
   memory: { rssBytes: number, maxRssBytes: number, pressure: boolean }
+  /**
+   * The network's membership as this node sees it: the period of the document
+   * in force (-1: none), its members, whether this node is one of them (and
+   * with which flags), and whether it is one of the network's authorities.
+   */
+  membership: { period: number, members: number, admitted: boolean, flags: string[], authority: boolean }
 }
 
 export interface PeerConnectionInfo {
@@ -243,7 +252,20 @@ export class Ghostnode {
       directoryRecords: this.state === 'running' ? this.libp2p.services.directory.size : 0,
       swarmMembers: this.state === 'running' ? this.swarm.membership.ring.size : 0,
       swarmRecords: this.parts.store.isOpen ? this.parts.store.stats().records : 0,
-      memory: { rssBytes: this.parts.memory.rssBytes, maxRssBytes: this.parts.memory.maxRssBytes, pressure: this.parts.memory.underPressure }
+      memory: { rssBytes: this.parts.memory.rssBytes, maxRssBytes: this.parts.memory.maxRssBytes, pressure: this.parts.memory.underPressure },
+      membership: this.membershipHealth()
+    }
+  }
+
+  private membershipHealth (): NodeHealth['membership'] {
+    const m = this.libp2p.services.membership
+    const flags = m.view.flags(this.peerId.toString())
+    return {
+      period: m.view.period,
+      members: m.view.size,
+      admitted: m.view.isMember(this.peerId.toString()),
+      flags: Object.entries(MemberFlag).filter(([, bit]) => (flags & bit) !== 0).map(([name]) => name.toLowerCase()),
+      authority: m.isAuthority
     }
   }
 

@@ -86,3 +86,14 @@ export async function waitForPeers (httpUrl: string, expected: string[], options
     return missing.length === 0 ? true : undefined
   }, options)
 }
+
+/** Resolves once the node's membership document in force admits at least `count` members with their records held. */
+export async function waitForMembers (httpUrl: string, count: number, options: WaitOptions = {}): Promise<void> {
+  await waitUntil(`${httpUrl} to admit ${count} members`, async (state) => {
+    const health = await getJson(`${httpUrl}/health`)
+    const members = Number(health.body?.membership?.members ?? 0)
+    const records = Number(health.body?.directoryRecords ?? 0)
+    state.last = `${members} members, ${records} records`
+    return members >= count && records >= count ? true : undefined
+  }, options)
+}

@@ -7,7 +7,7 @@ import { CommandFailedError, NodeExitedError, TestnetAbortedError, TestnetConfig
 import { createNetnsNetwork, RUN_ID_LENGTH, type NetnsNetwork } from './netns.js'
 import { DEFAULT_STOP_DEADLINE_MS, describeExit, logTail, runGhostnode, startNodeProcess, stopNodeProcess, type NodeProcess, type ProcessExit, type StopResult } from './node-process.js'
 import { assertPortsFree, DEFAULT_BASE_PORT, freePorts, sharedHostPorts, type NodePorts } from './ports.js'
-import { DEFAULT_READY_TIMEOUT_MS, getJson, waitForPeers, waitForReady } from './ready.js'
+import { DEFAULT_READY_TIMEOUT_MS, getJson, waitForMembers, waitForPeers, waitForReady } from './ready.js'
 
 export const DEFAULT_NODE_COUNT = 3
 const MAX_NODES = 50
@@ -18,6 +18,23 @@ const MAX_NODES = 50
  * mesh form in about a second instead of waiting on the production backoff.
  */
 const TESTNET_NODE_SETTINGS = ['--set', 'discovery.bootstrapRetryMinMs=250', '--set', 'discovery.bootstrapRetryMaxMs=2000']
+
+/** The first nodes (up to three) are the testnet's authorities, k = 2 of 3 (a majority). */
+export const TESTNET_AUTHORITIES = 3
+
+/**
+ * A loopback (or namespace) testnet: private addresses are its addresses, the
+ * per-prefix caps would admit two relays, and operators watching it want a new
+ * relay to carry circuits within seconds, so periods and probation are short.
+ */
+const TESTNET_NETWORK_SETTINGS = [
+  '--set', 'network.allowPrivateAddresses=true',
+  '--set', 'network.documentIntervalMs=2000',
+  '--set', 'network.admission.probationMs=5000',
+  '--set', 'network.admission.maxPer24=1000',
+  '--set', 'network.admission.maxPer16=1000',
+  '--set', 'network.admission.maxNewPerHour=1000'
+]
 
 export interface TestnetOptions {
   /** @default 3 */
@@ -209,10 +226,11 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
     const launch = async (i: number): Promise<NodeProcess> => {
       const n = planned[i]
       const bootstrap = planned.flatMap((m, j) => j === i ? [] : ['--bootstrap', `/ip4/${m.host}/tcp/${m.ports.tcp}/p2p/${peerIds[j]}`])
+      const authorities = planned.slice(0, TESTNET_AUTHORITIES).map((m, j) => `/ip4/${m.host}/tcp/${m.ports.tcp}/p2p/${peerIds[j]}`)
       const proc = await startNodeProcess({
         name: n.name,
         dataDir: n.dataDir,
-        args: [...nodeArgs(n), ...bootstrap, ...(options.extraArgs ?? [])],
+        args: [...nodeArgs(n), ...bootstrap, '--set', `network.authorities=${authorities.join(',')}`, ...TESTNET_NETWORK_SETTINGS, ...(options.extraArgs ?? [])],
         ...(n.wrap != null ? { wrap: n.wrap } : {})
       })
       log(`${n.name}: started pid ${proc.pid}, log ${proc.logPath}`)
@@ -231,6 +249,8 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
       }
       await waitForReady(httpUrl(n), waitOptions)
       await waitForPeers(httpUrl(n), peersOf.map(j => peerIds[j]), { ...waitOptions, timeoutMs: Math.max(0, deadline - Date.now()) })
+      // ready for clients: the network admitted every node and this one holds their records
+      await waitForMembers(httpUrl(n), planned.length, { ...waitOptions, timeoutMs: Math.max(0, deadline - Date.now()) })
     }
 
     const describe = async (i: number, proc: NodeProcess): Promise<TestnetNode> => {

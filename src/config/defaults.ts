@@ -1,5 +1,9 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import {
+  DEFAULT_DOCUMENT_GRACE_MS, DEFAULT_DOCUMENT_INTERVAL_MS, DEFAULT_DROP_AFTER_MS, DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_MEMBERS_PER_16,
+  DEFAULT_MAX_MEMBERS_PER_24, DEFAULT_MAX_NEW_MEMBERS_PER_HOUR, DEFAULT_PROBATION_MS
+} from '../membership/constants.js'
 import { DEFAULT_RATE_LIMIT_CONFIG, type RateLimitConfig } from '../ratelimit/config.js'
 import {
   DEFAULT_MAILBOX_QUOTA_BYTES, DEFAULT_MAILBOX_QUOTA_RECORDS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_TTL_MS, DEFAULT_MIN_TTL_MS,
@@ -103,6 +107,38 @@ export interface GhostnodeConfig {
     lowWatermark: number
     /** How often RSS is sampled. */
     checkIntervalMs: number
+  }
+  network: {
+    /**
+     * The network's authorities (multiaddrs ending in /p2p/<id>, or just
+     * /p2p/<id>): the trust root that admits relays. Empty: this node is the
+     * only authority of its own one-node network.
+     */
+    authorities: string[]
+    /** Signatures a membership document needs (k); 0 means a majority of the authorities. */
+    authorityThreshold: number
+    /** Length of a membership period: authorities vote a new document each period. */
+    documentIntervalMs: number
+    /** How long the last document stays in force after its period when no newer one arrives. */
+    documentGraceMs: number
+    /** Dial and admit loopback and private addresses (a loopback testnet, a private LAN). */
+    allowPrivateAddresses: boolean
+    admission: {
+      /** Uptime a new relay needs before it is a guard, an exit or a swarm member (it relays as a middle hop at once). */
+      probationMs: number
+      /** Members per IPv4 /24 (IPv6 /48). */
+      maxPer24: number
+      /** Members per IPv4 /16 (IPv6 /32). */
+      maxPer16: number
+      /** New admissions per hour (allowlisted relays and authorities not counted). */
+      maxNewPerHour: number
+      /** A member that does not answer for this long is dropped. */
+      dropAfterMs: number
+      /** Admit only relays on the allowlist (`ghostnode authority admit`). */
+      allowlistOnly: boolean
+      /** Candidates (relays asking to be admitted) an authority tracks. */
+      maxCandidates: number
+    }
   }
   directory: {
     /** Verified node records held; past it, records of new peers are refused. */
@@ -212,6 +248,22 @@ export const DEFAULT_CONFIG: GhostnodeConfig = {
     lowWatermark: 0.7,
     checkIntervalMs: 500
   },
+  network: {
+    authorities: [],
+    authorityThreshold: 0,
+    documentIntervalMs: DEFAULT_DOCUMENT_INTERVAL_MS,
+    documentGraceMs: DEFAULT_DOCUMENT_GRACE_MS,
+    allowPrivateAddresses: false,
+    admission: {
+      probationMs: DEFAULT_PROBATION_MS,
+      maxPer24: DEFAULT_MAX_MEMBERS_PER_24,
+      maxPer16: DEFAULT_MAX_MEMBERS_PER_16,
+      maxNewPerHour: DEFAULT_MAX_NEW_MEMBERS_PER_HOUR,
+      dropAfterMs: DEFAULT_DROP_AFTER_MS,
+      allowlistOnly: false,
+      maxCandidates: DEFAULT_MAX_CANDIDATES
+    }
+  },
   directory: {
     maxRecords: 10_000,
     fetchIntervalMs: 300_000,
@@ -295,6 +347,18 @@ export const CONFIG_SPEC: Record<string, KeySpec> = {
   'memory.highWatermark': { spec: { kind: 'number', min: 0.5, max: 0.99 }, doc: 'share of memory.maxRssBytes at which shedding starts' },
   'memory.lowWatermark': { spec: { kind: 'number', min: 0.3, max: 0.98 }, doc: 'share of memory.maxRssBytes under which shedding stops (below memory.highWatermark)' },
   'memory.checkIntervalMs': { spec: { kind: 'int', min: 50, max: 60_000 }, doc: 'RSS sampling interval (ms)' },
+  'network.authorities': { spec: { kind: 'multiaddrs', requirePeerId: true }, doc: 'the network\'s authorities (/p2p/<id> or a multiaddr ending in it); empty: this node is its own one-node network' },
+  'network.authorityThreshold': { spec: { kind: 'int', min: 0, max: 32 }, doc: 'authority signatures a membership document needs (k); 0 = majority' },
+  'network.documentIntervalMs': { spec: { kind: 'int', min: 1_000, max: DAY_MS }, doc: 'membership period: a new document is voted each period (ms)' },
+  'network.documentGraceMs': { spec: { kind: 'int', min: 0, max: 30 * DAY_MS }, doc: 'how long the last membership document stays in force past its period (ms)' },
+  'network.allowPrivateAddresses': { spec: { kind: 'bool' }, doc: 'dial and admit loopback and private addresses (testnets, private LANs)' },
+  'network.admission.probationMs': { spec: { kind: 'int', min: 0, max: 365 * DAY_MS }, doc: 'uptime before a new relay is a guard, exit or swarm member (ms)' },
+  'network.admission.maxPer24': { spec: { kind: 'int', min: 1, max: 1_000_000 }, doc: 'members per IPv4 /24 (IPv6 /48)' },
+  'network.admission.maxPer16': { spec: { kind: 'int', min: 1, max: 1_000_000 }, doc: 'members per IPv4 /16 (IPv6 /32)' },
+  'network.admission.maxNewPerHour': { spec: { kind: 'int', min: 1, max: 1_000_000 }, doc: 'new admissions per hour' },
+  'network.admission.dropAfterMs': { spec: { kind: 'int', min: 1_000, max: 30 * DAY_MS }, doc: 'drop a member that has not answered for this long (ms)' },
+  'network.admission.allowlistOnly': { spec: { kind: 'bool' }, doc: 'admit only relays on the authority\'s allowlist' },
+  'network.admission.maxCandidates': { spec: { kind: 'int', min: 1, max: 1_000_000 }, doc: 'candidates an authority tracks' },
   'directory.maxRecords': { spec: { kind: 'int', min: 3, max: 1_000_000 }, doc: 'verified node records held' },
   'directory.fetchIntervalMs': { spec: { kind: 'int', min: 1_000, max: DAY_MS }, doc: 'directory pull interval (ms)' },
   'directory.minServeIntervalMs': { spec: { kind: 'int', min: 0, max: DAY_MS }, doc: 'minimum interval between two full directory requests of one peer (ms)' },

@@ -3,6 +3,8 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { InvalidRateLimitConfigError } from '../ratelimit/errors.js'
 import { validateRateLimitConfig } from '../ratelimit/resolve-config.js'
+import { keyOfPeerId } from '../membership/document.js'
+import { multiaddr } from '@multiformats/multiaddr'
 import { checkMemoryConfig } from '../memory/config-check.js'
 import { DEFAULT_CONFIG, type GhostnodeConfig } from './defaults.js'
 import { ConfigFileError, InvalidConfigValueError, UnknownConfigKeyError } from './errors.js'
@@ -148,10 +150,35 @@ function checkCrossField (config: GhostnodeConfig): void {
       `must be shorter than onion.keyEpochMs (${config.onion.keyEpochMs})`, 'effective config')
   }
   checkMemoryConfig(config)
+  checkNetworkConfig(config)
   try {
     validateRateLimitConfig(config.rateLimit)
   } catch (err) {
     if (!(err instanceof InvalidRateLimitConfigError)) throw err
     throw new InvalidConfigValueError(`rateLimit.${err.key}`, err.value, err.message, 'effective config')
+  }
+}
+
+/** Authorities must be Ed25519 peer ids (they sign documents), and k at most their number. */
+function checkNetworkConfig (config: GhostnodeConfig): void {
+  const n = config.network
+  const ids = new Set<string>()
+  for (const entry of n.authorities) {
+    const id = multiaddr(entry).getComponents().findLast(c => c.name === 'p2p')?.value ?? ''
+    try {
+      keyOfPeerId(id)
+    } catch (err) {
+      throw new InvalidConfigValueError('network.authorities', entry, (err as Error).message, 'effective config')
+    }
+    ids.add(id)
+  }
+  if (n.authorityThreshold > Math.max(1, ids.size)) {
+    throw new InvalidConfigValueError('network.authorityThreshold', n.authorityThreshold,
+      `must not exceed the number of authorities (${Math.max(1, ids.size)})`, 'effective config')
+  }
+  if (n.documentIntervalMs > config.onion.keyGraceMs && config.onion.keyGraceMs > 0) {
+    // a rotated onion key reaches the document a period later: the old key must still open CREATEs until then
+    throw new InvalidConfigValueError('network.documentIntervalMs', n.documentIntervalMs,
+      `must not exceed onion.keyGraceMs (${config.onion.keyGraceMs})`, 'effective config')
   }
 }

@@ -16,6 +16,11 @@ import { linkManager, type LinkManager } from './link-manager.js'
 import { selectPath } from './path-select.js'
 import { NodeRecordVerifier } from './record-verifier.js'
 import { ClientMetrics } from './client-metrics.js'
+import { MEMBERSHIP_PROTOCOL } from '../membership/constants.js'
+import { MembershipRequestKind, MembershipStatus, membershipExchange } from '../membership/protocol.js'
+import { resolveAuthorities } from '../membership/service.js'
+import { MembershipView } from '../membership/view.js'
+import { Capability } from './node-record.js'
 import {
   deleteAllBody, deleteBody, retrieveBody, storeBody, type RetrieveOptions, type SignedOptions, type StoreOptions
 } from '../swarm/client-ops.js'
@@ -57,6 +62,16 @@ export interface GhostClientInit {
   exclude?: string[]
   /** @default 131072 */
   maxMessageBytes?: number
+  /**
+   * The network's authorities (`network.authorities`: /p2p/<id> or multiaddrs
+   * ending in it). The client uses only relays a membership document signed by
+   * `authorityThreshold` of them admits. Absent: trust on first use, the
+   * authorities named by the first valid document the bootstrap relay serves
+   * (as much trust as the bootstrap relay itself gets).
+   */
+  authorities?: string[]
+  /** k of `authorities`; 0 = majority. @default 0 */
+  authorityThreshold?: number
   /** The client's libp2p identity; an ephemeral one when absent (the default, unlinkable across runs). */
   privateKey?: PrivateKey
   /** For the client's own metrics (build time histogram). */
@@ -74,6 +89,9 @@ export class GhostClient {
   private readonly init: GhostClientInit
   private readonly verifier = new NodeRecordVerifier()
   private readonly directory = new Map<string, VerifiedNodeRecord>()
+  /** Signed records as fetched; `directory` holds the member views of them. */
+  private readonly fetched = new Map<string, VerifiedNodeRecord>()
+  private readonly membership: MembershipView
   private readonly circuitsByLink = new Map<Link, Map<number, ClientCircuit>>()
   private readonly avoid = new Map<string, number>()
   private readonly metrics: ClientMetrics
@@ -83,6 +101,11 @@ export class GhostClient {
     this.libp2p = libp2p
     this.init = init
     this.metrics = new ClientMetrics(init.registry ?? new Registry())
+    // the document's addresses were checked by the authorities under the network's own policy; /unix and the like never pass
+    const trust = init.authorities != null && init.authorities.length > 0
+      ? resolveAuthorities(init.authorities, init.authorityThreshold ?? 0, '').trust
+      : undefined
+    this.membership = new MembershipView({ ...(trust != null ? { trust } : {}), policy: { allowPrivate: true } })
     libp2p.services.links.setHandler({
       onCell: (link, cell) => { this.circuitsByLink.get(link)?.get(cell.circId)?.onCell(cell) },
       onLinkClose: (link) => {
@@ -94,7 +117,7 @@ export class GhostClient {
         }
       }
     })
-    libp2p.services.links.setAddressResolver(async (peer) => this.directory.get(peer.toString())?.addrs ?? [])
+    libp2p.services.links.setAddressResolver(async (peer) => this.membership.dialableAddrs(peer.toString()))
   }
 
   static async create (init: GhostClientInit): Promise<GhostClient> {
@@ -125,27 +148,63 @@ export class GhostClient {
     return [...this.directory.values()]
   }
 
-  /** Asks the bootstrap relays (in order, until one answers) for the directory; returns how many records are known. */
+  /** The membership document in force for this client (who the authorities admitted). */
+  get membershipView (): MembershipView {
+    return this.membership
+  }
+
+  /**
+   * Asks the bootstrap relays (in order, until one answers) for the membership
+   * document and the directory; returns how many member records are known.
+   * Records of peers the document does not admit are dropped unread.
+   */
   async refreshDirectory (): Promise<number> {
     let lastError: Error | undefined
     for (const addr of this.init.bootstrap) {
       try {
+        await this.refreshMembership(addr)
         const stream = await this.libp2p.dialProtocol(multiaddr(addr), DIRECTORY_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
-        await requestDirectory(stream, { signal: AbortSignal.timeout(30_000), maxRecords: DIRECTORY_MAX_RECORDS, maxBytes: DIRECTORY_MAX_BYTES }, async (bytes) => {
+        const maxRecords = Math.min(DIRECTORY_MAX_RECORDS, this.membership.size) + 1
+        await requestDirectory(stream, { signal: AbortSignal.timeout(30_000), maxRecords, maxBytes: DIRECTORY_MAX_BYTES }, async (bytes) => {
           try {
             const record = await this.verifier.verify(bytes)
-            const held = this.directory.get(record.peerId.toString())
-            if (held == null || held.version < record.version) this.directory.set(record.peerId.toString(), record)
+            const id = record.peerId.toString()
+            if (!this.membership.isMember(id)) return
+            const held = this.fetched.get(id)
+            if (held == null || held.version < record.version) this.fetched.set(id, record)
           } catch {
             // counted by the verifier; one bad record does not spoil the rest
           }
         })
+        this.rebuildDirectory()
         return this.directory.size
       } catch (err) {
         lastError = err as Error
       }
     }
     throw new NoPathError(`no bootstrap relay answered the directory request${lastError != null ? `: ${lastError.message}` : ''}`)
+  }
+
+  private async refreshMembership (addr: string): Promise<void> {
+    const signal = AbortSignal.timeout(30_000)
+    const stream = await this.libp2p.dialProtocol(multiaddr(addr), MEMBERSHIP_PROTOCOL, { signal })
+    const reply = await membershipExchange(stream, { kind: MembershipRequestKind.GET, havePeriod: this.membership.period + 1 }, { signal })
+    if (reply.status === MembershipStatus.OK) this.membership.accept(reply.body)
+    this.membership.expire()
+    if (this.membership.document == null) throw new NoPathError('the relay has no membership document this client can verify')
+  }
+
+  /** Member views of the fetched records: the authorities' flags and addresses, not the records' own claims. */
+  private rebuildDirectory (): void {
+    this.directory.clear()
+    for (const [id, record] of this.fetched) {
+      const member = this.membership.member(id)
+      if (member == null) {
+        this.fetched.delete(id)
+        continue
+      }
+      this.directory.set(id, { ...record, capabilities: member.flags, addrs: this.membership.dialableAddrs(id) })
+    }
   }
 
   /** Builds a fresh circuit through `hops` distinct relays (avoiding recently failed ones). */
@@ -184,13 +243,14 @@ export class GhostClient {
     for (const [peer, until] of this.avoid) if (until < now) this.avoid.delete(peer)
     const validNow = this.records().filter(r => r.validUntil > now)
     const exclude = [this.libp2p.peerId.toString(), ...this.avoid.keys(), ...(this.init.exclude ?? []), ...(options.exclude ?? []).map(String)]
-    // The relay the client already talks to (for the directory) is its entry guard:
-    // only hop 1 ever sees the client's connection, never a middle hop or the exit.
-    const guard = this.libp2p.getPeers().find(p => this.directory.has(p.toString()) && !exclude.includes(p.toString()))
+    // The relay the client already talks to (for the directory) is its entry guard when
+    // the authorities made it one: only hop 1 ever sees the client's connection.
+    const guard = this.libp2p.getPeers().find(p => ((this.directory.get(p.toString())?.capabilities ?? 0) & Capability.GUARD) !== 0 && !exclude.includes(p.toString()))
     try {
       return selectPath(validNow, {
         hops: options.hops ?? this.init.hops ?? DEFAULT_HOPS,
         exclude,
+        firstHopRole: Capability.GUARD,
         ...(guard != null ? { firstHop: guard } : {})
       }).hops
     } catch (err) {

@@ -1,5 +1,6 @@
 import { ALL_CAPABILITIES, type VerifiedNodeRecord } from './node-record.js'
 import type { OnionKeyManager } from './onion-keys.js'
+import type { MembershipService } from '../membership/service.js'
 import type { RecordRejectReason } from './record-errors.js'
 import type { NodeRecordVerifier } from './record-verifier.js'
 import type { ComponentLogger, ContentRouting, Libp2pEvents, PeerId, PrivateKey, TypedEventTarget } from '@libp2p/interface'
@@ -18,6 +19,15 @@ export const DEFAULT_DIRECTORY_DHT_REPUBLISH_INTERVAL_MS = 3_600_000
 /** Per connection: a fetch on identify, a push and a periodic fetch may overlap. */
 export const DEFAULT_DIRECTORY_MAX_INBOUND_STREAMS = 4
 export const DEFAULT_DIRECTORY_MAX_OUTBOUND_STREAMS = 4
+
+/**
+ * Records of peers that are not members a GET reply may carry before the
+ * rest of the reply is refused and its sender penalised: a few are an honest
+ * race between membership periods, a flood is not.
+ */
+export const DIRECTORY_UNADMITTED_TOLERANCE = 8
+/** Missing records of new members looked up in the DHT after a membership change, at most. */
+export const DIRECTORY_MAX_MISSING_LOOKUPS = 32
 
 export interface DirectoryInit {
   /** Capability bits this node advertises (see `Capability`). @default RELAY | EXIT | SWARM */
@@ -54,6 +64,9 @@ export interface DirectoryInit {
   onInvalidRecord?: (peer: PeerId, reason: RecordRejectReason) => void
 }
 
+/** What the directory uses of the membership service. */
+export type DirectoryMembership = Pick<MembershipService, 'view' | 'isAuthority' | 'intervalMs' | 'metrics' | 'setOwnRecord' | 'observeCandidate' | 'authorityPeers'>
+
 export interface DirectoryComponents {
   peerId: PeerId
   privateKey: PrivateKey
@@ -64,6 +77,8 @@ export interface DirectoryComponents {
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
   onionKeys: OnionKeyManager
+  /** Who the network admitted: the directory holds and serves only their records. */
+  membership: DirectoryMembership
 }
 
 export interface DirectoryEvents {
@@ -73,7 +88,7 @@ export interface DirectoryEvents {
 }
 
 /** Outcome counts of one fetch. */
-export interface FetchResult { added: number, updated: number, stale: number, full: number, rejected: number }
+export interface FetchResult { added: number, updated: number, stale: number, full: number, rejected: number, unadmitted: number }
 
 /** DirectoryInit with every tunable resolved to a value. */
 export type ResolvedDirectoryOptions = Required<Pick<DirectoryInit, 'capabilities' | 'fetchIntervalMs' | 'fetchPeersPerRound' |

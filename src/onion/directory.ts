@@ -1,18 +1,25 @@
 import { randomInt } from 'node:crypto'
 import { TypedEventEmitter } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { Gauge } from 'prom-client'
-import { resolveDirectoryOptions, type DirectoryComponents, type DirectoryEvents, type DirectoryInit, type FetchResult, type ResolvedDirectoryOptions } from './directory-options.js'
+import { sha256 } from '../membership/document.js'
+import {
+  DIRECTORY_MAX_MISSING_LOOKUPS, DIRECTORY_UNADMITTED_TOLERANCE, resolveDirectoryOptions, type DirectoryComponents, type DirectoryEvents,
+  type DirectoryInit, type FetchResult, type ResolvedDirectoryOptions
+} from './directory-options.js'
 import { DIRECTORY_PROTOCOL, DirectoryStatus, pushRecord, requestDirectory, serveDirectoryRequest } from './directory-protocol.js'
 import { createNodeRecord, decodeNodeRecord, ownRecordAddrs, type SignedNodeRecord, type VerifiedNodeRecord } from './node-record.js'
-import { DirectoryNotStartedError, NodeRecordError, type RecordRejectReason } from './record-errors.js'
+import { DirectoryNotStartedError, DirectoryResponseTooLargeError, NodeRecordError, UnadmittedRecordError, type RecordRejectReason } from './record-errors.js'
 import { nodeRecordDhtKey } from './record-dht.js'
 import { DEFAULT_DIRECTORY_MAX_RECORDS, RecordStore, type OfferOutcome } from './record-store.js'
 import { NodeRecordVerifier } from './record-verifier.js'
+import type { CandidateRecord } from '../membership/admission.js'
+import type { MembershipChange } from '../membership/view.js'
 import type { Connection, IdentifyResult, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 
 export * from './directory-options.js'
 
-type IngestOutcome = OfferOutcome | 'rejected'
+type IngestOutcome = OfferOutcome | 'rejected' | 'unadmitted' | 'candidate'
 
 /**
  * The node directory: holds verified node records, serves them on
@@ -43,6 +50,10 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
   private publishedAddrs = ''
   private publishChain: Promise<unknown> = Promise.resolve()
   private dhtPublishedVersion?: bigint
+  /** Member views of held records (flags and addresses from the membership document), rebuilt after a change. */
+  private views?: Map<string, VerifiedNodeRecord>
+  /** On an authority: verified records of candidates, until admission moves them into the store. */
+  private readonly candidates = new Map<string, VerifiedNodeRecord>()
 
   constructor (components: DirectoryComponents, init: DirectoryInit = {}) {
     super()
@@ -78,6 +89,7 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     this.components.events.addEventListener('self:peer:update', this.onSelfUpdate)
     // self:peer:update is debounced (~1 s); a new listener is known at once
     this.components.events.addEventListener('transport:listening', this.onSelfUpdate)
+    this.components.membership.view.addEventListener('change', this.onMembershipChange)
   }
 
   /** The onion keys are loaded only once every service has started. */
@@ -96,6 +108,8 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     this.every(this.init.fetchIntervalMs, () => { void this.refresh() })
     this.every(this.init.sweepIntervalMs, () => { this.sweep() })
     this.every(this.init.dhtRepublishIntervalMs, () => { void this.publishToDht(true) })
+    // until the network admits this node (or while its admitted record is not its newest), the authorities must hear of it
+    this.every(Math.max(1_000, this.components.membership.intervalMs), () => { void this.offerToAuthorities() })
   }
 
   async stop (): Promise<void> {
@@ -108,23 +122,43 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
     this.components.events.removeEventListener('self:peer:update', this.onSelfUpdate)
     this.components.events.removeEventListener('transport:listening', this.onSelfUpdate)
+    this.components.membership.view.removeEventListener('change', this.onMembershipChange)
     this.dirPeers.clear()
     this.servedAt.clear()
     await this.components.registrar.unhandle(this.protocol)
   }
 
-  /** The verified record of `peerId`, if held. */
+  /**
+   * The record of a member, as the network admitted it: its own signed record
+   * (onion key, validity) with the flags the authorities granted as
+   * capabilities and the addresses they listed that pass the address policy.
+   * Undefined for a peer that is not a member, whatever it signed.
+   */
   get (peerId: PeerId | string): VerifiedNodeRecord | undefined {
-    return this.store.get(peerId)
+    return this.memberViews().get(peerId.toString())
   }
 
-  /** Every verified record held (own included). */
+  /** Every member record held (own included when this node is a member). */
   records (): VerifiedNodeRecord[] {
-    return this.store.all()
+    return [...this.memberViews().values()]
   }
 
   get size (): number {
-    return this.store.size
+    return this.memberViews().size
+  }
+
+  private memberViews (): Map<string, VerifiedNodeRecord> {
+    if (this.views != null) return this.views
+    const view = this.components.membership.view
+    const views = new Map<string, VerifiedNodeRecord>()
+    for (const record of this.store.all()) {
+      const id = record.peerId.toString()
+      const member = view.member(id)
+      if (member == null) continue
+      views.set(id, { ...record, capabilities: member.flags, addrs: view.dialableAddrs(id) })
+    }
+    this.views = views
+    return views
   }
 
   ownRecord (): VerifiedNodeRecord | undefined {
@@ -154,6 +188,8 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     this.lastVersion = version
     this.publishedAddrs = addrs.map(a => a.toString()).join(' ')
     this.accept(record)
+    this.components.membership.setOwnRecord(candidateOf(record))
+    if (!this.isAdmittedAsIs(record)) void this.offerToAuthorities()
     this.log('published own record version %s (epoch %d, %d addresses)', version, key.epoch, addrs.length)
     void this.pushToPeers(record)
     void this.publishToDht()
@@ -209,16 +245,26 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     if (shutdown == null) throw new DirectoryNotStartedError()
     const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(this.init.streamTimeoutMs)])
     const stream = await this.components.connectionManager.openStream(peer, this.protocol, { signal })
-    const result: FetchResult = { added: 0, updated: 0, stale: 0, full: 0, rejected: 0 }
-    const bounds = { signal, maxRecords: this.store.maxRecords + 1, maxBytes: this.init.maxResponseBytes }
-    await requestDirectory(stream, bounds, async (bytes) => {
-      const outcome = await this.ingest(bytes, peer)
-      if (outcome === 'added') result.added++
-      else if (outcome === 'updated') result.updated++
-      else if (outcome === 'rejected') result.rejected++
-      else if (outcome === 'full') result.full++
-      else result.stale++
-    })
+    const result: FetchResult = { added: 0, updated: 0, stale: 0, full: 0, rejected: 0, unadmitted: 0 }
+    // a reply can hold the members' records and the sender's own: more is refused before it is read
+    const maxRecords = Math.min(this.store.maxRecords, this.components.membership.view.size) + 1 + DIRECTORY_UNADMITTED_TOLERANCE
+    const bounds = { signal, maxRecords, maxBytes: this.init.maxResponseBytes }
+    try {
+      await requestDirectory(stream, bounds, async (bytes) => {
+        const outcome = await this.ingest(bytes, peer)
+        if (outcome === 'added') result.added++
+        else if (outcome === 'updated') result.updated++
+        else if (outcome === 'rejected') result.rejected++
+        else if (outcome === 'full') result.full++
+        else if (outcome === 'unadmitted' || outcome === 'candidate') {
+          if (++result.unadmitted > DIRECTORY_UNADMITTED_TOLERANCE) throw new UnadmittedRecordError(`directory reply carries more than ${DIRECTORY_UNADMITTED_TOLERANCE} records of peers that are not members`)
+        } else result.stale++
+      })
+    } catch (err) {
+      // a flood of strangers' records, or more records than the network has members: the sender pays
+      if (err instanceof UnadmittedRecordError || err instanceof DirectoryResponseTooLargeError) this.onInvalidRecord?.(peer, 'unadmitted')
+      throw err
+    }
     return result
   }
 
@@ -274,6 +320,15 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     }
     // nobody else speaks for us: an old copy of our own record must not replace the current one
     if (decoded.peerId.equals(this.components.peerId)) return 'stale'
+    const membership = this.components.membership
+    if (!membership.view.isMember(decoded.peerId.toString())) {
+      // an authority hears candidates: each pushes its own record to it
+      if (membership.isAuthority && from != null && decoded.peerId.equals(from)) return this.ingestCandidate(decoded)
+      // no signature check is spent on a stranger's record
+      this.verifier.reject('unadmitted')
+      membership.metrics.unadmittedRecords.inc({ source: from == null ? 'dht' : expectedPeer != null ? 'push' : 'get' })
+      return 'unadmitted'
+    }
     const pre = this.store.wouldAccept(decoded)
     if (pre === 'stale') return 'stale'
     if (pre === 'full') {
@@ -285,6 +340,27 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     } catch (err) {
       return this.refused(err, from)
     }
+  }
+
+  private async ingestCandidate (decoded: SignedNodeRecord): Promise<IngestOutcome> {
+    let record: VerifiedNodeRecord
+    try {
+      record = await this.verifier.verifyDecoded(decoded, { expectedPeer: decoded.peerId })
+    } catch (err) {
+      return this.refused(err, decoded.peerId)
+    }
+    const id = record.peerId.toString()
+    const held = this.candidates.get(id)
+    if (held != null && held.version >= record.version) return 'candidate'
+    if (!this.components.membership.observeCandidate(candidateOf(record))) {
+      this.verifier.reject('capacity')
+      return 'full'
+    }
+    this.candidates.delete(id)
+    this.candidates.set(id, record)
+    // bounded like the authority's own list: the oldest candidate goes first
+    while (this.candidates.size > this.store.maxRecords) this.candidates.delete(this.candidates.keys().next().value!)
+    return 'candidate'
   }
 
   private refused (err: unknown, from?: PeerId): IngestOutcome {
@@ -300,10 +376,65 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
 
   private accept (record: VerifiedNodeRecord): OfferOutcome {
     const { outcome } = this.store.offer(record)
-    if (outcome === 'added') this.safeDispatch('record:added', record)
-    else if (outcome === 'updated') this.safeDispatch('record:updated', record)
-    else if (outcome === 'full') this.verifier.reject('capacity')
+    if (outcome === 'added' || outcome === 'updated') {
+      this.views = undefined
+      // an authority votes with members' newest records (a rotated onion key, new addresses)
+      if (this.components.membership.isAuthority) this.components.membership.observeCandidate(candidateOf(record))
+      const view = this.get(record.peerId)
+      if (view != null) this.safeDispatch(outcome === 'added' ? 'record:added' : 'record:updated', view)
+    } else if (outcome === 'full') this.verifier.reject('capacity')
     return outcome
+  }
+
+  /** True when the network's document in force lists this very record of ours. */
+  private isAdmittedAsIs (record: VerifiedNodeRecord): boolean {
+    const member = this.components.membership.view.member(record.peerId.toString())
+    return member != null && Buffer.from(member.recordHash).equals(sha256(record.bytes))
+  }
+
+  /** Pushes our own record to the network's authorities while they have not admitted it as it is now. */
+  private async offerToAuthorities (): Promise<void> {
+    const own = this.ownRecord()
+    if (own == null || this.shutdown == null || this.isAdmittedAsIs(own)) return
+    await Promise.all(this.components.membership.authorityPeers().map(async peer => this.pushTo(peer, own)))
+  }
+
+  /** The membership document changed: drop records of peers that left, find those of peers that joined. */
+  private readonly onMembershipChange = (evt: CustomEvent<MembershipChange>): void => {
+    this.views = undefined
+    const { added, removed, changed } = evt.detail
+    for (const id of removed) {
+      const record = this.store.remove(id)
+      if (record != null) this.safeDispatch('record:expired', record)
+    }
+    const missing: string[] = []
+    for (const id of added) {
+      const candidate = this.candidates.get(id)
+      this.candidates.delete(id)
+      if (candidate != null && this.store.get(id) == null) this.accept(candidate)
+      else if (this.store.get(id) != null) this.safeDispatch('record:added', this.get(id)!)
+      else missing.push(id)
+    }
+    for (const id of changed) {
+      const view = this.get(id)
+      if (view != null) this.safeDispatch('record:updated', view)
+    }
+    const own = this.ownRecord()
+    const self = this.components.peerId.toString()
+    if (own != null && added.includes(self)) {
+      // admitted: now the others will take our record
+      void this.pushToPeers(own)
+      void this.publishToDht(true)
+    }
+    if (missing.length > 0 && this.shutdown != null) void this.findMissing(missing.filter(id => id !== self))
+  }
+
+  private async findMissing (ids: string[]): Promise<void> {
+    await this.refresh()
+    const still = ids.filter(id => this.store.get(id) == null).slice(0, DIRECTORY_MAX_MISSING_LOOKUPS)
+    for (let i = 0; i < still.length; i += 4) {
+      await Promise.all(still.slice(i, i + 4).map(async id => this.findRecord(peerIdFromString(id)).catch(() => undefined)))
+    }
   }
 
   private safeDispatch (type: keyof DirectoryEvents, record: VerifiedNodeRecord): void {
@@ -315,18 +446,21 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
   }
 
   private async pushToPeers (record: VerifiedNodeRecord): Promise<void> {
-    await Promise.all([...this.dirPeers.values()].map(async peer => {
-      const shutdown = this.shutdown
-      if (shutdown == null) return
-      const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(this.init.streamTimeoutMs)])
-      try {
-        const stream = await this.components.connectionManager.openStream(peer, this.protocol, { signal })
-        const status = await pushRecord(stream, record.bytes, { signal })
-        if (status !== DirectoryStatus.OK) this.log('%p refused our record (status %d)', peer, status)
-      } catch (err) {
-        if (this.shutdown != null) this.log('pushing own record to %p failed - %e', peer, err)
-      }
-    }))
+    await Promise.all([...this.dirPeers.values()].map(async peer => this.pushTo(peer, record)))
+  }
+
+  private async pushTo (peer: PeerId, record: VerifiedNodeRecord): Promise<void> {
+    const shutdown = this.shutdown
+    if (shutdown == null) return
+    const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(this.init.streamTimeoutMs)])
+    try {
+      const stream = await this.components.connectionManager.openStream(peer, this.protocol, { signal })
+      const status = await pushRecord(stream, record.bytes, { signal })
+      // a node that has not admitted us yet refuses our record: expected until the next document
+      if (status !== DirectoryStatus.OK) this.log.trace('%p refused our record (status %d)', peer, status)
+    } catch (err) {
+      if (this.shutdown != null) this.log('pushing own record to %p failed - %e', peer, err)
+    }
   }
 
   private readonly handle = async (stream: Stream, connection: Connection): Promise<void> => {
@@ -339,12 +473,15 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
           const t = this.now()
           if (last != null && t - last < this.init.minServeIntervalMs) return undefined
           this.servedAt.set(key, t)
-          return this.store.encoded(this.init.maxResponseBytes)
+          // members' records only: the store holds no one else's, and ours only counts once we are admitted
+          const own = this.store.get(this.components.peerId)
+          const served = this.store.encoded(this.init.maxResponseBytes)
+          return own == null || this.components.membership.view.isMember(this.components.peerId.toString()) ? served : served.filter(b => b !== own.bytes)
         },
         // a PUSH speaks for the pusher only: others' records travel by GET
         push: async (record) => {
           const outcome = await this.ingest(record, peer, peer)
-          return outcome === 'added' || outcome === 'updated' || outcome === 'stale'
+          return outcome === 'added' || outcome === 'updated' || outcome === 'stale' || outcome === 'candidate'
         }
       }, { signal: AbortSignal.timeout(this.init.streamTimeoutMs) })
     } catch (err) {
@@ -390,6 +527,11 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
   private addrsKey (): string {
     return ownRecordAddrs(this.components.addressManager.getAddresses()).map(a => a.toString()).join(' ')
   }
+}
+
+/** What the authorities need of a record: who, its hash, what it asks for and where it listens. */
+function candidateOf (record: VerifiedNodeRecord): CandidateRecord {
+  return { peerId: record.peerId.toString(), key: record.identityKey, recordHash: sha256(record.bytes), capabilities: record.capabilities, addrs: record.addrs }
 }
 
 /** libp2p-style factory: `services: { directory: directoryService({ ... }) }` (after `onionKeys`). */

@@ -38,7 +38,12 @@ export const Capability = {
   /** Executes requests at the end of a circuit (hop 3). */
   EXIT: 0x2,
   /** Stores swarm mailboxes (member of the consistent-hash ring). */
-  SWARM: 0x4
+  SWARM: 0x4,
+  /**
+   * May be a client's first hop. Only the network's authorities grant it (a
+   * member's flags, docs/protocol.md §11); a node's own record never needs it.
+   */
+  GUARD: 0x8
 } as const
 export const ALL_CAPABILITIES = Capability.RELAY | Capability.EXIT | Capability.SWARM
 

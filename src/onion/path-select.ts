@@ -20,6 +20,12 @@ export interface SelectPathOptions {
   exclude?: Iterable<PeerId | string>
   /** Use this peer as hop 1 (the node the client is connected to). */
   firstHop?: PeerId | string
+  /**
+   * Capability hop 1 needs on a circuit of 2 or more hops. Clients on an
+   * admitted network pass `Capability.GUARD`, which only authorities grant.
+   * @default Capability.RELAY
+   */
+  firstHopRole?: number
   /** Uniform integer in [0, maxExclusive). Tests inject a seeded one. @default crypto.randomInt */
   random?: (maxExclusive: number) => number
 }
@@ -111,7 +117,7 @@ export function selectPath<T extends PathCandidate> (records: Iterable<T>, optio
   let first: Node<T> | undefined
   if (options.firstHop != null) {
     first = pool.get(options.firstHop.toString())
-    const role = hops === 1 ? Capability.EXIT : Capability.RELAY
+    const role = hops === 1 ? Capability.EXIT : (options.firstHopRole ?? Capability.RELAY)
     if (first == null || !hasCapability(first.record, role)) throw new UnusableFirstHopError()
     if (hops === 1) return { hops: [first.record], relaxed: false }
     pool.delete(first.key)
@@ -125,9 +131,15 @@ export function selectPath<T extends PathCandidate> (records: Iterable<T>, optio
   const relayNeeded = hops - 1 - (first != null ? 1 : 0)
   const eligible = new Set([...exits, ...relays]).size
   if (relays.length < relayNeeded || eligible < relayNeeded + 1) throw new InsufficientPathNodesError()
+  // hop 1, when drawn here, needs the first-hop role (a guard)
+  const firstRole = options.firstHopRole ?? Capability.RELAY
+  const guards = first == null && hops > 1 ? relays.filter(n => hasCapability(n.record, firstRole)) : undefined
+  if (guards?.length === 0) throw new InsufficientPathNodesError()
 
   // the exit is the scarcest role, so it is drawn first; then hop 1 (if not fixed), then the middles
-  const slots: Array<Array<Node<T>>> = [exits, ...Array.from({ length: relayNeeded }, () => relays)]
+  const slots: Array<Array<Node<T>>> = guards != null
+    ? [exits, guards, ...Array.from({ length: relayNeeded - 1 }, () => relays)]
+    : [exits, ...Array.from({ length: relayNeeded }, () => relays)]
   const fixed = first != null ? [first] : []
 
   let chosen: Array<Node<T>> | undefined

@@ -1,6 +1,6 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { decodeNodeRecord, type SignedNodeRecord } from './node-record.js'
-import { MalformedRecordError } from './record-errors.js'
+import { MalformedRecordError, UnadmittedRecordError } from './record-errors.js'
 import type { NodeRecordVerifier } from './record-verifier.js'
 import type { PeerId } from '@libp2p/interface'
 import type { SelectFn, Selectors, ValidateFn, Validators } from '@libp2p/kad-dht'
@@ -41,8 +41,12 @@ export function peerIdFromNodeRecordDhtKey (key: Uint8Array): PeerId {
   return peerId
 }
 
-/** Validator for kad-dht: the value must verify and belong to the peer the key names. */
-export function nodeRecordDhtValidator (verifier: NodeRecordVerifier): ValidateFn {
+/**
+ * Validator for kad-dht: the key must name a member of the network (checked
+ * first, so a stranger's records cost no signature check and take no room in
+ * the datastore), and the value must verify and belong to that peer.
+ */
+export function nodeRecordDhtValidator (verifier: NodeRecordVerifier, isMember: (peer: string) => boolean = () => true): ValidateFn {
   return async (key, value) => {
     let expectedPeer: PeerId
     try {
@@ -50,6 +54,10 @@ export function nodeRecordDhtValidator (verifier: NodeRecordVerifier): ValidateF
     } catch (err) {
       verifier.reject('malformed')
       throw err
+    }
+    if (!isMember(expectedPeer.toString())) {
+      verifier.reject('unadmitted')
+      throw new UnadmittedRecordError()
     }
     await verifier.verify(value, { expectedPeer })
   }
@@ -75,9 +83,9 @@ export const nodeRecordDhtSelector: SelectFn = (_key, records) => {
   return best
 }
 
-/** Pass as `kadDHT({ validators: nodeRecordDhtValidators(verifier), ... })`. */
-export function nodeRecordDhtValidators (verifier: NodeRecordVerifier): Validators {
-  return { [NODE_RECORD_DHT_NAMESPACE]: nodeRecordDhtValidator(verifier) }
+/** Pass as `kadDHT({ validators: nodeRecordDhtValidators(verifier, isMember), ... })`. */
+export function nodeRecordDhtValidators (verifier: NodeRecordVerifier, isMember?: (peer: string) => boolean): Validators {
+  return { [NODE_RECORD_DHT_NAMESPACE]: nodeRecordDhtValidator(verifier, isMember) }
 }
 
 /** Pass as `kadDHT({ selectors: nodeRecordDhtSelectors(), ... })`. */

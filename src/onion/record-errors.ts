@@ -13,7 +13,8 @@ export const RECORD_REJECT_REASONS = [
   'expired',
   'far_future',
   'low_order_key',
-  'capacity'
+  'capacity',
+  'unadmitted'
 ] as const
 export type RecordRejectReason = typeof RECORD_REJECT_REASONS[number]
 
@@ -59,6 +60,13 @@ export class RecordSignatureError extends NodeRecordError {
 export class RecordWrongSignerError extends NodeRecordError {
   constructor (message = 'node record is signed by another peer than expected') {
     super(message, 'ERR_RECORD_WRONG_SIGNER', 'wrong_signer')
+  }
+}
+
+/** The record's peer is not a member of the network (no membership document in force admits it). */
+export class UnadmittedRecordError extends NodeRecordError {
+  constructor (message = 'node record of a peer the network has not admitted') {
+    super(message, 'ERR_RECORD_UNADMITTED', 'unadmitted')
   }
 }
 

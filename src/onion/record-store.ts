@@ -68,6 +68,16 @@ export class RecordStore {
     return { outcome, previous }
   }
 
+  /** Removes the record of `peerId` (no longer a member); returns it if held. */
+  remove (peerId: PeerId | string): VerifiedNodeRecord | undefined {
+    const key = peerId.toString()
+    const held = this.records.get(key)
+    if (held == null || key === this.self) return undefined
+    this.records.delete(key)
+    this.snapshot = undefined
+    return held
+  }
+
   /** Removes and returns every record whose validUntil is at or before `now`. */
   sweep (now: number): VerifiedNodeRecord[] {
     const expired: VerifiedNodeRecord[] = []

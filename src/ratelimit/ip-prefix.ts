@@ -140,3 +140,39 @@ function formatIpv6 (groups: number[], bits: number): string {
   const text = last === 8 ? shown.join(':') : `${shown.join(':')}::`
   return `ip6:${text}/${bits}`
 }
+
+/** Where an IP address can be reached from: what the address policy of docs/protocol.md §11 decides on. */
+export type IpScope = 'public' | 'private' | 'loopback' | 'unspecified' | 'invalid'
+
+/**
+ * The scope of an IP string. `private` covers RFC 1918, CGNAT (100.64/10),
+ * link-local, unique-local (fc00::/7), multicast and reserved ranges: anything a
+ * stranger's record could use to point a relay at its own neighbourhood.
+ * IPv4-mapped IPv6 is judged as the IPv4 address it maps.
+ */
+export function ipScope (ip: string): IpScope {
+  const v4 = parseIpv4(ip)
+  if (v4 !== undefined) return ipv4Scope(v4)
+  const v6 = parseIpv6(ip)
+  if (v6 === undefined) return 'invalid'
+  if (isIpv4Mapped(v6)) return ipv4Scope(((v6[6] << 16) | v6[7]) >>> 0)
+  if (v6.every(g => g === 0)) return 'unspecified'
+  if (v6.slice(0, 7).every(g => g === 0) && v6[7] === 1) return 'loopback'
+  const g0 = v6[0]
+  if ((g0 & 0xfe00) === 0xfc00 || (g0 & 0xffc0) === 0xfe80 || (g0 & 0xff00) === 0xff00) return 'private'
+  // 2000::/3 is the global unicast space; the rest is reserved or special-purpose
+  if ((g0 & 0xe000) !== 0x2000 || g0 === 0x2001 && v6[1] === 0x0db8) return 'private'
+  return 'public'
+}
+
+function ipv4Scope (v: number): IpScope {
+  const a = v >>> 24
+  const b = (v >>> 16) & 255
+  if (v === 0) return 'unspecified'
+  if (a === 127) return 'loopback'
+  if (a === 0 || a === 10 || a >= 224 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
+    (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127) || (a === 192 && b === 0) || (a === 198 && (b === 18 || b === 19))) {
+    return 'private'
+  }
+  return 'public'
+}

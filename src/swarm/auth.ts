@@ -1,4 +1,5 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
+import { ed25519PublicKeyObject, verifyEd25519 } from '../crypto/ed25519.js'
 import { MAILBOX_BYTES } from './record-codec.js'
 import { DEFAULT_AUTH_WINDOW_MS } from './service-defaults.js'
 import { BadSignatureError, InvalidMailboxKeyError, StaleTimestampError } from './service-errors.js'
@@ -54,21 +55,15 @@ export function authMessage (f: SignedFields): Uint8Array {
     .finish()
 }
 
-/** A raw 32-byte Ed25519 public key as a node:crypto key (JWK import: no DER prefix to get wrong). */
+/** A raw 32-byte Ed25519 public key as a node:crypto key. */
 export function publicKeyObject (raw: Uint8Array): KeyObject {
   if (raw.byteLength !== MAILBOX_BYTES) throw new InvalidMailboxKeyError(`an Ed25519 public key is ${MAILBOX_BYTES} bytes`)
-  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' })
+  return ed25519PublicKeyObject(raw)
 }
 
 /** True when `signature` is the mailbox key's signature over `message`. */
 export function verifyAuth (mailbox: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (signature.byteLength !== SIGNATURE_BYTES) return false
-  try {
-    return verify(null, message, publicKeyObject(mailbox), signature)
-  } catch {
-    // not a valid curve point: no signature can verify under it
-    return false
-  }
+  return mailbox.byteLength === MAILBOX_BYTES && signature.byteLength === SIGNATURE_BYTES && verifyEd25519(mailbox, message, signature)
 }
 
 /**

@@ -1,12 +1,10 @@
 import { TypedEventEmitter } from '@libp2p/interface'
-import { Capability, type VerifiedNodeRecord } from '../onion/node-record.js'
+import { MemberFlag } from '../membership/constants.js'
 import { HashRing } from './ring.js'
-import type { DirectoryService } from '../onion/directory.js'
+import type { MembershipView } from '../membership/view.js'
 
-/** Directory events arriving within this window are applied to the ring together. */
+/** Membership changes arriving within this window are applied to the ring together. */
 export const DEFAULT_MEMBERSHIP_DEBOUNCE_MS = 50
-
-export type MembershipDirectory = Pick<DirectoryService, 'records' | 'get' | 'addEventListener' | 'removeEventListener'>
 
 export interface MembershipChange {
   added: string[]
@@ -19,29 +17,25 @@ export interface SwarmMembershipEvents {
 
 export interface SwarmMembershipInit {
   selfId: string
-  directory: MembershipDirectory
+  /** The network's membership document in force: the ring is its SWARM members. */
+  view: Pick<MembershipView, 'members' | 'hasFlag' | 'addEventListener' | 'removeEventListener'>
   /** @default 2048 */
   vnodesPerNode?: number
   /** @default 50 */
   debounceMs?: number
-  now?: () => number
-}
-
-/** A record that puts its peer on the ring: verified (the directory holds only those), SWARM, unexpired. */
-export function isSwarmRecord (record: VerifiedNodeRecord | undefined, now: number): boolean {
-  return record != null && (record.capabilities & Capability.SWARM) !== 0 && record.validUntil > now
 }
 
 /**
- * The consistent-hash ring of swarm members, kept in step with the directory:
- * every peer with a verified, unexpired SWARM record, and this node. Directory
- * events are batched (a directory fetch adds records one by one) and applied
- * as one ring update, after which `change` fires with who joined and left.
+ * The consistent-hash ring of swarm members, kept in step with the
+ * membership document: exactly the members the authorities granted the SWARM
+ * flag (this node too, only if it is one), so every node that holds the same
+ * document computes the same swarms. Whatever a peer signs about itself does
+ * not put it on the ring. Changes are batched and applied as one ring update,
+ * after which `change` fires with who joined and left.
  */
 export class SwarmMembership extends TypedEventEmitter<SwarmMembershipEvents> {
   readonly selfId: string
-  private readonly directory: MembershipDirectory
-  private readonly now: () => number
+  private readonly view: SwarmMembershipInit['view']
   private readonly debounceMs: number
   private ringValue: HashRing
   private timer?: ReturnType<typeof setTimeout>
@@ -50,10 +44,9 @@ export class SwarmMembership extends TypedEventEmitter<SwarmMembershipEvents> {
   constructor (init: SwarmMembershipInit) {
     super()
     this.selfId = init.selfId
-    this.directory = init.directory
-    this.now = init.now ?? Date.now
+    this.view = init.view
     this.debounceMs = init.debounceMs ?? DEFAULT_MEMBERSHIP_DEBOUNCE_MS
-    this.ringValue = new HashRing({ vnodesPerNode: init.vnodesPerNode, nodes: [init.selfId] })
+    this.ringValue = new HashRing({ vnodesPerNode: init.vnodesPerNode, nodes: this.wanted() })
   }
 
   /** The current ring. Replaced, never mutated, on change: a caller may keep a reference as a snapshot. */
@@ -64,32 +57,28 @@ export class SwarmMembership extends TypedEventEmitter<SwarmMembershipEvents> {
   start (): void {
     if (this.running) return
     this.running = true
-    for (const type of ['record:added', 'record:updated', 'record:expired'] as const) this.directory.addEventListener(type, this.onRecord)
+    this.view.addEventListener('change', this.onChange)
     this.refresh()
   }
 
   stop (): void {
     if (!this.running) return
     this.running = false
-    for (const type of ['record:added', 'record:updated', 'record:expired'] as const) this.directory.removeEventListener(type, this.onRecord)
+    this.view.removeEventListener('change', this.onChange)
     clearTimeout(this.timer)
     this.timer = undefined
   }
 
-  /** True when `peer` holds a verified, unexpired SWARM record (or is this node). */
+  /** True when the document in force makes `peer` a swarm member. */
   isVerifiedMember (peer: string): boolean {
-    return peer === this.selfId || isSwarmRecord(this.directory.get(peer), this.now())
+    return this.view.hasFlag(peer, MemberFlag.SWARM)
   }
 
-  /** Applies the directory's current state to the ring now; returns what changed. */
+  /** Applies the document in force to the ring now; returns what changed. */
   refresh (): MembershipChange {
     clearTimeout(this.timer)
     this.timer = undefined
-    const now = this.now()
-    const want = new Set([this.selfId])
-    for (const record of this.directory.records()) {
-      if (isSwarmRecord(record, now)) want.add(record.peerId.toString())
-    }
+    const want = new Set(this.wanted())
     const have = this.ringValue.nodes()
     const removed = have.filter(id => !want.has(id))
     const added = [...want].filter(id => !this.ringValue.has(id))
@@ -104,7 +93,11 @@ export class SwarmMembership extends TypedEventEmitter<SwarmMembershipEvents> {
     return change
   }
 
-  private readonly onRecord = (): void => {
+  private wanted (): string[] {
+    return this.view.members().filter(m => (m.flags & MemberFlag.SWARM) !== 0).map(m => m.peerId)
+  }
+
+  private readonly onChange = (): void => {
     if (!this.running || this.timer !== undefined) return
     this.timer = setTimeout(() => {
       this.timer = undefined

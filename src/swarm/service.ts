@@ -11,7 +11,8 @@ import { SwarmMetrics } from './swarm-metrics.js'
 import { SwarmSync, type ReconcileReport } from './sync.js'
 import { Tombstones } from './tombstones.js'
 import { DEFAULT_REPLICATION_FACTOR } from './constants.js'
-import type { DirectoryService } from '../onion/directory.js'
+import { MemberFlag } from '../membership/constants.js'
+import type { MembershipService } from '../membership/service.js'
 import type { HashRing } from './ring.js'
 import type { MessageStore } from './store.js'
 import type { StoreLimits } from './store-options.js'
@@ -20,7 +21,7 @@ import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
 /** Inbound swarm streams per connection: one per direction is normal; the rest is slack for reopening. */
 export const DEFAULT_SWARM_MAX_INBOUND_STREAMS = 4
-/** A peer unknown here that keeps using the swarm protocol triggers a directory fetch this often at most. */
+/** A peer that is not a member here but uses the swarm protocol triggers a membership fetch this often at most. */
 export const UNKNOWN_PEER_FETCH_INTERVAL_MS = 5_000
 /** Bound on the peers remembered for that throttle (stale entries are dropped beyond it). */
 const MAX_UNKNOWN_PEERS_TRACKED = 1_000
@@ -30,7 +31,7 @@ export interface SwarmServiceComponents {
   registrar: Registrar
   connectionManager: ConnectionManager
   logger: ComponentLogger
-  directory: DirectoryService
+  membership: MembershipService
 }
 
 export interface SwarmServiceInit {
@@ -87,7 +88,7 @@ export class SwarmService implements Startable {
   private readonly init: SwarmServiceInit
   private readonly log: Logger
   private running = false
-  /** When we last fetched the directory of a peer that used the protocol without a record here. */
+  /** When we last fetched the membership document of a peer that used the protocol without being a member here. */
   private readonly unknownFetchedAt = new Map<string, number>()
   private readonly now: () => number
 
@@ -100,7 +101,7 @@ export class SwarmService implements Startable {
     const selfId = components.peerId.toString()
     this.store = init.store
     this.replicas = init.replicas ?? DEFAULT_REPLICATION_FACTOR
-    this.membership = new SwarmMembership({ selfId, directory: components.directory, vnodesPerNode: init.vnodesPerNode, now })
+    this.membership = new SwarmMembership({ selfId, view: components.membership.view, vnodesPerNode: init.vnodesPerNode })
     this.tombstones = new Tombstones({ now })
     this.metrics = new SwarmMetrics(init.registry ?? new Registry(), {
       members: () => this.membership.ring.size,
@@ -117,18 +118,18 @@ export class SwarmService implements Startable {
     this.peers = new SwarmPeers({
       connectionManager: components.connectionManager,
       log: this.log,
-      resolveAddrs: (peer) => components.directory.get(peer)?.addrs ?? [],
+      resolveAddrs: (peer) => components.membership.view.dialableAddrs(peer.toString()),
       ...(init.requestTimeoutMs !== undefined ? { requestTimeoutMs: init.requestTimeoutMs } : {})
     })
     this.server = new SwarmServer({
       replica: this.local,
       log: this.log,
+      // Swarm members and exits (which coordinate clients' requests) are served. Anyone else
+      // is refused, without a penalty: our document may be the one that is out of date.
       authorize: (peer) => {
         const id = peer.toString()
-        if (this.membership.isVerifiedMember(id)) return 'member'
-        // no record, or only one that has expired: ours may be what is out of date
-        const record = components.directory.get(peer)
-        return record == null || record.validUntil <= now() ? 'unknown' : 'refused'
+        const view = components.membership.view
+        return this.membership.isVerifiedMember(id) || view.hasFlag(id, MemberFlag.EXIT) ? 'member' : 'unknown'
       },
       onUnknownPeer: (peer) => { this.catchUpWith(peer) },
       allow: init.allowRequest ?? (() => true),
@@ -214,9 +215,9 @@ export class SwarmService implements Startable {
   }
 
   /**
-   * A peer we hold no record of uses the swarm protocol: it most likely knows
-   * something we do not (we just restarted, or missed its record), so fetch its
-   * directory. At most once per peer per UNKNOWN_PEER_FETCH_INTERVAL_MS.
+   * A peer that is not a member here uses the swarm protocol: if it is honest it
+   * holds a newer membership document than ours, so ask it for that document.
+   * At most once per peer per UNKNOWN_PEER_FETCH_INTERVAL_MS.
    */
   private catchUpWith (peer: PeerId): void {
     const key = peer.toString()
@@ -226,7 +227,7 @@ export class SwarmService implements Startable {
     if (this.unknownFetchedAt.size > MAX_UNKNOWN_PEERS_TRACKED) {
       for (const [k, t] of this.unknownFetchedAt) if (t <= now - UNKNOWN_PEER_FETCH_INTERVAL_MS) this.unknownFetchedAt.delete(k)
     }
-    void this.components.directory.fetchFrom(peer).catch((err: Error) => { this.log('directory fetch from an unknown swarm peer failed - %e', err) })
+    void this.components.membership.fetchFrom(peer).catch((err: Error) => { this.log('membership fetch from an unknown swarm peer failed - %e', err) })
   }
 
   private readonly onRingChange = (evt: CustomEvent<{ added: string[], removed: string[] }>): void => {

@@ -23,7 +23,13 @@ const NODE_ARGS = [
   // the test client asks for the directory until it holds every record
   '--set', 'directory.minServeIntervalMs=0',
   '--set', 'discovery.bootstrapRetryMinMs=250',
-  '--set', 'discovery.bootstrapRetryMaxMs=2000'
+  '--set', 'discovery.bootstrapRetryMaxMs=2000',
+  // a loopback network whose first node is its authority (the others name it), admitting at once
+  '--set', 'network.allowPrivateAddresses=true',
+  '--set', 'network.documentIntervalMs=1000',
+  '--set', 'network.admission.probationMs=0',
+  '--set', 'network.admission.maxPer24=100',
+  '--set', 'network.admission.maxPer16=100'
 ]
 
 /**
@@ -89,7 +95,7 @@ describe('log privacy of ghostnode processes with DEBUG=*', function () {
     const first = await startChildNode({ dataDir: join(dir, 'n0'), args: NODE_ARGS, env })
     nodes.push(first)
     for (let i = 1; i < 3; i++) {
-      nodes.push(await startChildNode({ dataDir: join(dir, `n${i}`), args: [...NODE_ARGS, '--bootstrap', first.addr], env }))
+      nodes.push(await startChildNode({ dataDir: join(dir, `n${i}`), args: [...NODE_ARGS, '--bootstrap', first.addr, '--set', `network.authorities=${first.addr}`], env }))
     }
     await waitUntil('every node to hold every directory record and swarm member', async (state) => {
       const health = await Promise.all(nodes.map(async n => (await getJson(`${n.httpUrl}/health`)).body))

@@ -1,6 +1,8 @@
 import { join } from 'node:path'
 import { DEFAULT_CONFIG, type GhostnodeConfig } from '../../src/config/defaults.js'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createGhostnode } from '../../src/compose.js'
+import { loadOrCreateIdentity } from '../../src/identity/key-file.js'
 import type { Ghostnode, GhostnodeOptions } from '../../src/node.js'
 
 export type ConfigOverrides = { [K in keyof GhostnodeConfig]?: GhostnodeConfig[K] extends unknown[] ? GhostnodeConfig[K] : GhostnodeConfig[K] extends object ? Partial<GhostnodeConfig[K]> : GhostnodeConfig[K] }
@@ -10,6 +12,28 @@ export type ConfigOverrides = { [K in keyof GhostnodeConfig]?: GhostnodeConfig[K
  * the watchdog's bound is per process, so here it is lifted unless a test sets it.
  */
 const IN_PROCESS_MAX_RSS_BYTES = 1024 * 1024 * 1024 * 1024
+
+/**
+ * Loopback networks: private addresses allowed, one-second membership periods,
+ * no probation, per-prefix caps out of the way (every node is in 127.0.0.0/24).
+ * A test of admission itself sets its own.
+ */
+const TEST_NETWORK = { allowPrivateAddresses: true, documentIntervalMs: 1_000 }
+const TEST_ADMISSION = { probationMs: 0, maxPer24: 10_000, maxPer16: 10_000, maxNewPerHour: 10_000 }
+
+/**
+ * Creates the identity key of each named node under `baseDir` (as its first
+ * start would) and returns their peer ids, so a network's authorities can be
+ * configured before any node starts.
+ */
+export async function prepareIdentities (baseDir: string, names: string[]): Promise<string[]> {
+  return Promise.all(names.map(async name => peerIdFromPrivateKey((await loadOrCreateIdentity(join(baseDir, name))).privateKey).toString()))
+}
+
+/** `network.authorities` naming these peers (their addresses come from bootstrap and the membership document). */
+export function authoritiesOf (peerIds: string[]): string[] {
+  return peerIds.map(id => `/p2p/${id}`)
+}
 
 /** A config for a node on loopback with ephemeral ports and its own data dir. */
 export function testConfig (baseDir: string, name: string, overrides: ConfigOverrides = {}): GhostnodeConfig {
@@ -24,6 +48,12 @@ export function testConfig (baseDir: string, name: string, overrides: ConfigOver
     http: { ...d.http, enabled: false, port: 0, ...overrides.http },
     onion: { ...d.onion, ...overrides.onion },
     directory: { ...d.directory, minServeIntervalMs: 0, ...overrides.directory },
+    network: {
+      ...d.network,
+      ...TEST_NETWORK,
+      ...overrides.network,
+      admission: { ...d.network.admission, ...TEST_ADMISSION, ...overrides.network?.admission }
+    },
     memory: { ...d.memory, maxRssBytes: IN_PROCESS_MAX_RSS_BYTES, ...overrides.memory },
     rateLimit: { ...d.rateLimit, ...overrides.rateLimit, limits: { ...d.rateLimit.limits, ...overrides.rateLimit?.limits } }
   } as GhostnodeConfig

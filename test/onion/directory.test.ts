@@ -24,6 +24,8 @@ import { DirectoryRateLimitedError, DirectoryResponseTooLargeError, type RecordR
 import { RecordStore } from '../../src/onion/record-store.js'
 import { NodeRecordVerifier } from '../../src/onion/record-verifier.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
+import { TestAuthority, testMembership } from '../helpers/membership.js'
+import type { DirectoryMembership } from '../../src/onion/directory-options.js'
 import { FakeClock } from '../ratelimit/fake-clock.js'
 import type { PeerId, PrivateKey, Stream } from '@libp2p/interface'
 
@@ -44,6 +46,15 @@ describe('directory', function () {
   let clock: FakeClock
   let nodes: Array<Libp2p<any>> = []
   let counter = 0
+  let authority: TestAuthority
+  /** Every directory node's membership, so a new document reaches all of them. */
+  let memberships: DirectoryMembership[] = []
+
+  /** Signs a document admitting `members` (with the addresses they listen on) and hands it to every node. */
+  async function admit (members: Array<Libp2p<any>>): Promise<void> {
+    const doc = await authority.document(members.map(m => ({ peerId: m.peerId, addrs: m.getMultiaddrs().map((a: any) => a.decapsulateCode(421)), flags: ALL_CAPABILITIES })), clock.now())
+    for (const m of memberships) m.view.accept(doc)
+  }
 
   async function start<T extends Libp2p<any>> (node: T): Promise<T> {
     nodes.push(node)
@@ -58,6 +69,11 @@ describe('directory', function () {
       identify: identify(),
       ping: ping(),
       onionKeys: onionKeyManager({ dataDir: join(dir, `node-${counter++}`), now: clock.now }),
+      membership: () => {
+        const m = testMembership(authority, clock.now)
+        memberships.push(m)
+        return m
+      },
       directory: directoryService({ now: clock.now, minServeIntervalMs: 0, ...init, verifier })
     }
     if (dht === true) {
@@ -65,7 +81,7 @@ describe('directory', function () {
         protocol: '/ghostnode-test/kad/1.0.0',
         clientMode: false,
         peerInfoMapper: passthroughMapper,
-        validators: nodeRecordDhtValidators(verifier),
+        validators: nodeRecordDhtValidators(verifier, (peer) => memberships.some(m => m.view.isMember(peer))),
         selectors: nodeRecordDhtSelectors()
       })
     }
@@ -105,15 +121,18 @@ describe('directory', function () {
   beforeEach(async () => {
     dir = await makeTempDir()
     clock = new FakeClock(Date.now())
+    authority = await TestAuthority.create()
   })
   afterEach(async () => {
     await Promise.all(nodes.map(async n => n.stop()))
     nodes = []
+    memberships = []
     await removeTempDir(dir)
   })
 
   it('exchanges records so each of three nodes knows all three', async () => {
     const [a, b, c] = await Promise.all([1, 2, 3].map(async () => createNode({ fetchIntervalMs: 200 })))
+    await admit([a, b, c])
     // a star: b and c meet only through a, so one of them learns the other by a periodic fetch
     await b.dial(a.getMultiaddrs()[0])
     await c.dial(a.getMultiaddrs()[0])
@@ -135,6 +154,7 @@ describe('directory', function () {
 
   it('republishes its record on key rotation', async () => {
     const [a, b] = await Promise.all([createNode(), createNode()])
+    await admit([a, b])
     await b.dial(a.getMultiaddrs()[0])
     await until([a, b], () => knows(a, [b]) && knows(b, [a]), 'a and b to know each other')
     const before = b.services.directory.get(a.peerId)
@@ -192,6 +212,7 @@ describe('directory', function () {
       const invalid: Array<[string, RecordRejectReason]> = []
       const a = await createNode({ onInvalidRecord: (peer, reason) => invalid.push([peer.toString(), reason]) })
       const b = await createNode()
+      await admit([a, b])
       await b.dial(a.getMultiaddrs()[0])
       await until([a], () => knows(a, [b]), 'a to know b')
       const genuine = a.services.directory.get(b.peerId)!
@@ -214,6 +235,7 @@ describe('directory', function () {
     it('accepts a peer\'s push of its own record and refuses a push of anyone else\'s', async () => {
       const a = await createNode()
       const b = await createNode()
+      await admit([a, b, evil])
       await b.dial(a.getMultiaddrs()[0])
       await until([a], () => knows(a, [b]), 'a to know b')
       await evil.dial(a.getMultiaddrs()[0])
@@ -263,6 +285,7 @@ describe('directory', function () {
   it('tells a peer that asks again too soon to wait', async () => {
     const a = await createNode({ minServeIntervalMs: 60_000 })
     const b = await createNode({ minServeIntervalMs: 60_000 })
+    await admit([a, b])
     await b.dial(a.getMultiaddrs()[0])
     await until([a], () => knows(a, [b]), 'a to fetch from b once') // the fetch on identify
     try {
@@ -276,6 +299,7 @@ describe('directory', function () {
   it('bounds the number of records it holds', async () => {
     const c = await createNode({ maxRecords: 1 })
     const [a, b] = await Promise.all([createNode(), createNode()])
+    await admit([a, b, c])
     await c.dial(a.getMultiaddrs()[0])
     await until([c], () => knows(c, [a]), 'c to take a')
     await c.dial(b.getMultiaddrs()[0])
@@ -304,6 +328,7 @@ describe('directory', function () {
 
   it('publishes its record in the DHT under /ghostnode-record/', async () => {
     const [a, b, c] = await Promise.all([1, 2, 3].map(async () => createNode({ dht: true })))
+    await admit([a, b, c])
     await b.dial(a.getMultiaddrs()[0])
     await c.dial(a.getMultiaddrs()[0])
     await until([a, b, c], () => knows(a, [b, c]), 'a to know b and c')

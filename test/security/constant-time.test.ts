@@ -34,7 +34,13 @@ const PUBLIC: Array<Site & { why: string }> = [
   { file: 'swarm/coordinator.ts', text: 'Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength))', why: 'ordering of record hashes, which clients receive' },
   { file: 'swarm/ring.ts', text: 'a.hi[i] !== b.hi[j]', why: 'ring positions are hashes of public peer ids' },
   { file: 'swarm/ring.ts', text: 'a.lo[i] !== b.lo[j]', why: 'ring positions are hashes of public peer ids' },
-  { file: 'swarm/record-codec.ts', text: 'expected.equals(record.hash)', why: 'content hash of a record the sender chose; integrity, not authentication' }
+  { file: 'swarm/record-codec.ts', text: 'expected.equals(record.hash)', why: 'content hash of a record the sender chose; integrity, not authentication' },
+  { file: 'membership/document.ts', text: 'a[i] !== b[i]', why: 'orders and compares public keys and hashes of signed, public membership documents' },
+  { file: 'membership/service.ts', text: 'p.equals(from)', why: 'peer ids are public' },
+  { file: 'membership/service.ts', text: 'conn.remotePeer.equals(id)', why: 'peer ids are public' },
+  { file: 'membership/view.ts', text: 'x.equals(b.addrs[i])', why: 'member addresses are published in the membership document' },
+  { file: 'onion/directory.ts', text: 'decoded.peerId.equals(from)', why: 'peer ids are public' },
+  { file: 'onion/directory.ts', text: 'Buffer.from(member.recordHash).equals(sha256(record.bytes))', why: 'hash of a public node record, listed in the public membership document' }
 ]
 
 function sourceFiles (dir: string): string[] {

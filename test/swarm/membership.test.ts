@@ -3,41 +3,35 @@ import { expect } from 'chai'
 import { createGhostnode } from '../../src/compose.js'
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js'
 import { InvalidConfigValueError } from '../../src/config/errors.js'
-import { Capability, type VerifiedNodeRecord } from '../../src/onion/node-record.js'
-import { SwarmMembership, type MembershipDirectory } from '../../src/swarm/membership.js'
-import type { DirectoryEvents } from '../../src/onion/directory.js'
+import { MemberFlag } from '../../src/membership/constants.js'
+import { SwarmMembership } from '../../src/swarm/membership.js'
+import type { MemberEntry } from '../../src/membership/document.js'
+import type { MembershipViewEvents } from '../../src/membership/view.js'
 
-const NOW = 1_700_000_000_000
-
-/** Records shaped like the directory's, for the fields membership reads. */
-function record (id: string, capabilities = Capability.RELAY | Capability.SWARM, validUntil = NOW + 60_000): VerifiedNodeRecord {
-  return { peerId: { toString: () => id }, capabilities, validUntil } as unknown as VerifiedNodeRecord
+/** Members shaped like a membership document's, for the fields the ring reads. */
+function member (id: string, flags = MemberFlag.RELAY | MemberFlag.SWARM): MemberEntry {
+  return { peerId: id, flags } as unknown as MemberEntry
 }
 
-class FakeDirectory extends TypedEventEmitter<DirectoryEvents> {
-  held = new Map<string, VerifiedNodeRecord>()
-  records (): VerifiedNodeRecord[] { return [...this.held.values()] }
-  get (peer: { toString: () => string } | string): VerifiedNodeRecord | undefined { return this.held.get(peer.toString()) }
-  put (r: VerifiedNodeRecord, type: keyof DirectoryEvents = 'record:added'): void {
-    this.held.set(r.peerId.toString(), r)
-    this.safeDispatchEvent(type, { detail: r })
-  }
-
-  drop (id: string): void {
-    const r = this.held.get(id)
-    this.held.delete(id)
-    if (r != null) this.safeDispatchEvent('record:expired', { detail: r })
+/** A membership view whose document the test replaces at will. */
+class FakeView extends TypedEventEmitter<MembershipViewEvents> {
+  held = new Map<string, MemberEntry>()
+  members (): MemberEntry[] { return [...this.held.values()] }
+  hasFlag (peer: string, flag: number): boolean { return ((this.held.get(peer)?.flags ?? 0) & flag) === flag }
+  set (...entries: MemberEntry[]): void {
+    this.held = new Map(entries.map(e => [e.peerId, e]))
+    this.safeDispatchEvent('change', { detail: { added: [], removed: [], changed: [] } })
   }
 }
 
 describe('swarm/membership', () => {
-  let directory: FakeDirectory
+  let view: FakeView
   let membership: SwarmMembership
   let changes: Array<{ added: string[], removed: string[] }>
 
   beforeEach(() => {
-    directory = new FakeDirectory()
-    membership = new SwarmMembership({ selfId: 'self', directory: directory as unknown as MembershipDirectory, vnodesPerNode: 8, debounceMs: 5, now: () => NOW })
+    view = new FakeView()
+    membership = new SwarmMembership({ selfId: 'self', view, vnodesPerNode: 8, debounceMs: 5 })
     changes = []
     membership.addEventListener('change', (evt) => changes.push(evt.detail))
   })
@@ -45,14 +39,12 @@ describe('swarm/membership', () => {
 
   const settle = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 30)) }
 
-  it('holds itself and every verified, unexpired SWARM record, batching directory events', async () => {
-    directory.put(record('a'))
+  it('holds exactly the SWARM members of the document in force, batching document changes', async () => {
+    view.set(member('a'), member('self'))
     membership.start()
     expect(membership.ring.nodes()).to.deep.equal(['a', 'self'])
-    directory.put(record('b'))
-    directory.put(record('c'))
-    directory.put(record('relay-only', Capability.RELAY))
-    directory.put(record('stale', Capability.SWARM, NOW - 1))
+    view.set(member('a'), member('self'), member('b'))
+    view.set(member('a'), member('self'), member('b'), member('c'), member('relay-only', MemberFlag.RELAY))
     await settle()
     expect(membership.ring.nodes()).to.deep.equal(['a', 'b', 'c', 'self'])
     // b and c arrived together: one ring update
@@ -61,13 +53,18 @@ describe('swarm/membership', () => {
     expect(membership.isVerifiedMember('relay-only')).to.equal(false)
   })
 
-  it('drops a member whose record expires or loses the SWARM capability, and replaces the ring object', async () => {
-    directory.put(record('a'))
-    directory.put(record('b'))
+  it('leaves this node off the ring until the document makes it a swarm member', () => {
+    view.set(member('a'), member('self', MemberFlag.RELAY))
+    membership.start()
+    expect(membership.ring.nodes()).to.deep.equal(['a'])
+    expect(membership.isVerifiedMember('self')).to.equal(false)
+  })
+
+  it('drops a member the document no longer lists or no longer grants SWARM, and replaces the ring object', async () => {
+    view.set(member('a'), member('b'), member('self'))
     membership.start()
     const before = membership.ring
-    directory.drop('a')
-    directory.put(record('b', Capability.RELAY), 'record:updated')
+    view.set(member('b', MemberFlag.RELAY), member('self'))
     await settle()
     expect(membership.ring.nodes()).to.deep.equal(['self'])
     expect(before.nodes()).to.deep.equal(['a', 'b', 'self'])

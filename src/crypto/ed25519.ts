@@ -1,0 +1,24 @@
+import { createPublicKey, verify, type KeyObject } from 'node:crypto'
+
+export const ED25519_PUBLIC_KEY_BYTES = 32
+export const ED25519_SIGNATURE_BYTES = 64
+
+/** A raw 32-byte Ed25519 public key as a node:crypto key (JWK import: no DER prefix to get wrong). */
+export function ed25519PublicKeyObject (raw: Uint8Array): KeyObject {
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' })
+}
+
+/**
+ * True when `signature` is the raw key's Ed25519 signature over `message`
+ * (node:crypto, ~90 µs). A key that is not a valid curve point, or a signature
+ * of the wrong length, verifies nothing.
+ */
+export function verifyEd25519 (publicKey: Uint8Array | KeyObject, message: Uint8Array, signature: Uint8Array): boolean {
+  if (signature.byteLength !== ED25519_SIGNATURE_BYTES) return false
+  try {
+    const key = publicKey instanceof Uint8Array ? ed25519PublicKeyObject(publicKey) : publicKey
+    return verify(null, message, key, signature)
+  } catch {
+    return false
+  }
+}

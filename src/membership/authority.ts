@@ -1,0 +1,301 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { runAdmission, type AdmissionPolicy, type AdmissionRound, type CandidateRecord } from './admission.js'
+import {
+  emptyPolicy, policyFileVersion, readPolicyFile, readStateFile, writeStateFile, type AuthorityPolicyFile, type AuthorityStateFile
+} from './authority-files.js'
+import { computeConsensus } from './consensus.js'
+import { DocumentKind } from './constants.js'
+import {
+  assembleDocument, bytesEqual, decodeDocument, documentSigningMessage, encodeDocumentBody, sha256, signDocumentBody,
+  verifyVote, type AuthorityTrust, type SignedDocument
+} from './document.js'
+import { MembershipDocumentError } from './errors.js'
+import { verifyEd25519 } from '../crypto/ed25519.js'
+import type { SyncBody } from './protocol.js'
+import type { Logger, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** Candidates probed at once (each probe may dial every address of a record). */
+const PROBE_CONCURRENCY = 4
+
+export interface AuthorityInit {
+  selfId: string
+  privateKey: PrivateKey
+  trust: AuthorityTrust
+  /** Peer ids of `trust.authorities`, in the same order. */
+  authorityIds: string[]
+  dataDir: string
+  intervalMs: number
+  graceMs: number
+  policy: AdmissionPolicy
+  /** Most peers (candidates and members) remembered. */
+  maxPeers: number
+  /** This node's current record summary. */
+  selfRecord: () => CandidateRecord | undefined
+  /** Dials each address (a fresh connection each) and returns those where the peer answered with its key. */
+  probeAddrs: (peer: string, addrs: Multiaddr[]) => Promise<Multiaddr[]>
+  /** True when the peer answers (over an open connection, or a new dial). */
+  probePeer: (peer: string) => Promise<boolean>
+  /** SYNC with another authority; undefined when it cannot be reached. */
+  sync: (authority: string, body: SyncBody) => Promise<SyncBody | undefined>
+  /** A consensus document with at least k signatures is ready. */
+  publish: (bytes: Uint8Array) => void
+  now: () => number
+  log: Logger
+  onRound?: (round: AdmissionRound) => void
+}
+
+/**
+ * One authority of a network (Tor's directory authority, in one round trip
+ * per period): each period it votes its member list, exchanges votes and
+ * signatures with the other authorities, computes the consensus the same way
+ * they do, signs it, and publishes it once k authorities signed the same body.
+ */
+export class Authority {
+  private readonly init: AuthorityInit
+  private readonly records = new Map<string, CandidateRecord>()
+  private state: AuthorityStateFile = { version: 1, peers: {}, admissions: [] }
+  private lists: AuthorityPolicyFile = emptyPolicy()
+  private listsVersion = -1
+  /** votes[period] by voter index */
+  private readonly votes = new Map<number, Map<number, SignedDocument>>()
+  /** sigs[period][body hash hex][authority index] */
+  private readonly sigs = new Map<number, Map<string, Map<number, Uint8Array>>>()
+  private readonly signedBodies = new Map<number, { hash: string, body: Uint8Array }>()
+  private readonly published = new Set<string>()
+  private readonly probing = new Set<string>()
+  private readonly selfIndex: number
+  private dirty = false
+
+  constructor (init: AuthorityInit) {
+    this.init = init
+    this.selfIndex = init.authorityIds.indexOf(init.selfId)
+  }
+
+  async load (): Promise<void> {
+    this.state = await readStateFile(this.init.dataDir)
+    for (const [peer, o] of Object.entries(this.state.peers)) {
+      if (o.record == null) continue
+      try {
+        this.records.set(peer, {
+          peerId: peer,
+          key: Buffer.from(o.record.key, 'hex'),
+          recordHash: Buffer.from(o.record.recordHash, 'hex'),
+          capabilities: o.record.capabilities,
+          addrs: o.record.addrs.map(a => multiaddr(a))
+        })
+      } catch {
+        delete this.state.peers[peer]
+      }
+    }
+    await this.reloadLists()
+  }
+
+  async save (): Promise<void> {
+    if (!this.dirty) return
+    this.dirty = false
+    await writeStateFile(this.init.dataDir, this.state)
+  }
+
+  get candidateCount (): number {
+    return [...this.records.keys()].filter(p => this.state.peers[p]?.admittedAt == null).length
+  }
+
+  /** A verified record of `r.peerId`, pushed by its owner or held by the directory. False when refused for capacity. */
+  observe (r: CandidateRecord): boolean {
+    const held = this.records.get(r.peerId)
+    if (held == null && this.records.size >= this.init.maxPeers) return false
+    if (held != null && bytesEqual(held.recordHash, r.recordHash)) return true
+    this.records.set(r.peerId, r)
+    const o = this.state.peers[r.peerId] ?? (this.state.peers[r.peerId] = { reachable: [] })
+    o.record = {
+      key: Buffer.from(r.key).toString('hex'),
+      recordHash: Buffer.from(r.recordHash).toString('hex'),
+      capabilities: r.capabilities,
+      addrs: r.addrs.map(a => a.toString())
+    }
+    this.dirty = true
+    return true
+  }
+
+  /** One step: probes, votes for the current period, syncs, signs, publishes. */
+  async tick (): Promise<void> {
+    const now = this.init.now()
+    const period = Math.floor(now / this.init.intervalMs)
+    await this.reloadLists()
+    this.startProbes(now)
+    if (this.votes.get(period)?.has(this.selfIndex) !== true) await this.vote(period, now)
+    await Promise.all(this.init.authorityIds.map(async (id, index) => {
+      if (index === this.selfIndex) return
+      const theirs = await this.init.sync(id, this.syncBody(period))
+      if (theirs != null) this.merge(theirs)
+    }))
+    await this.signAndPublish(period)
+    for (const p of [...this.votes.keys()]) if (p < period - 1) this.votes.delete(p)
+    for (const p of [...this.sigs.keys()]) if (p < period - 1) this.sigs.delete(p)
+    for (const p of [...this.signedBodies.keys()]) if (p < period - 1) this.signedBodies.delete(p)
+    await this.save()
+  }
+
+  /** A SYNC from another authority: merge what it sent, answer with what we hold for that period. */
+  async onSync (from: string, body: SyncBody): Promise<SyncBody | undefined> {
+    if (!this.init.authorityIds.includes(from) || from === this.init.selfId) return undefined
+    this.merge(body)
+    await this.signAndPublish(body.period)
+    return this.syncBody(body.period)
+  }
+
+  private syncBody (period: number): SyncBody {
+    const votes = [...(this.votes.get(period)?.values() ?? [])].map(v => v.bytes)
+    const signatures: SyncBody['signatures'] = []
+    for (const [hash, byIndex] of this.sigs.get(period) ?? []) {
+      for (const [index, signature] of byIndex) signatures.push({ hash: Buffer.from(hash, 'hex'), index, signature })
+    }
+    return { period, votes, signatures }
+  }
+
+  private merge (body: SyncBody): void {
+    const now = this.init.now()
+    const current = Math.floor(now / this.init.intervalMs)
+    if (body.period < current - 1 || body.period > current + 1) return
+    for (const bytes of body.votes) {
+      try {
+        const vote = decodeDocument(bytes)
+        verifyVote(vote, this.init.trust)
+        if (vote.period !== body.period) continue
+        let byVoter = this.votes.get(vote.period)
+        if (byVoter == null) this.votes.set(vote.period, byVoter = new Map())
+        if (!byVoter.has(vote.voter!)) byVoter.set(vote.voter!, vote)
+      } catch (err) {
+        if (!(err instanceof MembershipDocumentError)) throw err
+        this.init.log('refused a vote: %s', err.reason)
+      }
+    }
+    for (const s of body.signatures) {
+      if (s.index >= this.init.authorityIds.length) continue
+      const byHash = this.sigsOf(body.period)
+      const hash = Buffer.from(s.hash).toString('hex')
+      let byIndex = byHash.get(hash)
+      if (byIndex == null) {
+        // one body per authority per sync round is normal; bound what a confused authority can make us hold
+        if (byHash.size >= 4 * this.init.authorityIds.length) continue
+        byHash.set(hash, byIndex = new Map())
+      }
+      if (!byIndex.has(s.index)) byIndex.set(s.index, s.signature)
+    }
+  }
+
+  private sigsOf (period: number): Map<string, Map<number, Uint8Array>> {
+    let byHash = this.sigs.get(period)
+    if (byHash == null) this.sigs.set(period, byHash = new Map())
+    return byHash
+  }
+
+  private async vote (period: number, now: number): Promise<void> {
+    const self = this.init.selfRecord()
+    if (self == null) return
+    const round = runAdmission({
+      now,
+      self,
+      authorities: new Set(this.init.authorityIds),
+      records: this.records,
+      state: this.state,
+      lists: this.lists,
+      policy: this.init.policy
+    })
+    for (const peer of round.dropped) this.records.delete(peer)
+    this.dirty = true
+    this.init.onRound?.(round)
+    if (round.admitted.length > 0 || round.dropped.length > 0) {
+      this.init.log('period %d: %d members, %d admitted, %d dropped', period, round.members.length, round.admitted.length, round.dropped.length)
+    }
+    const body = encodeDocumentBody({
+      kind: DocumentKind.VOTE,
+      period,
+      validAfter: period * this.init.intervalMs,
+      validUntil: (period + 1) * this.init.intervalMs + this.init.graceMs,
+      threshold: this.init.trust.threshold,
+      authorities: this.init.trust.authorities,
+      voter: this.selfIndex,
+      members: round.members
+    })
+    const signature = await signDocumentBody(body, this.init.privateKey)
+    const vote = decodeDocument(assembleDocument(body, [{ index: this.selfIndex, signature }]))
+    let byVoter = this.votes.get(period)
+    if (byVoter == null) this.votes.set(period, byVoter = new Map())
+    byVoter.set(this.selfIndex, vote)
+  }
+
+  /** Signs the consensus of the votes held (again, if a late vote changed it) and publishes it once k signed it. */
+  private async signAndPublish (period: number): Promise<void> {
+    const votes = [...(this.votes.get(period)?.values() ?? [])]
+    const consensus = computeConsensus(votes)
+    if (consensus == null) return
+    const body = encodeDocumentBody(consensus)
+    const hash = Buffer.from(sha256(body)).toString('hex')
+    const byHash = this.sigsOf(period)
+    let byIndex = byHash.get(hash)
+    if (byIndex == null) byHash.set(hash, byIndex = new Map())
+    if (!byIndex.has(this.selfIndex)) byIndex.set(this.selfIndex, await signDocumentBody(body, this.init.privateKey))
+    this.signedBodies.set(period, { hash, body })
+    if (this.published.has(hash)) return
+    const message = documentSigningMessage(body)
+    const valid = [...byIndex].filter(([index, sig]) => verifyEd25519(this.init.trust.authorities[index], message, sig))
+    if (valid.length < this.init.trust.threshold) return
+    this.published.add(hash)
+    if (this.published.size > 16) this.published.delete(this.published.values().next().value!)
+    this.init.publish(assembleDocument(body, valid.map(([index, signature]) => ({ index, signature }))))
+  }
+
+  private startProbes (now: number): void {
+    const due = [...this.records.values()]
+      .filter(r => r.peerId !== this.init.selfId && !this.probing.has(r.peerId) && !this.init.authorityIds.includes(r.peerId))
+      .filter(r => (this.state.peers[r.peerId]?.lastProbe ?? 0) <= now - this.init.intervalMs)
+    for (const r of due.slice(0, Math.max(0, PROBE_CONCURRENCY - this.probing.size))) {
+      this.probing.add(r.peerId)
+      void this.probe(r).finally(() => { this.probing.delete(r.peerId) })
+    }
+  }
+
+  /** A record not yet tested gets every address dialled; a tested member is pinged. */
+  private async probe (r: CandidateRecord): Promise<void> {
+    const o = this.state.peers[r.peerId] ?? (this.state.peers[r.peerId] = { reachable: [] })
+    const hash = Buffer.from(r.recordHash).toString('hex')
+    let ok: boolean
+    try {
+      if (o.testedHash !== hash || o.reachable.length === 0) {
+        const reachable = await this.init.probeAddrs(r.peerId, r.addrs)
+        o.reachable = reachable.map(a => a.toString())
+        o.testedHash = hash
+        ok = reachable.length > 0
+      } else {
+        ok = await this.init.probePeer(r.peerId)
+      }
+    } catch (err) {
+      this.init.log('probing %s failed - %e', r.peerId, err)
+      ok = false
+    }
+    const now = this.init.now()
+    o.lastProbe = now
+    if (ok) {
+      o.lastReachable = now
+      o.firstSeen ??= now
+    } else if (o.admittedAt == null) {
+      // a candidate that stops answering starts its probation over when it returns
+      delete o.firstSeen
+    }
+    this.dirty = true
+  }
+
+  private async reloadLists (): Promise<void> {
+    const version = await policyFileVersion(this.init.dataDir)
+    if (version === this.listsVersion) return
+    try {
+      this.lists = await readPolicyFile(this.init.dataDir)
+      this.listsVersion = version
+    } catch (err) {
+      this.init.log.error('keeping the previous allow/deny lists: %e', err)
+      this.listsVersion = version
+    }
+  }
+}
