@@ -87,6 +87,8 @@ describe('membership/admission', () => {
     const res = round(rs, { maxNewPerHour: 2 })
     expect(res.admitted).to.have.length(2)
     expect([...res.refused.values()]).to.deep.equal(['hourly_limit', 'hourly_limit', 'hourly_limit'])
+    // an hour later the window has room again
+    rs.forEach(r => { reachable(r, NOW, NOW + HOUR + 1) })
     expect(round(rs, { maxNewPerHour: 2 }, emptyPolicy(), NOW + HOUR + 1).admitted).to.have.length(2)
   })
 
