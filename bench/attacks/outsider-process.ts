@@ -1,0 +1,19 @@
+import { fileURLToPath } from 'node:url'
+import { spawnNode, stopChild, waitForLine } from '../flood/children.js'
+
+/** The compiled outsider script (this file runs from dist/bench/attacks/). */
+export const OUTSIDER_SCRIPT = fileURLToPath(new URL('./outsider.js', import.meta.url))
+
+/**
+ * Runs the outsider (outsider.ts) as its own Node process with `args` and
+ * resolves with its final JSON line.
+ */
+export async function runOutsider (args: string[], timeoutMs = 60_000): Promise<Record<string, any>> {
+  const child = await spawnNode('outsider', OUTSIDER_SCRIPT, args)
+  try {
+    const [line] = await waitForLine(child, /^\{.*"final":true.*\}$/, timeoutMs)
+    return JSON.parse(line)
+  } finally {
+    await stopChild(child)
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * An outsider attacking a ghostnode network from its own process, written
+ * from docs/protocol.md: a fresh identity that signs its own node record (a
+ * record costs nothing to make) and speaks the wire protocols directly. The
+ * admission tests and the flood benchmark run it; nothing here is trusted by
+ * the nodes it talks to.
+ *
+ *   node dist/bench/attacks/outsider.js --mode swarm --target <ma/p2p/id> --mailbox <hex> [--puts n] [--addr <ma>]...
+ *   node dist/bench/attacks/outsider.js --mode dir-flood --target <ma/p2p/id>[,<ma>...] --records n [--seconds s]
+ *
+ * `swarm`: pushes its own record (RELAY|EXIT|SWARM, the addresses given) over
+ * /ghostnode/dir/1.0.0, then asks /ghostnode/swarm/1.0.0 to read the mailbox,
+ * delete everything in it and store `puts` records into it; prints the status
+ * of each. `dir-flood`: signs `records` node records of fresh identities and
+ * answers every directory GET with all of them (and with its own record
+ * first), dials each target so it fetches on identify, and pushes each fake
+ * record as if it were the pusher's; prints what it served.
+ *
+ * stdout: one JSON object per line, the last with "final": true.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { parseArgs } from 'node:util'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { generateX25519 } from '../../src/crypto/x25519.js'
+import { DIRECTORY_PROTOCOL, DirectoryRequestKind, DirectoryStatus, decodeRequest, encodeGetHeader, encodeRequest, decodeStatus } from '../../src/onion/directory-protocol.js'
+import { ALL_CAPABILITIES, createNodeRecord } from '../../src/onion/node-record.js'
+import { encodeFrame, FrameDecoder } from '../../src/swarm/frames.js'
+import { SWARM_PROTOCOL, SwarmOp, decodeMessage, encodeRequestMessage, type SwarmRequest } from '../../src/swarm/protocol.js'
+import { createRecord } from '../../src/swarm/record-codec.js'
+import type { PrivateKey, Stream } from '@libp2p/interface'
+
+export type OutsiderMode = 'swarm' | 'dir-flood'
+
+const HOUR_MS = 3_600_000
+
+function print (value: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify(value) + '\n')
+}
+
+async function ownRecord (key: PrivateKey, addrs: Multiaddr[]): Promise<Uint8Array> {
+  const now = Date.now()
+  return (await createNodeRecord(key, {
+    addrs,
+    onionKey: generateX25519().publicKey,
+    epoch: Math.floor(now / 86_400_000),
+    validUntil: now + HOUR_MS,
+    version: BigInt(now),
+    capabilities: ALL_CAPABILITIES
+  })).bytes
+}
+
+/** Pushes `record` over the directory protocol; the responder's status. */
+async function push (node: Libp2p, target: Multiaddr, record: Uint8Array): Promise<string> {
+  try {
+    const stream = await node.dialProtocol(target, DIRECTORY_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+    const lp = lpStream(stream)
+    await lp.write(encodeRequest({ kind: DirectoryRequestKind.PUSH, record }))
+    const status = decodeStatus((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
+    await stream.close()
+    return Object.entries(DirectoryStatus).find(([, v]) => v === status)?.[0] ?? String(status)
+  } catch (err) {
+    return `error: ${(err as Error).message}`
+  }
+}
+
+/** One swarm request on its own stream; the answer's status code, or the error. */
+async function swarmCall (node: Libp2p, target: Multiaddr, request: SwarmRequest): Promise<number | string> {
+  let stream: Stream
+  try {
+    stream = await node.dialProtocol(target, SWARM_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+  } catch (err) {
+    return `error: ${(err as Error).message}`
+  }
+  try {
+    stream.send(encodeFrame(encodeRequestMessage(1, request)))
+    const decoder = new FrameDecoder()
+    const signal = AbortSignal.timeout(10_000)
+    for await (const chunk of stream) {
+      if (signal.aborted) break
+      for (const frame of decoder.push(chunk)) {
+        const message = decodeMessage(frame.subarray())
+        if (message.type === 'response') {
+          await stream.close().catch(() => {})
+          return message.status
+        }
+      }
+    }
+    return 'closed'
+  } catch (err) {
+    return `error: ${(err as Error).message}`
+  } finally {
+    stream.abort(new Error('done'))
+  }
+}
+
+async function swarmAttack (node: Libp2p, key: PrivateKey, target: Multiaddr, mailbox: Uint8Array, puts: number, addrs: Multiaddr[]): Promise<void> {
+  const pushed = await push(node, target, await ownRecord(key, addrs))
+  const get = await swarmCall(node, target, { op: SwarmOp.GET, mailbox, namespace: 0, maxBytes: 1 << 20 })
+  const deleteAll = await swarmCall(node, target, { op: SwarmOp.DELETE_ALL, mailbox })
+  const putStatuses: Record<string, number> = {}
+  const now = Date.now()
+  for (let i = 0; i < puts; i++) {
+    const record = createRecord({ mailbox, namespace: 0, timestamp: now, ttlMs: HOUR_MS, data: new TextEncoder().encode(`injected ${i} ${now}`) })
+    const status = String(await swarmCall(node, target, { op: SwarmOp.PUT, record }))
+    putStatuses[status] = (putStatuses[status] ?? 0) + 1
+  }
+  print({ event: 'swarm', final: true, peerId: node.peerId.toString(), pushed, get, deleteAll, puts: putStatuses })
+}
+
+async function dirFlood (node: Libp2p, key: PrivateKey, targets: Multiaddr[], count: number, seconds: number): Promise<void> {
+  const loopback = [multiaddr('/ip4/127.0.0.1/tcp/9')]
+  const fakes: Uint8Array[] = []
+  for (let i = 0; i < count; i++) fakes.push(await ownRecord(await generateKeyPair('Ed25519'), loopback))
+  const own = await ownRecord(key, node.getMultiaddrs().map(a => a.decapsulateCode(421)))
+  let served = 0
+  let gets = 0
+  await node.handle(DIRECTORY_PROTOCOL, async (stream) => {
+    const lp = lpStream(stream)
+    try {
+      const request = decodeRequest((await lp.read()).subarray())
+      if (request.kind !== DirectoryRequestKind.GET) {
+        await lp.write(Uint8Array.of(1, DirectoryStatus.OK))
+        return
+      }
+      gets++
+      const records = [own, ...fakes]
+      await lp.write(encodeGetHeader(DirectoryStatus.OK, records.length))
+      for (const r of records) {
+        await lp.write(r)
+        served++
+      }
+      await stream.close()
+    } catch {
+      // the victim hung up: that is what a bounded reader does
+    }
+  })
+  for (const t of targets) await node.dial(t, { signal: AbortSignal.timeout(10_000) }).catch(() => {})
+  const pushes: Record<string, number> = {}
+  for (const t of targets) {
+    for (const r of fakes.slice(0, 50)) {
+      const status = await push(node, t, r)
+      pushes[status] = (pushes[status] ?? 0) + 1
+    }
+  }
+  await sleep(seconds * 1000)
+  print({ event: 'dir-flood', final: true, peerId: node.peerId.toString(), records: count, gets, served, pushes })
+}
+
+async function main (): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      mode: { type: 'string' },
+      target: { type: 'string' },
+      mailbox: { type: 'string' },
+      puts: { type: 'string', default: '20' },
+      records: { type: 'string', default: '1000' },
+      seconds: { type: 'string', default: '3' },
+      addr: { type: 'string', multiple: true, default: [] }
+    }
+  })
+  const mode = values.mode as OutsiderMode
+  const targets = (values.target ?? '').split(',').filter(t => t !== '').map(t => multiaddr(t))
+  if (targets.length === 0) throw new Error('--target <multiaddr/p2p/id> is required')
+  const key = await generateKeyPair('Ed25519')
+  const node = await createLibp2p({
+    privateKey: key,
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify() }
+  })
+  try {
+    if (mode === 'swarm') {
+      if (values.mailbox == null) throw new Error('--mailbox <64 hex> is required')
+      await swarmAttack(node, key, targets[0], Buffer.from(values.mailbox, 'hex'), Number(values.puts), values.addr.map(a => multiaddr(a)))
+    } else if (mode === 'dir-flood') {
+      await dirFlood(node, key, targets, Number(values.records), Number(values.seconds))
+    } else {
+      throw new Error('--mode must be swarm or dir-flood')
+    }
+  } finally {
+    await node.stop()
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`outsider: ${err.stack ?? err.message}\n`)
+  process.exit(1)
+})
