@@ -17,6 +17,8 @@ export interface FlooderOptions {
   seconds?: number
   /** @default 250 */
   reportMs?: number
+  /** Push a node record the flooder signed itself before flooding (it must buy no budget). @default false */
+  pushRecord?: boolean
 }
 
 export interface FlooderProcess {
@@ -34,7 +36,8 @@ export async function startFlooder (options: FlooderOptions): Promise<FlooderPro
     '--kind', options.kind ?? 'create',
     '--rate', String(options.rate ?? 2000),
     '--seconds', String(options.seconds ?? 0),
-    '--report-ms', String(options.reportMs ?? 250)
+    '--report-ms', String(options.reportMs ?? 250),
+    ...(options.pushRecord === true ? ['--push-record'] : [])
   ]
   const child = await spawnNode('flooder', FLOODER_SCRIPT, args)
   let latest: FlooderStats | undefined

@@ -4,7 +4,11 @@
  * sends cells far above the relay's per-peer allowance.
  *
  *   node dist/bench/flood/flooder.js --target <multiaddr/p2p/id> [--kind create|padding]
- *        [--rate <cells/s>] [--seconds <n>] [--report-ms <n>]
+ *        [--rate <cells/s>] [--seconds <n>] [--report-ms <n>] [--push-record]
+ *
+ * `--push-record` first pushes a node record the flooder signed itself (relay,
+ * exit and swarm capabilities): a record costs nothing to make, so it must buy
+ * the flooder nothing (no relay budget) unless the network admitted it.
  *
  * `create` (the default) sends CREATE cells with random layers, each on a fresh
  * circuit id: every one is charged to the relay's per-peer `circuits` bucket
@@ -19,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -26,7 +31,12 @@ import { createLibp2p } from 'libp2p'
 import { destroyReasonName, encodeCell, setCellCircId } from '../../src/onion/cell.js'
 import { CellCommand } from '../../src/onion/constants.js'
 import { linkManager } from '../../src/onion/link-manager.js'
+import { DIRECTORY_PROTOCOL, pushRecord } from '../../src/onion/directory-protocol.js'
+import { ALL_CAPABILITIES, createNodeRecord } from '../../src/onion/node-record.js'
+import { generateX25519 } from '../../src/crypto/x25519.js'
 import type { Link } from '../../src/onion/link.js'
+import type { Libp2p } from 'libp2p'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 
 export type FloodKind = 'create' | 'padding'
 
@@ -56,7 +66,8 @@ async function main (): Promise<void> {
       kind: { type: 'string', default: 'create' },
       rate: { type: 'string', default: '2000' },
       seconds: { type: 'string', default: '0' },
-      'report-ms': { type: 'string', default: '250' }
+      'report-ms': { type: 'string', default: '250' },
+      'push-record': { type: 'boolean', default: false }
     }
   })
   const target = values.target
@@ -68,7 +79,9 @@ async function main (): Promise<void> {
   if (kind !== 'create' && kind !== 'padding') throw new Error('--kind must be create or padding')
   if (!(rate > 0) || !(seconds >= 0) || !(reportMs > 0)) throw new Error('--rate and --report-ms must be > 0, --seconds >= 0')
 
+  const privateKey = await generateKeyPair('Ed25519')
   const libp2p = await createLibp2p({
+    privateKey,
     addresses: { listen: [] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
@@ -100,6 +113,7 @@ async function main (): Promise<void> {
 
   const relay = peerIdFromString(target.slice(target.lastIndexOf('/p2p/') + 5))
   await libp2p.dial(multiaddr(target))
+  if (values['push-record']) await pushOwnRecord(libp2p, relay, privateKey)
   const link = await libp2p.services.links.getLink(relay)
   stats.linkOpen = link.isOpen
   print({ event: 'ready', peerId: libp2p.peerId.toString(), kind, rate })
@@ -159,3 +173,14 @@ main().then(() => { process.exit(0) }, (err: Error) => {
   process.stderr.write(`flooder: ${err.stack ?? err.message}\n`)
   process.exit(1)
 })
+
+/** Pushes a record the flooder signed itself (docs/protocol.md §8 PUSH). */
+async function pushOwnRecord (libp2p: Libp2p<any>, relay: PeerId, key: PrivateKey): Promise<void> {
+  const now = Date.now()
+  const record = await createNodeRecord(key, {
+    addrs: [], onionKey: generateX25519().publicKey, epoch: Math.floor(now / 86_400_000), validUntil: now + 3_600_000, version: BigInt(now), capabilities: ALL_CAPABILITIES
+  })
+  const signal = AbortSignal.timeout(10_000)
+  const stream = await libp2p.dialProtocol(relay, DIRECTORY_PROTOCOL, { signal })
+  print({ event: 'pushed', status: await pushRecord(stream, record.bytes, { signal }) })
+}

@@ -54,7 +54,8 @@ describe('a flooding neighbour, relay and flooder in their own processes', funct
     await removeTempDir(dir)
   })
 
-  it('throttles a CREATE flood, demotes the flooder to the low tier within 5 s, and keeps serving an honest client', async () => {
+  for (const pushRecord of [false, true]) {
+  it(`throttles a CREATE flood${pushRecord ? ' from a peer that pushed a self-signed relay record (it buys no relay budget)' : ''}, demotes the flooder to the low tier within 5 s, and keeps serving an honest client`, async () => {
     relay = await startRelayProcess({
       dataDir: join(dir, 'relay'),
       set: [
@@ -73,7 +74,7 @@ describe('a flooding neighbour, relay and flooder in their own processes', funct
 
     load = new HonestLoad(client, { intervalMs: 50, timeoutMs: 3_000 })
     load.start()
-    flooder = await startFlooder({ target: relay.addr, kind: 'create', rate: FLOOD_CELLS_PER_SECOND })
+    flooder = await startFlooder({ target: relay.addr, kind: 'create', rate: FLOOD_CELLS_PER_SECOND, pushRecord })
     const floodStarted = Date.now()
     const flooderId = flooder.peerId
 
@@ -125,4 +126,5 @@ describe('a flooding neighbour, relay and flooder in their own processes', funct
     expect(await stopRelayProcess(relay)).to.equal(0)
     relay = undefined
   })
+  }
 })

@@ -20,7 +20,7 @@ import {
 } from '../../src/onion/node-record.js'
 import { onionKeyManager, type OnionKeyManager } from '../../src/onion/onion-keys.js'
 import { nodeRecordDhtKey, nodeRecordDhtSelectors, nodeRecordDhtValidators } from '../../src/onion/record-dht.js'
-import { DirectoryRateLimitedError, DirectoryResponseTooLargeError, type RecordRejectReason } from '../../src/onion/record-errors.js'
+import { DirectoryRateLimitedError, DirectoryResponseTooLargeError, UnadmittedRecordError, type RecordRejectReason } from '../../src/onion/record-errors.js'
 import { RecordStore } from '../../src/onion/record-store.js'
 import { NodeRecordVerifier } from '../../src/onion/record-verifier.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
@@ -338,5 +338,22 @@ describe('directory', function () {
     const record = decodeNodeRecord(bytes)
     expect(record.peerId.equals(a.peerId)).to.equal(true)
     expect(record.version).to.equal(a.services.directory.ownRecord()?.version)
+  })
+})
+
+describe('directory records in the DHT', () => {
+  it('refuses a record of a peer that is not a member before checking its signature', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const record = await createNodeRecord(key, { addrs: [], onionKey: generateX25519().publicKey, epoch: 1, validUntil: Date.now() + DAY, version: 1n, capabilities: ALL_CAPABILITIES })
+    const verifier = new NodeRecordVerifier()
+    let member = false
+    const validate = nodeRecordDhtValidators(verifier, () => member)['ghostnode-record']
+    const dhtKey = nodeRecordDhtKey(record.peerId)
+    let refused: unknown
+    try { await validate(dhtKey, record.bytes) } catch (err) { refused = err }
+    expect(refused).to.be.instanceOf(UnadmittedRecordError)
+    expect(await verifier.rejectedCount('unadmitted')).to.equal(1)
+    member = true
+    await validate(dhtKey, record.bytes)
   })
 })
