@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { ConfigError } from '../config/errors.js'
 import { VERSION } from '../version.js'
+import { authorityCommand } from './commands/authority.js'
 import { configCommand } from './commands/config.js'
 import { fetchCommand } from './commands/fetch.js'
 import { idCommand } from './commands/id.js'
@@ -24,11 +25,16 @@ export function createProgram (out: Output = consoleOutput): Command {
     .exitOverride()
     .configureOutput(output)
   for (const cmd of [initCommand(out), startCommand(out), idCommand(out), statusCommand(out), peersCommand(out), configCommand(out),
-    keygenCommand(out), sendCommand(out), fetchCommand(out)]) {
-    // addCommand() does not pass settings down, so each command gets them itself
-    program.addCommand(cmd.exitOverride().configureOutput(output))
+    keygenCommand(out), sendCommand(out), fetchCommand(out), authorityCommand(out)]) {
+    // addCommand() does not pass settings down, so each command (and its subcommands) gets them itself
+    program.addCommand(settle(cmd))
   }
   return program
+
+  function settle (cmd: Command): Command {
+    for (const sub of cmd.commands) settle(sub)
+    return cmd.exitOverride().configureOutput(output)
+  }
 }
 
 /** Runs the CLI and returns the process exit code (never throws). */

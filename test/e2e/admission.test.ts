@@ -4,6 +4,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'chai'
 import { runOutsider } from '../../bench/attacks/outsider-process.js'
+import { runCli } from '../../src/cli/program.js'
 import { MemberFlag } from '../../src/membership/constants.js'
 import { GhostClient } from '../../src/onion/client.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
@@ -90,6 +91,18 @@ describe('admission: joining a network and what strangers can make a node dial',
     const firstDataAfterMs = Date.now() - started
     await until(async () => nodes.find(n => n.peerId.toString() === owner)!.swarm.store.stats().records === 0, 20_000, 'the old owner to hand it over')
     console.log(`      newcomer admitted after ${admittedAfterMs} ms, first circuit through it after ${firstCircuitAfterMs} ms, first swarm data after ${firstDataAfterMs} ms (probation ${PROBATION_MS} ms, periods 1 s)`)
+  })
+
+  it('drops a member two of three authorities deny with `ghostnode authority deny`, without a restart', async () => {
+    nodes = await startNetwork(dir, 4)
+    const victim = nodes[3].peerId.toString()
+    for (const authority of nodes.slice(0, 2)) {
+      const out = { line: (_: string) => {}, error: (_: string) => {} }
+      expect(await runCli(['authority', 'deny', victim, '--data-dir', authority.config.dataDir], out)).to.equal(0)
+    }
+    expect(await runCli(['authority', 'deny', 'not-a-peer', '--data-dir', nodes[0].config.dataDir], { line: () => {}, error: () => {} })).to.equal(2)
+    await until(() => nodes.slice(0, 3).every(n => !n.libp2p.services.membership.view.isMember(victim)), 15_000, 'the denied relay to leave the document')
+    await until(() => nodes.slice(0, 3).every(n => n.libp2p.services.directory.get(victim) == null && n.swarm.membership.ring.size === 3), 5_000, 'directories and rings to drop it')
   })
 
   it('never dials a stranger\'s /unix or loopback address on a network that does not allow them', async () => {
