@@ -27,7 +27,7 @@ export const TESTNET_AUTHORITIES = 3
  * per-prefix caps would admit two relays, and operators watching it want a new
  * relay to carry circuits within seconds, so periods and probation are short.
  */
-const TESTNET_NETWORK_SETTINGS = [
+export const TESTNET_NETWORK_SETTINGS = [
   '--set', 'network.allowPrivateAddresses=true',
   '--set', 'network.documentIntervalMs=2000',
   '--set', 'network.admission.probationMs=5000',
@@ -88,6 +88,12 @@ export interface Testnet {
   nodes: TestnetNode[]
   /** The namespaces' subnet and bridge, with netns. */
   network?: NetnsNetwork
+  /**
+   * The network flags every node of this testnet runs with (its authorities and
+   * the testnet's admission settings): a node started by hand on one of its data
+   * dirs needs them to be part of the same network.
+   */
+  networkArgs: string[]
   /** Resolves if a node exits on its own while the testnet runs (never during stop()). */
   unexpectedExit: Promise<{ name: string, exit: ProcessExit }>
   /**
@@ -131,6 +137,11 @@ async function planPorts (count: number, options: TestnetOptions, names: string[
   const ports = names.map((_, i) => sharedHostPorts(options.basePort ?? DEFAULT_BASE_PORT, i))
   await assertPortsFree(names.map((name, i) => ({ name, ports: ports[i] })))
   return ports
+}
+
+/** `network.authorities` of a testnet: its first nodes' TCP addresses. */
+export function testnetAuthorities (nodes: Array<{ host: string, tcp: number, peerId: string }>): string[] {
+  return nodes.map(n => `/ip4/${n.host}/tcp/${n.tcp}/p2p/${n.peerId}`)
 }
 
 /** Flags shared by `init` and `start`: where the node keeps its data, listens and serves HTTP. */
@@ -223,14 +234,16 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
     planned.forEach((n, i) => { log(`${n.name}: initialised ${peerIds[i]} in ${n.dataDir}`) })
     if (options.signal?.aborted === true) throw new TestnetAbortedError()
 
+    const authorities = testnetAuthorities(planned.slice(0, TESTNET_AUTHORITIES).map((m, j) => ({ host: m.host, tcp: m.ports.tcp, peerId: peerIds[j] })))
+    const networkArgs = ['--set', `network.authorities=${authorities.join(',')}`, ...TESTNET_NETWORK_SETTINGS]
+
     const launch = async (i: number): Promise<NodeProcess> => {
       const n = planned[i]
       const bootstrap = planned.flatMap((m, j) => j === i ? [] : ['--bootstrap', `/ip4/${m.host}/tcp/${m.ports.tcp}/p2p/${peerIds[j]}`])
-      const authorities = planned.slice(0, TESTNET_AUTHORITIES).map((m, j) => `/ip4/${m.host}/tcp/${m.ports.tcp}/p2p/${peerIds[j]}`)
       const proc = await startNodeProcess({
         name: n.name,
         dataDir: n.dataDir,
-        args: [...nodeArgs(n), ...bootstrap, '--set', `network.authorities=${authorities.join(',')}`, ...TESTNET_NETWORK_SETTINGS, ...(options.extraArgs ?? [])],
+        args: [...nodeArgs(n), ...bootstrap, ...networkArgs, ...(options.extraArgs ?? [])],
         ...(n.wrap != null ? { wrap: n.wrap } : {})
       })
       log(`${n.name}: started pid ${proc.pid}, log ${proc.logPath}`)
@@ -307,7 +320,7 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
       return nodes[index]
     }
 
-    return { runId, baseDir, nodes, ...(network != null ? { network } : {}), unexpectedExit, kill, restart, stop }
+    return { runId, baseDir, nodes, ...(network != null ? { network } : {}), networkArgs, unexpectedExit, kill, restart, stop }
   } catch (err) {
     waits.abort()
     await stop().catch(() => {})

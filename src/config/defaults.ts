@@ -89,7 +89,7 @@ export interface GhostnodeConfig {
     /** A link that accepts no data for this long is closed (a peer that never reads). */
     linkStallTimeoutMs: number
     /**
-     * A neighbour with a verified relay record carries many circuits on one link:
+     * A neighbour the network admitted as a relay carries many circuits on one link:
      * its cell, byte and circuit budgets are this many times a client's.
      */
     relayBudgetFactor: number
@@ -342,7 +342,7 @@ export const CONFIG_SPEC: Record<string, KeySpec> = {
   'onion.maxQueuedBytes': { spec: { kind: 'int', min: 1_048_576, max: 64 * 1024 * 1024 * 1024 }, doc: 'memory peers can make the node hold: link queues, reassembly buffers, executing requests (bytes; at most memory.maxRssBytes / 4)' },
   'onion.reassemblyTimeoutMs': { spec: { kind: 'int', min: 1_000, max: 600_000 }, doc: 'drop a partial request at the exit this long after its first fragment (ms)' },
   'onion.linkStallTimeoutMs': { spec: { kind: 'int', min: 1_000, max: 600_000 }, doc: 'close a link that accepts no data for this long (ms)' },
-  'onion.relayBudgetFactor': { spec: { kind: 'int', min: 1, max: 10_000 }, doc: 'budget multiplier for neighbours with a verified relay record' },
+  'onion.relayBudgetFactor': { spec: { kind: 'int', min: 1, max: 10_000 }, doc: 'budget multiplier for neighbours the network admitted as relays' },
   'memory.maxRssBytes': { spec: { kind: 'int', min: MIN_MAX_RSS_BYTES, max: 1024 * 1024 * 1024 * 1024 }, doc: 'resident memory (RSS) the node keeps under: near it, it sheds the biggest holders and refuses new circuits, links and connections (bytes)' },
   'memory.highWatermark': { spec: { kind: 'number', min: 0.5, max: 0.99 }, doc: 'share of memory.maxRssBytes at which shedding starts' },
   'memory.lowWatermark': { spec: { kind: 'number', min: 0.3, max: 0.98 }, doc: 'share of memory.maxRssBytes under which shedding stops (below memory.highWatermark)' },

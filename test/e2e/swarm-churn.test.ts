@@ -6,7 +6,7 @@ import { loadOrCreateIdentity } from '../../src/identity/key-file.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
 import { NodeFullError } from '../../src/swarm/errors.js'
 import { HashRing } from '../../src/swarm/ring.js'
-import { metric, startNode, stopAll, testConfig } from '../helpers/nodes.js'
+import { authoritiesOf, metric, startNode, stopAll, testConfig } from '../helpers/nodes.js'
 import { startNetwork, until } from '../helpers/network.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 import type { Ghostnode } from '../../src/node.js'
@@ -113,9 +113,14 @@ describe('swarm churn and anti-entropy', function () {
     expect(await c.swarm.store.has(key.publicKey, out.record.hash)).to.equal(false)
     c.swarm.local.put = put
     await until(async () => c.swarm.store.has(key.publicKey, out.record.hash), 10_000, 'anti-entropy to repair the copy')
-    const pulled = (await c.swarm.metrics.syncRecords.get()).values.find(v => v.labels.action === 'pulled')?.value ?? 0
-    const pushed = (await Promise.all(nodes.map(async n => (await n.swarm.metrics.syncRecords.get()).values.find(v => v.labels.action === 'pushed')?.value ?? 0)))
-    expect(pulled + pushed.reduce((x, y) => x + y, 0)).to.be.at.least(1)
+    // the pusher counts its PUT once the answer is back, which may be a moment after c stored it
+    const repaired = async (): Promise<number> => {
+      const pulled = (await c.swarm.metrics.syncRecords.get()).values.find(v => v.labels.action === 'pulled')?.value ?? 0
+      const pushed = (await Promise.all(nodes.map(async n => (await n.swarm.metrics.syncRecords.get()).values.find(v => v.labels.action === 'pushed')?.value ?? 0)))
+      return pulled + pushed.reduce((x, y) => x + y, 0)
+    }
+    await until(async () => await repaired() >= 1, 5_000, 'anti-entropy to count the record it moved')
+    expect(await repaired()).to.be.at.least(1)
   })
 
   describe('a joining node (R = 1, 2 → 3 nodes)', () => {
@@ -129,7 +134,13 @@ describe('swarm churn and anti-entropy', function () {
       nodes = await startNetwork(dir, 2, () => over)
       await allRings(2)
       const [a, b] = nodes
-      const newcomerConfig = testConfig(dir, 'newcomer', { ...over, bootstrap: [a.getMultiaddrs()[0].toString()], directory: { fetchIntervalMs: 1_000 } as any })
+      // the newcomer joins the same network: it names the same authorities (a and b)
+      const newcomerConfig = testConfig(dir, 'newcomer', {
+        ...over,
+        bootstrap: [a.getMultiaddrs()[0].toString()],
+        directory: { fetchIntervalMs: 1_000 } as any,
+        network: { authorities: authoritiesOf([a.peerId.toString(), b.peerId.toString()]) } as any
+      })
       const newcomerId = peerIdFromPrivateKey((await loadOrCreateIdentity(newcomerConfig.dataDir)).privateKey).toString()
       const before = new HashRing({ nodes: [a.peerId.toString(), b.peerId.toString()] })
       const after = new HashRing({ nodes: [a.peerId.toString(), b.peerId.toString(), newcomerId] })

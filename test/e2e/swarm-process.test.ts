@@ -80,7 +80,7 @@ describe('swarm on ghostnode processes (3-node testnet)', function () {
     }
 
     const other = net.nodes.find(n => n !== victim) as TestnetNode
-    restarted = await startNodeProcess({ name: `${victim.name}-restarted`, dataDir: victim.dataDir, args: ['--data-dir', victim.dataDir, '--bootstrap', tcpAddr(other)] })
+    restarted = await startNodeProcess({ name: `${victim.name}-restarted`, dataDir: victim.dataDir, args: ['--data-dir', victim.dataDir, '--bootstrap', tcpAddr(other), ...net.networkArgs] })
     await waitForReady(victim.httpUrl, { timeoutMs: 15_000 })
     const health = await getJson(`${victim.httpUrl}/health`)
     expect(health.body.peerId).to.equal(victim.peerId)

@@ -100,7 +100,9 @@ export async function connectClient (opts: ClientCommandOptions, config: Ghostno
     bootstrap,
     hops: config.onion.hops,
     requestTimeoutMs: intOption('timeout', opts.timeout, 30_000, 100, 600_000),
-    maxMessageBytes: config.onion.maxMessageBytes
+    maxMessageBytes: config.onion.maxMessageBytes,
+    // the network's authorities, when the config names them; otherwise those the bootstrap relay's document names
+    ...(config.network.authorities.length > 0 ? { authorities: config.network.authorities, authorityThreshold: config.network.authorityThreshold } : {})
   })
 }
 
