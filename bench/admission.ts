@@ -10,7 +10,7 @@
  *
  *   node dist/bench/admission.js [--flood-records n] [--flood-seconds s] [--json file]
  */
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { runOutsider } from './attacks/outsider-process.js'
@@ -50,7 +50,8 @@ async function main (): Promise<void> {
   const flags = parseFlags(process.argv.slice(2), { 'flood-records': { type: 'string' }, 'flood-seconds': { type: 'string' }, json: { type: 'string' } })
   const floodRecords = intFlag('flood-records', flags['flood-records'], 5_000, 1, 100_000)
   const floodSeconds = intFlag('flood-seconds', flags['flood-seconds'], 10, 1, 600)
-  const net = await startTestnet({ nodes: 3, basePort: 0, extraArgs: ['--set', 'directory.fetchIntervalMs=1000'] })
+  // the bench client re-asks node1 for the directory every 50 ms while it waits for the newcomer
+  const net = await startTestnet({ nodes: 3, basePort: 0, extraArgs: ['--set', 'directory.fetchIntervalMs=1000', '--set', 'directory.minServeIntervalMs=0'] })
   let newcomer: NodeProcess | undefined
   let client: GhostClient | undefined
   try {
@@ -61,6 +62,7 @@ async function main (): Promise<void> {
 
     const [tcp, http] = await freePorts(2)
     const dataDir = join(net.baseDir, 'newcomer')
+    await mkdir(dataDir, { recursive: true, mode: 0o700 })
     const url = `http://127.0.0.1:${http}`
     const started = Date.now()
     newcomer = await startNodeProcess({
