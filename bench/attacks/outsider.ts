@@ -7,6 +7,7 @@
  *
  *   node dist/bench/attacks/outsider.js --mode swarm --target <ma/p2p/id> --mailbox <hex> [--puts n] [--addr <ma>]...
  *   node dist/bench/attacks/outsider.js --mode dir-flood --target <ma/p2p/id>[,<ma>...] --records n [--seconds s]
+ *   node dist/bench/attacks/outsider.js --mode forge-document --target <ma/p2p/id> --authority-dir <data dir>
  *
  * `swarm`: pushes its own record (RELAY|EXIT|SWARM, the addresses given) over
  * /ghostnode/dir/1.0.0, then asks /ghostnode/swarm/1.0.0 to read the mailbox,
@@ -14,7 +15,11 @@
  * of each. `dir-flood`: signs `records` node records of fresh identities and
  * answers every directory GET with all of them (and with its own record
  * first), dials each target so it fetches on identify, and pushes each fake
- * record as if it were the pusher's; prints what it served.
+ * record as if it were the pusher's; prints what it served. `forge-document`:
+ * holds ONE authority's identity key (read from its data dir: a compromised
+ * authority), fetches the target's membership document, and pushes the next
+ * period's document admitting the outsider with every flag, signed by that one
+ * authority only; prints the push status.
  *
  * stdout: one JSON object per line, the last with "final": true.
  */
@@ -23,6 +28,7 @@ import { parseArgs } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
@@ -34,9 +40,13 @@ import { ALL_CAPABILITIES, createNodeRecord } from '../../src/onion/node-record.
 import { encodeFrame, FrameDecoder } from '../../src/swarm/frames.js'
 import { SWARM_PROTOCOL, SwarmOp, decodeMessage, encodeRequestMessage, type SwarmRequest } from '../../src/swarm/protocol.js'
 import { createRecord } from '../../src/swarm/record-codec.js'
+import { loadIdentity } from '../../src/identity/key-file.js'
+import { ALL_MEMBER_FLAGS, DocumentKind, MEMBERSHIP_PROTOCOL } from '../../src/membership/constants.js'
+import { assembleDocument, decodeDocument, encodeDocumentBody, signDocumentBody, type MemberEntry } from '../../src/membership/document.js'
+import { MembershipRequestKind, MembershipStatus, membershipExchange } from '../../src/membership/protocol.js'
 import type { PrivateKey, Stream } from '@libp2p/interface'
 
-export type OutsiderMode = 'swarm' | 'dir-flood'
+export type OutsiderMode = 'swarm' | 'dir-flood' | 'forge-document'
 
 const HOUR_MS = 3_600_000
 
@@ -153,6 +163,19 @@ async function dirFlood (node: Libp2p, key: PrivateKey, targets: Multiaddr[], co
   print({ event: 'dir-flood', final: true, peerId: node.peerId.toString(), records: count, gets, served, pushes })
 }
 
+async function forgeDocument (node: Libp2p, target: Multiaddr, stolen: PrivateKey, outsider: PrivateKey): Promise<void> {
+  const signal = AbortSignal.timeout(10_000)
+  const got = await membershipExchange(await node.dialProtocol(target, MEMBERSHIP_PROTOCOL, { signal }), { kind: MembershipRequestKind.GET, havePeriod: 0 }, { signal })
+  if (got.status !== MembershipStatus.OK) throw new Error(`the target served no document (status ${got.status})`)
+  const current = decodeDocument(got.body)
+  const self: MemberEntry = { peerId: peerIdFromPrivateKey(outsider).toString(), key: outsider.publicKey.raw, recordHash: new Uint8Array(32), flags: ALL_MEMBER_FLAGS, addrs: [] }
+  const body = encodeDocumentBody({ ...current, kind: DocumentKind.CONSENSUS, period: current.period + 1, validUntil: current.validUntil + 60_000, members: [...current.members, self] })
+  const index = current.authorities.findIndex(k => Buffer.from(k).equals(Buffer.from(stolen.publicKey.raw)))
+  const forged = assembleDocument(body, [{ index, signature: await signDocumentBody(body, stolen) }])
+  const pushed = await membershipExchange(await node.dialProtocol(target, MEMBERSHIP_PROTOCOL, { signal }), { kind: MembershipRequestKind.PUSH, document: forged }, { signal })
+  print({ event: 'forge-document', final: true, peerId: self.peerId, period: current.period + 1, signers: 1, status: MembershipStatus[pushed.status] })
+}
+
 async function main (): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -162,15 +185,19 @@ async function main (): Promise<void> {
       puts: { type: 'string', default: '20' },
       records: { type: 'string', default: '1000' },
       seconds: { type: 'string', default: '3' },
-      addr: { type: 'string', multiple: true, default: [] }
+      addr: { type: 'string', multiple: true, default: [] },
+      'authority-dir': { type: 'string' }
     }
   })
   const mode = values.mode as OutsiderMode
   const targets = (values.target ?? '').split(',').filter(t => t !== '').map(t => multiaddr(t))
   if (targets.length === 0) throw new Error('--target <multiaddr/p2p/id> is required')
   const key = await generateKeyPair('Ed25519')
+  // forging a document, it speaks as the authority whose key it stole (a push from a stranger is never read)
+  const stolen = mode === 'forge-document' ? (await loadIdentity(values['authority-dir'] ?? ''))?.privateKey : undefined
+  if (mode === 'forge-document' && stolen == null) throw new Error('--authority-dir must hold an identity key')
   const node = await createLibp2p({
-    privateKey: key,
+    privateKey: stolen ?? key,
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
@@ -183,8 +210,10 @@ async function main (): Promise<void> {
       await swarmAttack(node, key, targets[0], Buffer.from(values.mailbox, 'hex'), Number(values.puts), values.addr.map(a => multiaddr(a)))
     } else if (mode === 'dir-flood') {
       await dirFlood(node, key, targets, Number(values.records), Number(values.seconds))
+    } else if (mode === 'forge-document') {
+      await forgeDocument(node, targets[0], stolen!, key)
     } else {
-      throw new Error('--mode must be swarm or dir-flood')
+      throw new Error('--mode must be swarm, dir-flood or forge-document')
     }
   } finally {
     await node.stop()

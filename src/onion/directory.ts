@@ -343,15 +343,16 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
   }
 
   private async ingestCandidate (decoded: SignedNodeRecord): Promise<IngestOutcome> {
+    const id = decoded.peerId.toString()
+    // a candidate pushing the same record again costs no signature check
+    const held = this.candidates.get(id)
+    if (held != null && held.version >= decoded.version) return 'candidate'
     let record: VerifiedNodeRecord
     try {
       record = await this.verifier.verifyDecoded(decoded, { expectedPeer: decoded.peerId })
     } catch (err) {
       return this.refused(err, decoded.peerId)
     }
-    const id = record.peerId.toString()
-    const held = this.candidates.get(id)
-    if (held != null && held.version >= record.version) return 'candidate'
     if (!this.components.membership.observeCandidate(candidateOf(record))) {
       this.verifier.reject('capacity')
       return 'full'

@@ -97,6 +97,15 @@ describe('admission on a 3-node process testnet, attacked by an outsider process
     expect(receipt.members.length).to.be.at.least(2)
   })
 
+  it('ignores a document admitting an outsider that one authority of three (its key stolen) signed and pushed', async () => {
+    if (net == null) throw new Error('no testnet')
+    const result = await runOutsider(['--mode', 'forge-document', '--target', tcpAddr(net.nodes[0]), '--authority-dir', net.nodes[2].dataDir])
+    expect(result.status).to.equal('REJECTED')
+    const metrics = await fetchMetrics(net.nodes[0].httpUrl)
+    expect(metricValue(metrics, 'ghostnode_membership_documents_rejected_total', '{reason="too_few_signatures"}')).to.equal(1)
+    for (const h of await healthOf(net)) expect(h.membership.members).to.equal(3)
+  })
+
   it('keeps voting and serving with one of its three authorities down', async () => {
     if (net == null) throw new Error('no testnet')
     const [first] = await healthOf(net)
