@@ -235,7 +235,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       extendTimeoutMs: config.onion.extendTimeoutMs,
       maxMessageBytes: config.onion.maxMessageBytes,
       // the relay budget is for relays the network admitted, not for anyone who signed a record
-      policy: relayPolicy(limiter, (peer) => membership.isRelay(peer.toString()) ? config.onion.relayBudgetFactor : 1)
+      policy: relayPolicy(limiter, (peer) => membership.isRelay(peer.toString()), config.onion.relayBudgetFactor)
     })
 
     let node: Ghostnode | undefined
@@ -357,23 +357,22 @@ function dialPolicy (policy: AddressPolicy, bootstrap: string[], authorities: Re
 
 /**
  * Onion traffic is limited per previous hop: cells and bytes per link, creations
- * per neighbour. A verified relay's link aggregates many circuits, so its costs
- * are divided by `factor` (the buckets stay per peer and keep their tiers).
+ * per neighbour. An admitted relay's link aggregates many circuits, so its costs
+ * are divided by `relayFactor` (the buckets stay per peer and keep their tiers).
  */
-function relayPolicy (limiter: RateLimiter, factor: (peer: PeerId) => number): NonNullable<ConstructorParameters<typeof OnionRelay>[0]['policy']> {
+function relayPolicy (limiter: RateLimiter, isRelay: (peer: PeerId) => boolean, relayFactor: number): NonNullable<ConstructorParameters<typeof OnionRelay>[0]['policy']> {
+  // An admitted relay forwards its clients' CREATEs and cells: over budget they are refused (DESTROY
+  // RESOURCE_LIMIT), but the relay is not blamed, or strangers sending through it could get it banned.
+  // Clients are charged and blamed at their first hop, where they are the previous hop.
+  const charge = (kind: 'circuits' | 'cells' | 'bytes', peer: PeerId, cost: number): boolean => {
+    const key = peer.toString()
+    const relay = isRelay(peer)
+    return limiter.check(kind, key, relay ? cost / relayFactor : cost, key, !relay).allowed
+  }
   return {
-    allowCreate: (peer) => {
-      const key = peer.toString()
-      return limiter.check('circuits', key, 1 / factor(peer), key).allowed
-    },
-    allowCell: (peer) => {
-      const key = peer.toString()
-      return limiter.check('cells', key, 1 / factor(peer), key).allowed
-    },
-    allowBytes: (peer, bytes) => {
-      const key = peer.toString()
-      return limiter.check('bytes', key, bytes / factor(peer), key).allowed
-    },
+    allowCreate: (peer) => charge('circuits', peer, 1),
+    allowCell: (peer) => charge('cells', peer, 1),
+    allowBytes: (peer, bytes) => charge('bytes', peer, bytes),
     onViolation: (peer, kind) => { limiter.penalize(peer.toString(), kind) }
   }
 }

@@ -104,8 +104,11 @@ export class RateLimiter {
    * ipPrefixKey() for connection, the mailbox for deposit. `peer` is whose
    * reputation applies; it defaults to `key` for the peer-keyed kinds and may
    * be omitted for connection attempts whose peer is not known yet.
+   * `blame` false charges and refuses as usual but costs the peer no
+   * reputation: for an admitted relay, whose link carries what its clients
+   * send, an overflow may be their doing, not its own.
    */
-  check (kind: LimitKind, key: string, cost = 1, peer?: string): LimitDecision {
+  check (kind: LimitKind, key: string, cost = 1, peer?: string, blame = true): LimitDecision {
     const who = peer ?? (PEER_KEYED[kind] ? key : undefined)
     let weight = 1
     if (who !== undefined) {
@@ -118,7 +121,7 @@ export class RateLimiter {
       : this.buckets[kind].take(key, cost / weight)
     if (wait === 0) return ALLOWED
     this.metrics.throttle(kind)
-    if (who !== undefined) this.reputation.penalize(who, 'bucket_overflow')
+    if (who !== undefined && blame) this.reputation.penalize(who, 'bucket_overflow')
     return wait === Infinity
       ? { allowed: false, reason: 'cost_exceeds_burst', retryAfterMs: Infinity }
       : { allowed: false, reason: 'rate_limited', retryAfterMs: wait }
