@@ -113,7 +113,7 @@ async function swarmCall (node: Libp2p, target: Multiaddr, request: SwarmRequest
 async function swarmAttack (node: Libp2p, key: PrivateKey, target: Multiaddr, mailbox: Uint8Array, puts: number, addrs: Multiaddr[]): Promise<void> {
   const pushed = await push(node, target, await ownRecord(key, addrs))
   const get = await swarmCall(node, target, { op: SwarmOp.GET, mailbox, namespace: 0, maxBytes: 1 << 20 })
-  const deleteAll = await swarmCall(node, target, { op: SwarmOp.DELETE_ALL, mailbox })
+  const deleteAll = await swarmCall(node, target, { op: SwarmOp.DELETE_ALL, mailbox, before: Date.now() })
   const putStatuses: Record<string, number> = {}
   const now = Date.now()
   for (let i = 0; i < puts; i++) {

@@ -15,7 +15,7 @@ const requests: SwarmRequest[] = [
   { op: SwarmOp.PUT, record },
   { op: SwarmOp.GET, mailbox, namespace: -1, maxBytes: 65_536, cursor: new Uint8Array(41).fill(1) },
   { op: SwarmOp.DELETE, mailbox, namespace: 0, hashes: [hash(1), hash(2)] },
-  { op: SwarmOp.DELETE_ALL, mailbox, namespace: 7 },
+  { op: SwarmOp.DELETE_ALL, mailbox, namespace: 7, before: 1_700_000_000_000 },
   { op: SwarmOp.DIGEST, entries: [{ mailbox, digest: hash(3) }] },
   { op: SwarmOp.FETCH, mailbox, maxBytes: 1000, hashes: [hash(4)] },
   { op: SwarmOp.RANGE, ranges: [{ start: 1n, end: 0n }], limit: 10, after: mailbox },

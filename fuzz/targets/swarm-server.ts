@@ -176,6 +176,11 @@ class Session {
       .filter(h => h.length === 32)
   }
 
+  /** A DELETE_ALL's signed time: around the records' timestamps, so some are older and some newer. */
+  before (r: ScriptReader): number {
+    return this.w.now + (r.u8() - 128) * 1000
+  }
+
   record (r: ScriptReader): SwarmRecord | undefined {
     const mailbox = this.mailbox(r)
     const namespace = this.namespace(r)
@@ -280,7 +285,9 @@ const OPS: Op[] = [
   (s, r) => {
     // emptying a whole mailbox is kept rare so the quotas stay within reach
     const all = (r.u8() & 7) === 0
-    s.send({ op: SwarmOp.DELETE_ALL, mailbox: s.mailbox(r), ...(all ? {} : { namespace: s.namespace(r) }) })
+    // before: now (everything so far) or a time among the stored records' timestamps
+    const before = s.before(r)
+    s.send({ op: SwarmOp.DELETE_ALL, mailbox: s.mailbox(r), before, ...(all ? {} : { namespace: s.namespace(r) }) })
   },
   (s, r) => { s.send({ op: SwarmOp.DIGEST, entries: Array.from({ length: 1 + (r.u8() % 3) }, () => ({ mailbox: s.mailbox(r), digest: new Uint8Array(32).fill(r.u8()) })) }) },
   (s, r) => { s.send({ op: SwarmOp.FETCH, mailbox: s.mailbox(r), maxBytes: r.u16(), hashes: s.knownHashes(r) }) },

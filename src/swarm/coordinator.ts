@@ -52,7 +52,7 @@ interface MemberOps {
   put: (record: SwarmRecord) => Promise<PutAnswer>
   get: (mailbox: Uint8Array, namespace: number, maxBytes: number, cursor?: Uint8Array) => Promise<PageAnswer>
   delete: (mailbox: Uint8Array, namespace: number, hashes: Uint8Array[]) => Promise<number>
-  deleteAll: (mailbox: Uint8Array, namespace?: number) => Promise<number>
+  deleteAll: (mailbox: Uint8Array, namespace: number | undefined, before: number) => Promise<number>
 }
 
 /**
@@ -162,9 +162,12 @@ export class SwarmCoordinator {
     return this.everywhere(mailbox, async ops => ops.delete(mailbox, namespace, hashes))
   }
 
-  /** Deletes every record of the mailbox (or one namespace) on every member. */
-  async deleteAll (mailbox: Uint8Array, namespace?: number): Promise<number> {
-    return this.everywhere(mailbox, async ops => ops.deleteAll(mailbox, namespace))
+  /**
+   * Deletes every record of the mailbox (or one namespace) stored at or before
+   * `before` (the owner's signed timestamp) on every member.
+   */
+  async deleteAll (mailbox: Uint8Array, namespace: number | undefined, before: number): Promise<number> {
+    return this.everywhere(mailbox, async ops => ops.deleteAll(mailbox, namespace, before))
   }
 
   private async everywhere (mailbox: Uint8Array, op: (ops: MemberOps) => Promise<number>): Promise<number> {
@@ -188,7 +191,7 @@ export class SwarmCoordinator {
       put: async (record) => peers.put(member, record),
       get: async (mailbox, namespace, maxBytes, cursor) => peers.get(member, mailbox, namespace, maxBytes, cursor),
       delete: async (mailbox, namespace, hashes) => peers.delete(member, mailbox, namespace, hashes),
-      deleteAll: async (mailbox, namespace) => peers.deleteAll(member, mailbox, namespace)
+      deleteAll: async (mailbox, namespace, before) => peers.deleteAll(member, mailbox, namespace, before)
     }
   }
 }

@@ -5,6 +5,7 @@ import {
   type SwarmExitRequest
 } from './exit-protocol.js'
 import { InvalidRequestError } from './errors.js'
+import { SeenRequests } from './seen-requests.js'
 import { SwarmStatus, exitStatusOf } from './status.js'
 import type { SwarmCoordinator } from './coordinator.js'
 import type { ClientOp, ClientOutcome, SwarmMetrics } from './swarm-metrics.js'
@@ -17,6 +18,8 @@ export interface SwarmExitInit {
   now: () => number
   /** Accepted skew of signed timestamps. @default 60000 */
   authWindowMs?: number
+  /** Executed deletes by signature: a replay gets the first answer. @default a fresh one */
+  seen?: SeenRequests
 }
 
 const OP_NAMES: Record<number, ClientOp> = { 1: 'store', 2: 'retrieve', 3: 'delete', 4: 'delete_all' }
@@ -44,6 +47,15 @@ function outcomeOf (status: number): ClientOutcome {
  */
 export function swarmExitHandler (init: SwarmExitInit): ExitHandler {
   const window = init.authWindowMs ?? DEFAULT_AUTH_WINDOW_MS
+  const seen = init.seen ?? new SeenRequests({ now: init.now })
+  /** Runs a signed delete once per signature: a replay within the window gets the first answer. */
+  const once = async (req: { signature: Uint8Array, timestamp: number }, run: () => Promise<Uint8Array>): Promise<{ body: Uint8Array, duplicate?: boolean }> => {
+    const answered = seen.answerOf(req.signature)
+    if (answered !== undefined) return { body: answered, duplicate: true }
+    const body = await run()
+    seen.remember(req.signature, body, req.timestamp + window)
+    return { body }
+  }
   const run = async (req: SwarmExitRequest): Promise<{ body: Uint8Array, duplicate?: boolean }> => {
     const c = init.coordinator
     switch (req.op) {
@@ -68,10 +80,11 @@ export function swarmExitHandler (init: SwarmExitInit): ExitHandler {
       }
       case SwarmExitOp.DELETE:
         checkAuth(signedFieldsOf(req), req.signature, init.now(), window)
-        return { body: encodeDeleteCount(await c.delete(req.mailbox, req.namespace, req.hashes)) }
+        return once(req, async () => encodeDeleteCount(await c.delete(req.mailbox, req.namespace, req.hashes)))
       case SwarmExitOp.DELETE_ALL:
         checkAuth(signedFieldsOf(req), req.signature, init.now(), window)
-        return { body: encodeDeleteCount(await c.deleteAll(req.mailbox, req.namespace)) }
+        // what the owner signed at T covers what was stored by T: a replay spares newer messages
+        return once(req, async () => encodeDeleteCount(await c.deleteAll(req.mailbox, req.namespace, req.timestamp)))
     }
   }
   return async (request) => {

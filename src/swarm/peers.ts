@@ -91,8 +91,8 @@ export class SwarmPeers {
     return decodeCountAnswer(await this.call(peer, { op: SwarmOp.DELETE, mailbox, namespace, hashes }))
   }
 
-  async deleteAll (peer: string, mailbox: Uint8Array, namespace?: number): Promise<number> {
-    return decodeCountAnswer(await this.call(peer, namespace === undefined ? { op: SwarmOp.DELETE_ALL, mailbox } : { op: SwarmOp.DELETE_ALL, mailbox, namespace }))
+  async deleteAll (peer: string, mailbox: Uint8Array, namespace: number | undefined, before: number): Promise<number> {
+    return decodeCountAnswer(await this.call(peer, namespace === undefined ? { op: SwarmOp.DELETE_ALL, mailbox, before } : { op: SwarmOp.DELETE_ALL, mailbox, namespace, before }))
   }
 
   async digest (peer: string, entries: DigestEntry[]): Promise<DigestAnswer> {

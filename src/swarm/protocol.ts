@@ -52,7 +52,8 @@ export type SwarmRequest =
   | { op: typeof SwarmOp.PUT, record: SwarmRecord }
   | { op: typeof SwarmOp.GET, mailbox: Uint8Array, namespace: number, maxBytes: number, cursor?: Uint8Array }
   | { op: typeof SwarmOp.DELETE, mailbox: Uint8Array, namespace: number, hashes: Uint8Array[] }
-  | { op: typeof SwarmOp.DELETE_ALL, mailbox: Uint8Array, namespace?: number }
+  /** `before`: the owner's signed timestamp; only records stored at or before it are deleted. */
+  | { op: typeof SwarmOp.DELETE_ALL, mailbox: Uint8Array, namespace?: number, before: number }
   | { op: typeof SwarmOp.DIGEST, entries: DigestEntry[] }
   | { op: typeof SwarmOp.FETCH, mailbox: Uint8Array, maxBytes: number, hashes: Uint8Array[] }
   | { op: typeof SwarmOp.RANGE, ranges: RingRange[], limit: number, after?: Uint8Array }
@@ -121,7 +122,7 @@ function writeRequestBody (w: Writer, req: SwarmRequest): void {
       writeHashes16(w, req.hashes)
       return
     case SwarmOp.DELETE_ALL:
-      w.bytes(fixed(req.mailbox, MAILBOX_BYTES, 'mailbox')).u8(req.namespace === undefined ? 0 : 1).i16(req.namespace ?? 0)
+      w.bytes(fixed(req.mailbox, MAILBOX_BYTES, 'mailbox')).u8(req.namespace === undefined ? 0 : 1).i16(req.namespace ?? 0).u64(req.before)
       return
     case SwarmOp.DIGEST:
       count16(req.entries.length, 'digest entries')
@@ -171,7 +172,8 @@ export function decodeRequestBody (op: number, body: Uint8Array): SwarmRequest {
       if (flags > 1) throw new SwarmProtocolError(`unknown DELETE_ALL flags ${flags}`)
       const namespace = r.i16('namespace')
       if (flags === 0 && namespace !== 0) throw new SwarmProtocolError('DELETE_ALL without a namespace must carry 0')
-      req = flags === 1 ? { op, mailbox, namespace } : { op, mailbox }
+      const before = r.u64('before')
+      req = flags === 1 ? { op, mailbox, namespace, before } : { op, mailbox, before }
       break
     }
     case SwarmOp.DIGEST: {

@@ -62,12 +62,13 @@ export class LocalReplica {
     return this.store.delete(mailbox, namespace, hashes)
   }
 
-  async deleteAll (mailbox: Uint8Array, namespace?: number): Promise<number> {
+  /** Deletes the records stored at or before `before` (the owner's signed timestamp), leaving tombstones. */
+  async deleteAll (mailbox: Uint8Array, namespace: number | undefined, before: number): Promise<number> {
     const listing = await this.store.listHashes(mailbox)
     for (const e of listing) {
-      if (namespace === undefined || e.namespace === namespace) this.tombstones.add(mailbox, e.hash, this.now(), e.expiry)
+      if ((namespace === undefined || e.namespace === namespace) && (e.timestamp ?? 0) <= before) this.tombstones.add(mailbox, e.hash, before, e.expiry)
     }
-    return this.store.deleteAll(mailbox, namespace)
+    return this.store.deleteAll(mailbox, namespace, before)
   }
 
   /** Per entry: undefined when our digest matches, else our listing (hash order). */
@@ -127,7 +128,7 @@ export class LocalReplica {
       case SwarmOp.PUT: return encodePutAnswer(await this.put(request.record))
       case SwarmOp.GET: return encodePageAnswer(await this.get(request.mailbox, request.namespace, request.maxBytes, request.cursor))
       case SwarmOp.DELETE: return encodeCountAnswer(await this.delete(request.mailbox, request.namespace, request.hashes))
-      case SwarmOp.DELETE_ALL: return encodeCountAnswer(await this.deleteAll(request.mailbox, request.namespace))
+      case SwarmOp.DELETE_ALL: return encodeCountAnswer(await this.deleteAll(request.mailbox, request.namespace, request.before))
       case SwarmOp.DIGEST: return encodeDigestAnswer(await this.digest(request.entries))
       case SwarmOp.FETCH: return encodeRecordsAnswer(await this.fetch(request.mailbox, request.hashes, request.maxBytes))
       case SwarmOp.RANGE: return encodeRangeAnswer(await this.range(request.ranges, request.limit, request.after))

@@ -81,6 +81,8 @@ export interface HashListing {
   hash: Uint8Array
   namespace: number
   expiry: number
+  /** When the record was stored (local listings only; not exchanged on the wire). */
+  timestamp?: number
 }
 
 export interface StoreLimits {

@@ -56,7 +56,7 @@ export async function readHashes (db: Db, mailbox: Uint8Array, now: number): Pro
   const out: HashListing[] = []
   for await (const [key, value] of db.iterator(hashRange(mailbox))) {
     const e = parseHashValue(value)
-    if (e.expiry > now) out.push({ hash: key.subarray(1 + MAILBOX_BYTES), namespace: e.namespace, expiry: e.expiry })
+    if (e.expiry > now) out.push({ hash: key.subarray(1 + MAILBOX_BYTES), namespace: e.namespace, expiry: e.expiry, timestamp: e.timestamp })
   }
   return out
 }

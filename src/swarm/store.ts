@@ -188,7 +188,12 @@ export class MessageStore {
   }
 
   /** Deletes every record of a mailbox, or of one namespace in it; returns the count. */
-  async deleteAll (mailbox: Uint8Array, namespace?: number): Promise<number> {
+  /**
+   * Deletes every record of the mailbox (or of one namespace) stored at or
+   * before `before` (ms): a DELETE_ALL signed at time T never removes what was
+   * deposited after it, so a replay of it cannot delete newer messages.
+   */
+  async deleteAll (mailbox: Uint8Array, namespace?: number, before = Number.MAX_SAFE_INTEGER): Promise<number> {
     this.assertOpen()
     try {
       checkMailbox(mailbox)
@@ -202,7 +207,7 @@ export class MessageStore {
       const removals: Removal[] = []
       for await (const [key, value] of this.db.iterator(hashRange(mailbox))) {
         const entry = parseHashValue(value)
-        if (namespace === undefined || entry.namespace === namespace) {
+        if ((namespace === undefined || entry.namespace === namespace) && entry.timestamp <= before) {
           removals.push({ mailbox, hash: key.subarray(1 + MAILBOX_BYTES), entry })
         }
       }

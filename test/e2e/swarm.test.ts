@@ -143,6 +143,26 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
     expect(await holders(key.publicKey, b.hash)).to.equal(0)
   })
 
+  it('a replayed DELETE_ALL spares messages stored after it, at the exit and at every replica', async () => {
+    const key = MailboxKey.generate()
+    await sender.store(key.publicKey, encoder.encode('before'))
+    const signedAt = now()
+    expect(await owner.deleteAll(key, { timestamp: signedAt })).to.equal(1)
+    await until(() => now() > signedAt, 1_000, 'the clock to move on')
+    const later = await sender.store(key.publicKey, encoder.encode('after'))
+    await until(async () => await holders(key.publicKey, later.hash) === 3, 5_000, 'all copies of the later message')
+    // the same signed bytes again (Ed25519 is deterministic), through the same circuit: the exit answers
+    // as the first time (1) and executes nothing
+    const duplicates = async (): Promise<number> => (await Promise.all(nodes.map(async n => metric(n, 'ghostnode_swarm_requests_total', '{op="delete_all",outcome="duplicate"}')))).reduce((a, b) => a + b, 0)
+    const before = await duplicates()
+    expect(await owner.deleteAll(key, { timestamp: signedAt })).to.equal(1)
+    expect(await duplicates()).to.equal(before + 1)
+    // a member replaying it to every replica removes only what was stored by the signed time: nothing
+    for (const n of nodes) expect(await n.swarm.coordinator.deleteAll(key.publicKey, undefined, signedAt)).to.equal(0)
+    expect(await holders(key.publicKey, later.hash)).to.equal(3)
+    expect((await owner.retrieve(key)).messages.map(m => decoder.decode(m.data))).to.deep.equal(['after'])
+  })
+
   it('pages a mailbox by cursor within the byte budget', async () => {
     const key = MailboxKey.generate()
     const bodies = [1, 2, 3].map(i => new Uint8Array(2_000).fill(i))

@@ -84,7 +84,7 @@ describe('swarm/channel and server (in-memory streams)', () => {
     const [out2, in2] = await streamPair()
     new SwarmServer({ replica: slow, log, authorize: () => 'member', allow: () => true, maxInflight: 4 }).handle(in2, { remotePeer: peer } as unknown as Connection)
     const channel = new SwarmChannel(out2, peer, { log })
-    const answers = Array.from({ length: 6 }, async () => channel.request({ op: SwarmOp.DELETE_ALL, mailbox }, 5_000))
+    const answers = Array.from({ length: 6 }, async () => channel.request({ op: SwarmOp.DELETE_ALL, mailbox, before: 1_700_000_000_000 }, 5_000))
     await new Promise(resolve => setTimeout(resolve, 50))
     release()
     const statuses = (await Promise.all(answers)).map(a => a.status)
@@ -97,11 +97,11 @@ describe('swarm/channel and server (in-memory streams)', () => {
   it('answers UNAUTHORIZED to a peer whose record is not a member\'s, and RATE_LIMITED over budget', async () => {
     const channel = new SwarmChannel(outbound, peer, { log })
     standing = 'refused'
-    expect((await channel.request({ op: SwarmOp.DELETE_ALL, mailbox }, 5_000)).status).to.equal(SwarmPeerStatus.UNAUTHORIZED)
+    expect((await channel.request({ op: SwarmOp.DELETE_ALL, mailbox, before: 1_700_000_000_000 }, 5_000)).status).to.equal(SwarmPeerStatus.UNAUTHORIZED)
     expect(violations).to.deep.equal(['unauthorized'])
     standing = 'member'
     allowed = false
-    expect((await channel.request({ op: SwarmOp.DELETE_ALL, mailbox }, 5_000)).status).to.equal(SwarmPeerStatus.RATE_LIMITED)
+    expect((await channel.request({ op: SwarmOp.DELETE_ALL, mailbox, before: 1_700_000_000_000 }, 5_000)).status).to.equal(SwarmPeerStatus.RATE_LIMITED)
   })
 
   it('refuses a peer it holds no record of without penalising it, charges it, and asks to catch up', async () => {
@@ -124,11 +124,11 @@ describe('swarm/channel and server (in-memory streams)', () => {
   it('answers BAD_REQUEST to a malformed body and keeps serving the stream', async () => {
     const channel = new SwarmChannel(outbound, peer, { log })
     // a hand-made DELETE_ALL with a truncated mailbox, then a good request on the same stream
-    const bad = encodeRequestMessage(77, { op: SwarmOp.DELETE_ALL, mailbox }).subarray(0, 20)
+    const bad = encodeRequestMessage(77, { op: SwarmOp.DELETE_ALL, mailbox, before: 1_700_000_000_000 }).subarray(0, 20)
     const answers: Uint8Array[] = []
     outbound.addEventListener('message', (evt) => { answers.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()) })
     outbound.send(encodeFrame(bad))
-    expect((await channel.request({ op: SwarmOp.DELETE_ALL, mailbox }, 5_000)).status).to.equal(SwarmPeerStatus.OK)
+    expect((await channel.request({ op: SwarmOp.DELETE_ALL, mailbox, before: 1_700_000_000_000 }, 5_000)).status).to.equal(SwarmPeerStatus.OK)
     expect(violations).to.deep.equal(['malformed'])
     const all = Buffer.concat(answers)
     // the first answer on the wire (length u32 | version | type | id u32 | status) is BAD_REQUEST for id 77
@@ -152,9 +152,9 @@ describe('swarm/channel and server (in-memory streams)', () => {
     const [silentOut, silentIn] = await streamPair()
     silentIn.addEventListener('message', () => {})
     const channel = new SwarmChannel(silentOut, peer, { log, maxInflight: 1, maxQueued: 1 })
-    const first = channel.request({ op: SwarmOp.DELETE_ALL, mailbox }, 200)
-    const second = channel.request({ op: SwarmOp.DELETE_ALL, mailbox }, 200)
-    const third = channel.request({ op: SwarmOp.DELETE_ALL, mailbox }, 200)
+    const first = channel.request({ op: SwarmOp.DELETE_ALL, mailbox, before: 1_700_000_000_000 }, 200)
+    const second = channel.request({ op: SwarmOp.DELETE_ALL, mailbox, before: 1_700_000_000_000 }, 200)
+    const third = channel.request({ op: SwarmOp.DELETE_ALL, mailbox, before: 1_700_000_000_000 }, 200)
     expect((await third.catch(e => e)).name).to.equal('SwarmBusyError')
     expect(await first.catch(e => e)).to.be.instanceOf(SwarmRequestTimeoutError)
     expect(await second.catch(e => e)).to.be.instanceOf(SwarmRequestTimeoutError)

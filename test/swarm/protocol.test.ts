@@ -19,8 +19,8 @@ const REQUESTS: SwarmRequest[] = [
   { op: SwarmOp.GET, mailbox, namespace: 5, maxBytes: 4096 },
   { op: SwarmOp.GET, mailbox, namespace: -1, maxBytes: 1, cursor: new Uint8Array(41).fill(1) },
   { op: SwarmOp.DELETE, mailbox, namespace: 0, hashes: [hash(1), hash(2)] },
-  { op: SwarmOp.DELETE_ALL, mailbox },
-  { op: SwarmOp.DELETE_ALL, mailbox, namespace: -32768 },
+  { op: SwarmOp.DELETE_ALL, mailbox, before: 1_700_000_000_000 },
+  { op: SwarmOp.DELETE_ALL, mailbox, namespace: -32768, before: 2 ** 53 - 1 },
   { op: SwarmOp.DIGEST, entries: [{ mailbox, digest: hash(9) }] },
   { op: SwarmOp.FETCH, mailbox, maxBytes: 1 << 20, hashes: [hash(3)] },
   { op: SwarmOp.RANGE, ranges: [{ start: 5n, end: (1n << 64n) - 1n }, { start: 10n, end: 2n }], limit: 512 },
@@ -66,7 +66,7 @@ describe('swarm/protocol', () => {
   })
 
   it('refuses an unknown version, type or op, and trailing bytes, with typed errors', () => {
-    const good = encodeRequestMessage(1, { op: SwarmOp.DELETE_ALL, mailbox })
+    const good = encodeRequestMessage(1, { op: SwarmOp.DELETE_ALL, mailbox, before: 1_700_000_000_000 })
     const badVersion = good.slice()
     badVersion[0] = 2
     expect(() => decodeMessage(badVersion)).to.throw(UnsupportedSwarmVersionError)

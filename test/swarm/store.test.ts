@@ -242,6 +242,14 @@ describe('swarm/store', () => {
     expect(store.stats()).to.deep.equal({ records: 1, bytes: 187 })
   })
 
+  it('deleteAll removes only what was stored at or before the signed time', async () => {
+    const [old1, old2, newer] = [rec(1), rec(2), rec(3)]
+    await Promise.all([old1, old2, newer].map(async r => store.put(r)))
+    expect(await store.deleteAll(mailboxA, undefined, T0 + 2)).to.equal(2)
+    expect((await store.retrieve(mailboxA, 0, { maxBytes: 1 << 20 })).records.map(r => hex(r.hash))).to.deep.equal([hex(newer.hash)])
+    expect(await store.deleteAll(mailboxA, 0, T0 + 2)).to.equal(0) // a replay finds nothing it covers
+  })
+
   it('changes the digest when content or an expiry changes, and not with insertion order', async () => {
     const empty = await store.digest(mailboxA)
     await store.put(rec(1))
