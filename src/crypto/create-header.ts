@@ -2,7 +2,7 @@ import { createCipheriv, createSecretKey, timingSafeEqual } from 'node:crypto'
 import {
   CELL_PAYLOAD_BYTES, CREATE_BETA_BYTES, CREATE_HEADER_BYTES, CREATE_MAC_BYTES, MAX_HOPS, MAX_PEER_ID_BYTES,
   ROUTING_SLOT_BYTES, SLOT_FLAG_EXIT, SLOT_FLAGS_OFFSET, SLOT_NEXT_EPH_OFFSET, SLOT_NEXT_MAC_OFFSET,
-  SLOT_PEER_ID_LEN_OFFSET, SLOT_PEER_ID_OFFSET, X25519_KEY_BYTES
+  SLOT_PEER_ID_LEN_OFFSET, SLOT_PEER_ID_OFFSET, SLOT_RESERVED_OFFSET, X25519_KEY_BYTES
 } from '../onion/constants.js'
 import { CreateMacError, CreateRoutingError, CreateSizeError, InvalidKeyError, InvalidPathError } from './errors.js'
 import { deriveCreateKeys, headerMac } from './kdf.js'
@@ -65,6 +65,11 @@ function xorInto (target: Uint8Array, source: Uint8Array): void {
   for (let i = 0; i < target.length; i++) target[i] ^= source[i]
 }
 
+function allZero (bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false
+  return true
+}
+
 /** Write a routing slot into `slot` (S bytes, zeroed by the caller). */
 export function encodeRoutingSlot (slot: Uint8Array, info: RoutingInfo): void {
   if (info.exit) {
@@ -96,11 +101,15 @@ export function decodeRoutingSlot (slot: Uint8Array): RoutingInfo {
     throw new CreateRoutingError('unknown routing flags')
   }
   if ((flags & SLOT_FLAG_EXIT) !== 0) {
-    if (idLen !== 0) throw new CreateRoutingError('exit slot carries a next hop')
+    // the exit's slot is all zero past its flags: one encoding per meaning
+    if (!allZero(slot, SLOT_PEER_ID_LEN_OFFSET, S)) throw new CreateRoutingError('exit slot carries a next hop or non-zero bytes')
     return { exit: true }
   }
   if (idLen < 1 || idLen > MAX_PEER_ID_BYTES) {
     throw new CreateRoutingError('bad next-hop peer id length')
+  }
+  if (!allZero(slot, SLOT_PEER_ID_OFFSET + idLen, SLOT_PEER_ID_OFFSET + MAX_PEER_ID_BYTES) || !allZero(slot, SLOT_RESERVED_OFFSET, S)) {
+    throw new CreateRoutingError('non-zero padding or reserved bytes in the routing slot')
   }
   return {
     exit: false,

@@ -63,6 +63,8 @@ export const SLOT_PEER_ID_LEN_OFFSET = 1
 export const SLOT_PEER_ID_OFFSET = 2
 export const SLOT_NEXT_EPH_OFFSET = SLOT_PEER_ID_OFFSET + MAX_PEER_ID_BYTES
 export const SLOT_NEXT_MAC_OFFSET = SLOT_NEXT_EPH_OFFSET + X25519_KEY_BYTES
+/** The last 4 bytes of a slot: zero, so that one slot has one encoding. */
+export const SLOT_RESERVED_OFFSET = SLOT_NEXT_MAC_OFFSET + CREATE_MAC_BYTES
 /** Routing flag bit: this hop is the exit. Every other flag bit must be zero. */
 export const SLOT_FLAG_EXIT = 0x01
 

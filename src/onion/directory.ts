@@ -27,6 +27,8 @@ type IngestOutcome = OfferOutcome | 'rejected' | 'unadmitted' | 'candidate'
  * and publishes this node's own record (on start, key rotation, address change;
  * pushed to directory peers and put in the DHT).
  */
+/** Peers whose last full directory serve is remembered (for minServeIntervalMs). */
+const MAX_SERVED_PEERS_TRACKED = 10_000
 /** Extra directory rounds shortly after start (see afterStart). */
 const STARTUP_REFRESH_DELAYS_MS = [2_000, 12_000, 30_000]
 
@@ -473,7 +475,10 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
           const last = this.servedAt.get(key)
           const t = this.now()
           if (last != null && t - last < this.init.minServeIntervalMs) return undefined
+          // kept across reconnects (a peer must not reset its interval by redialling), bounded oldest-first
+          this.servedAt.delete(key)
           this.servedAt.set(key, t)
+          if (this.servedAt.size > MAX_SERVED_PEERS_TRACKED) this.servedAt.delete(this.servedAt.keys().next().value!)
           // members' records only: the store holds no one else's, and ours only counts once we are admitted
           const own = this.store.get(this.components.peerId)
           const served = this.store.encoded(this.init.maxResponseBytes)
@@ -508,7 +513,6 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const key = evt.detail.toString()
     this.dirPeers.delete(key)
-    this.servedAt.delete(key)
   }
 
   /**

@@ -3,6 +3,8 @@ import { encodeCursor } from './store-keys.js'
 import { checkPut, type StoreLimits } from './store-options.js'
 import { MAX_PEER_PAGE_BYTES, type PageAnswer, type PutAnswer } from './protocol.js'
 import { QuorumFailedError, SwarmNotReadyError, SwarmUnavailableError } from './service-errors.js'
+import { InvalidRequestError, TtlOutOfBoundsError } from './errors.js'
+import { isEd25519PublicKey } from '../crypto/ed25519.js'
 import { DEFAULT_MAX_PAGE_BYTES } from './service-defaults.js'
 import { swarmStatusOf } from './status.js'
 import type { LocalReplica } from './replica.js'
@@ -84,6 +86,11 @@ export class SwarmCoordinator {
 
   async store (request: StoreInit): Promise<StoreOutcome> {
     const now = this.init.now()
+    const { minTtlMs, maxTtlMs } = this.init.limits
+    // before the record is built: a TTL near 2^53 would overflow its expiry and be reported as malformed
+    if (!(request.ttlMs >= minTtlMs && request.ttlMs <= maxTtlMs)) throw new TtlOutOfBoundsError(request.ttlMs, minTtlMs, maxTtlMs)
+    // a mailbox that is no Ed25519 key could never sign a read or a delete: its messages would be stuck
+    if (!isEd25519PublicKey(request.mailbox)) throw new InvalidRequestError('mailbox is not an Ed25519 public key')
     const record = createRecord({ ...request, timestamp: now })
     // size, TTL and hash are refused here, before any member is asked: nothing is stored anywhere
     checkPut(record, this.init.limits, now)

@@ -57,6 +57,8 @@ export interface PutBatchContext {
   usageCache: UsageCache
   scanUsage: UsageScan
   expiryBucketMs: number
+  /** A duplicate extends the stored record's expiry, but never past its own timestamp + this. */
+  maxTtlMs: number
   quotas: Quotas
   metrics: StoreMetrics
   sync: boolean
@@ -148,18 +150,21 @@ export async function commitPutBatch (ctx: PutBatchContext, records: SwarmRecord
     const existing = written.get(id) ?? overlay?.get(id) ?? (priorValue !== undefined ? parseHashValue(priorValue) : undefined)
     if (existing !== undefined) {
       duplicates++
-      if (r.expiry > existing.expiry) {
-        const extended = { ...existing, expiry: r.expiry }
+      // the stored timestamp stays, so the expiry is capped at it + the maximum TTL: past that, every
+      // replica's checks would refuse the record and repair could no longer copy it
+      const expiry = Math.min(r.expiry, existing.timestamp + ctx.maxTtlMs)
+      if (expiry > existing.expiry) {
+        const extended = { ...existing, expiry }
         const loc = { mailbox: r.mailbox, namespace: r.namespace, timestamp: existing.timestamp }
-        point({ mailbox: r.mailbox, hash: r.hash, expiry: r.expiry })
+        point({ mailbox: r.mailbox, hash: r.hash, expiry })
         ops.push(
           { type: 'put', key: hashKeys[i], value: hashValue(extended) },
           // Same hash means same mailbox, namespace and data: only timestamp may differ, and the stored one stays.
-          { type: 'put', key: recordKey(loc, r.hash), value: encodeRecord({ ...r, timestamp: existing.timestamp }) }
+          { type: 'put', key: recordKey(loc, r.hash), value: encodeRecord({ ...r, timestamp: existing.timestamp, expiry }) }
         )
         written.set(id, extended)
       }
-      outcomes.push({ ok: true, value: { stored: false, expiry: Math.max(existing.expiry, r.expiry) } })
+      outcomes.push({ ok: true, value: { stored: false, expiry: Math.max(existing.expiry, expiry) } })
       return
     }
 

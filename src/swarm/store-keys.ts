@@ -198,8 +198,13 @@ export function encodeCursor (timestamp: number, hash: Uint8Array): Uint8Array {
 /** Undefined when the bytes are not a cursor this layout issued. */
 export function decodeCursor (cursor: Uint8Array): { timestamp: number, hash: Uint8Array } | undefined {
   if (cursor.byteLength !== CURSOR_BYTES || cursor[0] !== CURSOR_VERSION) return undefined
+  // no stored record has a timestamp past 2^53 - 1: such a cursor was not issued here
+  if (view(cursor).readUInt32BE(1) > MAX_SAFE_HIGH_WORD) return undefined
   return { timestamp: readU64(cursor, 1), hash: cursor.subarray(9) }
 }
+
+/** Largest high word of a u64 that still fits a safe integer (2^53 - 1). */
+const MAX_SAFE_HIGH_WORD = 0x1fffff
 
 /** Smallest key greater than every key starting with `prefix`. */
 export function prefixEnd (prefix: Uint8Array): Uint8Array {

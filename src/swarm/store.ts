@@ -334,6 +334,7 @@ export class MessageStore {
         meta: this.meta,
         scanUsage: this.usageScan,
         expiryBucketMs: this.limits.expiryBucketMs,
+        maxTtlMs: this.limits.maxTtlMs,
         usageCache: this.usageCache,
         quotas: this.limits,
         metrics: this.metrics,

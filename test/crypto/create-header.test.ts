@@ -181,5 +181,22 @@ describe('crypto/create-header', () => {
       expect(() => decodeRoutingSlot(slot)).to.throw(CreateRoutingError)
       expect(() => decodeRoutingSlot(new Uint8Array(10))).to.throw(CreateRoutingError)
     })
+
+    it('rejects non-zero reserved bytes, peer id padding, or anything past an exit\'s flags: one encoding per slot', () => {
+      const relaySlot = (): Uint8Array => {
+        const slot = new Uint8Array(ROUTING_SLOT_BYTES)
+        encodeRoutingSlot(slot, { exit: false, nextPeerId: peerId(1), nextEph: new Uint8Array(32).fill(3), nextMac: new Uint8Array(16).fill(4) })
+        return slot
+      }
+      for (const at of [ROUTING_SLOT_BYTES - 4, ROUTING_SLOT_BYTES - 1, 2 + peerId(1).byteLength]) {
+        const slot = relaySlot()
+        slot[at] = 1
+        expect(() => decodeRoutingSlot(slot), `byte ${at}`).to.throw(CreateRoutingError)
+      }
+      const exitSlot = new Uint8Array(ROUTING_SLOT_BYTES)
+      encodeRoutingSlot(exitSlot, { exit: true })
+      exitSlot[ROUTING_SLOT_BYTES - 1] = 1
+      expect(() => decodeRoutingSlot(exitSlot)).to.throw(CreateRoutingError)
+    })
   })
 })

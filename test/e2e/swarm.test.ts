@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto'
 import { expect } from 'chai'
+import { isEd25519PublicKey } from '../../src/crypto/ed25519.js'
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js'
 import { ExitError } from '../../src/onion/circuit-errors.js'
 import { GhostClient } from '../../src/onion/client.js'
@@ -107,7 +109,15 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
     expect(await exitStatus(sender.store(key.publicKey, new Uint8Array(limits.maxMessageBytes + 1)))).to.equal(SwarmStatus.MESSAGE_TOO_LARGE)
     expect(await exitStatus(sender.store(key.publicKey, Uint8Array.of(1), { ttlMs: limits.minTtlMs - 1 }))).to.equal(SwarmStatus.TTL_OUT_OF_BOUNDS)
     expect(await exitStatus(sender.store(key.publicKey, Uint8Array.of(1), { ttlMs: limits.maxTtlMs + 1 }))).to.equal(SwarmStatus.TTL_OUT_OF_BOUNDS)
+    // a TTL whose expiry would overflow is a TTL out of bounds too, not a malformed record
+    expect(await exitStatus(sender.store(key.publicKey, Uint8Array.of(1), { ttlMs: Number.MAX_SAFE_INTEGER }))).to.equal(SwarmStatus.TTL_OUT_OF_BOUNDS)
     for (const n of nodes) expect((await n.swarm.store.usage(key.publicKey)).records).to.equal(0)
+    // 32 bytes that are no Ed25519 key: nobody could ever sign a read or delete of that mailbox
+    let notAKey: Uint8Array
+    do notAKey = randomBytes(32)
+    while (isEd25519PublicKey(notAKey))
+    expect(await exitStatus(sender.store(notAKey, Uint8Array.of(1)))).to.equal(ExitStatus.BAD_REQUEST)
+    for (const n of nodes) expect((await n.swarm.store.usage(notAKey)).records).to.equal(0)
 
     const hashes: Uint8Array[] = []
     for (let i = 0; i < MAILBOX_QUOTA_RECORDS; i++) hashes.push((await sender.store(key.publicKey, Uint8Array.of(i))).hash)
@@ -161,6 +171,14 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
     for (const n of nodes) expect(await n.swarm.coordinator.deleteAll(key.publicKey, undefined, signedAt)).to.equal(0)
     expect(await holders(key.publicKey, later.hash)).to.equal(3)
     expect((await owner.retrieve(key)).messages.map(m => decoder.decode(m.data))).to.deep.equal(['after'])
+  })
+
+  it('answers a signed cursor whose timestamp is past 2^53 with INVALID_CURSOR', async () => {
+    const key = MailboxKey.generate()
+    await sender.store(key.publicKey, encoder.encode('x'))
+    const cursor = new Uint8Array(41).fill(0xff)
+    cursor[0] = 1
+    expect(await exitStatus(owner.retrieve(key, { cursor }))).to.equal(SwarmStatus.INVALID_CURSOR)
   })
 
   it('pages a mailbox by cursor within the byte budget', async () => {

@@ -296,6 +296,22 @@ describe('directory', function () {
     }
   })
 
+  it('keeps a peer\'s serve interval when it hangs up and dials again', async () => {
+    const a = await createNode({ minServeIntervalMs: 60_000 })
+    const b = await createNode({ minServeIntervalMs: 60_000 })
+    await admit([a, b])
+    await b.dial(a.getMultiaddrs()[0])
+    await until([b], () => knows(b, [a]), 'b to fetch from a once') // the fetch on identify
+    await b.hangUp(a.peerId)
+    await b.dial(a.getMultiaddrs()[0])
+    try {
+      await b.services.directory.fetchFrom(a.peerId)
+      expect.fail('should still have been rate limited')
+    } catch (err) {
+      expect(err).to.be.instanceOf(DirectoryRateLimitedError)
+    }
+  })
+
   it('bounds the number of records it holds', async () => {
     const c = await createNode({ maxRecords: 1 })
     const [a, b] = await Promise.all([createNode(), createNode()])

@@ -242,6 +242,19 @@ describe('swarm/store', () => {
     expect(store.stats()).to.deep.equal({ records: 1, bytes: 187 })
   })
 
+  it('a duplicate extends the expiry, but never past the stored timestamp + the maximum TTL', async () => {
+    const maxTtl = 14 * 24 * HOUR
+    const first = rec(1, { ttlMs: maxTtl })
+    await store.put(first)
+    // the same content again 30 s later, also with the maximum TTL: same hash, later timestamp
+    const again = createRecord({ mailbox: first.mailbox, namespace: first.namespace, timestamp: first.timestamp + 30_000, ttlMs: maxTtl, data: first.data })
+    const out = await store.put(again)
+    expect(out.stored).to.equal(false)
+    expect(out.expiry).to.equal(first.timestamp + maxTtl)
+    const held = await store.get(first.mailbox, first.hash)
+    expect(held!.expiry - held!.timestamp).to.be.at.most(maxTtl)
+  })
+
   it('deleteAll removes only what was stored at or before the signed time', async () => {
     const [old1, old2, newer] = [rec(1), rec(2), rec(3)]
     await Promise.all([old1, old2, newer].map(async r => store.put(r)))
