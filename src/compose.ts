@@ -193,9 +193,9 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
           registry,
           now,
           // only verified swarm members are served, so their requests get the relay budget factor
-          allowRequest: (peer) => {
+          allowRequest: (peer, cost) => {
             const key = peer.toString()
-            return limiter.check('swarm', key, 1 / config.onion.relayBudgetFactor, key).allowed
+            return limiter.check('swarm', key, cost / config.onion.relayBudgetFactor, key).allowed
           },
           onViolation: (peer) => { limiter.penalize(peer.toString(), 'protocol_misuse') }
         })

@@ -1,5 +1,5 @@
 import { RangeSet, digestOfListing } from './ranges.js'
-import { MAX_PEER_PAGE_BYTES, type DigestEntry } from './protocol.js'
+import { MAX_DIGEST_ENTRIES, MAX_PEER_PAGE_BYTES, MAX_RANGE_LIMIT, MAX_REQUEST_HASHES, type DigestEntry } from './protocol.js'
 import { positionOf } from './ring.js'
 import { swarmStatusOf } from './status.js'
 import type { LocalReplica } from './replica.js'
@@ -9,10 +9,11 @@ import type { SwarmRecord } from './record-codec.js'
 import type { HashListing } from './store-options.js'
 import type { Logger } from '@libp2p/interface'
 
-/** Mailboxes per RANGE page and per DIGEST request. */
-const LIST_PAGE = 512
-/** Hashes per FETCH/HANDOFF request. */
-const HASH_BATCH = 1024
+/** Mailboxes per RANGE page and per DIGEST request: the responders' caps. */
+const RANGE_PAGE = MAX_RANGE_LIMIT
+const DIGEST_BATCH = MAX_DIGEST_ENTRIES
+/** Hashes per FETCH/HANDOFF/DELETE request. */
+const HASH_BATCH = MAX_REQUEST_HASHES
 
 export const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
 export const fromHex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'))
@@ -61,7 +62,7 @@ export class MailboxExchange {
       const slice = ranges.slice(i, i + 0xffff)
       let after: Uint8Array | undefined
       for (;;) {
-        const page = await this.init.peers.range(peer, slice, LIST_PAGE, after)
+        const page = await this.init.peers.range(peer, slice, RANGE_PAGE, after)
         for (const e of page.mailboxes) out.set(hex(e.mailbox), Uint8Array.from(e.digest))
         if (!page.more || page.mailboxes.length === 0) break
         after = page.mailboxes[page.mailboxes.length - 1].mailbox
@@ -77,8 +78,8 @@ export class MailboxExchange {
    */
   async exchange (peer: string, mailboxes: Uint8Array[], options: { push: boolean }): Promise<{ pulled: number, pushed: number }> {
     const moved = { pulled: 0, pushed: 0 }
-    for (let i = 0; i < mailboxes.length; i += LIST_PAGE) {
-      const batch = mailboxes.slice(i, i + LIST_PAGE)
+    for (let i = 0; i < mailboxes.length; i += DIGEST_BATCH) {
+      const batch = mailboxes.slice(i, i + DIGEST_BATCH)
       const locals = await Promise.all(batch.map(async m => this.init.local.store.listHashes(m)))
       const entries: DigestEntry[] = batch.map((mailbox, j) => ({ mailbox, digest: locals[j].length === 0 ? EMPTY_DIGEST : digestOfListing(locals[j]) }))
       const answers = await this.init.peers.digest(peer, entries)

@@ -24,6 +24,15 @@ export const MAX_SWARM_FRAME_BYTES = 4 * 1024 * 1024
 export const MAX_PEER_PAGE_BYTES = 1024 * 1024
 /** Most ranges in one RANGE request, mailboxes in one RANGE answer, entries in one DIGEST. */
 export const MAX_LIST_ENTRIES = 0xffff
+/**
+ * Per-request caps of the node-to-node protocol: each bounds the work one
+ * request can cause (a DIGEST of 65,535 entries once cost 4.6 s of CPU; one
+ * entry is a LevelDB scan of a mailbox's hash index, ~50-90 µs here). The
+ * requesting side batches at these sizes.
+ */
+export const MAX_DIGEST_ENTRIES = 128
+export const MAX_REQUEST_HASHES = 1024
+export const MAX_RANGE_LIMIT = 512
 /** Longest UTF-8 reason in an error response. */
 export const MAX_REASON_BYTES = 200
 export const MESSAGE_HEADER_BYTES = 7
@@ -163,7 +172,7 @@ export function decodeRequestBody (op: number, body: Uint8Array): SwarmRequest {
     case SwarmOp.DELETE: {
       const mailbox = r.bytesOf(MAILBOX_BYTES, 'mailbox')
       const namespace = r.i16('namespace')
-      req = { op, mailbox, namespace, hashes: readHashes(r, r.u16('hash count')) }
+      req = { op, mailbox, namespace, hashes: readHashes(r, capped(r.u16('hash count'), MAX_REQUEST_HASHES, 'hashes')) }
       break
     }
     case SwarmOp.DELETE_ALL: {
@@ -177,7 +186,7 @@ export function decodeRequestBody (op: number, body: Uint8Array): SwarmRequest {
       break
     }
     case SwarmOp.DIGEST: {
-      const n = r.u16('entry count')
+      const n = capped(r.u16('entry count'), MAX_DIGEST_ENTRIES, 'digest entries')
       expectBytes(r, n * (MAILBOX_BYTES + DIGEST_BYTES), 'digest entries')
       const entries: DigestEntry[] = []
       for (let i = 0; i < n; i++) entries.push({ mailbox: r.bytesOf(MAILBOX_BYTES), digest: r.bytesOf(DIGEST_BYTES) })
@@ -187,11 +196,11 @@ export function decodeRequestBody (op: number, body: Uint8Array): SwarmRequest {
     case SwarmOp.FETCH: {
       const mailbox = r.bytesOf(MAILBOX_BYTES, 'mailbox')
       const maxBytes = r.u32('maxBytes')
-      req = { op, mailbox, maxBytes, hashes: readHashes(r, r.u16('hash count')) }
+      req = { op, mailbox, maxBytes, hashes: readHashes(r, capped(r.u16('hash count'), MAX_REQUEST_HASHES, 'hashes')) }
       break
     }
     case SwarmOp.RANGE: {
-      const limit = r.u16('limit')
+      const limit = capped(r.u16('limit'), MAX_RANGE_LIMIT, 'RANGE limit')
       const afterLength = r.u8('after length')
       if (afterLength !== 0 && afterLength !== MAILBOX_BYTES) throw new SwarmProtocolError(`RANGE after must be 0 or ${MAILBOX_BYTES} bytes`)
       const after = r.bytesOf(afterLength, 'after')
@@ -204,7 +213,7 @@ export function decodeRequestBody (op: number, body: Uint8Array): SwarmRequest {
     }
     case SwarmOp.HANDOFF: {
       const mailbox = r.bytesOf(MAILBOX_BYTES, 'mailbox')
-      req = { op, mailbox, hashes: readHashes(r, r.u32('hash count')) }
+      req = { op, mailbox, hashes: readHashes(r, capped(r.u32('hash count'), MAX_REQUEST_HASHES, 'hashes')) }
       break
     }
     default:
@@ -354,6 +363,26 @@ export function decodeReason (body: Uint8Array): string {
 function fixed (bytes: Uint8Array, length: number, what: string): Uint8Array {
   if (!(bytes instanceof Uint8Array) || bytes.byteLength !== length) throw new SwarmProtocolError(`${what} must be ${length} bytes`)
   return bytes
+}
+
+function capped (n: number, max: number, what: string): number {
+  if (n > max) throw new SwarmProtocolError(`${what}: ${n} is over the per-request cap of ${max}`)
+  return n
+}
+
+/**
+ * What a decoded request costs its sender in swarm-bucket units: one per
+ * entry it makes this member look at, at least one.
+ */
+export function requestCost (req: SwarmRequest): number {
+  switch (req.op) {
+    case SwarmOp.DIGEST: return Math.max(1, req.entries.length)
+    case SwarmOp.FETCH:
+    case SwarmOp.DELETE:
+    case SwarmOp.HANDOFF: return Math.max(1, req.hashes.length)
+    case SwarmOp.RANGE: return Math.max(1, req.limit)
+    default: return 1
+  }
 }
 
 function count16 (n: number, what: string): void {

@@ -72,9 +72,10 @@ export class LocalReplica {
   }
 
   /** Per entry: undefined when our digest matches, else our listing (hash order). */
-  async digest (entries: DigestEntry[]): Promise<DigestAnswer> {
+  async digest (entries: DigestEntry[], signal?: AbortSignal): Promise<DigestAnswer> {
     const out: DigestAnswer = []
     for (const { mailbox, digest } of entries) {
+      signal?.throwIfAborted()
       const listing = await this.store.listHashes(mailbox)
       out.push(sameBytes(digestOfListing(listing), digest) ? undefined : listing)
     }
@@ -82,11 +83,12 @@ export class LocalReplica {
   }
 
   /** The live records among `hashes`, stopping before `maxBytes` (at least one). */
-  async fetch (mailbox: Uint8Array, hashes: Uint8Array[], maxBytes: number): Promise<SwarmRecord[]> {
+  async fetch (mailbox: Uint8Array, hashes: Uint8Array[], maxBytes: number, signal?: AbortSignal): Promise<SwarmRecord[]> {
     const budget = Math.min(maxBytes, MAX_PEER_PAGE_BYTES)
     const out: SwarmRecord[] = []
     let bytes = 0
     for (const hash of hashes) {
+      signal?.throwIfAborted()
       const record = await this.store.get(mailbox, hash)
       if (record === undefined) continue
       const size = encodedRecordSize(record)
@@ -98,11 +100,12 @@ export class LocalReplica {
   }
 
   /** Mailboxes held whose ring position lies in `ranges`, after `after`, with their digests. */
-  async range (ranges: RingRange[], limit: number, after?: Uint8Array): Promise<RangeAnswer> {
+  async range (ranges: RingRange[], limit: number, after?: Uint8Array, signal?: AbortSignal): Promise<RangeAnswer> {
     const set = new RangeSet(ranges)
     const mailboxes: DigestEntry[] = []
     if (set.isEmpty || limit === 0) return { mailboxes, more: false }
     for await (const mailbox of this.store.iterateMailboxes()) {
+      signal?.throwIfAborted()
       if (after !== undefined && Buffer.compare(bufferOf(mailbox), bufferOf(after)) <= 0) continue
       if (!set.has(positionOf(mailbox))) continue
       if (mailboxes.length >= limit) return { mailboxes, more: true }
@@ -113,26 +116,28 @@ export class LocalReplica {
   }
 
   /** The hashes among `hashes` this member holds neither as a record nor as a tombstone. */
-  async handoff (mailbox: Uint8Array, hashes: Uint8Array[]): Promise<Uint8Array[]> {
+  async handoff (mailbox: Uint8Array, hashes: Uint8Array[], signal?: AbortSignal): Promise<Uint8Array[]> {
     const missing: Uint8Array[] = []
     for (const hash of hashes) {
+      signal?.throwIfAborted()
       if (this.tombstones.has(mailbox, hash)) continue
       if (!await this.store.has(mailbox, hash)) missing.push(hash)
     }
     return missing
   }
 
-  /** Runs a decoded node-to-node request and encodes its answer body. */
-  async serve (request: SwarmRequest): Promise<Uint8Array> {
+  /** Runs a decoded node-to-node request and encodes its answer body; `signal` stops its work between entries. */
+  async serve (request: SwarmRequest, signal?: AbortSignal): Promise<Uint8Array> {
+    signal?.throwIfAborted()
     switch (request.op) {
       case SwarmOp.PUT: return encodePutAnswer(await this.put(request.record))
       case SwarmOp.GET: return encodePageAnswer(await this.get(request.mailbox, request.namespace, request.maxBytes, request.cursor))
       case SwarmOp.DELETE: return encodeCountAnswer(await this.delete(request.mailbox, request.namespace, request.hashes))
       case SwarmOp.DELETE_ALL: return encodeCountAnswer(await this.deleteAll(request.mailbox, request.namespace, request.before))
-      case SwarmOp.DIGEST: return encodeDigestAnswer(await this.digest(request.entries))
-      case SwarmOp.FETCH: return encodeRecordsAnswer(await this.fetch(request.mailbox, request.hashes, request.maxBytes))
-      case SwarmOp.RANGE: return encodeRangeAnswer(await this.range(request.ranges, request.limit, request.after))
-      case SwarmOp.HANDOFF: return encodeHashesAnswer(await this.handoff(request.mailbox, request.hashes))
+      case SwarmOp.DIGEST: return encodeDigestAnswer(await this.digest(request.entries, signal))
+      case SwarmOp.FETCH: return encodeRecordsAnswer(await this.fetch(request.mailbox, request.hashes, request.maxBytes, signal))
+      case SwarmOp.RANGE: return encodeRangeAnswer(await this.range(request.ranges, request.limit, request.after, signal))
+      case SwarmOp.HANDOFF: return encodeHashesAnswer(await this.handoff(request.mailbox, request.hashes, signal))
     }
   }
 

@@ -1,6 +1,6 @@
 import { FrameDecoder, encodeFrame } from './frames.js'
 import {
-  MESSAGE_HEADER_BYTES, SWARM_OP_NAMES, decodeHeader, decodeRequestBody, encodeReason, encodeResponseMessage, type SwarmOp
+  MESSAGE_HEADER_BYTES, SWARM_OP_NAMES, decodeHeader, decodeRequestBody, encodeReason, encodeResponseMessage, requestCost, type SwarmOp
 } from './protocol.js'
 import { SwarmProtocolError } from './service-errors.js'
 import { SwarmPeerStatus, peerStatusOf } from './status.js'
@@ -35,8 +35,8 @@ export interface SwarmServerInit {
    * is where to catch up rather than to punish.
    */
   onUnknownPeer?: (peer: PeerId) => void
-  /** Charges one request to the peer's rate limit; false refuses it. */
-  allow: (peer: PeerId) => boolean
+  /** Charges `cost` units (one per entry the request makes us look at) to the peer's rate limit; false refuses it. */
+  allow: (peer: PeerId, cost: number) => boolean
   onViolation?: (peer: PeerId, violation: SwarmViolation) => void
   /** Served requests by op name and status. */
   onServed?: (op: string, status: number) => void
@@ -73,6 +73,8 @@ export class SwarmServer {
     const idleMs = this.init.idleTimeoutMs ?? DEFAULT_SERVER_IDLE_TIMEOUT_MS
     const maxInflight = this.init.maxInflight ?? DEFAULT_SERVER_MAX_INFLIGHT
     let inflight = 0
+    // aborted when the stream ends: work for a requester that has left stops
+    const gone = new AbortController()
     let idle: ReturnType<typeof setTimeout> | undefined
     const armIdle = (): void => {
       clearTimeout(idle)
@@ -84,6 +86,7 @@ export class SwarmServer {
     stream.addEventListener('close', () => {
       clearTimeout(idle)
       this.streams.delete(stream)
+      gone.abort(new SwarmProtocolError('the requester closed the stream'))
     })
     stream.addEventListener('message', (evt: { data: Uint8Array | Uint8ArrayList }) => {
       armIdle()
@@ -96,7 +99,7 @@ export class SwarmServer {
             continue
           }
           inflight++
-          void this.serveFrame(stream, peer, header, frame)
+          void this.serveFrame(stream, peer, header, frame, gone.signal)
             .catch((err: Error) => { this.init.log.error('swarm request from %p failed - %e', peer, err) })
             .finally(() => { inflight-- })
         }
@@ -114,7 +117,7 @@ export class SwarmServer {
     this.streams.clear()
   }
 
-  private async serveFrame (stream: Stream, peer: PeerId, header: { id: number, code: number }, frame: Uint8Array): Promise<void> {
+  private async serveFrame (stream: Stream, peer: PeerId, header: { id: number, code: number }, frame: Uint8Array, gone: AbortSignal): Promise<void> {
     const op = SWARM_OP_NAMES[header.code as SwarmOp] ?? 'unknown'
     const answer = (status: number, body: Uint8Array): void => {
       this.init.onServed?.(op, status)
@@ -125,7 +128,7 @@ export class SwarmServer {
       // not penalised: a member that restarted, or missed a record, would otherwise ban its
       // honest peers within a few requests. The request is still charged (floods overflow
       // the bucket, which penalises) and refused.
-      this.init.allow(peer)
+      this.init.allow(peer, 1)
       this.init.onUnknownPeer?.(peer)
       answer(SwarmPeerStatus.UNAUTHORIZED, encodeReason('no verified swarm record of this peer here (yet)'))
       return
@@ -135,30 +138,37 @@ export class SwarmServer {
       answer(SwarmPeerStatus.UNAUTHORIZED, encodeReason('not a verified swarm member'))
       return
     }
-    if (!this.init.allow(peer)) {
-      answer(SwarmPeerStatus.RATE_LIMITED, encodeReason('rate limited'))
-      return
-    }
     if (op === 'unknown') {
-      answer(SwarmPeerStatus.UNKNOWN_OP, encodeReason(`unknown op ${header.code}`))
+      if (!this.init.allow(peer, 1)) answer(SwarmPeerStatus.RATE_LIMITED, encodeReason('rate limited'))
+      else answer(SwarmPeerStatus.UNKNOWN_OP, encodeReason(`unknown op ${header.code}`))
       return
     }
     let request
     try {
+      // decoding is bounded by the frame (and the per-request caps): the charge comes after it
       request = decodeRequestBody(header.code, frame.subarray(MESSAGE_HEADER_BYTES))
     } catch (err) {
+      this.init.allow(peer, 1)
       this.init.onViolation?.(peer, 'malformed')
       answer(SwarmPeerStatus.BAD_REQUEST, encodeReason((err as Error).message))
       return
     }
+    if (!this.init.allow(peer, requestCost(request))) {
+      answer(SwarmPeerStatus.RATE_LIMITED, encodeReason('rate limited'))
+      return
+    }
+    // the deadline reaches the work itself: it stops at the next entry, and this request's
+    // in-flight slot is freed only once it has stopped, not when the answer goes out
+    const signal = AbortSignal.any([AbortSignal.timeout(this.init.requestTimeoutMs ?? DEFAULT_SERVER_REQUEST_TIMEOUT_MS), gone])
+    const work = this.init.replica.serve(request, signal)
     try {
-      const signal = AbortSignal.timeout(this.init.requestTimeoutMs ?? DEFAULT_SERVER_REQUEST_TIMEOUT_MS)
-      const body = await raceSignal(this.init.replica.serve(request), signal)
+      const body = await raceSignal(work, signal)
       answer(SwarmPeerStatus.OK, body)
     } catch (err) {
       const status = peerStatusOf(err)
-      if (status === SwarmPeerStatus.INTERNAL) this.init.log.error('swarm %s from %p failed - %e', op, peer, err)
-      answer(status, encodeReason(status === SwarmPeerStatus.INTERNAL ? 'internal error' : (err as Error).message))
+      if (status === SwarmPeerStatus.INTERNAL && !signal.aborted) this.init.log.error('swarm %s from %p failed - %e', op, peer, err)
+      answer(status, encodeReason(status === SwarmPeerStatus.INTERNAL ? (signal.aborted ? 'deadline passed' : 'internal error') : (err as Error).message))
+      await work.catch(() => {})
     }
   }
 

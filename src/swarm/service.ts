@@ -57,8 +57,8 @@ export interface SwarmServiceInit {
   maxInboundStreams?: number
   /** Delay between a ring change and the pull it triggers. @default 200 */
   churnDelayMs?: number
-  /** Charges one node-to-node request to the peer's budget; false refuses it. @default always allow */
-  allowRequest?: (peer: PeerId) => boolean
+  /** Charges a node-to-node request (`cost`: one unit per entry) to the peer's budget; false refuses it. @default always allow */
+  allowRequest?: (peer: PeerId, cost: number) => boolean
   /** Misbehaviour on the swarm protocol (feeds reputation). */
   onViolation?: (peer: PeerId, violation: SwarmViolation) => void
   registry?: Registry

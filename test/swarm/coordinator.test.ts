@@ -3,6 +3,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { expect } from 'chai'
 import { Registry } from 'prom-client'
 import { SwarmCoordinator, mergePages } from '../../src/swarm/coordinator.js'
+import { MailboxKey } from '../../src/swarm/auth.js'
 import { MailboxFullError, MessageTooLargeError, TtlOutOfBoundsError } from '../../src/swarm/errors.js'
 import { createRecord, type SwarmRecord } from '../../src/swarm/record-codec.js'
 import { LocalReplica } from '../../src/swarm/replica.js'
@@ -17,7 +18,8 @@ import type { PageAnswer, PutAnswer } from '../../src/swarm/protocol.js'
 import type { SwarmPeers } from '../../src/swarm/peers.js'
 
 const T0 = 1_700_000_000_000
-const mailbox = new Uint8Array(32).fill(5)
+// a real Ed25519 public key: the coordinator refuses deposits into 32 bytes that are none
+const mailbox = MailboxKey.fromSeed(new Uint8Array(32).fill(5)).publicKey
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const rec = (i: number, size = 10): SwarmRecord =>
   createRecord({ mailbox, namespace: 0, timestamp: T0 + i, ttlMs: 60_000, data: Buffer.alloc(size, i) })

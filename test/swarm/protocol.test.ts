@@ -95,10 +95,14 @@ describe('swarm/protocol', () => {
   })
 
   it('refuses a list count larger than the bytes present before looping over it', () => {
-    const body = new Uint8Array(32 + 2 + 4)
-    new DataView(body.buffer).setUint32(34, 0xffffffff)
-    const msg = Uint8Array.from([1, 1, 0, 0, 0, 1, SwarmOp.HANDOFF, ...body.subarray(0, 32), ...body.subarray(34)])
-    expect(() => decodeMessage(msg)).to.throw(SwarmProtocolError, /truncated/)
+    const handoff = (count: number): Uint8Array => {
+      const body = new Uint8Array(32 + 4)
+      new DataView(body.buffer).setUint32(32, count)
+      return Uint8Array.from([1, 1, 0, 0, 0, 1, SwarmOp.HANDOFF, ...body])
+    }
+    expect(() => decodeMessage(handoff(1000))).to.throw(SwarmProtocolError, /truncated/)
+    // a count past the per-request cap is refused before even that
+    expect(() => decodeMessage(handoff(0xffffffff))).to.throw(SwarmProtocolError, /cap/)
   })
 
   describe('frames', () => {
