@@ -192,10 +192,12 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
           authWindowMs: config.swarm.clockSkewMs,
           registry,
           now,
-          // only verified swarm members are served, so their requests get the relay budget factor
+          // a member's requests carry its clients' (it coordinates for them as an exit): over budget they
+          // are refused but cost it no reputation; a stranger's are charged and blamed
           allowRequest: (peer, cost) => {
             const key = peer.toString()
-            return limiter.check('swarm', key, cost / config.onion.relayBudgetFactor, key).allowed
+            const member = membership.isMember(key)
+            return limiter.check('swarm', key, member ? cost / config.onion.relayBudgetFactor : cost, key, !member).allowed
           },
           onViolation: (peer) => { limiter.penalize(peer.toString(), 'protocol_misuse') }
         })

@@ -370,19 +370,18 @@ function capped (n: number, max: number, what: string): number {
   return n
 }
 
+/** Entries one swarm-bucket token pays for: a maximal request costs at most 64 tokens, under the default burst. */
+export const ENTRIES_PER_TOKEN = 16
+
 /**
- * What a decoded request costs its sender in swarm-bucket units: one per
- * entry it makes this member look at, at least one.
+ * What a decoded request costs its sender in swarm-bucket tokens: one per
+ * ENTRIES_PER_TOKEN entries it makes this member look at, at least one.
  */
 export function requestCost (req: SwarmRequest): number {
-  switch (req.op) {
-    case SwarmOp.DIGEST: return Math.max(1, req.entries.length)
-    case SwarmOp.FETCH:
-    case SwarmOp.DELETE:
-    case SwarmOp.HANDOFF: return Math.max(1, req.hashes.length)
-    case SwarmOp.RANGE: return Math.max(1, req.limit)
-    default: return 1
-  }
+  const entries = req.op === SwarmOp.DIGEST
+    ? req.entries.length
+    : req.op === SwarmOp.FETCH || req.op === SwarmOp.DELETE || req.op === SwarmOp.HANDOFF ? req.hashes.length : 1
+  return Math.max(1, Math.ceil(entries / ENTRIES_PER_TOKEN))
 }
 
 function count16 (n: number, what: string): void {

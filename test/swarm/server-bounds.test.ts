@@ -5,7 +5,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { streamPair } from '@libp2p/utils'
 import { expect } from 'chai'
 import { SwarmChannel } from '../../src/swarm/channel.js'
-import { MAX_DIGEST_ENTRIES, SwarmOp, type DigestEntry } from '../../src/swarm/protocol.js'
+import { ENTRIES_PER_TOKEN, MAX_DIGEST_ENTRIES, SwarmOp, type DigestEntry } from '../../src/swarm/protocol.js'
 import { createRecord } from '../../src/swarm/record-codec.js'
 import { LocalReplica } from '../../src/swarm/replica.js'
 import { SwarmServer } from '../../src/swarm/server.js'
@@ -73,7 +73,7 @@ describe('swarm/server: bounded work per request', () => {
     expect(lookups).to.equal(0)
     const full = await channel.request({ op: SwarmOp.DIGEST, entries: entries(MAX_DIGEST_ENTRIES) }, 5_000)
     expect(full.status).to.equal(SwarmPeerStatus.OK)
-    expect(costs).to.deep.equal([1, MAX_DIGEST_ENTRIES])
+    expect(costs).to.deep.equal([1, MAX_DIGEST_ENTRIES / ENTRIES_PER_TOKEN])
   })
 
   it('stops a DIGEST\'s work at its deadline, and when the requester leaves', async () => {
