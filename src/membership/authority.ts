@@ -126,7 +126,8 @@ export class Authority {
     this.startProbes(now)
     if (this.votes.get(period)?.has(this.selfIndex) !== true) await this.vote(period, now)
     await Promise.all(this.init.authorityIds.map(async (id, index) => {
-      if (index === this.selfIndex) return
+      // nothing left to exchange once we hold its vote and its signature on the body we signed
+      if (index === this.selfIndex || this.settledWith(period, index)) return
       const theirs = await this.init.sync(id, this.syncBody(period))
       if (theirs != null) this.merge(theirs)
     }))
@@ -183,6 +184,11 @@ export class Authority {
       }
       if (!byIndex.has(s.index)) byIndex.set(s.index, s.signature)
     }
+  }
+
+  private settledWith (period: number, index: number): boolean {
+    const signed = this.signedBodies.get(period)
+    return signed != null && this.votes.get(period)?.has(index) === true && this.sigs.get(period)?.get(signed.hash)?.has(index) === true
   }
 
   private sigsOf (period: number): Map<string, Map<number, Uint8Array>> {

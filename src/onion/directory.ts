@@ -151,16 +151,21 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
 
   private memberViews (): Map<string, VerifiedNodeRecord> {
     if (this.views != null) return this.views
-    const view = this.components.membership.view
     const views = new Map<string, VerifiedNodeRecord>()
     for (const record of this.store.all()) {
-      const id = record.peerId.toString()
-      const member = view.member(id)
-      if (member == null) continue
-      views.set(id, { ...record, capabilities: member.flags, addrs: view.dialableAddrs(id) })
+      const v = this.viewOf(record)
+      if (v != null) views.set(v.peerId.toString(), v)
     }
     this.views = views
     return views
+  }
+
+  /** One record as the network admitted it, or undefined when its peer is not a member. */
+  private viewOf (record: VerifiedNodeRecord): VerifiedNodeRecord | undefined {
+    const view = this.components.membership.view
+    const id = record.peerId.toString()
+    const member = view.member(id)
+    return member == null ? undefined : { ...record, capabilities: member.flags, addrs: view.dialableAddrs(id) }
   }
 
   ownRecord (): VerifiedNodeRecord | undefined {
@@ -284,6 +289,7 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
   /** Drops expired records and announces them. */
   sweep (): VerifiedNodeRecord[] {
     const expired = this.store.sweep(this.now())
+    if (expired.length > 0) this.views = undefined
     for (const record of expired) {
       this.safeDispatch('record:expired', record)
     }
@@ -380,10 +386,14 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
   private accept (record: VerifiedNodeRecord): OfferOutcome {
     const { outcome } = this.store.offer(record)
     if (outcome === 'added' || outcome === 'updated') {
-      this.views = undefined
+      // the cache is updated in place: rebuilding it per record made a fetch of n records cost n²
+      const view = this.viewOf(record)
+      if (this.views != null) {
+        if (view != null) this.views.set(record.peerId.toString(), view)
+        else this.views.delete(record.peerId.toString())
+      }
       // an authority votes with members' newest records (a rotated onion key, new addresses)
       if (this.components.membership.isAuthority) this.components.membership.observeCandidate(candidateOf(record))
-      const view = this.get(record.peerId)
       if (view != null) this.safeDispatch(outcome === 'added' ? 'record:added' : 'record:updated', view)
     } else if (outcome === 'full') this.verifier.reject('capacity')
     return outcome
