@@ -14,6 +14,13 @@ export class MemoryShedError extends GhostnodeError {
   }
 }
 
+/** A link that carried no circuit and no cell for the idle timeout: closed so it holds no connection slot. */
+export class LinkIdleError extends GhostnodeError {
+  constructor (message = 'closed: no circuit and no cell for the idle timeout') {
+    super(message, 'ERR_LINK_IDLE')
+  }
+}
+
 /** Why links end; the label values of ghostnode_onion_links_closed_total. */
-export const LINK_CLOSE_REASONS = ['stall', 'memory', 'malformed', 'remote', 'local', 'error'] as const
+export const LINK_CLOSE_REASONS = ['stall', 'memory', 'malformed', 'idle', 'remote', 'local', 'error'] as const
 export type LinkCloseReason = typeof LINK_CLOSE_REASONS[number]

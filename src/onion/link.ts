@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto'
 import { CellDecoder, type Cell } from './cell.js'
 import { CELL_HEADER_BYTES, CELL_SIZE } from './constants.js'
 import { CircuitIdExhaustedError, LinkClosedError } from './circuit-errors.js'
-import { LinkStalledError, MemoryShedError, type LinkCloseReason } from './link-errors.js'
+import { LinkIdleError, LinkStalledError, MemoryShedError, type LinkCloseReason } from './link-errors.js'
 import type { MemoryBudget } from './memory-budget.js'
 import type { Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -197,12 +197,12 @@ export class Link {
     this.circIds.delete(id)
   }
 
-  /** Closes gracefully after queued cells are written. */
-  close (): void {
+  /** Closes gracefully after queued cells are written; `why` names the reason (e.g. LinkIdleError). */
+  close (why?: Error): void {
     if (this.closed) return
     this.closingLocally = true
     // accept nothing new, but let what is queued drain before the stream closes
-    this.finish(undefined, true)
+    this.finish(why, true)
     void this.flush().finally(() => {
       this.dropQueue()
       // a peer that stopped reading must not hold the stream (and its buffer) open
@@ -251,6 +251,7 @@ export class Link {
     if (this.malformed) return 'malformed'
     if (err instanceof LinkStalledError) return 'stall'
     if (err instanceof MemoryShedError) return 'memory'
+    if (err instanceof LinkIdleError) return 'idle'
     if (err == null) return this.closingLocally ? 'local' : 'remote'
     if (err instanceof LinkClosedError) return 'local'
     if (err.name === 'StreamResetError') return 'remote'

@@ -8,7 +8,7 @@ import { LinkClosedError } from './circuit-errors.js'
 import { destroyCell, decodeDestroyReason, destroyReasonName, encodeCell, setCellCircId, type Cell } from './cell.js'
 import { CELL_HEADER_BYTES, CellCommand, DestroyReason, RelayCommand, RELAY_TAGS_BYTES } from './constants.js'
 import { cellBytes, LINK_CELL_COST_BYTES, type Link } from './link.js'
-import { MemoryShedError } from './link-errors.js'
+import { LinkIdleError, MemoryShedError } from './link-errors.js'
 import { shedLargest, type MemoryHolder } from './memory-relief.js'
 import { DEFAULT_REASSEMBLY_TIMEOUT_MS, type Reassembler } from './reassembly.js'
 import { RelayExit } from './relay-exit.js'
@@ -119,6 +119,8 @@ export class OnionRelay {
   private readonly init: OnionRelayInit
   private readonly log: Logger
   private readonly byLink = new Map<Link, Map<number, { circuit: RelayCircuit, side: Side }>>()
+  /** When each link last carried a cell (or was first seen idle), for the idle-link sweep. */
+  private readonly linkSeen = new Map<Link, number>()
   private readonly metrics: RelayMetrics
   /** The onion-key epoch whose full replay filter was last reported (reported once each). */
   private replayFullEpoch?: number
@@ -219,7 +221,16 @@ export class OnionRelay {
 
   /** Destroys circuits idle longer than the timeout (both directions are told). */
   sweepIdle (): number {
-    const cutoff = this.now() - (this.init.circuitIdleTimeoutMs ?? DEFAULT_CIRCUIT_IDLE_TIMEOUT_MS)
+    const now = this.now()
+    const cutoff = now - (this.init.circuitIdleTimeoutMs ?? DEFAULT_CIRCUIT_IDLE_TIMEOUT_MS)
+    // links that carry no circuit and have carried no cell for the idle timeout hold a connection
+    // and a stream for nothing: close them (gracefully; a peer that wants one opens a new one)
+    for (const link of this.init.links.all()) {
+      if ((this.byLink.get(link)?.size ?? 0) > 0) continue
+      const seen = this.linkSeen.get(link)
+      if (seen === undefined) this.linkSeen.set(link, now)
+      else if (seen < cutoff) link.close(new LinkIdleError())
+    }
     let n = 0
     for (const entries of this.byLink.values()) {
       for (const { circuit, side } of entries.values()) {
@@ -233,6 +244,7 @@ export class OnionRelay {
   }
 
   private onCell (link: Link, cell: Cell): void {
+    this.linkSeen.set(link, this.now())
     const entry = this.byLink.get(link)?.get(cell.circId)
     // Every cell costs the neighbour's cell and byte budgets, whatever it carries:
     // PADDING and cells naming unknown circuits must not be a free flood. Over
@@ -432,6 +444,7 @@ export class OnionRelay {
   }
 
   private onLinkClose (link: Link): void {
+    this.linkSeen.delete(link)
     this.metrics.linksClosed.inc({ reason: link.closeReason ?? 'local' })
     const entries = this.byLink.get(link)
     if (entries == null) return

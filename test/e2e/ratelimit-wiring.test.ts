@@ -6,7 +6,9 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { runCli } from '../../src/cli/program.js'
 import { CircuitDestroyedError } from '../../src/onion/circuit-errors.js'
 import { GhostClient } from '../../src/onion/client.js'
-import { CELL_SIZE, DestroyReason } from '../../src/onion/constants.js'
+import { CELL_SIZE, CellCommand, DestroyReason } from '../../src/onion/constants.js'
+import { encodeCell } from '../../src/onion/cell.js'
+import { DEFAULT_CONFIG } from '../../src/config/defaults.js'
 import { LINK_PROTOCOL } from '../../src/onion/link.js'
 import { resolveRateLimitConfig, type RateLimitConfigInput } from '../../src/ratelimit/index.js'
 import { FakeClock } from '../ratelimit/fake-clock.js'
@@ -163,6 +165,25 @@ describe('rate limiting wired into the node', function () {
     // one malformed cell is not a ban: the connection itself stays
     expect(node.limiter.isBanned(id)).to.equal(false)
     expect(node.libp2p.getConnections(attacker.peerId)).to.have.length.greaterThan(0)
+  })
+
+  it('closes a link that carries no circuit and no cell for the idle timeout, and only then', async () => {
+    const node = await startRelay({})
+    const peer = await newRawPeer()
+    const stream = await peer.dialProtocol(node.getMultiaddrs()[0], LINK_PROTOCOL)
+    stream.send(encodeCell({ circId: 0, cmd: CellCommand.PADDING }))
+    const links = (): number => node.libp2p.services.links.all().filter(l => l.remotePeer.equals(peer.peerId)).length
+    await until(() => links() === 1, 5_000, 'the link to open')
+    node.relay.sweepIdle()
+    clock.advance(DEFAULT_CONFIG.onion.circuitIdleTimeoutMs - 1_000)
+    node.relay.sweepIdle()
+    expect(links(), 'kept within the idle timeout').to.equal(1)
+    clock.advance(2_000)
+    node.relay.sweepIdle()
+    await until(() => links() === 0, 5_000, 'the idle link to close')
+    expect(await metric(node, 'ghostnode_onion_links_closed_total', '{reason="idle"}')).to.equal(1)
+    // a close for idleness costs the peer nothing
+    expect(node.limiter.reputation.score(peer.peerId.toString())).to.equal(50)
   })
 
   it('disconnects a banned peer and refuses its connections both ways until the ban expires', async () => {
