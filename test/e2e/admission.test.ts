@@ -47,6 +47,7 @@ describe('admission: joining a network and what strangers can make a node dial',
   it('admits a new relay as a middle hop, then after probation as guard, exit and swarm member that takes over its mailboxes', async () => {
     const admission = { probationMs: PROBATION_MS } as any
     nodes = await startNetwork(dir, 3, () => ({ network: { admission } as any, swarm: { replicas: 1, reconcileIntervalMs: 1_000 } as any }))
+    await until(() => nodes.every(n => n.swarm.membership.ring.size === 3), 10_000, 'every ring to hold the three authorities')
     const [a] = nodes
     const [newcomerId] = await prepareIdentities(dir, ['newcomer'])
     const authorities = authoritiesOf(nodes.map(n => n.peerId.toString()))

@@ -107,9 +107,12 @@ describe('swarm churn and anti-entropy', function () {
     const key = MailboxKey.generate()
     // c refuses writes for a moment (full), then recovers
     const put = c.swarm.local.put.bind(c.swarm.local)
-    c.swarm.local.put = async () => { throw new NodeFullError(0) }
+    let refused = 0
+    c.swarm.local.put = async () => { refused++; throw new NodeFullError(0) }
     const out = await a.swarm.storeMessage({ mailbox: key.publicKey, namespace: 0, ttlMs: 600_000, data: encoder.encode('missed') })
     expect(out.members).to.not.include(c.peerId.toString())
+    // the write to c may still be on its way after the quorum answered: restore c only once it refused it
+    await until(() => refused === 1, 5_000, 'c to refuse the write')
     expect(await c.swarm.store.has(key.publicKey, out.record.hash)).to.equal(false)
     c.swarm.local.put = put
     await until(async () => c.swarm.store.has(key.publicKey, out.record.hash), 10_000, 'anti-entropy to repair the copy')
