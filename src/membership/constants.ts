@@ -28,8 +28,6 @@ export const MAX_MEMBER_ADDRS = 16
 export const MAX_MEMBER_ADDR_BYTES = 256
 export const MAX_PEER_ID_BYTES = 64
 export const RECORD_HASH_BYTES = 32
-export const ED25519_PUBLIC_KEY_BYTES = 32
-export const ED25519_SIGNATURE_BYTES = 64
 /** Largest encoded document or vote accepted from anyone (~40,000 members with two addresses each). */
 export const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { verifyEd25519 } from '../crypto/ed25519.js'
+import { ED25519_PUBLIC_KEY_BYTES, ED25519_SIGNATURE_BYTES, verifyEd25519 } from '../crypto/ed25519.js'
 import { Reader, Writer } from '../wire/bytes.js'
 import {
-  DocumentKind, ED25519_PUBLIC_KEY_BYTES, ED25519_SIGNATURE_BYTES, MAX_AUTHORITIES, MAX_DOCUMENT_BYTES, MAX_MEMBER_ADDR_BYTES,
+  DocumentKind, MAX_AUTHORITIES, MAX_DOCUMENT_BYTES, MAX_MEMBER_ADDR_BYTES,
   MAX_MEMBER_ADDRS, MEMBERSHIP_FORMAT, MEMBERSHIP_SIGNING_DOMAIN, RECORD_HASH_BYTES, type DocumentKindValue
 } from './constants.js'
 import {

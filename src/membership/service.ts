@@ -422,11 +422,9 @@ export class MembershipService implements Startable {
 }
 
 export type { MembershipChange }
-export { MembershipView }
 
 /** libp2p-style factory: `services: { membership: membershipService({...}) }` (before `directory` and `swarm`). */
 export function membershipService (init: MembershipInit): (components: MembershipComponents) => MembershipService {
   return (components) => new MembershipService(components, init)
 }
 
-export { DEFAULT_DOCUMENT_INTERVAL_MS }

@@ -177,7 +177,11 @@ export class OnionRelay {
     this.init.links.setHandler({
       onCell: (link, cell) => { this.onCell(link, cell) },
       onLinkClose: (link) => { this.onLinkClose(link) },
-      onChunk: (link, bytes) => { this.chunkDenied = this.init.policy?.allowBytes?.(link.remotePeer, bytes) === false },
+      onChunk: (link, bytes) => {
+        // activity for the idle-link sweep, noted once per chunk rather than once per cell
+        this.linkSeen.set(link, this.now())
+        this.chunkDenied = this.init.policy?.allowBytes?.(link.remotePeer, bytes) === false
+      },
       onMalformed: (link) => { this.init.policy?.onViolation?.(link.remotePeer, 'malformed_cell') }
     })
     this.init.budget?.setPressureHandler((target) => { this.shedMemory(target) })
@@ -244,7 +248,6 @@ export class OnionRelay {
   }
 
   private onCell (link: Link, cell: Cell): void {
-    this.linkSeen.set(link, this.now())
     const entry = this.byLink.get(link)?.get(cell.circId)
     // Every cell costs the neighbour's cell and byte budgets, whatever it carries:
     // PADDING and cells naming unknown circuits must not be a free flood. Over
