@@ -199,6 +199,8 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
             const member = membership.isMember(key)
             return limiter.check('swarm', key, member ? cost / config.onion.relayBudgetFactor : cost, key, !member).allowed
           },
+          // a mailbox's deposit budget holds at every member, whoever sends the copy: no member can fill a mailbox faster than its clients could
+          allowDeposit: (mailbox) => limiter.check('deposit', Buffer.from(mailbox).toString('hex')).allowed,
           onViolation: (peer) => { limiter.penalize(peer.toString(), 'protocol_misuse') }
         })
       }

@@ -17,3 +17,17 @@ export async function runOutsider (args: string[], timeoutMs = 60_000): Promise<
     await stopChild(child)
   }
 }
+
+/** The compiled rogue-member script (member.ts). */
+export const MEMBER_SCRIPT = fileURLToPath(new URL('./member.js', import.meta.url))
+
+/** Runs the rogue member (member.ts) as its own Node process with `args`; resolves with its final JSON line. */
+export async function runMember (args: string[], timeoutMs = 60_000): Promise<Record<string, any>> {
+  const child = await spawnNode('member', MEMBER_SCRIPT, args)
+  try {
+    const [line] = await waitForLine(child, /^\{.*"final":true.*\}$/, timeoutMs)
+    return JSON.parse(line)
+  } finally {
+    await stopChild(child)
+  }
+}

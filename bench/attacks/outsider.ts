@@ -10,7 +10,7 @@
  *   node dist/bench/attacks/outsider.js --mode forge-document --target <ma/p2p/id> --authority-dir <data dir>
  *
  * `swarm`: pushes its own record (RELAY|EXIT|SWARM, the addresses given) over
- * /ghostnode/dir/1.0.0, then asks /ghostnode/swarm/1.0.0 to read the mailbox,
+ * /ghostnode/dir/1.0.0, then asks /ghostnode/swarm/2.0.0 to read the mailbox,
  * delete everything in it and store `puts` records into it; prints the status
  * of each. `dir-flood`: signs `records` node records of fresh identities and
  * answers every directory GET with all of them (and with its own record
@@ -37,14 +37,14 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { generateX25519 } from '../../src/crypto/x25519.js'
 import { DIRECTORY_PROTOCOL, DirectoryRequestKind, DirectoryStatus, decodeRequest, encodeGetHeader, encodeRequest, decodeStatus } from '../../src/onion/directory-protocol.js'
 import { ALL_CAPABILITIES, createNodeRecord } from '../../src/onion/node-record.js'
-import { encodeFrame, FrameDecoder } from '../../src/swarm/frames.js'
-import { SWARM_PROTOCOL, SwarmOp, decodeMessage, encodeRequestMessage, type SwarmRequest } from '../../src/swarm/protocol.js'
+import { SwarmOp } from '../../src/swarm/protocol.js'
+import { swarmCall } from './swarm-wire.js'
 import { createRecord } from '../../src/swarm/record-codec.js'
 import { loadIdentity } from '../../src/identity/key-file.js'
 import { ALL_MEMBER_FLAGS, DocumentKind, MEMBERSHIP_PROTOCOL } from '../../src/membership/constants.js'
 import { assembleDocument, decodeDocument, encodeDocumentBody, signDocumentBody, type MemberEntry } from '../../src/membership/document.js'
 import { MembershipRequestKind, MembershipStatus, membershipExchange } from '../../src/membership/protocol.js'
-import type { PrivateKey, Stream } from '@libp2p/interface'
+import type { PrivateKey } from '@libp2p/interface'
 
 export type OutsiderMode = 'swarm' | 'dir-flood' | 'forge-document'
 
@@ -80,40 +80,12 @@ async function push (node: Libp2p, target: Multiaddr, record: Uint8Array): Promi
   }
 }
 
-/** One swarm request on its own stream; the answer's status code, or the error. */
-async function swarmCall (node: Libp2p, target: Multiaddr, request: SwarmRequest): Promise<number | string> {
-  let stream: Stream
-  try {
-    stream = await node.dialProtocol(target, SWARM_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
-  } catch (err) {
-    return `error: ${(err as Error).message}`
-  }
-  try {
-    stream.send(encodeFrame(encodeRequestMessage(1, request)))
-    const decoder = new FrameDecoder()
-    const signal = AbortSignal.timeout(10_000)
-    for await (const chunk of stream) {
-      if (signal.aborted) break
-      for (const frame of decoder.push(chunk)) {
-        const message = decodeMessage(frame.subarray())
-        if (message.type === 'response') {
-          await stream.close().catch(() => {})
-          return message.status
-        }
-      }
-    }
-    return 'closed'
-  } catch (err) {
-    return `error: ${(err as Error).message}`
-  } finally {
-    stream.abort(new Error('done'))
-  }
-}
-
 async function swarmAttack (node: Libp2p, key: PrivateKey, target: Multiaddr, mailbox: Uint8Array, puts: number, addrs: Multiaddr[]): Promise<void> {
   const pushed = await push(node, target, await ownRecord(key, addrs))
-  const get = await swarmCall(node, target, { op: SwarmOp.GET, mailbox, namespace: 0, maxBytes: 1 << 20 })
-  const deleteAll = await swarmCall(node, target, { op: SwarmOp.DELETE_ALL, mailbox, before: Date.now() })
+  // without the owner's key the best an attacker can send is a fresh timestamp and a signature of its own making
+  const forged = { timestamp: Date.now(), signature: new Uint8Array(64).fill(7) }
+  const get = await swarmCall(node, target, { op: SwarmOp.GET, mailbox, namespace: 0, maxBytes: 1 << 20, auth: forged })
+  const deleteAll = await swarmCall(node, target, { op: SwarmOp.DELETE_ALL, mailbox, auth: forged })
   const putStatuses: Record<string, number> = {}
   const now = Date.now()
   for (let i = 0; i < puts; i++) {

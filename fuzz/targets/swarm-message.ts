@@ -10,12 +10,13 @@ import { tolerateTyped, type FuzzTarget } from '../harness.js'
 const mailbox = new Uint8Array(32).fill(0x11)
 const hash = (n: number): Uint8Array => new Uint8Array(32).fill(n)
 const record = createRecord({ mailbox, namespace: 2, timestamp: 1_700_000_000_000, ttlMs: 60_000, data: Uint8Array.of(1, 2, 3) })
+const auth = { timestamp: 1_700_000_000_000, signature: new Uint8Array(64).fill(0x22) }
 
 const requests: SwarmRequest[] = [
   { op: SwarmOp.PUT, record },
-  { op: SwarmOp.GET, mailbox, namespace: -1, maxBytes: 65_536, cursor: new Uint8Array(41).fill(1) },
-  { op: SwarmOp.DELETE, mailbox, namespace: 0, hashes: [hash(1), hash(2)] },
-  { op: SwarmOp.DELETE_ALL, mailbox, namespace: 7, before: 1_700_000_000_000 },
+  { op: SwarmOp.GET, mailbox, namespace: -1, maxBytes: 65_536, cursor: new Uint8Array(41).fill(1), auth },
+  { op: SwarmOp.DELETE, mailbox, namespace: 0, hashes: [hash(1), hash(2)], auth },
+  { op: SwarmOp.DELETE_ALL, mailbox, namespace: 7, auth },
   { op: SwarmOp.DIGEST, entries: [{ mailbox, digest: hash(3) }] },
   { op: SwarmOp.FETCH, mailbox, maxBytes: 1000, hashes: [hash(4)] },
   { op: SwarmOp.RANGE, ranges: [{ start: 1n, end: 0n }], limit: 10, after: mailbox },
@@ -23,7 +24,7 @@ const requests: SwarmRequest[] = [
 ]
 
 /**
- * The node-to-node swarm protocol (`/ghostnode/swarm/1.0.0`): message and
+ * The node-to-node swarm protocol (`/ghostnode/swarm/2.0.0`): message and
  * request decoding, every answer decoder on a response body, and the frame
  * splitter. Invariant: a request that decodes re-encodes to the same bytes.
  */

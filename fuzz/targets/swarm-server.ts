@@ -9,6 +9,7 @@ import { FrameDecoder, encodeFrame } from '../../src/swarm/frames.js'
 import { SwarmOp, decodeMessage, decodePageAnswer, encodeRequestMessage, type SwarmRequest } from '../../src/swarm/protocol.js'
 import { createRecord, type SwarmRecord } from '../../src/swarm/record-codec.js'
 import { LocalReplica } from '../../src/swarm/replica.js'
+import type { OwnerCheck } from '../../src/swarm/owner-check.js'
 import { SwarmServer } from '../../src/swarm/server.js'
 import { SwarmPeerStatus } from '../../src/swarm/status.js'
 import { MessageStore } from '../../src/swarm/store.js'
@@ -109,6 +110,8 @@ interface World {
 }
 
 let world: World | undefined
+/** Owner signatures are not checked here (see the server's owner check); the fields must still be on the wire. */
+const UNCHECKED = { timestamp: 1_700_000_000_000, signature: new Uint8Array(64) }
 
 async function open (): Promise<World> {
   const dir = await mkdtemp(join(tmpdir(), 'ghostnode-fuzz-swarm-'))
@@ -117,7 +120,7 @@ async function open (): Promise<World> {
   const store = new MessageStore({ path: join(dir, 'store'), now: () => w.now, ...storeLimits })
   await store.open()
   const tombstones = new Tombstones({ max: maxTombstones, now: () => w.now })
-  const replica = new LocalReplica({ store, tombstones, isReady: () => true, maxTtlMs: LIMITS.maxTtlMs, now: () => w.now })
+  const replica = new LocalReplica({ store, tombstones, isReady: () => true, maxTtlMs: LIMITS.maxTtlMs })
   const serve = replica.serve.bind(replica)
   // the server maps anything untyped to INTERNAL and carries on: keep the error itself
   replica.serve = async (request) => {
@@ -133,6 +136,9 @@ async function open (): Promise<World> {
     log: defaultLogger().forComponent('fuzz:swarm-server'),
     authorize: () => 'member',
     allow: () => w.allow,
+    // signatures are the owner check's business (test/swarm/owner-check.test.ts); this target fuzzes what lies behind it
+    owner: { check: () => {}, release: () => {} } as unknown as OwnerCheck,
+    inSwarm: () => true,
     onViolation: () => { w.violations++ },
     maxInflight: 16,
     requestTimeoutMs: 2_000,
@@ -279,15 +285,15 @@ const OPS: Op[] = [
   (s, r) => {
     const mode = r.u8() % 4
     const cursor = mode === 1 ? s.lastCursor() : mode === 2 ? r.take(41) : mode === 3 ? s.lastCursor()?.subarray(1) : undefined
-    s.send({ op: SwarmOp.GET, mailbox: s.mailbox(r), namespace: s.namespace(r), maxBytes: r.u16(), ...(cursor != null ? { cursor } : {}) })
+    s.send({ op: SwarmOp.GET, mailbox: s.mailbox(r), namespace: s.namespace(r), maxBytes: r.u16(), auth: UNCHECKED, ...(cursor != null ? { cursor } : {}) })
   },
-  (s, r) => { s.send({ op: SwarmOp.DELETE, mailbox: s.mailbox(r), namespace: s.namespace(r), hashes: s.knownHashes(r) }) },
+  (s, r) => { s.send({ op: SwarmOp.DELETE, mailbox: s.mailbox(r), namespace: s.namespace(r), hashes: s.knownHashes(r), auth: { timestamp: s.before(r), signature: UNCHECKED.signature } }) },
   (s, r) => {
     // emptying a whole mailbox is kept rare so the quotas stay within reach
     const all = (r.u8() & 7) === 0
     // before: now (everything so far) or a time among the stored records' timestamps
     const before = s.before(r)
-    s.send({ op: SwarmOp.DELETE_ALL, mailbox: s.mailbox(r), before, ...(all ? {} : { namespace: s.namespace(r) }) })
+    s.send({ op: SwarmOp.DELETE_ALL, mailbox: s.mailbox(r), auth: { timestamp: before, signature: UNCHECKED.signature }, ...(all ? {} : { namespace: s.namespace(r) }) })
   },
   (s, r) => { s.send({ op: SwarmOp.DIGEST, entries: Array.from({ length: 1 + (r.u8() % 3) }, () => ({ mailbox: s.mailbox(r), digest: new Uint8Array(32).fill(r.u8()) })) }) },
   (s, r) => { s.send({ op: SwarmOp.FETCH, mailbox: s.mailbox(r), maxBytes: r.u16(), hashes: s.knownHashes(r) }) },
@@ -318,7 +324,7 @@ function seeds (): Uint8Array[] {
     Uint8Array.of(...Array.from({ length: 30 }, (_, i) => [PUT, 0, 0, 0x03, 0x00, 2, 128, i, 1]).flat(), SETTLE, GET, 0, 0, 0, 0x08, 0x00, SETTLE, GET, 1, 0, 0, 0x08, 0x00),
     Uint8Array.of(PUT, 1, 1, 0x00, 0x20, 3, 128, 9, 1, SETTLE, DELETE, 1, 1, 2, 1, 0, SETTLE, HANDOFF, 1, 2, 1, 0, FETCH, 1, 0x10, 0x00, 1, 1, 0),
     Uint8Array.of(PUT, 2, 0, 0x00, 0x10, 0, 128, 1, 1, DIGEST, 2, 2, 7, 3, 9, RANGE, 0, 0, 0xff, 0xff, 10, 0, DELETE_ALL, 0, 2, SETTLE, CLOCK, 200),
-    encodeFrame(encodeRequestMessage(1, { op: SwarmOp.GET, mailbox: MAILBOXES[0], namespace: 0, maxBytes: 1000 }))
+    encodeFrame(encodeRequestMessage(1, { op: SwarmOp.GET, mailbox: MAILBOXES[0], namespace: 0, maxBytes: 1000, auth: UNCHECKED }))
   ]
 }
 

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { ed25519PublicKeyObject, verifyEd25519 } from '../crypto/ed25519.js'
-import { MAILBOX_BYTES } from './record-codec.js'
+import { HASH_BYTES, MAILBOX_BYTES } from './record-codec.js'
 import { DEFAULT_AUTH_WINDOW_MS } from './service-defaults.js'
 import { BadSignatureError, InvalidMailboxKeyError, StaleTimestampError } from './service-errors.js'
 import { Writer } from './wire.js'
@@ -53,6 +53,23 @@ export function authMessage (f: SignedFields): Uint8Array {
     .bytes(DOMAIN).u8(0).bytes(encoder.encode(f.op)).u8(0)
     .bytes(f.mailbox).i16(f.namespace).u64(f.timestamp).u32(f.payload.byteLength).bytes(f.payload)
     .finish()
+}
+
+/** What a retrieve signs: the cursor (empty for the first page). */
+export function retrieveFields (mailbox: Uint8Array, namespace: number, timestamp: number, cursor?: Uint8Array): SignedFields {
+  return { op: AuthOp.RETRIEVE, mailbox, namespace, timestamp, payload: cursor ?? new Uint8Array(0) }
+}
+
+/** What a delete signs: the hashes, concatenated in the order sent. */
+export function deleteFields (mailbox: Uint8Array, namespace: number, timestamp: number, hashes: Uint8Array[]): SignedFields {
+  const payload = new Uint8Array(hashes.length * HASH_BYTES)
+  hashes.forEach((h, i) => payload.set(h, i * HASH_BYTES))
+  return { op: AuthOp.DELETE, mailbox, namespace, timestamp, payload }
+}
+
+/** What a delete-all signs: a flags byte (1 when limited to `namespace`). */
+export function deleteAllFields (mailbox: Uint8Array, namespace: number | undefined, timestamp: number): SignedFields {
+  return { op: AuthOp.DELETE_ALL, mailbox, namespace: namespace ?? 0, timestamp, payload: Uint8Array.of(namespace === undefined ? 0 : 1) }
 }
 
 /** A raw 32-byte Ed25519 public key as a node:crypto key. */

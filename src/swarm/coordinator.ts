@@ -1,7 +1,9 @@
 import { createRecord, encodedRecordSize, type SwarmRecord } from './record-codec.js'
 import { encodeCursor } from './store-keys.js'
 import { checkPut, type StoreLimits } from './store-options.js'
-import { MAX_PEER_PAGE_BYTES, type PageAnswer, type PutAnswer } from './protocol.js'
+import {
+  MAX_PEER_PAGE_BYTES, SwarmOp, type GetRequest, type OwnerAuth, type PageAnswer, type PutAnswer, type SignedDelete
+} from './protocol.js'
 import { QuorumFailedError, SwarmNotReadyError, SwarmUnavailableError } from './service-errors.js'
 import { InvalidRequestError, TtlOutOfBoundsError } from './errors.js'
 import { isEd25519PublicKey } from '../crypto/ed25519.js'
@@ -31,6 +33,8 @@ export interface SwarmCoordinatorInit {
   now: () => number
   metrics: SwarmMetrics
   log: Logger
+  /** Notes a signed read or delete this node runs as a member for its own clients (its owner check then refuses a replay). */
+  noteSigned?: (request: GetRequest | SignedDelete) => void
 }
 
 export interface StoreInit {
@@ -52,9 +56,8 @@ export interface StoreOutcome {
 /** The per-member operations the coordinator needs, whether the member is this node or another. */
 interface MemberOps {
   put: (record: SwarmRecord) => Promise<PutAnswer>
-  get: (mailbox: Uint8Array, namespace: number, maxBytes: number, cursor?: Uint8Array) => Promise<PageAnswer>
-  delete: (mailbox: Uint8Array, namespace: number, hashes: Uint8Array[]) => Promise<number>
-  deleteAll: (mailbox: Uint8Array, namespace: number | undefined, before: number) => Promise<number>
+  get: (request: GetRequest) => Promise<PageAnswer>
+  delete: (request: SignedDelete) => Promise<number>
 }
 
 /**
@@ -147,11 +150,13 @@ export class SwarmCoordinator {
    * pulling its range refuses and is left out; if none answers the request
    * fails with SwarmUnavailableError, which a client may retry.
    */
-  async retrieve (mailbox: Uint8Array, namespace: number, options: { cursor?: Uint8Array, maxBytes: number }): Promise<PageAnswer> {
+  async retrieve (mailbox: Uint8Array, namespace: number, options: { cursor?: Uint8Array, maxBytes: number, auth: OwnerAuth }): Promise<PageAnswer> {
     const members = this.members(mailbox)
     if (members.length === 0) throw new SwarmUnavailableError('no swarm members known')
     const budget = Math.max(1, Math.min(options.maxBytes, this.maxPageBytes))
-    const results = await Promise.allSettled(members.map(async m => this.on(m).get(mailbox, namespace, budget, options.cursor)))
+    // each member verifies the owner's signature itself: the exit's word is not enough
+    const request: GetRequest = { op: SwarmOp.GET, mailbox, namespace, maxBytes: budget, auth: options.auth, ...(options.cursor !== undefined ? { cursor: options.cursor } : {}) }
+    const results = await Promise.allSettled(members.map(async m => this.on(m).get(request)))
     const pages = results.flatMap(r => r.status === 'fulfilled' ? [r.value] : [])
     if (pages.length === 0) {
       const errors = results.map(r => (r as PromiseRejectedResult).reason as unknown)
@@ -164,23 +169,26 @@ export class SwarmCoordinator {
     return mergePages(pages, budget)
   }
 
-  /** Deletes the listed records on every member; returns the largest count a member deleted. */
-  async delete (mailbox: Uint8Array, namespace: number, hashes: Uint8Array[]): Promise<number> {
-    return this.everywhere(mailbox, async ops => ops.delete(mailbox, namespace, hashes))
+  /**
+   * Deletes the listed records stored at or before the owner's signed
+   * timestamp on every member; returns the largest count a member deleted.
+   */
+  async delete (mailbox: Uint8Array, namespace: number, hashes: Uint8Array[], auth: OwnerAuth): Promise<number> {
+    return this.everywhere({ op: SwarmOp.DELETE, mailbox, namespace, hashes, auth })
   }
 
   /**
    * Deletes every record of the mailbox (or one namespace) stored at or before
-   * `before` (the owner's signed timestamp) on every member.
+   * the owner's signed timestamp on every member.
    */
-  async deleteAll (mailbox: Uint8Array, namespace: number | undefined, before: number): Promise<number> {
-    return this.everywhere(mailbox, async ops => ops.deleteAll(mailbox, namespace, before))
+  async deleteAll (mailbox: Uint8Array, namespace: number | undefined, auth: OwnerAuth): Promise<number> {
+    return this.everywhere(namespace === undefined ? { op: SwarmOp.DELETE_ALL, mailbox, auth } : { op: SwarmOp.DELETE_ALL, mailbox, namespace, auth })
   }
 
-  private async everywhere (mailbox: Uint8Array, op: (ops: MemberOps) => Promise<number>): Promise<number> {
-    const members = this.members(mailbox)
+  private async everywhere (request: SignedDelete): Promise<number> {
+    const members = this.members(request.mailbox)
     if (members.length === 0) throw new SwarmUnavailableError('no swarm members known')
-    const results = await Promise.allSettled(members.map(async m => op(this.on(m))))
+    const results = await Promise.allSettled(members.map(async m => this.on(m).delete(request)))
     const counts = results.flatMap(r => r.status === 'fulfilled' ? [r.value] : [])
     const failed = results.length - counts.length
     if (failed > 0) this.init.metrics.replicationFailures.inc(failed)
@@ -192,13 +200,26 @@ export class SwarmCoordinator {
   }
 
   private on (member: string): MemberOps {
-    if (member === this.init.selfId) return this.init.local
+    if (member === this.init.selfId) {
+      // this node is a member: the exit handler has checked the owner's signature
+      const { local, noteSigned } = this.init
+      return {
+        put: async (record) => local.put(record),
+        get: async (r) => {
+          noteSigned?.(r)
+          return local.get(r.mailbox, r.namespace, r.maxBytes, r.cursor)
+        },
+        delete: async (r) => {
+          noteSigned?.(r)
+          return r.op === SwarmOp.DELETE ? local.delete(r) : local.deleteAll(r)
+        }
+      }
+    }
     const peers = this.init.peers
     return {
       put: async (record) => peers.put(member, record),
-      get: async (mailbox, namespace, maxBytes, cursor) => peers.get(member, mailbox, namespace, maxBytes, cursor),
-      delete: async (mailbox, namespace, hashes) => peers.delete(member, mailbox, namespace, hashes),
-      deleteAll: async (mailbox, namespace, before) => peers.deleteAll(member, mailbox, namespace, before)
+      get: async (r) => peers.get(member, r),
+      delete: async (r) => peers.delete(member, r)
     }
   }
 }

@@ -1,7 +1,8 @@
 import { RangeSet, digestOfListing } from './ranges.js'
-import { MAX_DIGEST_ENTRIES, MAX_PEER_PAGE_BYTES, MAX_RANGE_LIMIT, MAX_REQUEST_HASHES, type DigestEntry } from './protocol.js'
+import { MAX_DIGEST_ENTRIES, MAX_PEER_PAGE_BYTES, MAX_RANGE_LIMIT, MAX_REQUEST_HASHES, type DigestEntry, type SignedDelete } from './protocol.js'
 import { positionOf } from './ring.js'
-import { swarmStatusOf } from './status.js'
+import { SwarmPeerStatus, swarmStatusOf } from './status.js'
+import { SwarmPeerStatusError } from './service-errors.js'
 import type { LocalReplica } from './replica.js'
 import type { SwarmPeers } from './peers.js'
 import type { SwarmMetrics } from './swarm-metrics.js'
@@ -24,6 +25,8 @@ export interface MailboxExchangeInit {
   peers: SwarmPeers
   metrics: SwarmMetrics
   log: Logger
+  /** Charges one record copied here to its mailbox's deposit budget; false defers the rest to a later round. */
+  allowDeposit?: (mailbox: Uint8Array) => boolean
 }
 
 /**
@@ -98,12 +101,14 @@ export class MailboxExchange {
     const mine = new Map(ours.map(e => [hex(e.hash), e]))
     const seen = new Set<string>()
     const wanted: Uint8Array[] = []
-    const deleted: Array<{ hash: Uint8Array, namespace: number }> = []
+    // the owners' signed deletes behind the tombstones of records the peer still holds
+    const deletes = new Set<SignedDelete>()
     for (const e of theirs) {
       const id = hex(e.hash)
       seen.add(id)
       if (tombstones.has(mailbox, e.hash)) {
-        deleted.push({ hash: e.hash, namespace: e.namespace })
+        const proof = tombstones.proofOf(mailbox, e.hash)
+        if (proof !== undefined) deletes.add(proof)
         continue
       }
       const held = mine.get(id)
@@ -114,7 +119,9 @@ export class MailboxExchange {
       const records = await this.init.peers.fetch(peer, mailbox, wanted.slice(i, i + HASH_BATCH), MAX_PEER_PAGE_BYTES)
       if (records.length === 0) break
       i += records.length
-      pulled += await this.storeLocally(mailbox, records)
+      const step = await this.storeLocally(mailbox, records)
+      pulled += step.stored
+      if (step.deferred) break
     }
     this.init.metrics.syncRecords.inc({ action: 'pulled' }, pulled)
     if (!options.push) return { pulled, pushed: 0 }
@@ -124,7 +131,7 @@ export class MailboxExchange {
       return other === undefined || other.expiry < e.expiry
     })
     const pushed = await this.pushRecords(peer, mailbox, toPush.map(e => e.hash))
-    if (deleted.length > 0) await this.propagateDeletes(peer, mailbox, deleted)
+    if (deletes.size > 0) await this.propagateDeletes(peer, deletes)
     return { pulled, pushed }
   }
 
@@ -138,6 +145,8 @@ export class MailboxExchange {
         await this.init.peers.put(peer, record)
         pushed++
       } catch (err) {
+        // the mailbox's deposit budget there is spent: the rest waits for a later round
+        if (err instanceof SwarmPeerStatusError && err.status === SwarmPeerStatus.RATE_LIMITED) break
         // a full mailbox or node there is its operator's business; anything else ends this exchange
         if (swarmStatusOf(err) === undefined) throw err
       }
@@ -146,26 +155,29 @@ export class MailboxExchange {
     return pushed
   }
 
-  private async propagateDeletes (peer: string, mailbox: Uint8Array, deleted: Array<{ hash: Uint8Array, namespace: number }>): Promise<void> {
-    const byNamespace = new Map<number, Uint8Array[]>()
-    for (const d of deleted) {
-      const list = byNamespace.get(d.namespace) ?? []
-      list.push(d.hash)
-      byNamespace.set(d.namespace, list)
-    }
-    for (const [namespace, hashes] of byNamespace) {
-      for (let i = 0; i < hashes.length; i += HASH_BATCH) {
-        const n = await this.init.peers.delete(peer, mailbox, namespace, hashes.slice(i, i + HASH_BATCH))
+  /**
+   * Passes the owners' signed deletes on to a peer that still holds records
+   * they deleted: the peer verifies each signature itself. A refusal (say, a
+   * replay of a delete it already ran) is its answer, not a failed exchange.
+   */
+  private async propagateDeletes (peer: string, deletes: Set<SignedDelete>): Promise<void> {
+    for (const proof of deletes) {
+      try {
+        const n = await this.init.peers.delete(peer, proof)
         this.init.metrics.syncRecords.inc({ action: 'deletes_propagated' }, n)
+      } catch (err) {
+        if (swarmStatusOf(err) === undefined) throw err
       }
     }
   }
 
-  private async storeLocally (mailbox: Uint8Array, records: SwarmRecord[]): Promise<number> {
+  /** Stores pulled records, each charged to the mailbox's deposit budget; `deferred` once that budget is spent. */
+  private async storeLocally (mailbox: Uint8Array, records: SwarmRecord[]): Promise<{ stored: number, deferred: boolean }> {
     let stored = 0
     for (const record of records) {
       // a peer answers only for the mailbox asked; anything else is dropped
       if (hex(record.mailbox) !== hex(mailbox)) continue
+      if (this.init.allowDeposit !== undefined && !this.init.allowDeposit(mailbox)) return { stored, deferred: true }
       try {
         await this.init.local.put(record)
         stored++
@@ -174,7 +186,7 @@ export class MailboxExchange {
         this.log('a pulled record was refused - %e', err)
       }
     }
-    return stored
+    return { stored, deferred: false }
   }
 
   /**

@@ -70,7 +70,8 @@ export function swarmExitHandler (init: SwarmExitInit): ExitHandler {
       case SwarmExitOp.RETRIEVE: {
         checkAuth(signedFieldsOf(req), req.signature, init.now(), window)
         if (req.maxBytes < 1) throw new InvalidRequestError('maxBytes must be at least 1')
-        const page = await c.retrieve(req.mailbox, req.namespace, { maxBytes: req.maxBytes, ...(req.cursor !== undefined ? { cursor: req.cursor } : {}) })
+        const auth = { timestamp: req.timestamp, signature: req.signature }
+        const page = await c.retrieve(req.mailbox, req.namespace, { maxBytes: req.maxBytes, auth, ...(req.cursor !== undefined ? { cursor: req.cursor } : {}) })
         return {
           body: encodeRetrievePage({
             messages: page.records.map(r => ({ timestamp: r.timestamp, expiry: r.expiry, hash: r.hash, data: r.data })),
@@ -80,11 +81,11 @@ export function swarmExitHandler (init: SwarmExitInit): ExitHandler {
       }
       case SwarmExitOp.DELETE:
         checkAuth(signedFieldsOf(req), req.signature, init.now(), window)
-        return once(req, async () => encodeDeleteCount(await c.delete(req.mailbox, req.namespace, req.hashes)))
+        return once(req, async () => encodeDeleteCount(await c.delete(req.mailbox, req.namespace, req.hashes, { timestamp: req.timestamp, signature: req.signature })))
       case SwarmExitOp.DELETE_ALL:
         checkAuth(signedFieldsOf(req), req.signature, init.now(), window)
         // what the owner signed at T covers what was stored by T: a replay spares newer messages
-        return once(req, async () => encodeDeleteCount(await c.deleteAll(req.mailbox, req.namespace, req.timestamp)))
+        return once(req, async () => encodeDeleteCount(await c.deleteAll(req.mailbox, req.namespace, { timestamp: req.timestamp, signature: req.signature })))
     }
   }
   return async (request) => {

@@ -1,5 +1,5 @@
 import { HASH_BYTES, MAILBOX_BYTES } from './record-codec.js'
-import { SIGNATURE_BYTES, AuthOp, type SignedFields } from './auth.js'
+import { SIGNATURE_BYTES, deleteAllFields, deleteFields, retrieveFields, type SignedFields } from './auth.js'
 import { SwarmProtocolError } from './service-errors.js'
 import { Reader, Writer } from './wire.js'
 
@@ -136,15 +136,9 @@ export function decodeSwarmExitRequest (body: Uint8Array): SwarmExitRequest {
 /** The fields a signed request's signature covers (see auth.ts). */
 export function signedFieldsOf (req: Exclude<SwarmExitRequest, { op: typeof SwarmExitOp.STORE }>): SignedFields {
   switch (req.op) {
-    case SwarmExitOp.RETRIEVE:
-      return { op: AuthOp.RETRIEVE, mailbox: req.mailbox, namespace: req.namespace, timestamp: req.timestamp, payload: req.cursor ?? new Uint8Array(0) }
-    case SwarmExitOp.DELETE: {
-      const payload = new Uint8Array(req.hashes.length * HASH_BYTES)
-      req.hashes.forEach((h, i) => payload.set(h, i * HASH_BYTES))
-      return { op: AuthOp.DELETE, mailbox: req.mailbox, namespace: req.namespace, timestamp: req.timestamp, payload }
-    }
-    case SwarmExitOp.DELETE_ALL:
-      return { op: AuthOp.DELETE_ALL, mailbox: req.mailbox, namespace: req.namespace ?? 0, timestamp: req.timestamp, payload: Uint8Array.of(req.namespace === undefined ? 0 : 1) }
+    case SwarmExitOp.RETRIEVE: return retrieveFields(req.mailbox, req.namespace, req.timestamp, req.cursor)
+    case SwarmExitOp.DELETE: return deleteFields(req.mailbox, req.namespace, req.timestamp, req.hashes)
+    case SwarmExitOp.DELETE_ALL: return deleteAllFields(req.mailbox, req.namespace, req.timestamp)
   }
 }
 

@@ -3,7 +3,7 @@ import { SwarmChannel, type SwarmChannelInit } from './channel.js'
 import {
   SWARM_PROTOCOL, SwarmOp, decodeCountAnswer, decodeDigestAnswer, decodeHashesAnswer, decodePageAnswer, decodePutAnswer,
   decodeRangeAnswer, decodeReason, decodeRecordsAnswer, type DigestAnswer, type DigestEntry, type PageAnswer, type PutAnswer,
-  type RangeAnswer, type SwarmRequest
+  type GetRequest, type RangeAnswer, type SignedDelete, type SwarmRequest
 } from './protocol.js'
 import { DEFAULT_SWARM_REQUEST_TIMEOUT_MS } from './service-defaults.js'
 import { SwarmChannelClosedError } from './service-errors.js'
@@ -83,16 +83,14 @@ export class SwarmPeers {
     return decodePutAnswer(await this.call(peer, { op: SwarmOp.PUT, record }))
   }
 
-  async get (peer: string, mailbox: Uint8Array, namespace: number, maxBytes: number, cursor?: Uint8Array): Promise<PageAnswer> {
-    return decodePageAnswer(await this.call(peer, { op: SwarmOp.GET, mailbox, namespace, maxBytes, ...(cursor !== undefined ? { cursor } : {}) }))
+  /** A read, carrying the owner's signature the member verifies. */
+  async get (peer: string, request: GetRequest): Promise<PageAnswer> {
+    return decodePageAnswer(await this.call(peer, request))
   }
 
-  async delete (peer: string, mailbox: Uint8Array, namespace: number, hashes: Uint8Array[]): Promise<number> {
-    return decodeCountAnswer(await this.call(peer, { op: SwarmOp.DELETE, mailbox, namespace, hashes }))
-  }
-
-  async deleteAll (peer: string, mailbox: Uint8Array, namespace: number | undefined, before: number): Promise<number> {
-    return decodeCountAnswer(await this.call(peer, namespace === undefined ? { op: SwarmOp.DELETE_ALL, mailbox, before } : { op: SwarmOp.DELETE_ALL, mailbox, namespace, before }))
+  /** A DELETE or DELETE_ALL, carrying the owner's signature the member verifies. */
+  async delete (peer: string, request: SignedDelete): Promise<number> {
+    return decodeCountAnswer(await this.call(peer, request))
   }
 
   async digest (peer: string, entries: DigestEntry[]): Promise<DigestAnswer> {

@@ -1,11 +1,12 @@
 import { HASH_BYTES, MAILBOX_BYTES, decodeRecord, encodeRecord, type SwarmRecord } from './record-codec.js'
 import { SwarmProtocolError, UnsupportedSwarmVersionError } from './service-errors.js'
 import { Reader, Writer } from './wire.js'
+import { ED25519_SIGNATURE_BYTES as SIGNATURE_BYTES } from '../crypto/ed25519.js'
 import type { RingRange } from './ring.js'
 import type { HashListing } from './store-options.js'
 
 /**
- * `/ghostnode/swarm/1.0.0`: the node-to-node protocol of swarm members
+ * `/ghostnode/swarm/2.0.0`: the node-to-node protocol of swarm members
  * (docs/protocol.md §10.5). Frames are `length u32 | message`; a message is
  *
  *   version u8 (1) | type u8 (1 request, 2 response) | id u32 | code u8 | body
@@ -16,8 +17,9 @@ import type { HashListing } from './store-options.js'
  * refuse trailing bytes).
  */
 
-export const SWARM_PROTOCOL = '/ghostnode/swarm/1.0.0'
-export const SWARM_WIRE_VERSION = 1
+export const SWARM_PROTOCOL = '/ghostnode/swarm/2.0.0'
+/** 2: reads and deletes carry the mailbox owner's signature (§10.5). */
+export const SWARM_WIRE_VERSION = 2
 /** Largest frame either side sends or accepts. */
 export const MAX_SWARM_FRAME_BYTES = 4 * 1024 * 1024
 /** Largest byte budget of one GET page or FETCH answer between members. */
@@ -57,12 +59,26 @@ export const SWARM_OP_NAMES: Record<SwarmOp, string> = {
 
 const MessageType = { REQUEST: 1, RESPONSE: 2 } as const
 
+/**
+ * The mailbox owner's signature over a read or delete (docs/protocol.md
+ * §10.4), exactly as the client sent it to the exit: every member verifies it
+ * itself, so no member can read or delete a mailbox its owner did not ask for.
+ */
+export interface OwnerAuth { timestamp: number, signature: Uint8Array }
+
+export type GetRequest = { op: typeof SwarmOp.GET, mailbox: Uint8Array, namespace: number, maxBytes: number, cursor?: Uint8Array, auth: OwnerAuth }
+/** Deletes the listed records stored at or before `auth.timestamp`. */
+export type DeleteRequest = { op: typeof SwarmOp.DELETE, mailbox: Uint8Array, namespace: number, hashes: Uint8Array[], auth: OwnerAuth }
+/** Deletes the records of the mailbox (or one namespace) stored at or before `auth.timestamp`. */
+export type DeleteAllRequest = { op: typeof SwarmOp.DELETE_ALL, mailbox: Uint8Array, namespace?: number, auth: OwnerAuth }
+/** An owner's signed delete: what a tombstone keeps, so the delete can be passed on. */
+export type SignedDelete = DeleteRequest | DeleteAllRequest
+
 export type SwarmRequest =
   | { op: typeof SwarmOp.PUT, record: SwarmRecord }
-  | { op: typeof SwarmOp.GET, mailbox: Uint8Array, namespace: number, maxBytes: number, cursor?: Uint8Array }
-  | { op: typeof SwarmOp.DELETE, mailbox: Uint8Array, namespace: number, hashes: Uint8Array[] }
-  /** `before`: the owner's signed timestamp; only records stored at or before it are deleted. */
-  | { op: typeof SwarmOp.DELETE_ALL, mailbox: Uint8Array, namespace?: number, before: number }
+  | GetRequest
+  | DeleteRequest
+  | DeleteAllRequest
   | { op: typeof SwarmOp.DIGEST, entries: DigestEntry[] }
   | { op: typeof SwarmOp.FETCH, mailbox: Uint8Array, maxBytes: number, hashes: Uint8Array[] }
   | { op: typeof SwarmOp.RANGE, ranges: RingRange[], limit: number, after?: Uint8Array }
@@ -125,13 +141,16 @@ function writeRequestBody (w: Writer, req: SwarmRequest): void {
     case SwarmOp.GET:
       w.bytes(fixed(req.mailbox, MAILBOX_BYTES, 'mailbox')).i16(req.namespace).u32(req.maxBytes)
       writeShortBytes(w, req.cursor ?? new Uint8Array(0), 'cursor')
+      writeAuth(w, req.auth)
       return
     case SwarmOp.DELETE:
       w.bytes(fixed(req.mailbox, MAILBOX_BYTES, 'mailbox')).i16(req.namespace)
       writeHashes16(w, req.hashes)
+      writeAuth(w, req.auth)
       return
     case SwarmOp.DELETE_ALL:
-      w.bytes(fixed(req.mailbox, MAILBOX_BYTES, 'mailbox')).u8(req.namespace === undefined ? 0 : 1).i16(req.namespace ?? 0).u64(req.before)
+      w.bytes(fixed(req.mailbox, MAILBOX_BYTES, 'mailbox')).u8(req.namespace === undefined ? 0 : 1).i16(req.namespace ?? 0)
+      writeAuth(w, req.auth)
       return
     case SwarmOp.DIGEST:
       count16(req.entries.length, 'digest entries')
@@ -166,13 +185,15 @@ export function decodeRequestBody (op: number, body: Uint8Array): SwarmRequest {
       const namespace = r.i16('namespace')
       const maxBytes = r.u32('maxBytes')
       const cursor = r.bytesOf(r.u8('cursor length'), 'cursor')
-      req = cursor.byteLength === 0 ? { op, mailbox, namespace, maxBytes } : { op, mailbox, namespace, maxBytes, cursor }
+      const auth = readAuth(r)
+      req = cursor.byteLength === 0 ? { op, mailbox, namespace, maxBytes, auth } : { op, mailbox, namespace, maxBytes, cursor, auth }
       break
     }
     case SwarmOp.DELETE: {
       const mailbox = r.bytesOf(MAILBOX_BYTES, 'mailbox')
       const namespace = r.i16('namespace')
-      req = { op, mailbox, namespace, hashes: readHashes(r, capped(r.u16('hash count'), MAX_REQUEST_HASHES, 'hashes')) }
+      const hashes = readHashes(r, capped(r.u16('hash count'), MAX_REQUEST_HASHES, 'hashes'))
+      req = { op, mailbox, namespace, hashes, auth: readAuth(r) }
       break
     }
     case SwarmOp.DELETE_ALL: {
@@ -181,8 +202,8 @@ export function decodeRequestBody (op: number, body: Uint8Array): SwarmRequest {
       if (flags > 1) throw new SwarmProtocolError(`unknown DELETE_ALL flags ${flags}`)
       const namespace = r.i16('namespace')
       if (flags === 0 && namespace !== 0) throw new SwarmProtocolError('DELETE_ALL without a namespace must carry 0')
-      const before = r.u64('before')
-      req = flags === 1 ? { op, mailbox, namespace, before } : { op, mailbox, before }
+      const auth = readAuth(r)
+      req = flags === 1 ? { op, mailbox, namespace, auth } : { op, mailbox, auth }
       break
     }
     case SwarmOp.DIGEST: {
@@ -390,6 +411,14 @@ function count16 (n: number, what: string): void {
 
 function expectBytes (r: Reader, n: number, what: string): void {
   if (r.remaining < n) throw new SwarmProtocolError(`truncated ${what}: need ${n} bytes, ${r.remaining} left`)
+}
+
+function writeAuth (w: Writer, auth: OwnerAuth): void {
+  w.u64(auth.timestamp).bytes(fixed(auth.signature, SIGNATURE_BYTES, 'signature'))
+}
+
+function readAuth (r: Reader): OwnerAuth {
+  return { timestamp: r.u64('timestamp'), signature: r.bytesOf(SIGNATURE_BYTES, 'signature') }
 }
 
 function writeShortBytes (w: Writer, bytes: Uint8Array, what: string): void {

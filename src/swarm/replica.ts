@@ -3,10 +3,10 @@ import { RangeSet, digestOfListing } from './ranges.js'
 import {
   MAX_PEER_PAGE_BYTES, SwarmOp, encodeCountAnswer, encodeDigestAnswer, encodeHashesAnswer, encodePageAnswer, encodePutAnswer,
   encodeRangeAnswer, encodeRecordsAnswer, type DigestAnswer, type DigestEntry, type PageAnswer, type PutAnswer, type RangeAnswer,
-  type SwarmRequest
+  type DeleteAllRequest, type DeleteRequest, type SwarmRequest
 } from './protocol.js'
 import { encodedRecordSize, type SwarmRecord } from './record-codec.js'
-import { SwarmNotReadyError } from './service-errors.js'
+import { SwarmNotReadyError, SwarmUnauthorizedError } from './service-errors.js'
 import type { RingRange } from './ring.js'
 import type { MessageStore } from './store.js'
 import type { Tombstones } from './tombstones.js'
@@ -18,7 +18,6 @@ export interface LocalReplicaInit {
   isReady: (mailbox: Uint8Array) => boolean
   /** Longest TTL: how long a tombstone for a record of unknown expiry is kept. */
   maxTtlMs: number
-  now: () => number
 }
 
 const bufferOf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
@@ -35,14 +34,12 @@ export class LocalReplica {
   readonly tombstones: Tombstones
   private readonly isReady: (mailbox: Uint8Array) => boolean
   private readonly maxTtlMs: number
-  private readonly now: () => number
 
   constructor (init: LocalReplicaInit) {
     this.store = init.store
     this.tombstones = init.tombstones
     this.isReady = init.isReady
     this.maxTtlMs = init.maxTtlMs
-    this.now = init.now
   }
 
   /** Stores a record; a copy of a deleted record is acknowledged but not stored. */
@@ -57,25 +54,46 @@ export class LocalReplica {
     return page.nextCursor !== undefined ? { records: page.records, nextCursor: page.nextCursor } : { records: page.records }
   }
 
-  async delete (mailbox: Uint8Array, namespace: number, hashes: Uint8Array[]): Promise<number> {
-    await this.remember(mailbox, hashes)
-    return this.store.delete(mailbox, namespace, hashes)
+  /**
+   * Deletes the listed records stored at or before the owner's signed
+   * timestamp, leaving tombstones that keep the signed request (the caller
+   * has checked the signature).
+   */
+  async delete (req: DeleteRequest): Promise<number> {
+    const before = req.auth.timestamp
+    for (const hash of req.hashes) {
+      const record = await this.store.get(req.mailbox, hash)
+      if (record !== undefined && record.timestamp > before) continue
+      this.tombstones.add(req.mailbox, hash, record?.timestamp ?? before, record?.expiry ?? before + this.maxTtlMs, req)
+    }
+    return this.store.delete(req.mailbox, req.namespace, req.hashes, before)
   }
 
-  /** Deletes the records stored at or before `before` (the owner's signed timestamp), leaving tombstones. */
-  async deleteAll (mailbox: Uint8Array, namespace: number | undefined, before: number): Promise<number> {
+  /** Deletes the records stored at or before the owner's signed timestamp, leaving tombstones. */
+  async deleteAll (req: DeleteAllRequest): Promise<number> {
+    const { mailbox, namespace } = req
+    const before = req.auth.timestamp
     const listing = await this.store.listHashes(mailbox)
     for (const e of listing) {
-      if ((namespace === undefined || e.namespace === namespace) && (e.timestamp ?? 0) <= before) this.tombstones.add(mailbox, e.hash, before, e.expiry)
+      if ((namespace === undefined || e.namespace === namespace) && (e.timestamp ?? 0) <= before) this.tombstones.add(mailbox, e.hash, before, e.expiry, req)
     }
     return this.store.deleteAll(mailbox, namespace, before)
   }
 
-  /** Per entry: undefined when our digest matches, else our listing (hash order). */
-  async digest (entries: DigestEntry[], signal?: AbortSignal): Promise<DigestAnswer> {
+  /**
+   * Per entry: undefined when our digest matches, else our listing (hash
+   * order). A mailbox the requester may not list (not in its swarm) is
+   * answered as matching: nothing is revealed and nothing is to be done.
+   */
+  async digest (entries: DigestEntry[], scope: ServeScope = {}): Promise<DigestAnswer> {
+    const { signal, mayList } = scope
     const out: DigestAnswer = []
     for (const { mailbox, digest } of entries) {
       signal?.throwIfAborted()
+      if (mayList !== undefined && !mayList(mailbox)) {
+        out.push(undefined)
+        continue
+      }
       const listing = await this.store.listHashes(mailbox)
       out.push(sameBytes(digestOfListing(listing), digest) ? undefined : listing)
     }
@@ -83,7 +101,9 @@ export class LocalReplica {
   }
 
   /** The live records among `hashes`, stopping before `maxBytes` (at least one). */
-  async fetch (mailbox: Uint8Array, hashes: Uint8Array[], maxBytes: number, signal?: AbortSignal): Promise<SwarmRecord[]> {
+  async fetch (mailbox: Uint8Array, hashes: Uint8Array[], maxBytes: number, scope: ServeScope = {}): Promise<SwarmRecord[]> {
+    const { signal, mayList } = scope
+    if (mayList !== undefined && !mayList(mailbox)) throw new SwarmUnauthorizedError()
     const budget = Math.min(maxBytes, MAX_PEER_PAGE_BYTES)
     const out: SwarmRecord[] = []
     let bytes = 0
@@ -99,8 +119,9 @@ export class LocalReplica {
     return out
   }
 
-  /** Mailboxes held whose ring position lies in `ranges`, after `after`, with their digests. */
-  async range (ranges: RingRange[], limit: number, after?: Uint8Array, signal?: AbortSignal): Promise<RangeAnswer> {
+  /** Mailboxes held whose ring position lies in `ranges` (and the requester may list), after `after`, with their digests. */
+  async range (ranges: RingRange[], limit: number, after?: Uint8Array, scope: ServeScope = {}): Promise<RangeAnswer> {
+    const { signal, mayList } = scope
     const set = new RangeSet(ranges)
     const mailboxes: DigestEntry[] = []
     if (set.isEmpty || limit === 0) return { mailboxes, more: false }
@@ -108,6 +129,7 @@ export class LocalReplica {
       signal?.throwIfAborted()
       if (after !== undefined && Buffer.compare(bufferOf(mailbox), bufferOf(after)) <= 0) continue
       if (!set.has(positionOf(mailbox))) continue
+      if (mayList !== undefined && !mayList(mailbox)) continue
       if (mailboxes.length >= limit) return { mailboxes, more: true }
       const listing = await this.store.listHashes(mailbox)
       if (listing.length > 0) mailboxes.push({ mailbox, digest: digestOfListing(listing) })
@@ -126,27 +148,29 @@ export class LocalReplica {
     return missing
   }
 
-  /** Runs a decoded node-to-node request and encodes its answer body; `signal` stops its work between entries. */
-  async serve (request: SwarmRequest, signal?: AbortSignal): Promise<Uint8Array> {
-    signal?.throwIfAborted()
+  /**
+   * Runs a decoded node-to-node request and encodes its answer body. The
+   * server has checked who asks (and the owner's signature on reads and
+   * deletes); `scope.signal` stops the work between entries.
+   */
+  async serve (request: SwarmRequest, scope: ServeScope = {}): Promise<Uint8Array> {
+    scope.signal?.throwIfAborted()
     switch (request.op) {
       case SwarmOp.PUT: return encodePutAnswer(await this.put(request.record))
       case SwarmOp.GET: return encodePageAnswer(await this.get(request.mailbox, request.namespace, request.maxBytes, request.cursor))
-      case SwarmOp.DELETE: return encodeCountAnswer(await this.delete(request.mailbox, request.namespace, request.hashes))
-      case SwarmOp.DELETE_ALL: return encodeCountAnswer(await this.deleteAll(request.mailbox, request.namespace, request.before))
-      case SwarmOp.DIGEST: return encodeDigestAnswer(await this.digest(request.entries, signal))
-      case SwarmOp.FETCH: return encodeRecordsAnswer(await this.fetch(request.mailbox, request.hashes, request.maxBytes, signal))
-      case SwarmOp.RANGE: return encodeRangeAnswer(await this.range(request.ranges, request.limit, request.after, signal))
-      case SwarmOp.HANDOFF: return encodeHashesAnswer(await this.handoff(request.mailbox, request.hashes, signal))
+      case SwarmOp.DELETE: return encodeCountAnswer(await this.delete(request))
+      case SwarmOp.DELETE_ALL: return encodeCountAnswer(await this.deleteAll(request))
+      case SwarmOp.DIGEST: return encodeDigestAnswer(await this.digest(request.entries, scope))
+      case SwarmOp.FETCH: return encodeRecordsAnswer(await this.fetch(request.mailbox, request.hashes, request.maxBytes, scope))
+      case SwarmOp.RANGE: return encodeRangeAnswer(await this.range(request.ranges, request.limit, request.after, scope))
+      case SwarmOp.HANDOFF: return encodeHashesAnswer(await this.handoff(request.mailbox, request.hashes, scope.signal))
     }
   }
+}
 
-  /** Tombstones for records about to be deleted, with their expiries where we hold them. */
-  private async remember (mailbox: Uint8Array, hashes: Uint8Array[]): Promise<void> {
-    const now = this.now()
-    for (const hash of hashes) {
-      const record = await this.store.get(mailbox, hash)
-      this.tombstones.add(mailbox, hash, record?.timestamp ?? now, record?.expiry ?? now + this.maxTtlMs)
-    }
-  }
+/** Bounds of one served request: its deadline, and which mailboxes the requester may list or copy. */
+export interface ServeScope {
+  signal?: AbortSignal
+  /** Mailboxes whose swarm the requester belongs to; absent: all. */
+  mayList?: (mailbox: Uint8Array) => boolean
 }

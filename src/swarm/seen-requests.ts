@@ -33,6 +33,11 @@ export class SeenRequests {
     return held.answer
   }
 
+  /** Forgets a signature (its request failed before it took effect, so running it again is no replay). */
+  forget (signature: Uint8Array): void {
+    this.entries.delete(Buffer.from(signature).toString('base64'))
+  }
+
   /** Remembers the answer to a signed request until `until` (ms). */
   remember (signature: Uint8Array, answer: Uint8Array, until: number): void {
     this.entries.set(Buffer.from(signature).toString('base64'), { answer, until })

@@ -1,9 +1,11 @@
 import { FrameDecoder, encodeFrame } from './frames.js'
 import {
-  MESSAGE_HEADER_BYTES, SWARM_OP_NAMES, decodeHeader, decodeRequestBody, encodeReason, encodeResponseMessage, requestCost, type SwarmOp
+  MESSAGE_HEADER_BYTES, SWARM_OP_NAMES, SwarmOp, decodeHeader, decodeRequestBody, encodeReason, encodeResponseMessage, requestCost,
+  type SwarmRequest
 } from './protocol.js'
-import { SwarmProtocolError } from './service-errors.js'
+import { BadSignatureError, SwarmProtocolError } from './service-errors.js'
 import { SwarmPeerStatus, peerStatusOf } from './status.js'
+import type { OwnerCheck } from './owner-check.js'
 import type { LocalReplica } from './replica.js'
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -37,6 +39,12 @@ export interface SwarmServerInit {
   onUnknownPeer?: (peer: PeerId) => void
   /** Charges `cost` units (one per entry the request makes us look at) to the peer's rate limit; false refuses it. */
   allow: (peer: PeerId, cost: number) => boolean
+  /** Verifies the mailbox owner's signature on reads and deletes (§10.5). */
+  owner: OwnerCheck
+  /** Is `peer` in `mailbox`'s swarm as this member sees the ring (with slack for churn)? Only then may it list or copy the mailbox. */
+  inSwarm: (peer: PeerId, mailbox: Uint8Array) => boolean
+  /** Charges one deposit to the mailbox's budget (as at an exit); false refuses the PUT. @default always allow */
+  allowDeposit?: (mailbox: Uint8Array) => boolean
   onViolation?: (peer: PeerId, violation: SwarmViolation) => void
   /** Served requests by op name and status. */
   onServed?: (op: string, status: number) => void
@@ -49,7 +57,7 @@ export interface SwarmServerInit {
 }
 
 /**
- * The answering side of `/ghostnode/swarm/1.0.0`: decodes request frames from
+ * The answering side of `/ghostnode/swarm/2.0.0`: decodes request frames from
  * an inbound stream, checks the peer (verified swarm member, rate limit),
  * runs each request against the local replica under its own deadline and
  * writes the answers back as they complete. A frame whose header cannot be
@@ -157,18 +165,53 @@ export class SwarmServer {
       answer(SwarmPeerStatus.RATE_LIMITED, encodeReason('rate limited'))
       return
     }
+    const refusal = this.refusal(peer, request)
+    if (refusal !== undefined) {
+      answer(refusal.status, encodeReason(refusal.reason))
+      return
+    }
     // the deadline reaches the work itself: it stops at the next entry, and this request's
     // in-flight slot is freed only once it has stopped, not when the answer goes out
     const signal = AbortSignal.any([AbortSignal.timeout(this.init.requestTimeoutMs ?? DEFAULT_SERVER_REQUEST_TIMEOUT_MS), gone])
-    const work = this.init.replica.serve(request, signal)
+    const work = this.init.replica.serve(request, { signal, mayList: (mailbox) => this.init.inSwarm(peer, mailbox) })
     try {
       const body = await raceSignal(work, signal)
       answer(SwarmPeerStatus.OK, body)
     } catch (err) {
+      if (request.op === SwarmOp.GET || request.op === SwarmOp.DELETE || request.op === SwarmOp.DELETE_ALL) this.init.owner.release(request)
       const status = peerStatusOf(err)
       if (status === SwarmPeerStatus.INTERNAL && !signal.aborted) this.init.log.error('swarm %s from %p failed - %e', op, peer, err)
       answer(status, encodeReason(status === SwarmPeerStatus.INTERNAL ? (signal.aborted ? 'deadline passed' : 'internal error') : (err as Error).message))
       await work.catch(() => {})
+    }
+  }
+
+  /**
+   * What a member may not ask even within its budget: a read or delete
+   * without its owner's valid signature, a deposit past the mailbox's budget.
+   */
+  private refusal (peer: PeerId, request: SwarmRequest): { status: number, reason: string } | undefined {
+    switch (request.op) {
+      case SwarmOp.GET:
+      case SwarmOp.DELETE:
+      case SwarmOp.DELETE_ALL:
+        try {
+          this.init.owner.check(request, this.init.inSwarm(peer, request.mailbox))
+        } catch (err) {
+          // an exit checks the signature before it asks us: only the asking member can have broken it.
+          // A stale timestamp may be clock skew, a replay a delete passed on twice: not penalised.
+          if (err instanceof BadSignatureError) this.init.onViolation?.(peer, 'unauthorized')
+          return { status: peerStatusOf(err), reason: (err as Error).message }
+        }
+        return undefined
+      case SwarmOp.PUT:
+        // a member's PUTs count against the mailbox's deposit budget here, as a client's do at its exit
+        if (this.init.allowDeposit !== undefined && !this.init.allowDeposit(request.record.mailbox)) {
+          return { status: SwarmPeerStatus.RATE_LIMITED, reason: 'too many deposits to this mailbox' }
+        }
+        return undefined
+      default:
+        return undefined
     }
   }
 

@@ -106,6 +106,13 @@ export class StaleTimestampError extends GhostnodeError {
   }
 }
 
+/** A signed read or delete this member has already executed (same signature): not run twice. */
+export class ReplayedRequestError extends GhostnodeError {
+  constructor (message = 'this signed request was already executed here') {
+    super(message, 'ERR_SWARM_REPLAYED')
+  }
+}
+
 /** A mailbox key file or key text is not usable. */
 export class InvalidMailboxKeyError extends GhostnodeError {
   constructor (message: string, options?: ErrorOptions) {

@@ -2,7 +2,8 @@ import { Registry } from 'prom-client'
 import { SwarmCoordinator, type StoreInit, type StoreOutcome } from './coordinator.js'
 import { SwarmMembership } from './membership.js'
 import { SwarmPeers, SWARM_MAX_OUTBOUND_STREAMS } from './peers.js'
-import { SWARM_PROTOCOL, type PageAnswer } from './protocol.js'
+import { SWARM_PROTOCOL, type OwnerAuth, type PageAnswer } from './protocol.js'
+import { OwnerCheck } from './owner-check.js'
 import { LocalReplica } from './replica.js'
 import { SwarmServer, type SwarmViolation } from './server.js'
 import { SwarmChannelClosedError } from './service-errors.js'
@@ -23,6 +24,12 @@ import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 export const DEFAULT_SWARM_MAX_INBOUND_STREAMS = 4
 /** A peer that is not a member here but uses the swarm protocol triggers a membership fetch this often at most. */
 export const UNKNOWN_PEER_FETCH_INTERVAL_MS = 5_000
+/**
+ * Members past R that may still list and copy a mailbox: rings seen by two
+ * members differ for a moment after a document changes, and a member that
+ * was just displaced still hands the mailbox over.
+ */
+export const SWARM_SCOPE_SLACK = 2
 /** Bound on the peers remembered for that throttle (stale entries are dropped beyond it). */
 const MAX_UNKNOWN_PEERS_TRACKED = 1_000
 
@@ -59,6 +66,12 @@ export interface SwarmServiceInit {
   churnDelayMs?: number
   /** Charges a node-to-node request (`cost`: one unit per entry) to the peer's budget; false refuses it. @default always allow */
   allowRequest?: (peer: PeerId, cost: number) => boolean
+  /**
+   * Charges one deposit to a mailbox's budget: every PUT a member sends and
+   * every record anti-entropy copies here, as a client's deposit is at its exit.
+   * @default always allow
+   */
+  allowDeposit?: (mailbox: Uint8Array) => boolean
   /** Misbehaviour on the swarm protocol (feeds reputation). */
   onViolation?: (peer: PeerId, violation: SwarmViolation) => void
   registry?: Registry
@@ -69,7 +82,7 @@ export interface SwarmServiceInit {
  * The swarm member and coordinator of one node, as a libp2p service
  * (`services: { swarm: swarmService({ store, limits, ... }) }`, after
  * `directory`). It keeps the ring in step with the directory, serves
- * `/ghostnode/swarm/1.0.0`, coordinates clients' requests at the exit, pulls
+ * `/ghostnode/swarm/2.0.0`, coordinates clients' requests at the exit, pulls
  * gained ranges after churn and runs anti-entropy.
  */
 export class SwarmService implements Startable {
@@ -108,12 +121,12 @@ export class SwarmService implements Startable {
       ready: () => this.sync.ready
     })
     const ring = (): HashRing => this.membership.ring
+    const owner = new OwnerCheck({ now, ...(init.authWindowMs !== undefined ? { windowMs: init.authWindowMs } : {}) })
     this.local = new LocalReplica({
       store: init.store,
       tombstones: this.tombstones,
       isReady: (mailbox) => this.sync.isReady(mailbox),
-      maxTtlMs: init.limits.maxTtlMs,
-      now
+      maxTtlMs: init.limits.maxTtlMs
     })
     this.peers = new SwarmPeers({
       connectionManager: components.connectionManager,
@@ -133,6 +146,9 @@ export class SwarmService implements Startable {
       },
       onUnknownPeer: (peer) => { this.catchUpWith(peer) },
       allow: init.allowRequest ?? (() => true),
+      owner,
+      inSwarm: (peer, mailbox) => ring().swarmFor(mailbox, this.replicas + SWARM_SCOPE_SLACK).includes(peer.toString()),
+      ...(init.allowDeposit !== undefined ? { allowDeposit: init.allowDeposit } : {}),
       onViolation: init.onViolation,
       onServed: (op, status) => { this.metrics.peerRequests.inc({ op, status: peerStatusName(status) }) },
       ...(init.requestTimeoutMs !== undefined ? { requestTimeoutMs: init.requestTimeoutMs } : {})
@@ -148,7 +164,8 @@ export class SwarmService implements Startable {
       ...(init.maxPageBytes !== undefined ? { maxPageBytes: init.maxPageBytes } : {}),
       now,
       metrics: this.metrics,
-      log: this.log
+      log: this.log,
+      noteSigned: (request) => { owner.note(request) }
     })
     this.sync = new SwarmSync({
       selfId,
@@ -158,6 +175,7 @@ export class SwarmService implements Startable {
       replicas: this.replicas,
       metrics: this.metrics,
       log: this.log,
+      ...(init.allowDeposit !== undefined ? { allowDeposit: init.allowDeposit } : {}),
       ...(init.reconcileIntervalMs !== undefined ? { reconcileIntervalMs: init.reconcileIntervalMs } : {}),
       ...(init.churnDelayMs !== undefined ? { churnDelayMs: init.churnDelayMs } : {})
     })
@@ -200,7 +218,8 @@ export class SwarmService implements Startable {
     return this.coordinator.store(request)
   }
 
-  async retrieve (mailbox: Uint8Array, namespace: number, options: { cursor?: Uint8Array, maxBytes: number }): Promise<PageAnswer> {
+  /** One page of a mailbox namespace from its swarm; `auth` is the owner's signature over the retrieve (auth.ts). */
+  async retrieve (mailbox: Uint8Array, namespace: number, options: { cursor?: Uint8Array, maxBytes: number, auth: OwnerAuth }): Promise<PageAnswer> {
     return this.coordinator.retrieve(mailbox, namespace, options)
   }
 

@@ -4,7 +4,7 @@ import {
   NodeFullError, RecordExpiredError, RecordHashMismatchError, TtlOutOfBoundsError, UnsupportedRecordVersionError
 } from './errors.js'
 import {
-  BadSignatureError, QuorumFailedError, StaleTimestampError, SwarmBusyError, SwarmNotReadyError, SwarmPeerStatusError,
+  BadSignatureError, QuorumFailedError, ReplayedRequestError, StaleTimestampError, SwarmBusyError, SwarmNotReadyError, SwarmPeerStatusError,
   SwarmProtocolError, SwarmRequestTimeoutError, SwarmUnauthorizedError, SwarmUnavailableError, UnsupportedSwarmVersionError
 } from './service-errors.js'
 
@@ -35,7 +35,9 @@ export const SwarmStatus = {
   /** The retrieve cursor is not one the swarm issued. */
   INVALID_CURSOR: 24,
   /** No member of the mailbox's swarm could answer (none known, reachable or ready). */
-  SWARM_UNAVAILABLE: 25
+  SWARM_UNAVAILABLE: 25,
+  /** A member already executed this signed read or delete (same signature): a replay is refused. */
+  REPLAYED: 26
 } as const
 
 /** Node-to-node statuses below 16 (§10.5). */
@@ -69,8 +71,11 @@ const PEER_STATUS_NAMES: Record<number, string> = {
   19: 'node_full',
   22: 'quorum_failed',
   23: 'invalid_record',
+  20: 'bad_signature',
+  21: 'stale_timestamp',
   24: 'invalid_cursor',
-  25: 'unavailable'
+  25: 'unavailable',
+  26: 'replayed'
 }
 
 export function peerStatusName (status: number): string {
@@ -90,6 +95,7 @@ export function swarmStatusOf (err: unknown): number | undefined {
     err instanceof MalformedRecordError || err instanceof UnsupportedRecordVersionError) return SwarmStatus.INVALID_RECORD
   if (err instanceof InvalidCursorError) return SwarmStatus.INVALID_CURSOR
   if (err instanceof SwarmUnavailableError) return SwarmStatus.SWARM_UNAVAILABLE
+  if (err instanceof ReplayedRequestError) return SwarmStatus.REPLAYED
   if (err instanceof SwarmPeerStatusError && err.status >= 16) return err.status
   return undefined
 }
@@ -127,6 +133,9 @@ export function errorOfPeerStatus (status: number, message: string): Error {
     case SwarmStatus.NODE_FULL: return Object.assign(new NodeFullError(0), { message })
     case SwarmStatus.INVALID_RECORD: return new InvalidRecordError(message)
     case SwarmStatus.INVALID_CURSOR: return new InvalidCursorError(message)
+    case SwarmStatus.BAD_SIGNATURE: return new BadSignatureError(message)
+    case SwarmStatus.STALE_TIMESTAMP: return Object.assign(new StaleTimestampError(0, 0), { message })
+    case SwarmStatus.REPLAYED: return new ReplayedRequestError(message)
     case SwarmPeerStatus.NOT_READY: return new SwarmNotReadyError()
     case SwarmPeerStatus.UNAUTHORIZED: return new SwarmUnauthorizedError()
     case SwarmPeerStatus.BUSY: return new SwarmBusyError(message)

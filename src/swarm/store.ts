@@ -161,8 +161,12 @@ export class MessageStore {
     }
   }
 
-  /** Deletes the listed records of a mailbox namespace; returns how many existed. */
-  async delete (mailbox: Uint8Array, namespace: number, hashes: Uint8Array[]): Promise<number> {
+  /**
+   * Deletes the listed records of a mailbox namespace stored at or before
+   * `before` (ms; the owner's signed timestamp, so a replay spares the same
+   * content deposited again later); returns how many it deleted.
+   */
+  async delete (mailbox: Uint8Array, namespace: number, hashes: Uint8Array[], before = Number.MAX_SAFE_INTEGER): Promise<number> {
     this.assertOpen()
     try {
       checkMailbox(mailbox)
@@ -180,14 +184,13 @@ export class MessageStore {
         const v = values[i]
         if (v === undefined) return
         const entry = parseHashValue(v)
-        if (entry.namespace === namespace) removals.push({ mailbox, hash, entry })
+        if (entry.namespace === namespace && entry.timestamp <= before) removals.push({ mailbox, hash, entry })
       })
       await this.remove(removals)
       return removals.length
     }))
   }
 
-  /** Deletes every record of a mailbox, or of one namespace in it; returns the count. */
   /**
    * Deletes every record of the mailbox (or of one namespace) stored at or
    * before `before` (ms): a DELETE_ALL signed at time T never removes what was

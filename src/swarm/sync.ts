@@ -19,6 +19,8 @@ export interface SwarmSyncInit {
   reconcileIntervalMs?: number
   /** @default 200 */
   churnDelayMs?: number
+  /** Charges one record copied here to its mailbox's deposit budget; false defers the rest of that mailbox to a later round. */
+  allowDeposit?: (mailbox: Uint8Array) => boolean
 }
 
 export interface ReconcileReport {

@@ -8,14 +8,20 @@
  * timestamp) are refused, while the same content deposited again later (the
  * coordinator stamps a new timestamp) is stored.
  *
+ * Each keeps the owner's signed delete that caused it: a member passes a
+ * delete on only with that signature, which the other member verifies.
+ *
  * Held in memory and bounded (oldest dropped first): a restart forgets them,
  * so a delete reaches a member that missed it only while a member that saw it
  * keeps running. docs/swarm.md discusses the trade-off.
  */
 
+import type { SignedDelete } from './protocol.js'
+
 export const DEFAULT_MAX_TOMBSTONES = 100_000
 
-interface Tombstone { timestamp: number, expiry: number }
+/** `proof`: the owner's signed delete, passed on to members that missed it (one object shared by its records). */
+interface Tombstone { timestamp: number, expiry: number, proof?: SignedDelete }
 
 export class Tombstones {
   private readonly entries = new Map<string, Tombstone>()
@@ -31,11 +37,15 @@ export class Tombstones {
     return this.entries.size
   }
 
-  add (mailbox: Uint8Array, hash: Uint8Array, timestamp: number, expiry: number): void {
+  add (mailbox: Uint8Array, hash: Uint8Array, timestamp: number, expiry: number, proof?: SignedDelete): void {
     const key = keyOf(mailbox, hash)
     const held = this.entries.get(key)
     this.entries.delete(key)
-    this.entries.set(key, { timestamp: Math.max(timestamp, held?.timestamp ?? 0), expiry: Math.max(expiry, held?.expiry ?? 0) })
+    const newer = held === undefined || timestamp >= held.timestamp
+    const kept = newer ? (proof ?? held?.proof) : (held.proof ?? proof)
+    const entry: Tombstone = { timestamp: Math.max(timestamp, held?.timestamp ?? 0), expiry: Math.max(expiry, held?.expiry ?? 0) }
+    if (kept !== undefined) entry.proof = kept
+    this.entries.set(key, entry)
     while (this.entries.size > this.max) {
       const oldest = this.entries.keys().next().value
       if (oldest === undefined) break
@@ -58,6 +68,11 @@ export class Tombstones {
   /** True when some version of this record was deleted and is still within its lifetime. */
   has (mailbox: Uint8Array, hash: Uint8Array): boolean {
     return this.blocks(mailbox, hash, 0)
+  }
+
+  /** The owner's signed delete behind a live tombstone, if it is known. */
+  proofOf (mailbox: Uint8Array, hash: Uint8Array): SignedDelete | undefined {
+    return this.has(mailbox, hash) ? this.entries.get(keyOf(mailbox, hash))?.proof : undefined
   }
 
   /** Drops tombstones whose records would have expired anyway. */

@@ -3,7 +3,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createGhostnode } from '../../src/compose.js'
 import { DEFAULT_CONFIG, type GhostnodeConfig } from '../../src/config/defaults.js'
 import { loadOrCreateIdentity } from '../../src/identity/key-file.js'
-import { MailboxKey } from '../../src/swarm/auth.js'
+import { MailboxKey, authMessage, deleteFields, retrieveFields } from '../../src/swarm/auth.js'
 import { NodeFullError } from '../../src/swarm/errors.js'
 import { HashRing } from '../../src/swarm/ring.js'
 import { authoritiesOf, metric, startNode, stopAll, testConfig } from '../helpers/nodes.js'
@@ -69,13 +69,14 @@ describe('swarm churn and anti-entropy', function () {
     const [a, b, c] = nodes
     const cConfig = c.config
     await c.stop()
-    const key = MailboxKey.generate()
-    // writes keep coming to the swarm (c included) while c restarts: some reach c before its directory knows a and b
+    // writes keep coming to the swarm (c included) while c restarts: some reach c before its directory knows a and b.
+    // Spread over 64 mailboxes: each mailbox's deposit budget holds at every member, whoever writes
+    const keys = Array.from({ length: 64 }, () => MailboxKey.generate())
     let writing = true
     let written = 0
     const writer = (async () => {
       while (writing) {
-        await a.swarm.storeMessage({ mailbox: key.publicKey, namespace: 0, ttlMs: 600_000, data: encoder.encode(`w${written}`) })
+        await a.swarm.storeMessage({ mailbox: keys[written % keys.length].publicKey, namespace: 0, ttlMs: 600_000, data: encoder.encode(`w${written}`) })
         written++
       }
     })()
@@ -92,7 +93,9 @@ describe('swarm churn and anti-entropy', function () {
       await writer
       for (const peer of [a, b]) expect(back.limiter.isBanned(peer.peerId.toString()), `restarted member bans ${peer === a ? 'a' : 'b'}`).to.equal(false)
       await back.swarm.reconcileNow()
-      expect(await countHeld(back, key.publicKey)).to.equal(written)
+      let held = 0
+      for (const key of keys) held += await countHeld(back, key.publicKey)
+      expect(held).to.equal(written)
       console.log(`      ${written} writes; the restarted member refused ${refusedEarly} of them before it knew the writer`)
     } finally {
       writing = false
@@ -168,7 +171,9 @@ describe('swarm churn and anti-entropy', function () {
       // the ring change alone drives it: the newcomer pulls, the old holder hands over and purges
       await until(async () => await countHeld(newcomer, key.publicKey) === 3 && await countHeld(a, key.publicKey) === 0, 15_000, 'the handover')
       expect(newcomer.swarm.sync.isReady(key.publicKey)).to.equal(true)
-      const page = await b.swarm.retrieve(key.publicKey, 0, { maxBytes: 1 << 20 })
+      const timestamp = Date.now()
+      const auth = { timestamp, signature: key.sign(authMessage(retrieveFields(key.publicKey, 0, timestamp))) }
+      const page = await b.swarm.retrieve(key.publicKey, 0, { maxBytes: 1 << 20, auth })
       expect(page.records.map(r => new TextDecoder().decode(r.data)).sort()).to.deep.equal(['m0', 'm1', 'm2'])
     })
 
@@ -209,7 +214,9 @@ describe('swarm churn and anti-entropy', function () {
     // c misses the delete
     const del = c.swarm.local.delete.bind(c.swarm.local)
     c.swarm.local.delete = async () => { throw new NodeFullError(0) }
-    expect(await a.swarm.coordinator.delete(key.publicKey, 0, [out.record.hash])).to.equal(1)
+    const timestamp = Date.now()
+    const auth = { timestamp, signature: key.sign(authMessage(deleteFields(key.publicKey, 0, timestamp, [out.record.hash]))) }
+    expect(await a.swarm.coordinator.delete(key.publicKey, 0, [out.record.hash], auth)).to.equal(1)
     c.swarm.local.delete = del
     expect(await c.swarm.store.has(key.publicKey, out.record.hash)).to.equal(true)
     await c.swarm.reconcileNow()

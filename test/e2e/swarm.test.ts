@@ -5,7 +5,9 @@ import { DEFAULT_CONFIG } from '../../src/config/defaults.js'
 import { ExitError } from '../../src/onion/circuit-errors.js'
 import { GhostClient } from '../../src/onion/client.js'
 import { ExitService, ExitStatus, ExitStatusError, type ExitHandler } from '../../src/onion/exit.js'
-import { MailboxKey, authMessage } from '../../src/swarm/auth.js'
+import { MailboxKey, authMessage, deleteAllFields } from '../../src/swarm/auth.js'
+import { SwarmOp } from '../../src/swarm/protocol.js'
+import { ReplayedRequestError } from '../../src/swarm/service-errors.js'
 import { retrieveBody } from '../../src/swarm/client-ops.js'
 import { SwarmExitOp, decodeSwarmExitRequest, encodeSwarmExitRequest, signedFieldsOf } from '../../src/swarm/exit-protocol.js'
 import { SwarmStatus } from '../../src/swarm/status.js'
@@ -167,8 +169,12 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
     const before = await duplicates()
     expect(await owner.deleteAll(key, { timestamp: signedAt })).to.equal(1)
     expect(await duplicates()).to.equal(before + 1)
-    // a member replaying it to every replica removes only what was stored by the signed time: nothing
-    for (const n of nodes) expect(await n.swarm.coordinator.deleteAll(key.publicKey, undefined, signedAt)).to.equal(0)
+    // a member replaying the owner's signature to every replica: each refuses it as a replay, and even
+    // its own replica (no check on the local path) removes only what was stored by the signed time: nothing
+    const auth = { timestamp: signedAt, signature: key.sign(authMessage(deleteAllFields(key.publicKey, undefined, signedAt))) }
+    for (const n of nodes) expect(await n.swarm.coordinator.deleteAll(key.publicKey, undefined, auth)).to.equal(0)
+    const replayed = await nodes[0].swarm.peers.delete(nodes[1].peerId.toString(), { op: SwarmOp.DELETE_ALL, mailbox: key.publicKey, auth }).catch(e => e)
+    expect(replayed).to.be.instanceOf(ReplayedRequestError)
     expect(await holders(key.publicKey, later.hash)).to.equal(3)
     expect((await owner.retrieve(key)).messages.map(m => decoder.decode(m.data))).to.deep.equal(['after'])
   })

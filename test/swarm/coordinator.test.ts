@@ -53,7 +53,7 @@ describe('swarm/coordinator', () => {
       dir = await makeTempDir()
       store = new MessageStore({ path: join(dir, 'db'), now: () => T0 })
       await store.open()
-      local = new LocalReplica({ store, tombstones: new Tombstones(), isReady: () => true, maxTtlMs: 3_600_000, now: () => T0 })
+      local = new LocalReplica({ store, tombstones: new Tombstones(), isReady: () => true, maxTtlMs: 3_600_000 })
       registry = new Registry()
     })
     afterEach(async () => {
@@ -129,14 +129,14 @@ describe('swarm/coordinator', () => {
     it('retrieves from the members that answer; none ready is unavailable', async () => {
       await store.put(rec(1))
       const c = coordinator({ a: { put: async () => ({ stored: true, expiry: 0 }), get: async () => ({ records: [rec(2)] }) }, b: { put: async () => ({ stored: true, expiry: 0 }) } })
-      const page = await c.retrieve(mailbox, 0, { maxBytes: 1 << 20 })
+      const page = await c.retrieve(mailbox, 0, { maxBytes: 1 << 20, auth: { timestamp: T0, signature: new Uint8Array(64) } })
       expect(page.records.map(r => r.timestamp)).to.deep.equal([T0 + 1, T0 + 2])
-      const pulling = new LocalReplica({ store, tombstones: new Tombstones(), isReady: () => false, maxTtlMs: 3_600_000, now: () => T0 })
+      const pulling = new LocalReplica({ store, tombstones: new Tombstones(), isReady: () => false, maxTtlMs: 3_600_000 })
       const none = coordinator({
         a: { put: async () => ({ stored: true, expiry: 0 }), get: async () => { throw new SwarmNotReadyError() } },
         b: { put: async () => ({ stored: true, expiry: 0 }) }
       }, 0, 1024, pulling)
-      const err = await none.retrieve(mailbox, 0, { maxBytes: 100 }).catch(e => e)
+      const err = await none.retrieve(mailbox, 0, { maxBytes: 100, auth: { timestamp: T0, signature: new Uint8Array(64) } }).catch(e => e)
       expect(err).to.be.instanceOf(SwarmUnavailableError)
       expect((err as Error).message).to.match(/still pulling/)
     })

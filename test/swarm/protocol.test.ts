@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { GhostnodeError } from '../../src/errors.js'
 import { FrameDecoder, encodeFrame } from '../../src/swarm/frames.js'
 import {
-  SwarmOp, decodeDigestAnswer, decodeHeader, decodeMessage, decodePageAnswer, decodePutAnswer, decodeRangeAnswer, decodeRecordsAnswer,
+  SWARM_WIRE_VERSION, SwarmOp, decodeDigestAnswer, decodeHeader, decodeMessage, decodePageAnswer, decodePutAnswer, decodeRangeAnswer, decodeRecordsAnswer,
   encodeDigestAnswer, encodePageAnswer, encodePutAnswer, encodeRangeAnswer, encodeRecordsAnswer, encodeRequestMessage,
   encodeResponseMessage, type SwarmRequest
 } from '../../src/swarm/protocol.js'
@@ -13,14 +13,15 @@ const mailbox = new Uint8Array(32).fill(7)
 const hash = (n: number): Uint8Array => new Uint8Array(32).fill(n)
 const record = createRecord({ mailbox, namespace: -3, timestamp: 1_700_000_000_000, ttlMs: 60_000, data: new TextEncoder().encode('hello') })
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+const auth = { timestamp: 1_700_000_000_000, signature: new Uint8Array(64).fill(9) }
 
 const REQUESTS: SwarmRequest[] = [
   { op: SwarmOp.PUT, record },
-  { op: SwarmOp.GET, mailbox, namespace: 5, maxBytes: 4096 },
-  { op: SwarmOp.GET, mailbox, namespace: -1, maxBytes: 1, cursor: new Uint8Array(41).fill(1) },
-  { op: SwarmOp.DELETE, mailbox, namespace: 0, hashes: [hash(1), hash(2)] },
-  { op: SwarmOp.DELETE_ALL, mailbox, before: 1_700_000_000_000 },
-  { op: SwarmOp.DELETE_ALL, mailbox, namespace: -32768, before: 2 ** 53 - 1 },
+  { op: SwarmOp.GET, mailbox, namespace: 5, maxBytes: 4096, auth },
+  { op: SwarmOp.GET, mailbox, namespace: -1, maxBytes: 1, cursor: new Uint8Array(41).fill(1), auth },
+  { op: SwarmOp.DELETE, mailbox, namespace: 0, hashes: [hash(1), hash(2)], auth },
+  { op: SwarmOp.DELETE_ALL, mailbox, auth },
+  { op: SwarmOp.DELETE_ALL, mailbox, namespace: -32768, auth: { timestamp: 2 ** 53 - 1, signature: auth.signature } },
   { op: SwarmOp.DIGEST, entries: [{ mailbox, digest: hash(9) }] },
   { op: SwarmOp.FETCH, mailbox, maxBytes: 1 << 20, hashes: [hash(3)] },
   { op: SwarmOp.RANGE, ranges: [{ start: 5n, end: (1n << 64n) - 1n }, { start: 10n, end: 2n }], limit: 512 },
@@ -66,9 +67,9 @@ describe('swarm/protocol', () => {
   })
 
   it('refuses an unknown version, type or op, and trailing bytes, with typed errors', () => {
-    const good = encodeRequestMessage(1, { op: SwarmOp.DELETE_ALL, mailbox, before: 1_700_000_000_000 })
+    const good = encodeRequestMessage(1, { op: SwarmOp.DELETE_ALL, mailbox, auth })
     const badVersion = good.slice()
-    badVersion[0] = 2
+    badVersion[0] = 1
     expect(() => decodeMessage(badVersion)).to.throw(UnsupportedSwarmVersionError)
     const badType = good.slice()
     badType[1] = 9
@@ -98,7 +99,7 @@ describe('swarm/protocol', () => {
     const handoff = (count: number): Uint8Array => {
       const body = new Uint8Array(32 + 4)
       new DataView(body.buffer).setUint32(32, count)
-      return Uint8Array.from([1, 1, 0, 0, 0, 1, SwarmOp.HANDOFF, ...body])
+      return Uint8Array.from([SWARM_WIRE_VERSION, 1, 0, 0, 0, 1, SwarmOp.HANDOFF, ...body])
     }
     expect(() => decodeMessage(handoff(1000))).to.throw(SwarmProtocolError, /truncated/)
     // a count past the per-request cap is refused before even that

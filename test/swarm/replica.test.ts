@@ -5,7 +5,8 @@ import { RangeSet, digestOfListing } from '../../src/swarm/ranges.js'
 import { LocalReplica } from '../../src/swarm/replica.js'
 import { HashRing, positionOf, rangeContains, type RingRange } from '../../src/swarm/ring.js'
 import { createRecord, type SwarmRecord } from '../../src/swarm/record-codec.js'
-import { SwarmNotReadyError } from '../../src/swarm/service-errors.js'
+import { SwarmNotReadyError, SwarmUnauthorizedError } from '../../src/swarm/service-errors.js'
+import { SwarmOp, type DeleteRequest } from '../../src/swarm/protocol.js'
 import { MessageStore } from '../../src/swarm/store.js'
 import { Tombstones } from '../../src/swarm/tombstones.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
@@ -71,7 +72,7 @@ describe('swarm/replica', () => {
       store = new MessageStore({ path: join(dir, 'db'), now: () => T0 })
       await store.open()
       ready = true
-      replica = new LocalReplica({ store, tombstones: new Tombstones({ now: () => T0 }), isReady: () => ready, maxTtlMs: HOUR, now: () => T0 })
+      replica = new LocalReplica({ store, tombstones: new Tombstones({ now: () => T0 }), isReady: () => ready, maxTtlMs: HOUR })
     })
     afterEach(async () => {
       await store.close()
@@ -99,13 +100,41 @@ describe('swarm/replica', () => {
     it('leaves tombstones on delete that refuse copies of the deleted record only', async () => {
       const r = rec(1)
       await replica.put(r)
-      expect(await replica.delete(mailbox, 0, [r.hash])).to.equal(1)
+      const proof: DeleteRequest = { op: SwarmOp.DELETE, mailbox, namespace: 0, hashes: [r.hash], auth: { timestamp: T0 + 100, signature: new Uint8Array(64) } }
+      expect(await replica.delete(proof)).to.equal(1)
+      expect(replica.tombstones.proofOf(mailbox, r.hash), 'the tombstone keeps the owner\'s signed delete').to.equal(proof)
       expect(await replica.put(r)).to.deep.equal({ stored: false, expiry: r.expiry })
       expect(await store.has(mailbox, r.hash)).to.equal(false)
       // the same content deposited again later is a new record
       expect((await replica.put({ ...r, timestamp: r.timestamp + 10, expiry: r.expiry + 10 })).stored).to.equal(true)
       // a tombstoned hash counts as held during handover, so it is not pushed back
       expect(await replica.handoff(mailbox, [rec(2).hash, r.hash])).to.have.length(1)
+    })
+
+    it('deletes only what was stored at or before the signed timestamp', async () => {
+      const early = rec(1)
+      const late = rec(2, { timestamp: T0 + 500 })
+      await replica.put(early)
+      await replica.put(late)
+      const auth = { timestamp: T0 + 100, signature: new Uint8Array(64) }
+      // a replayed delete naming a newer record spares it, and leaves no tombstone that would block it
+      expect(await replica.delete({ op: SwarmOp.DELETE, mailbox, namespace: 0, hashes: [early.hash, late.hash], auth })).to.equal(1)
+      expect(await store.has(mailbox, late.hash)).to.equal(true)
+      expect(replica.tombstones.has(mailbox, late.hash)).to.equal(false)
+      await replica.put(rec(3))
+      expect(await replica.deleteAll({ op: SwarmOp.DELETE_ALL, mailbox, auth })).to.equal(1)
+      expect((await store.listHashes(mailbox)).map(e => hex(e.hash))).to.deep.equal([hex(late.hash)])
+    })
+
+    it('neither lists nor copies a mailbox for a requester outside its swarm', async () => {
+      await store.put(rec(1))
+      const mayList = (): boolean => false
+      const [answer] = await replica.digest([{ mailbox, digest: new Uint8Array(32) }], { mayList })
+      expect(answer, 'answered as matching: nothing revealed, nothing to do').to.equal(undefined)
+      expect(await replica.fetch(mailbox, [rec(1).hash], 1 << 20, { mayList }).catch(e => e)).to.be.instanceOf(SwarmUnauthorizedError)
+      const ring = new HashRing({ vnodesPerNode: 8, nodes: ['x'] })
+      expect((await replica.range(ring.rangesOwnedBy('x', 1), 10, undefined, { mayList })).mailboxes).to.deep.equal([])
+      expect((await replica.range(ring.rangesOwnedBy('x', 1), 10)).mailboxes).to.have.length(1)
     })
 
     it('lists the mailboxes in the given ranges with digests, paged after a mailbox', async () => {

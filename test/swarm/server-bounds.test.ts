@@ -8,6 +8,7 @@ import { SwarmChannel } from '../../src/swarm/channel.js'
 import { ENTRIES_PER_TOKEN, MAX_DIGEST_ENTRIES, SwarmOp, type DigestEntry } from '../../src/swarm/protocol.js'
 import { createRecord } from '../../src/swarm/record-codec.js'
 import { LocalReplica } from '../../src/swarm/replica.js'
+import { OwnerCheck } from '../../src/swarm/owner-check.js'
 import { SwarmServer } from '../../src/swarm/server.js'
 import { SwarmPeerStatus } from '../../src/swarm/status.js'
 import { MessageStore } from '../../src/swarm/store.js'
@@ -37,7 +38,7 @@ describe('swarm/server: bounded work per request', () => {
   let slowMs: number
 
   async function start (requestTimeoutMs = 5_000): Promise<void> {
-    const server = new SwarmServer({ replica, log, authorize: () => 'member', allow: (_p, cost) => { costs.push(cost); return true }, requestTimeoutMs });
+    const server = new SwarmServer({ replica, log, authorize: () => 'member', allow: (_p, cost) => { costs.push(cost); return true }, owner: new OwnerCheck({ now: Date.now }), inSwarm: () => true, requestTimeoutMs });
     [outbound, inbound] = await streamPair()
     server.handle(inbound, { remotePeer: peer } as unknown as Connection)
   }
@@ -46,7 +47,7 @@ describe('swarm/server: bounded work per request', () => {
     dir = await makeTempDir()
     store = new MessageStore({ path: join(dir, 'db'), now: () => T0 })
     await store.open()
-    replica = new LocalReplica({ store, tombstones: new Tombstones({ now: () => T0 }), isReady: () => true, maxTtlMs: 3_600_000, now: () => T0 })
+    replica = new LocalReplica({ store, tombstones: new Tombstones({ now: () => T0 }), isReady: () => true, maxTtlMs: 3_600_000 })
     peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
     costs = []
     lookups = 0

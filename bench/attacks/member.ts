@@ -1,0 +1,114 @@
+/**
+ * A rogue member attacking its own network from its own process, written from
+ * docs/protocol.md: it holds the identity key of a relay the authorities
+ * admitted with every flag (its operator turned attacker, or its key stolen)
+ * and speaks `/ghostnode/swarm/2.0.0` directly to the other members. What it
+ * may do is what any member may: nothing here is signed by a mailbox owner.
+ *
+ *   node dist/bench/attacks/member.js --identity-dir <member data dir> --target <ma/p2p/id>[,...] --mailbox <hex>
+ *        [--puts n] [--replay-delete-all <timestamp>:<signature hex>]
+ *
+ * Against each target in turn: a GET and a DELETE_ALL of the mailbox with a
+ * fresh timestamp and a signature of its own making; the owner's DELETE_ALL
+ * replayed, when given (as an exit that carried it would hold it); then `puts`
+ * records into the mailbox, pipelined on one stream as fast as the target
+ * answers. Prints the statuses per target.
+ *
+ * stdout: one JSON object per line, the last with "final": true.
+ */
+import { parseArgs } from 'node:util'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { loadIdentity } from '../../src/identity/key-file.js'
+import { SwarmOp, type OwnerAuth } from '../../src/swarm/protocol.js'
+import { createRecord } from '../../src/swarm/record-codec.js'
+import { SwarmWire } from './swarm-wire.js'
+
+const HOUR_MS = 3_600_000
+
+function print (value: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify(value) + '\n')
+}
+
+interface TargetResult {
+  target: string
+  get: number | string
+  deleteAll: number | string
+  replay?: number | string
+  puts: Record<string, number>
+  putSeconds: number
+}
+
+async function attack (node: Libp2p, target: Multiaddr, mailbox: Uint8Array, puts: number, replay?: OwnerAuth): Promise<TargetResult> {
+  const wire = await SwarmWire.open(node, target)
+  try {
+    // without the owner's key the best a member can send is a fresh timestamp and a signature of its own making
+    const forged = (): OwnerAuth => ({ timestamp: Date.now(), signature: Uint8Array.from({ length: 64 }, () => Math.floor(Math.random() * 256)) })
+    const get = await wire.call({ op: SwarmOp.GET, mailbox, namespace: 0, maxBytes: 1 << 20, auth: forged() })
+    const deleteAll = await wire.call({ op: SwarmOp.DELETE_ALL, mailbox, auth: forged() })
+    const result: TargetResult = { target: target.toString(), get, deleteAll, puts: {}, putSeconds: 0 }
+    if (replay != null) result.replay = await wire.call({ op: SwarmOp.DELETE_ALL, mailbox, auth: replay })
+    const started = performance.now()
+    const now = Date.now()
+    const statuses = await Promise.all(Array.from({ length: puts }, async (_, i) => {
+      const record = createRecord({ mailbox, namespace: 0, timestamp: now, ttlMs: HOUR_MS, data: new TextEncoder().encode(`injected ${i} ${now}`) })
+      return wire.call({ op: SwarmOp.PUT, record }, 30_000)
+    }))
+    result.putSeconds = Math.round(performance.now() - started) / 1000
+    for (const s of statuses) result.puts[String(s)] = (result.puts[String(s)] ?? 0) + 1
+    return result
+  } finally {
+    wire.close()
+  }
+}
+
+async function main (): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'identity-dir': { type: 'string' },
+      target: { type: 'string' },
+      mailbox: { type: 'string' },
+      puts: { type: 'string', default: '300' },
+      'replay-delete-all': { type: 'string' }
+    }
+  })
+  const identity = await loadIdentity(values['identity-dir'] ?? '')
+  if (identity == null) throw new Error('--identity-dir must hold a member\'s identity key')
+  const targets = (values.target ?? '').split(',').filter(t => t !== '').map(t => multiaddr(t))
+  if (targets.length === 0) throw new Error('--target <multiaddr/p2p/id> is required')
+  if (values.mailbox == null) throw new Error('--mailbox <64 hex> is required')
+  const mailbox = Uint8Array.from(Buffer.from(values.mailbox, 'hex'))
+  let replay: OwnerAuth | undefined
+  if (values['replay-delete-all'] != null) {
+    const [timestamp, signature] = values['replay-delete-all'].split(':')
+    replay = { timestamp: Number(timestamp), signature: Uint8Array.from(Buffer.from(signature, 'hex')) }
+  }
+  const node = await createLibp2p({
+    privateKey: identity.privateKey,
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify() }
+  })
+  try {
+    const results: TargetResult[] = []
+    for (const target of targets) {
+      const result = await attack(node, target, mailbox, Number(values.puts), replay)
+      print({ event: 'target', ...result })
+      results.push(result)
+    }
+    print({ event: 'member', final: true, peerId: node.peerId.toString(), results })
+  } finally {
+    await node.stop()
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`member: ${err.stack ?? err.message}\n`)
+  process.exit(1)
+})
