@@ -201,6 +201,8 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
           },
           // a mailbox's deposit budget holds at every member, whoever sends the copy: no member can fill a mailbox faster than its clients could
           allowDeposit: (mailbox) => limiter.check('deposit', Buffer.from(mailbox).toString('hex')).allowed,
+          budget: queueBudget,
+          onShed: () => { watchdog.shed('stream_closed') },
           onViolation: (peer) => { limiter.penalize(peer.toString(), 'protocol_misuse') }
         })
       }

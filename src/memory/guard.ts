@@ -1,5 +1,5 @@
 /** What the memory watchdog did to shed load; the label values of ghostnode_memory_shed_total. */
-export const SHED_ACTIONS = ['link_closed', 'circuit_closed', 'create_refused', 'link_refused', 'connection_refused'] as const
+export const SHED_ACTIONS = ['link_closed', 'circuit_closed', 'stream_closed', 'create_refused', 'link_refused', 'connection_refused'] as const
 export type ShedAction = typeof SHED_ACTIONS[number]
 
 /**

@@ -174,7 +174,9 @@ export class CellDecoder {
    * @throws CellBufferOverflowError, and decodeCell's errors for a malformed cell
    */
   * push (chunk: Uint8Array | Uint8ArrayList): Generator<Cell, void, undefined> {
-    if (this.buffer.byteLength + chunk.byteLength > this.maxBufferedBytes) {
+    // what is bounded is what stays held between pushes (a partial cell, or what a consumer
+    // left undrained); a chunk of whole cells of any size is valid (docs/protocol.md §1)
+    if (this.buffer.byteLength > this.maxBufferedBytes) {
       throw new CellBufferOverflowError()
     }
     // At most one copy per chunk: a multi-part chunk, or a chunk that completes

@@ -1,3 +1,5 @@
+import type { MemoryHolder } from './memory-relief.js'
+
 /**
  * Frees memory down to `targetBytes` (or as close as it can) by closing the
  * biggest holders; the relay installs one.
@@ -40,6 +42,7 @@ export class MemoryBudget {
   private readonly reliefCooldownMs: number
   private readonly now: () => number
   private fruitlessUntil = -Infinity
+  private readonly sources = new Set<() => MemoryHolder[]>()
 
   constructor (maxBytes: number, options: MemoryBudgetOptions = {}) {
     this.maxBytes = maxBytes
@@ -56,6 +59,21 @@ export class MemoryBudget {
   /** The limit in force: maxBytes, or less while clamped. */
   get limit (): number {
     return this.limitBytes
+  }
+
+  /**
+   * Registers more holders of this budget (say, the swarm's streams with
+   * partial frames) for the pressure handler to weigh with its own; returns
+   * the unregister function.
+   */
+  addHolderSource (source: () => MemoryHolder[]): () => void {
+    this.sources.add(source)
+    return () => { this.sources.delete(source) }
+  }
+
+  /** The holders every registered source reports now. */
+  otherHolders (): MemoryHolder[] {
+    return [...this.sources].flatMap(source => source())
   }
 
   /** Installs what to do when the budget is exhausted. */

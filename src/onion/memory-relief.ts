@@ -1,6 +1,7 @@
 /** Something that holds budgeted memory and can be closed to free it. */
 export interface MemoryHolder {
-  kind: 'link' | 'circuit'
+  /** `stream`: a protocol stream holding a partial frame (swarm). */
+  kind: 'link' | 'circuit' | 'stream'
   /** Budgeted bytes it holds now. */
   bytes: number
   /** When it started holding (circuit creation); among equals the oldest goes first. */
@@ -14,13 +15,14 @@ export interface MemoryHolder {
  * read, or that parks fragments it never completes, is by construction the
  * biggest holder, so it pays first. Returns how many of each kind it closed.
  */
-export function shedLargest (holders: MemoryHolder[], targetBytes: number, used: () => number): { links: number, circuits: number } {
-  const closed = { links: 0, circuits: 0 }
+export function shedLargest (holders: MemoryHolder[], targetBytes: number, used: () => number): { links: number, circuits: number, streams: number } {
+  const closed = { links: 0, circuits: 0, streams: 0 }
   const ranked = holders.filter(h => h.bytes > 0).sort((a, b) => b.bytes - a.bytes || a.since - b.since)
   for (const holder of ranked) {
     if (used() <= targetBytes) break
     holder.close()
     if (holder.kind === 'link') closed.links++
+    else if (holder.kind === 'stream') closed.streams++
     else closed.circuits++
   }
   return closed

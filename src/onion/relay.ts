@@ -210,7 +210,7 @@ export class OnionRelay {
   shedMemory (target: number): void {
     const budget = this.init.budget
     if (budget == null) return
-    const holders: MemoryHolder[] = this.exit.holders()
+    const holders: MemoryHolder[] = [...this.exit.holders(), ...budget.otherHolders()]
     for (const link of this.init.links.all()) {
       if (link.queuedCells === 0) continue
       holders.push({ kind: 'link', bytes: link.queuedCells * LINK_CELL_COST_BYTES, since: 0, close: () => { link.abort(new MemoryShedError('link closed: the memory budget is spent')) } })
@@ -218,8 +218,9 @@ export class OnionRelay {
     const closed = shedLargest(holders, target, () => budget.used)
     for (let i = 0; i < closed.links; i++) this.init.memory?.shed('link_closed')
     for (let i = 0; i < closed.circuits; i++) this.init.memory?.shed('circuit_closed')
-    if (closed.links + closed.circuits > 0) {
-      this.log('memory budget spent: closed %d links and %d circuits, %d bytes held now', closed.links, closed.circuits, budget.used)
+    for (let i = 0; i < closed.streams; i++) this.init.memory?.shed('stream_closed')
+    if (closed.links + closed.circuits + closed.streams > 0) {
+      this.log('memory budget spent: closed %d links, %d circuits and %d streams, %d bytes held now', closed.links, closed.circuits, closed.streams, budget.used)
     }
   }
 

@@ -3,8 +3,10 @@ import {
   MESSAGE_HEADER_BYTES, SWARM_OP_NAMES, SwarmOp, decodeHeader, decodeRequestBody, encodeReason, encodeResponseMessage, requestCost,
   type SwarmRequest
 } from './protocol.js'
-import { BadSignatureError, SwarmProtocolError } from './service-errors.js'
+import { BadSignatureError, SwarmFrameTooLargeError, SwarmProtocolError } from './service-errors.js'
 import { SwarmPeerStatus, peerStatusOf } from './status.js'
+import type { MemoryBudget } from '../onion/memory-budget.js'
+import type { MemoryHolder } from '../onion/memory-relief.js'
 import type { OwnerCheck } from './owner-check.js'
 import type { LocalReplica } from './replica.js'
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
@@ -16,6 +18,14 @@ export const DEFAULT_SERVER_MAX_INFLIGHT = 256
 export const DEFAULT_SERVER_IDLE_TIMEOUT_MS = 120_000
 /** Deadline of one request's work; past it the requester is told INTERNAL. */
 export const DEFAULT_SERVER_REQUEST_TIMEOUT_MS = 5_000
+/**
+ * Largest frame read from a peer that is not a member here: enough for any
+ * request header (which is all we read before refusing it), far from the
+ * 4 MiB a member may send.
+ */
+export const DEFAULT_NON_MEMBER_MAX_FRAME_BYTES = 4096
+/** A frame begun and not finished within this long closes its stream (a trickled frame pins memory). */
+export const DEFAULT_PARTIAL_FRAME_TIMEOUT_MS = 10_000
 
 export type SwarmViolation = 'malformed' | 'unauthorized'
 
@@ -54,6 +64,20 @@ export interface SwarmServerInit {
   idleTimeoutMs?: number
   /** @default 5000 */
   requestTimeoutMs?: number
+  /** The node-wide budget of memory peers can make it hold: partial frames and requests in flight are charged to it. */
+  budget?: MemoryBudget
+  /** A stream the budget had no room for was closed. */
+  onShed?: () => void
+  /** @default 4096 */
+  nonMemberMaxFrameBytes?: number
+  /** @default 10000 */
+  partialFrameTimeoutMs?: number
+}
+
+interface InboundState {
+  decoder: FrameDecoder
+  since: number
+  abort: (err: Error) => void
 }
 
 /**
@@ -65,7 +89,7 @@ export interface SwarmServerInit {
  */
 export class SwarmServer {
   private readonly init: SwarmServerInit
-  private readonly streams = new Set<Stream>()
+  private readonly streams = new Map<Stream, InboundState>()
 
   constructor (init: SwarmServerInit) {
     this.init = init
@@ -77,51 +101,107 @@ export class SwarmServer {
 
   readonly handle = (stream: Stream, connection: Connection): void => {
     const peer = connection.remotePeer
-    const decoder = new FrameDecoder()
+    // who the peer is decides how much of it we buffer: a stranger gets one small frame
+    const standing = this.init.authorize(peer)
+    const maxFrame = standing === 'member' ? undefined : this.init.nonMemberMaxFrameBytes ?? DEFAULT_NON_MEMBER_MAX_FRAME_BYTES
+    const decoder = new FrameDecoder(maxFrame)
+    const budget = this.init.budget
     const idleMs = this.init.idleTimeoutMs ?? DEFAULT_SERVER_IDLE_TIMEOUT_MS
+    const partialMs = this.init.partialFrameTimeoutMs ?? DEFAULT_PARTIAL_FRAME_TIMEOUT_MS
     const maxInflight = this.init.maxInflight ?? DEFAULT_SERVER_MAX_INFLIGHT
     let inflight = 0
+    // bytes of this stream charged to the budget: its partial frame (frames in flight are charged until served)
+    let held = 0
     // aborted when the stream ends: work for a requester that has left stops
     const gone = new AbortController()
     let idle: ReturnType<typeof setTimeout> | undefined
+    let partial: ReturnType<typeof setTimeout> | undefined
     const armIdle = (): void => {
       clearTimeout(idle)
       idle = setTimeout(() => { stream.abort(new SwarmProtocolError('swarm stream idle')) }, idleMs)
       idle.unref?.()
     }
-    this.streams.add(stream)
+    const abort = (err: Error): void => { stream.abort(err) }
+    this.streams.set(stream, { decoder, since: Date.now(), abort })
     armIdle()
     stream.addEventListener('close', () => {
       clearTimeout(idle)
+      clearTimeout(partial)
+      budget?.release(held)
+      held = 0
       this.streams.delete(stream)
       gone.abort(new SwarmProtocolError('the requester closed the stream'))
     })
     stream.addEventListener('message', (evt: { data: Uint8Array | Uint8ArrayList }) => {
       armIdle()
+      const size = evt.data.byteLength
+      // charged before the decoder keeps any of it
+      if (budget != null && !budget.tryReserve(size)) {
+        this.init.onShed?.()
+        stream.abort(new SwarmProtocolError('memory budget spent: stream closed'))
+        return
+      }
+      let framed = 0
       try {
         for (const frame of decoder.push(evt.data)) {
+          framed += frame.byteLength
           const header = decodeHeader(frame)
           if (header.type !== 'request') throw new SwarmProtocolError('a requester sent an answer')
           if (inflight >= maxInflight) {
+            budget?.release(frame.byteLength)
+            framed -= frame.byteLength
             this.reply(stream, header.id, SwarmPeerStatus.BUSY, encodeReason('too many requests in flight'))
             continue
           }
           inflight++
           void this.serveFrame(stream, peer, header, frame, gone.signal)
             .catch((err: Error) => { this.init.log.error('swarm request from %p failed - %e', peer, err) })
-            .finally(() => { inflight-- })
+            .finally(() => {
+              inflight--
+              budget?.release(frame.byteLength)
+            })
         }
       } catch (err) {
-        this.init.log('malformed swarm frame from %p - %e', peer, err)
-        this.init.onViolation?.(peer, 'malformed')
+        if (err instanceof SwarmFrameTooLargeError && standing !== 'member') {
+          // a stranger (perhaps a member our document does not list yet) sent more than we read from strangers
+          this.init.log('swarm frame from %p, not a member here, is over %d bytes - %e', peer, maxFrame, err)
+          if (standing === 'unknown') this.init.onUnknownPeer?.(peer)
+        } else {
+          this.init.log('malformed swarm frame from %p - %e', peer, err)
+          this.init.onViolation?.(peer, 'malformed')
+        }
+        budget?.release(size - framed)
         stream.abort(err as Error)
+        return
+      }
+      // what the decoder holds now is this stream's charge; the rest of the chunk was framed (charged in flight) or dropped
+      const now = decoder.bufferedBytes
+      budget?.release(held + size - framed - now)
+      held = now
+      if (now === 0) {
+        clearTimeout(partial)
+        partial = undefined
+      } else if (partial === undefined) {
+        partial = setTimeout(() => { stream.abort(new SwarmProtocolError(`a frame was not finished within ${partialMs} ms`)) }, partialMs)
+        partial.unref?.()
       }
     })
   }
 
+  /** Streams holding partial frames, for the memory budget's pressure handler to weigh (and close). */
+  holders (): MemoryHolder[] {
+    const out: MemoryHolder[] = []
+    for (const state of this.streams.values()) {
+      if (state.decoder.bufferedBytes > 0) {
+        out.push({ kind: 'stream', bytes: state.decoder.bufferedBytes, since: state.since, close: () => { state.abort(new SwarmProtocolError('stream closed: the memory budget is spent')) } })
+      }
+    }
+    return out
+  }
+
   /** Aborts every inbound stream (node stopping). */
   closeAll (err: Error): void {
-    for (const s of this.streams) s.abort(err)
+    for (const s of [...this.streams.keys()]) s.abort(err)
     this.streams.clear()
   }
 

@@ -14,6 +14,7 @@ import { Tombstones } from './tombstones.js'
 import { DEFAULT_REPLICATION_FACTOR } from './constants.js'
 import { MemberFlag } from '../membership/constants.js'
 import type { MembershipService } from '../membership/service.js'
+import type { MemoryBudget } from '../onion/memory-budget.js'
 import type { HashRing } from './ring.js'
 import type { MessageStore } from './store.js'
 import type { StoreLimits } from './store-options.js'
@@ -72,6 +73,10 @@ export interface SwarmServiceInit {
    * @default always allow
    */
   allowDeposit?: (mailbox: Uint8Array) => boolean
+  /** The node-wide budget of memory peers can make it hold: inbound partial frames and requests in flight are charged to it. */
+  budget?: MemoryBudget
+  /** An inbound stream was closed because the budget had no room for it. */
+  onShed?: () => void
   /** Misbehaviour on the swarm protocol (feeds reputation). */
   onViolation?: (peer: PeerId, violation: SwarmViolation) => void
   registry?: Registry
@@ -101,6 +106,7 @@ export class SwarmService implements Startable {
   private readonly init: SwarmServiceInit
   private readonly log: Logger
   private running = false
+  private unregisterHolders?: () => void
   /** When we last fetched the membership document of a peer that used the protocol without being a member here. */
   private readonly unknownFetchedAt = new Map<string, number>()
   private readonly now: () => number
@@ -151,6 +157,8 @@ export class SwarmService implements Startable {
       ...(init.allowDeposit !== undefined ? { allowDeposit: init.allowDeposit } : {}),
       onViolation: init.onViolation,
       onServed: (op, status) => { this.metrics.peerRequests.inc({ op, status: peerStatusName(status) }) },
+      ...(init.budget !== undefined ? { budget: init.budget } : {}),
+      ...(init.onShed !== undefined ? { onShed: init.onShed } : {}),
       ...(init.requestTimeoutMs !== undefined ? { requestTimeoutMs: init.requestTimeoutMs } : {})
     })
     this.coordinator = new SwarmCoordinator({
@@ -187,6 +195,7 @@ export class SwarmService implements Startable {
     if (this.running) return
     this.running = true
     this.peers.start()
+    this.unregisterHolders = this.init.budget?.addHolderSource(() => this.server.holders())
     await this.components.registrar.handle(this.protocol, this.server.handle, {
       maxInboundStreams: this.init.maxInboundStreams ?? DEFAULT_SWARM_MAX_INBOUND_STREAMS,
       maxOutboundStreams: SWARM_MAX_OUTBOUND_STREAMS
@@ -209,6 +218,7 @@ export class SwarmService implements Startable {
     await this.components.registrar.unhandle(this.protocol)
     this.peers.stop()
     this.server.closeAll(new SwarmChannelClosedError('node stopping'))
+    this.unregisterHolders?.()
     this.unknownFetchedAt.clear()
     await this.sync.idle()
   }

@@ -1,8 +1,11 @@
+import { readFile } from 'node:fs/promises'
 import { expect } from 'chai'
 import { runMember } from '../../bench/attacks/outsider-process.js'
+import { fetchMetrics, metricValue } from '../../bench/flood/node-http.js'
 import { getJson, waitUntil } from '../../bench/testnet/ready.js'
 import { startTestnet, type Testnet, type TestnetNode } from '../../bench/testnet/testnet.js'
 import { GhostClient } from '../../src/onion/client.js'
+import { DEFAULT_MAX_RSS_BYTES } from '../../src/config/defaults.js'
 import { DEFAULT_DEPOSIT_BURST, DEFAULT_DEPOSITS_PER_SECOND } from '../../src/ratelimit/config.js'
 import { MailboxKey, authMessage, deleteAllFields } from '../../src/swarm/auth.js'
 import { SwarmPeerStatus, SwarmStatus } from '../../src/swarm/status.js'
@@ -14,6 +17,12 @@ function tcpAddr (node: TestnetNode): string {
   const addr = node.multiaddrs.find(a => a.includes('/tcp/') && !a.includes('/ws'))
   if (addr == null) throw new Error(`${node.name} reports no TCP address`)
   return addr
+}
+
+async function rssOf (pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1]
+  return kb === undefined ? 0 : Number(kb) * 1024
 }
 
 /**
@@ -58,7 +67,9 @@ describe('least privilege on a 4-node process testnet, attacked by a rogue membe
       // the mailbox's budget there: the burst plus what refilled while the PUTs went on (the client's 8 stores spent some)
       const bound = DEFAULT_DEPOSIT_BURST + Math.ceil(DEFAULT_DEPOSITS_PER_SECOND * (r.putSeconds + 1))
       expect(ok, `PUTs accepted by ${r.target} in ${r.putSeconds} s`).to.be.at.most(bound)
-      expect(r.puts[String(SwarmPeerStatus.RATE_LIMITED)], `PUTs refused by ${r.target}`).to.be.at.least(300 - bound)
+      // the rest refused: over the mailbox's budget, or over the stream's in-flight bound (256)
+      const refused = (r.puts[String(SwarmPeerStatus.RATE_LIMITED)] ?? 0) + (r.puts[String(SwarmPeerStatus.BUSY)] ?? 0)
+      expect(refused, `PUTs refused by ${r.target}: ${JSON.stringify(r.puts)}`).to.equal(300 - ok)
       accepted += ok
       console.log(`      ${r.target.split('/p2p/')[0]}: 300 PUTs in ${r.putSeconds} s, ${ok} accepted (bound ${bound})`)
     }
@@ -93,4 +104,53 @@ describe('least privilege on a 4-node process testnet, attacked by a rogue membe
     for (const s of replays) expect([SwarmStatus.REPLAYED, SwarmPeerStatus.OK]).to.include(s)
     expect((await client.retrieve(owner)).messages.map(m => decoder.decode(m.data))).to.deep.equal(['after'])
   })
+
+  for (const fresh of [false, true]) {
+    it(`40 connections pinning maximal partial swarm frames (${fresh ? 'fresh identities' : 'the member\'s own key'}) keep RSS under memory.maxRssBytes, and an honest client is served`, async () => {
+      if (net == null || client == null) throw new Error('no testnet')
+      const target = net.nodes[0]
+      const mailbox = MailboxKey.generate()
+      const shedBefore = metricValue(await fetchMetrics(target.httpUrl), 'ghostnode_memory_shed_total', '{action="stream_closed"}') ?? 0
+      const baseline = await rssOf(target.pid)
+      let peak = baseline
+      let honest = 0
+      let failed = 0
+      let attacking = true
+      const sampler = (async () => {
+        while (attacking) {
+          peak = Math.max(peak, await rssOf(target.pid))
+          await new Promise(resolve => setTimeout(resolve, 200))
+        }
+      })()
+      const load = (async () => {
+        while (attacking) {
+          try {
+            await client!.store(mailbox.publicKey, encoder.encode(`during ${honest}`), { ttlMs: 600_000 })
+            honest++
+          } catch {
+            failed++
+          }
+          await new Promise(resolve => setTimeout(resolve, 300))
+        }
+      })()
+      let result: Record<string, any>
+      try {
+        result = await runMember(['--identity-dir', net.nodes[3].dataDir, '--target', tcpAddr(target), '--pin-frames', '40', '--seconds', '15', ...(fresh ? ['--fresh'] : [])], 90_000)
+      } finally {
+        attacking = false
+        await Promise.all([sampler, load])
+      }
+      const shed = (metricValue(await fetchMetrics(target.httpUrl), 'ghostnode_memory_shed_total', '{action="stream_closed"}') ?? 0) - shedBefore
+      console.log(`      ${result.opened} streams opened (${result.refused} refused), ${(result.sentBytes / 2 ** 20).toFixed(0)} MiB sent, ${result.closedByTarget} closed by the node (${shed} by the memory budget); RSS ${(baseline / 2 ** 20).toFixed(0)} MiB before, peak ${(peak / 2 ** 20).toFixed(0)} MiB; honest stores ${honest} ok, ${failed} failed`)
+      expect(peak, 'RSS peak').to.be.below(DEFAULT_MAX_RSS_BYTES)
+      expect(result.closedByTarget, 'streams the node closed (budget, frame cap or partial-frame timeout)').to.equal(result.opened)
+      // a member's partial frames are charged to the 64 MiB budget, which closes the biggest holders past it;
+      // a stranger's never get past the 4 KiB it reads from strangers
+      if (!fresh && result.sentBytes > 64 * 2 ** 20) expect(shed, 'streams closed by the memory budget').to.be.greaterThan(0)
+      if (fresh) expect(shed).to.equal(0)
+      expect(honest, 'honest stores during the attack').to.be.at.least(1)
+      expect(failed).to.equal(0)
+      expect((await client.retrieve(mailbox)).messages.length).to.equal(honest)
+    })
+  }
 })

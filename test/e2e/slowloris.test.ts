@@ -43,7 +43,7 @@ function describeRun (f: AttackFigures): string {
 }
 
 function shedSummary (f: AttackFigures): string {
-  return ['link_closed', 'circuit_closed', 'create_refused', 'link_refused', 'connection_refused']
+  return ['link_closed', 'circuit_closed', 'stream_closed', 'create_refused', 'link_refused', 'connection_refused']
     .map(a => `${a}=${metric(f, 'ghostnode_memory_shed_total', `{action="${a}"}`)}`).join(' ')
 }
 

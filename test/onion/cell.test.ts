@@ -110,9 +110,22 @@ describe('onion/cell', () => {
     expect([...decoder.push(new Uint8Array(0))].map(c => c.circId)).to.deep.equal([2])
   })
 
-  it('bounds its buffer and reports a truncated stream', () => {
+  it('decodes one 4 MiB write of valid cells (any chunk boundary is valid)', () => {
+    const decoder = new CellDecoder()
+    const n = 4 * 1024 * 1024 / CELL_SIZE
+    const chunk = new Uint8Array(n * CELL_SIZE)
+    for (let i = 0; i < n; i++) chunk.set(relayCell(1 + (i % 7), i % 3), i * CELL_SIZE)
+    expect([...decoder.push(chunk)]).to.have.length(n)
+    expect(decoder.bufferedBytes).to.equal(0)
+  })
+
+  it('bounds what it holds between pushes and reports a truncated stream', () => {
     const decoder = new CellDecoder({ maxBufferedBytes: 2 * CELL_SIZE })
-    expect(() => [...decoder.push(new Uint8Array(3 * CELL_SIZE))]).to.throw(CellBufferOverflowError)
+    const four = new Uint8Array(4 * CELL_SIZE)
+    for (let i = 0; i < 4; i++) four.set(relayCell(1, 0), i * CELL_SIZE)
+    // a consumer that stops after one cell leaves three held: past the bound, the next push refuses
+    for (const cell of decoder.push(four)) { expect(cell.circId).to.equal(1); break }
+    expect(() => [...decoder.push(new Uint8Array(0))]).to.throw(CellBufferOverflowError)
     const partial = new CellDecoder()
     expect([...partial.push(relayCell(1, 0).subarray(0, 100))]).to.have.length(0)
     expect(partial.bufferedBytes).to.equal(100)
