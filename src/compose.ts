@@ -10,7 +10,7 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { LevelDatastore } from 'datastore-level'
-import { createLibp2p } from 'libp2p'
+import { createLibp2p, type Libp2p } from 'libp2p'
 import { Registry } from 'prom-client'
 import { ReplayFilter } from './crypto/replay-filter.js'
 import { bootstrapper } from './discovery/bootstrapper.js'
@@ -32,6 +32,8 @@ import { OnionRelay } from './onion/relay.js'
 import { ipPrefixKey } from './ratelimit/ip-prefix.js'
 import { RateLimiter } from './ratelimit/limiter.js'
 import { PendingUpgrades } from './ratelimit/pending-upgrades.js'
+import { ConnectionSlots, type SlotConnection } from './ratelimit/connection-slots.js'
+import { StreamGuard } from './ratelimit/stream-guard.js'
 import { ReputationTracker } from './ratelimit/reputation.js'
 import { ScoreStore } from './ratelimit/score-store.js'
 import { InvalidConfigValueError } from './config/errors.js'
@@ -81,7 +83,9 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
     const verifier = new NodeRecordVerifier({
       registry,
       now,
-      maxValidityMs: config.onion.keyEpochMs + config.onion.keyGraceMs + DEFAULT_RECORD_CLOCK_SKEW_MS
+      maxValidityMs: config.onion.keyEpochMs + config.onion.keyGraceMs + DEFAULT_RECORD_CLOCK_SKEW_MS,
+      epochMs: config.onion.keyEpochMs,
+      graceMs: config.onion.keyGraceMs
     })
     const addressPolicy: AddressPolicy = { allowPrivate: config.network.allowPrivateAddresses }
     const authorities = resolveAuthorities(config.network.authorities, config.network.authorityThreshold, peerIdFromPrivateKey(identity.privateKey).toString())
@@ -98,6 +102,24 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       log: defaultLogger().forComponent('ghostnode:memory'),
       ...(options.memorySample != null ? { sample: options.memorySample } : {})
     })
+    // the gater runs inside libp2p, which it needs to ask for the open connections
+    const libp2pRef: { current?: Libp2p } = {}
+    const slots = new ConnectionSlots({
+      max: config.connections.max,
+      maxPerPrefix: config.connections.maxPerPrefix,
+      isMember: (peer) => membership.isMember(peer),
+      now,
+      registry
+    })
+    const streams = new StreamGuard({
+      now,
+      registry,
+      onAbuse: (peer, reason) => {
+        limiter.penalize(peer, 'protocol_misuse')
+        // the muxer is already aborted; the connection under it goes too
+        if (reason === 'failed_negotiations') void libp2pRef.current?.hangUp(peerIdFromString(peer)).catch(() => {})
+      }
+    })
     const libp2p = await createLibp2p({
       start: false,
       privateKey: identity.privateKey,
@@ -105,9 +127,9 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       addresses: { listen: config.listen, announce: config.announce },
       transports: [tcp(), webSockets()],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      streamMuxers: [streams.wrap(yamux())],
       connectionGater: connectionGater(limiter, watchdog, new PendingUpgrades(config.connections.maxIncomingPendingPerPrefix),
-        dialPolicy(addressPolicy, config.bootstrap, authorities), options.denyPeer),
+        dialPolicy(addressPolicy, config.bootstrap, authorities), slots, streams, () => openConnections(libp2pRef.current), options.denyPeer),
       // Under heavy link traffic a heartbeat ping can still be in flight when the next
       // one starts; libp2p would then abort the whole connection and every circuit on
       // it. Dead connections are still found by TCP and yamux.
@@ -207,6 +229,13 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
         })
       }
     })
+    libp2pRef.current = libp2p
+    let slotSweep: ReturnType<typeof setInterval> | undefined
+    libp2p.addEventListener('start', () => {
+      slotSweep = setInterval(() => { slots.sweep(openConnections(libp2p)) }, CONNECTION_SWEEP_INTERVAL_MS)
+      slotSweep.unref?.()
+    })
+    libp2p.addEventListener('stop', () => { clearInterval(slotSweep) })
     const { links, onionKeys, swarm } = libp2p.services
     // a relay dials a next hop only at the addresses the membership document lists for it (members only)
     links.setAddressResolver(async (peer) => membership.dialableAddrs(peer.toString()))
@@ -315,7 +344,7 @@ const SWARM_EXIT_OVERHEAD_BYTES = 1024
  * `deny` names, and every new inbound connection while the node is short of memory.
  */
 function connectionGater (limiter: RateLimiter, memory: MemoryWatchdog, pending: PendingUpgrades, dialable: (addr: Multiaddr) => boolean,
-  deny: (peer: PeerId) => boolean = () => false): ConnectionGater {
+  slots: ConnectionSlots, streams: StreamGuard, open: () => SlotConnection[], deny: (peer: PeerId) => boolean = () => false): ConnectionGater {
   return {
     denyDialMultiaddr: (addr) => !dialable(addr),
     denyInboundConnection: (maConn) => {
@@ -335,12 +364,40 @@ function connectionGater (limiter: RateLimiter, memory: MemoryWatchdog, pending:
       return false
     },
     denyInboundEncryptedConnection: (peer: PeerId) => limiter.isBanned(peer.toString()) || deny(peer),
-    denyInboundUpgradedConnection: (_peer: PeerId, maConn) => {
+    denyInboundUpgradedConnection: (peer: PeerId, maConn) => {
       pending.done(maConn)
+      streams.bindPeer(peer.toString())
+      // established connections per prefix, and room near connections.max: idle ones make way
+      return slots.admit(peer.toString(), prefixOf(maConn.remoteAddr), open()) === 'refuse'
+    },
+    denyOutboundUpgradedConnection: (peer: PeerId) => {
+      streams.bindPeer(peer.toString())
       return false
     },
     denyDialPeer: (peer: PeerId) => limiter.isBanned(peer.toString()) || deny(peer)
   }
+}
+
+/** How often idle connections are pruned when the node is near connections.max. */
+const CONNECTION_SWEEP_INTERVAL_MS = 2_000
+
+function prefixOf (addr: Multiaddr): string | undefined {
+  try {
+    return ipPrefixKey(addr)
+  } catch {
+    return undefined // not an IP transport
+  }
+}
+
+/** The open connections as slot keeping sees them. */
+function openConnections (libp2p: Libp2p | undefined): SlotConnection[] {
+  return (libp2p?.getConnections() ?? []).map(c => ({
+    remotePeer: c.remotePeer.toString(),
+    prefix: prefixOf(c.remoteAddr),
+    opened: c.timeline.open,
+    streams: c.streams.length,
+    close: () => { void c.close().catch(() => { c.abort(new Error('pruned')) }) }
+  }))
 }
 
 /**

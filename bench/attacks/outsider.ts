@@ -8,6 +8,8 @@
  *   node dist/bench/attacks/outsider.js --mode swarm --target <ma/p2p/id> --mailbox <hex> [--puts n] [--addr <ma>]...
  *   node dist/bench/attacks/outsider.js --mode dir-flood --target <ma/p2p/id>[,<ma>...] --records n [--seconds s]
  *   node dist/bench/attacks/outsider.js --mode forge-document --target <ma/p2p/id> --authority-dir <data dir>
+ *   node dist/bench/attacks/outsider.js --mode idle --target <ma/p2p/id> --connections n [--seconds s]
+ *   node dist/bench/attacks/outsider.js --mode negotiate --target <ma/p2p/id> --streams n
  *
  * `swarm`: pushes its own record (RELAY|EXIT|SWARM, the addresses given) over
  * /ghostnode/dir/1.0.0, then asks /ghostnode/swarm/2.0.0 to read the mailbox,
@@ -19,7 +21,11 @@
  * holds ONE authority's identity key (read from its data dir: a compromised
  * authority), fetches the target's membership document, and pushes the next
  * period's document admitting the outsider with every flag, signed by that one
- * authority only; prints the push status.
+ * authority only; prints the push status. `idle`: `connections` fresh
+ * identities each open one connection and do nothing with it for `seconds`;
+ * prints how many connected and how many the target closed. `negotiate`: one
+ * connection opens `streams` streams asking for a protocol nobody speaks;
+ * prints how they ended and whether the connection survived.
  *
  * stdout: one JSON object per line, the last with "final": true.
  */
@@ -46,7 +52,7 @@ import { assembleDocument, decodeDocument, encodeDocumentBody, signDocumentBody,
 import { MembershipRequestKind, MembershipStatus, membershipExchange } from '../../src/membership/protocol.js'
 import type { PrivateKey } from '@libp2p/interface'
 
-export type OutsiderMode = 'swarm' | 'dir-flood' | 'forge-document'
+export type OutsiderMode = 'swarm' | 'dir-flood' | 'forge-document' | 'idle' | 'negotiate'
 
 const HOUR_MS = 3_600_000
 
@@ -148,6 +154,85 @@ async function forgeDocument (node: Libp2p, target: Multiaddr, stolen: PrivateKe
   print({ event: 'forge-document', final: true, peerId: self.peerId, period: current.period + 1, signers: 1, status: MembershipStatus[pushed.status] })
 }
 
+async function plainNode (privateKey: PrivateKey): Promise<Libp2p> {
+  return createLibp2p({
+    privateKey,
+    addresses: { listen: [] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionMonitor: { enabled: false }
+  })
+}
+
+/** Dials at once from the idle attacker: under the target's cap on handshakes per prefix, so none is refused for that. */
+const IDLE_DIAL_CONCURRENCY = 6
+
+/** `connections` fresh identities, one idle connection each, held until `seconds` after the first. */
+async function idleConnections (target: Multiaddr, connections: number, seconds: number): Promise<void> {
+  const nodes: Libp2p[] = []
+  const held: Array<Promise<void>> = []
+  let opened = 0
+  let refused = 0
+  let closedByTarget = 0
+  const until = performance.now() + seconds * 1000
+  const hold = async (node: Libp2p, conn: Awaited<ReturnType<Libp2p['dial']>>): Promise<void> => {
+    while (performance.now() < until) {
+      if (conn.status !== 'open' || node.getConnections().length === 0) {
+        closedByTarget++
+        return
+      }
+      await sleep(100)
+    }
+  }
+  try {
+    let next = 0
+    await Promise.all(Array.from({ length: IDLE_DIAL_CONCURRENCY }, async () => {
+      while (next < connections) {
+        next++
+        const node = await plainNode(await generateKeyPair('Ed25519'))
+        nodes.push(node)
+        try {
+          const conn = await node.dial(target, { signal: AbortSignal.timeout(10_000) })
+          opened++
+          held.push(hold(node, conn))
+        } catch {
+          refused++
+        }
+      }
+    }))
+    await Promise.all(held)
+  } finally {
+    print({ event: 'idle', final: true, connections, opened, refused, closedByTarget })
+    await Promise.all(nodes.map(async n => { try { await n.stop() } catch {} }))
+  }
+}
+
+/** One connection, `streams` streams each asking for a protocol the target does not speak. */
+async function negotiate (target: Multiaddr, streams: number): Promise<void> {
+  const node = await plainNode(await generateKeyPair('Ed25519'))
+  const outcomes: Record<string, number> = {}
+  const started = performance.now()
+  try {
+    const conn = await node.dial(target, { signal: AbortSignal.timeout(10_000) })
+    for (let i = 0; i < streams && conn.status === 'open' && outcomes.ConnectionClosedError === undefined; i++) {
+      let outcome: string
+      try {
+        const s = await conn.newStream(`/ghostnode/nothing/${i}`, { signal: AbortSignal.timeout(5_000) })
+        s.abort(new Error('unexpected'))
+        outcome = 'accepted'
+      } catch (err) {
+        outcome = (err as Error).name
+      }
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
+    }
+    await sleep(200)
+    print({ event: 'negotiate', final: true, streams, outcomes, connectionOpen: conn.status === 'open' && node.getConnections().length > 0, seconds: Math.round(performance.now() - started) / 1000 })
+  } finally {
+    await node.stop()
+  }
+}
+
 async function main (): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -158,12 +243,16 @@ async function main (): Promise<void> {
       records: { type: 'string', default: '1000' },
       seconds: { type: 'string', default: '3' },
       addr: { type: 'string', multiple: true, default: [] },
-      'authority-dir': { type: 'string' }
+      'authority-dir': { type: 'string' },
+      connections: { type: 'string', default: '300' },
+      streams: { type: 'string', default: '5000' }
     }
   })
   const mode = values.mode as OutsiderMode
   const targets = (values.target ?? '').split(',').filter(t => t !== '').map(t => multiaddr(t))
   if (targets.length === 0) throw new Error('--target <multiaddr/p2p/id> is required')
+  if (mode === 'idle') return idleConnections(targets[0], Number(values.connections), Number(values.seconds))
+  if (mode === 'negotiate') return negotiate(targets[0], Number(values.streams))
   const key = await generateKeyPair('Ed25519')
   // forging a document, it speaks as the authority whose key it stole (a push from a stranger is never read)
   const stolen = mode === 'forge-document' ? (await loadIdentity(values['authority-dir'] ?? ''))?.privateKey : undefined
@@ -185,7 +274,7 @@ async function main (): Promise<void> {
     } else if (mode === 'forge-document') {
       await forgeDocument(node, targets[0], stolen!, key)
     } else {
-      throw new Error('--mode must be swarm, dir-flood or forge-document')
+      throw new Error('--mode must be swarm, dir-flood, forge-document, idle or negotiate')
     }
   } finally {
     await node.stop()

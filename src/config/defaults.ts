@@ -34,6 +34,8 @@ export interface GhostnodeConfig {
     maxIncomingPending: number
     /** Of those, from one /24 (IPv4) or /48 (IPv6): half-open connections from a few prefixes cannot hold them all. */
     maxIncomingPendingPerPrefix: number
+    /** Established connections from one /24 (IPv4) or /48 (IPv6), admitted members not counted; at the cap, its idlest is closed for a newcomer. */
+    maxPerPrefix: number
     /** An inbound connection that has not finished its upgrade by then is closed. */
     upgradeTimeoutMs: number
     /** Deadline for one outbound dial including the handshake. */
@@ -211,6 +213,7 @@ export const DEFAULT_CONFIG: GhostnodeConfig = {
     max: 300,
     maxIncomingPending: 32,
     maxIncomingPendingPerPrefix: 8,
+    maxPerPrefix: 64,
     upgradeTimeoutMs: 5_000,
     dialTimeoutMs: 10_000,
     targetPeers: 16
@@ -319,6 +322,7 @@ export const CONFIG_SPEC: Record<string, KeySpec> = {
   'connections.max': { spec: { kind: 'int', min: 1, max: 100_000 }, doc: 'maximum open connections' },
   'connections.maxIncomingPending': { spec: { kind: 'int', min: 1, max: 10_000 }, doc: 'inbound connections upgrading at once' },
   'connections.maxIncomingPendingPerPrefix': { spec: { kind: 'int', min: 1, max: 10_000 }, doc: 'inbound connections upgrading at once from one /24 (IPv4) or /48 (IPv6)' },
+  'connections.maxPerPrefix': { spec: { kind: 'int', min: 1, max: 100_000 }, doc: 'established connections from one /24 (IPv4) or /48 (IPv6), admitted members not counted; at the cap the idlest one is closed for a newcomer, or the newcomer is refused' },
   'connections.upgradeTimeoutMs': { spec: { kind: 'int', min: 500, max: 120_000 }, doc: 'close an inbound connection whose handshake has not finished by then (ms)' },
   'connections.dialTimeoutMs': { spec: { kind: 'int', min: 100, max: 300_000 }, doc: 'outbound dial deadline (ms)' },
   'connections.targetPeers': { spec: { kind: 'int', min: 0, max: 10_000 }, doc: 'peers the discovery loop dials up to' },

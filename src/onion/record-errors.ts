@@ -12,6 +12,7 @@ export const RECORD_REJECT_REASONS = [
   'wrong_signer',
   'expired',
   'far_future',
+  'bad_epoch',
   'low_order_key',
   'capacity',
   'unadmitted'
@@ -81,6 +82,18 @@ export class RecordExpiredError extends NodeRecordError {
 export class RecordFarFutureError extends NodeRecordError {
   constructor (message = 'node record is valid for implausibly long') {
     super(message, 'ERR_RECORD_FAR_FUTURE', 'far_future')
+  }
+}
+
+/**
+ * The record's epoch does not match its validity: the epoch starts in the
+ * future, or the record claims to be valid past the end of its epoch's key
+ * (plus grace): a relay cannot keep a stale onion key in use by signing a
+ * long validity over an old epoch.
+ */
+export class RecordEpochError extends NodeRecordError {
+  constructor (message = 'node record epoch does not match its validity') {
+    super(message, 'ERR_RECORD_EPOCH', 'bad_epoch')
   }
 }
 

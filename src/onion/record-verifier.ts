@@ -2,7 +2,7 @@ import { Counter, Registry } from 'prom-client'
 import { DEFAULT_ONION_EPOCH_MS, DEFAULT_ONION_GRACE_MS } from './onion-keys.js'
 import { decodeNodeRecord, markVerified, nodeRecordBody, nodeRecordSigningMessage, type SignedNodeRecord, type VerifiedNodeRecord } from './node-record.js'
 import {
-  NodeRecordError, RECORD_REJECT_REASONS, RecordExpiredError, RecordFarFutureError, RecordLowOrderKeyError,
+  NodeRecordError, RECORD_REJECT_REASONS, RecordEpochError, RecordExpiredError, RecordFarFutureError, RecordLowOrderKeyError,
   RecordSignatureError, RecordWrongSignerError, type RecordRejectReason
 } from './record-errors.js'
 import type { PeerId } from '@libp2p/interface'
@@ -48,6 +48,10 @@ export interface VerifyOptions {
   maxValidityMs?: number
   /** The peer the record must belong to (the DHT key names it, or the publisher speaks for itself). */
   expectedPeer?: PeerId
+  /** Onion key epoch length (`onion.keyEpochMs`). @default DEFAULT_ONION_EPOCH_MS */
+  epochMs?: number
+  /** Onion key grace after its epoch (`onion.keyGraceMs`). @default DEFAULT_ONION_GRACE_MS */
+  graceMs?: number
 }
 
 /**
@@ -68,6 +72,11 @@ export async function verifyDecodedNodeRecord (record: SignedNodeRecord, options
   if (options.expectedPeer != null && !options.expectedPeer.equals(record.peerId)) throw new RecordWrongSignerError()
   if (record.validUntil <= options.now) throw new RecordExpiredError()
   if (record.validUntil - options.now > (options.maxValidityMs ?? DEFAULT_RECORD_MAX_VALIDITY_MS)) throw new RecordFarFutureError()
+  // the onion key of epoch E is in use from E × epochMs until (E + 1) × epochMs + grace
+  const epochMs = options.epochMs ?? DEFAULT_ONION_EPOCH_MS
+  const keyEnd = (record.epoch + 1) * epochMs + (options.graceMs ?? DEFAULT_ONION_GRACE_MS)
+  if (record.epoch * epochMs > options.now + DEFAULT_RECORD_CLOCK_SKEW_MS) throw new RecordEpochError('node record epoch has not started')
+  if (record.validUntil > keyEnd + DEFAULT_RECORD_CLOCK_SKEW_MS) throw new RecordEpochError('node record is valid past its onion key\'s epoch')
   if (isLowOrderX25519Key(record.onionKey)) throw new RecordLowOrderKeyError()
   return markVerified(record)
 }
@@ -84,6 +93,10 @@ export interface NodeRecordVerifierInit {
   now?: () => number
   /** Largest validity a record may claim, ms ahead of now. @default DEFAULT_RECORD_MAX_VALIDITY_MS (26 h 5 min) */
   maxValidityMs?: number
+  /** @default DEFAULT_ONION_EPOCH_MS */
+  epochMs?: number
+  /** @default DEFAULT_ONION_GRACE_MS */
+  graceMs?: number
 }
 
 /**
@@ -94,6 +107,8 @@ export interface NodeRecordVerifierInit {
 export class NodeRecordVerifier {
   readonly registry: Registry
   readonly maxValidityMs: number
+  private readonly epochMs: number
+  private readonly graceMs: number
   private readonly now: () => number
   private readonly rejected: Counter<'reason'>
 
@@ -101,6 +116,8 @@ export class NodeRecordVerifier {
     this.registry = init.registry ?? new Registry()
     this.now = init.now ?? Date.now
     this.maxValidityMs = init.maxValidityMs ?? DEFAULT_RECORD_MAX_VALIDITY_MS
+    this.epochMs = init.epochMs ?? DEFAULT_ONION_EPOCH_MS
+    this.graceMs = init.graceMs ?? DEFAULT_ONION_GRACE_MS
     this.rejected = new Counter({
       name: 'ghostnode_directory_records_rejected_total',
       help: 'Node records refused, by reason',
@@ -133,7 +150,7 @@ export class NodeRecordVerifier {
   }
 
   private options (expectedPeer?: PeerId): VerifyOptions {
-    return { now: this.now(), maxValidityMs: this.maxValidityMs, expectedPeer }
+    return { now: this.now(), maxValidityMs: this.maxValidityMs, expectedPeer, epochMs: this.epochMs, graceMs: this.graceMs }
   }
 
   private async counted (fn: () => Promise<VerifiedNodeRecord>): Promise<VerifiedNodeRecord> {

@@ -19,7 +19,7 @@ export class RelayMetrics {
 
   constructor (registry: Registry, source: { circuits: () => number, links: () => number, queuedBytes: () => number, reassemblyExpired: () => number }) {
     const registers = [registry]
-    new Gauge({ name: 'ghostnode_onion_queued_bytes', help: 'Memory held for peers in link queues, reassembly buffers and executing requests, as charged to onion.maxQueuedBytes', registers, collect () { this.set(source.queuedBytes()) } })
+    new Gauge({ name: 'ghostnode_onion_queued_bytes', help: 'Memory held for peers in link queues, reassembly buffers, executing requests and swarm frames, as charged to onion.maxQueuedBytes', registers, collect () { this.set(source.queuedBytes()) } })
     new Counter({ name: 'ghostnode_onion_reassembly_expired_total', help: 'Partial requests dropped at the exit because their last fragments did not arrive in time', registers, collect () { this.reset(); this.inc(source.reassemblyExpired()) } })
     this.linksClosed = new Counter({ name: 'ghostnode_onion_links_closed_total', help: 'Link streams ended, by reason (stall = the peer stopped reading, memory = closed to free memory)', labelNames: ['reason'], registers })
     for (const reason of LINK_CLOSE_REASONS) this.linksClosed.inc({ reason }, 0)

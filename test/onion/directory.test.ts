@@ -243,8 +243,9 @@ describe('directory', function () {
       const own = await createNodeRecord(evilKey, {
         addrs: evil.getMultiaddrs().map(m => m.decapsulateCode(421)),
         onionKey: generateX25519().publicKey,
-        epoch: 1,
-        validUntil: clock.now() + DAY,
+        epoch: Math.floor(clock.now() / DAY),
+        // the end of its onion key's epoch (plus an hour of the two-hour grace), as a node publishes
+        validUntil: (Math.floor(clock.now() / DAY) + 1) * DAY + 3_600_000,
         version: 1n,
         capabilities: ALL_CAPABILITIES
       })
@@ -360,7 +361,7 @@ describe('directory', function () {
 describe('directory records in the DHT', () => {
   it('refuses a record of a peer that is not a member before checking its signature', async () => {
     const key = await generateKeyPair('Ed25519')
-    const record = await createNodeRecord(key, { addrs: [], onionKey: generateX25519().publicKey, epoch: 1, validUntil: Date.now() + DAY, version: 1n, capabilities: ALL_CAPABILITIES })
+    const record = await createNodeRecord(key, { addrs: [], onionKey: generateX25519().publicKey, epoch: Math.floor(Date.now() / DAY), validUntil: (Math.floor(Date.now() / DAY) + 1) * DAY, version: 1n, capabilities: ALL_CAPABILITIES })
     const verifier = new NodeRecordVerifier()
     let member = false
     const validate = nodeRecordDhtValidators(verifier, () => member)['ghostnode-record']

@@ -12,10 +12,11 @@ import {
 } from '../../src/onion/node-record.js'
 import { nodeRecordDhtKey, nodeRecordDhtSelector, nodeRecordDhtValidators, NODE_RECORD_DHT_NAMESPACE } from '../../src/onion/record-dht.js'
 import {
-  InvalidRecordFieldError, MalformedRecordError, NodeRecordError, RecordExpiredError, RecordFarFutureError, RecordLowOrderKeyError,
+  InvalidRecordFieldError, MalformedRecordError, NodeRecordError, RecordEpochError, RecordExpiredError, RecordFarFutureError, RecordLowOrderKeyError,
   RecordSignatureError, RecordTooLargeError, RecordWrongSignerError, UnsupportedRecordFormatError, type RecordRejectReason
 } from '../../src/onion/record-errors.js'
 import { DEFAULT_RECORD_MAX_VALIDITY_MS, NodeRecordVerifier, isLowOrderX25519Key } from '../../src/onion/record-verifier.js'
+import { DEFAULT_ONION_EPOCH_MS, DEFAULT_ONION_GRACE_MS } from '../../src/onion/onion-keys.js'
 import { FakeClock } from '../ratelimit/fake-clock.js'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 
@@ -32,8 +33,8 @@ describe('node records', () => {
     return {
       addrs: [multiaddr('/ip4/10.1.2.3/tcp/7400'), multiaddr('/ip6/2001:db8::1/tcp/7401/ws')],
       onionKey: generateX25519().publicKey,
-      epoch: 19_675,
-      validUntil: clock.now() + 20 * HOUR,
+      epoch: Math.floor(clock.now() / DEFAULT_ONION_EPOCH_MS),
+      validUntil: clock.now() + 2 * HOUR,
       version: 7n,
       capabilities: Capability.RELAY | Capability.EXIT,
       ...overrides
@@ -123,10 +124,27 @@ describe('node records', () => {
   })
 
   it('rejects a record valid for implausibly long', async () => {
-    const ok = await createNodeRecord(alice, fields({ validUntil: clock.now() + DEFAULT_RECORD_MAX_VALIDITY_MS }))
+    // at the start of an epoch a record may be valid for the whole epoch, its grace and the clock skew
+    const epoch = Math.floor(clock.now() / DEFAULT_ONION_EPOCH_MS) + 1
+    clock.advance(epoch * DEFAULT_ONION_EPOCH_MS - clock.now())
+    const ok = await createNodeRecord(alice, fields({ epoch, validUntil: clock.now() + DEFAULT_RECORD_MAX_VALIDITY_MS }))
     await verifier.verify(ok.bytes)
-    const far = await createNodeRecord(alice, fields({ validUntil: clock.now() + DEFAULT_RECORD_MAX_VALIDITY_MS + 1 }))
+    const far = await createNodeRecord(alice, fields({ epoch, validUntil: clock.now() + DEFAULT_RECORD_MAX_VALIDITY_MS + 1 }))
     await expectRejected(far.bytes, RecordFarFutureError, 'far_future')
+  })
+
+  it('rejects a record whose epoch does not match its validity', async () => {
+    const epoch = Math.floor(clock.now() / DEFAULT_ONION_EPOCH_MS)
+    // an old epoch's key kept in use by a long validity
+    const stale = await createNodeRecord(alice, fields({ epoch: epoch - 2, validUntil: clock.now() + HOUR }))
+    await expectRejected(stale.bytes, RecordEpochError, 'bad_epoch')
+    // an epoch that has not started
+    const early = await createNodeRecord(alice, fields({ epoch: epoch + 2, validUntil: clock.now() + HOUR }))
+    await expectRejected(early.bytes, RecordEpochError, 'bad_epoch')
+    // the previous epoch's key within its grace is fine while the record says so
+    const previous = await createNodeRecord(alice, fields({ epoch: epoch - 1, validUntil: epoch * DEFAULT_ONION_EPOCH_MS + DEFAULT_ONION_GRACE_MS }))
+    if (previous.validUntil > clock.now()) await verifier.verify(previous.bytes)
+    await verifier.verify((await createNodeRecord(alice, fields({ epoch }))).bytes)
   })
 
   it('rejects an all-zero onion key', async () => {
