@@ -16,7 +16,7 @@ import { ReplayFilter } from './crypto/replay-filter.js'
 import { bootstrapper } from './discovery/bootstrapper.js'
 import { peerConnector } from './discovery/peer-connector.js'
 import { loadOrCreateIdentity } from './identity/key-file.js'
-import { checkMemoryConfig } from './memory/config-check.js'
+import { checkConfig } from './config/load.js'
 import { MemoryWatchdog } from './memory/watchdog.js'
 import { HttpServer } from './metrics/http-server.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
@@ -36,7 +36,6 @@ import { ConnectionSlots, type SlotConnection } from './ratelimit/connection-slo
 import { StreamGuard } from './ratelimit/stream-guard.js'
 import { ReputationTracker } from './ratelimit/reputation.js'
 import { ScoreStore } from './ratelimit/score-store.js'
-import { InvalidConfigValueError } from './config/errors.js'
 import { judgeAddress, type AddressPolicy } from './membership/address-policy.js'
 import { membershipService, resolveAuthorities, type ResolvedAuthorities } from './membership/service.js'
 import { MembershipView } from './membership/view.js'
@@ -56,8 +55,8 @@ import type { ConnectionGater, PeerId } from '@libp2p/interface'
  */
 export async function createGhostnode (config: GhostnodeConfig, options: GhostnodeOptions = {}): Promise<Ghostnode> {
   const now = options.now ?? Date.now
-  checkSwarmConfig(config)
-  checkMemoryConfig(config)
+  // the same checks as loadConfig's: a config built in code is refused exactly as a file would be
+  checkConfig(config)
   const identity = await loadOrCreateIdentity(config.dataDir)
   const registry = new Registry()
   const opened: Array<{ close: () => Promise<void> }> = []
@@ -239,7 +238,10 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
     const { links, onionKeys, swarm } = libp2p.services
     // a relay dials a next hop only at the addresses the membership document lists for it (members only)
     links.setAddressResolver(async (peer) => membership.dialableAddrs(peer.toString()))
-    onionKeys.onExpire((epoch) => { void replay.dropEpoch(epoch) })
+    const log = defaultLogger().forComponent('ghostnode:node')
+    onionKeys.onExpire((epoch) => {
+      void replay.dropEpoch(epoch).catch((err: Error) => { log.error('dropping the replay tags of epoch %d failed - %e', epoch, err) })
+    })
     reputation.onBan((peer) => { void libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) })
 
     const exits = new ExitHandlerRegistry()
@@ -315,28 +317,6 @@ function swarmStoreInit (config: GhostnodeConfig, registry: Registry, now: () =>
     sync: s.sync
   }
 }
-
-/** Relations between swarm keys that the per-key schema cannot express. */
-function checkSwarmConfig (config: GhostnodeConfig): void {
-  const s = config.swarm
-  if (s.minTtlMs > s.maxTtlMs) {
-    throw new InvalidConfigValueError('swarm.minTtlMs', s.minTtlMs, `must not exceed swarm.maxTtlMs (${s.maxTtlMs})`, 'effective config')
-  }
-  if (s.writeQuorum > s.replicas) {
-    throw new InvalidConfigValueError('swarm.writeQuorum', s.writeQuorum, `must not exceed swarm.replicas (${s.replicas})`, 'effective config')
-  }
-  // a STORE carries one message and a RETRIEVE answer one page, each in one onion message (plus framing)
-  const room = config.onion.maxMessageBytes - SWARM_EXIT_OVERHEAD_BYTES
-  if (s.maxMessageBytes > room) {
-    throw new InvalidConfigValueError('swarm.maxMessageBytes', s.maxMessageBytes, `must leave ${SWARM_EXIT_OVERHEAD_BYTES} bytes of onion.maxMessageBytes (${config.onion.maxMessageBytes}) for framing`, 'effective config')
-  }
-  if (s.maxPageBytes > room) {
-    throw new InvalidConfigValueError('swarm.maxPageBytes', s.maxPageBytes, `must leave ${SWARM_EXIT_OVERHEAD_BYTES} bytes of onion.maxMessageBytes (${config.onion.maxMessageBytes}) for framing`, 'effective config')
-  }
-}
-
-/** Framing around a message or page in a SWARM exit request or answer (generous: ~100 bytes are used). */
-const SWARM_EXIT_OVERHEAD_BYTES = 1024
 
 /**
  * Refuses connection attempts over the per-/24 (/48) budget or over that

@@ -17,3 +17,13 @@ export class GhostnodeError extends Error {
 export function isGhostnodeError (err: unknown): err is GhostnodeError {
   return err instanceof GhostnodeError
 }
+
+/**
+ * start() on a node that was stopped: its storage is closed and its parts are
+ * spent. Create a new node (createGhostnode) with the same config instead.
+ */
+export class NodeClosedError extends GhostnodeError {
+  constructor () {
+    super('this node was stopped and cannot start again: create a new one with the same config', 'ERR_NODE_CLOSED')
+  }
+}

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client'
+import { NodeClosedError } from './errors.js'
 import { VERSION } from './version.js'
 import { MemberFlag } from './membership/constants.js'
 import type { GhostnodeConfig } from './config/defaults.js'
@@ -173,11 +174,14 @@ export class Ghostnode {
 
   async start (): Promise<void> {
     this.transition = this.transition.then(async () => {
-      if (this.state !== 'stopped' || this.closed) return
+      if (this.closed) throw new NodeClosedError()
+      if (this.state !== 'stopped') return
       this.state = 'starting'
       try {
-        await this.libp2p.start()
+        // the cell handler is in place before libp2p.start() registers the link protocol:
+        // a cell arriving the moment a link opens is handled, not dropped
         this.parts.relay.start()
+        await this.libp2p.start()
         this.parts.memory.start()
         this.parts.store.startSweeper(this.config.swarm.sweepIntervalMs)
         await this.parts.http?.start()

@@ -67,10 +67,3 @@ function closesNext (text: string, from: number): boolean {
   }
   return false
 }
-
-/** Line and column of a character offset, for parse error messages. */
-export function lineAndColumn (text: string, offset: number): { line: number, column: number } {
-  const before = text.slice(0, offset)
-  const line = before.split('\n').length
-  return { line, column: offset - before.lastIndexOf('\n') }
-}

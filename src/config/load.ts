@@ -139,6 +139,15 @@ function resolvePath (path: string, cwd: string): string {
   return isAbsolute(path) ? path : resolve(cwd, path)
 }
 
+/**
+ * Every check a config must pass beyond its keys' own specs (relations between
+ * keys): loadConfig runs it, and so does createGhostnode for a config built in
+ * code, so `ghostnode config` refuses exactly what `ghostnode start` would.
+ */
+export function checkConfig (config: GhostnodeConfig): void {
+  checkCrossField(config)
+}
+
 function checkCrossField (config: GhostnodeConfig): void {
   const d = config.discovery
   if (d.bootstrapRetryMinMs > d.bootstrapRetryMaxMs) {
@@ -150,6 +159,7 @@ function checkCrossField (config: GhostnodeConfig): void {
       `must be shorter than onion.keyEpochMs (${config.onion.keyEpochMs})`, 'effective config')
   }
   checkMemoryConfig(config)
+  checkSwarmConfig(config)
   checkNetworkConfig(config)
   try {
     validateRateLimitConfig(config.rateLimit)
@@ -182,3 +192,25 @@ function checkNetworkConfig (config: GhostnodeConfig): void {
       `must not exceed onion.keyGraceMs (${config.onion.keyGraceMs})`, 'effective config')
   }
 }
+
+/** Relations between swarm keys that the per-key schema cannot express. */
+function checkSwarmConfig (config: GhostnodeConfig): void {
+  const s = config.swarm
+  if (s.minTtlMs > s.maxTtlMs) {
+    throw new InvalidConfigValueError('swarm.minTtlMs', s.minTtlMs, `must not exceed swarm.maxTtlMs (${s.maxTtlMs})`, 'effective config')
+  }
+  if (s.writeQuorum > s.replicas) {
+    throw new InvalidConfigValueError('swarm.writeQuorum', s.writeQuorum, `must not exceed swarm.replicas (${s.replicas})`, 'effective config')
+  }
+  // a STORE carries one message and a RETRIEVE answer one page, each in one onion message (plus framing)
+  const room = config.onion.maxMessageBytes - SWARM_EXIT_OVERHEAD_BYTES
+  if (s.maxMessageBytes > room) {
+    throw new InvalidConfigValueError('swarm.maxMessageBytes', s.maxMessageBytes, `must leave ${SWARM_EXIT_OVERHEAD_BYTES} bytes of onion.maxMessageBytes (${config.onion.maxMessageBytes}) for framing`, 'effective config')
+  }
+  if (s.maxPageBytes > room) {
+    throw new InvalidConfigValueError('swarm.maxPageBytes', s.maxPageBytes, `must leave ${SWARM_EXIT_OVERHEAD_BYTES} bytes of onion.maxMessageBytes (${config.onion.maxMessageBytes}) for framing`, 'effective config')
+  }
+}
+
+/** Framing around a message or page in a SWARM exit request or answer (generous: ~100 bytes are used). */
+const SWARM_EXIT_OVERHEAD_BYTES = 1024

@@ -38,9 +38,9 @@ export interface MemorySample {
 export interface MemoryWatchdogInit {
   /** The RSS bound (memory.maxRssBytes). */
   maxRssBytes: number
-  /** @default 0.85 */
+  /** @default 0.8 (DEFAULT_HIGH_WATERMARK) */
   highWatermark?: number
-  /** @default 0.75 */
+  /** @default 0.7 (DEFAULT_LOW_WATERMARK) */
   lowWatermark?: number
   /** @default 500 */
   checkIntervalMs?: number

@@ -21,13 +21,6 @@ export class CircuitIdExhaustedError extends GhostnodeError {
   }
 }
 
-/** A cell names a circuit that the link does not know, or reuses one that exists. */
-export class UnknownCircuitError extends GhostnodeError {
-  constructor (message = 'unknown circuit') {
-    super(message, 'ERR_UNKNOWN_CIRCUIT')
-  }
-}
-
 /** The circuit was destroyed; `reason` is the DESTROY reason code. */
 export class CircuitDestroyedError extends GhostnodeError {
   readonly reason: number

@@ -80,7 +80,7 @@ export const RELAY_MESSAGE_HEADER_BYTES = 11
 /** Data bytes one relay body can carry: 928. */
 export const RELAY_DATA_BYTES = RELAY_BODY_BYTES - RELAY_MESSAGE_HEADER_BYTES
 /** Default largest message the ends fragment/reassemble (128 KiB). */
-export const DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024
+export const DEFAULT_MAX_ONION_MESSAGE_BYTES = 128 * 1024
 /** fragCount is a u16, which bounds any configured message size. */
 export const MAX_FRAGMENTS = 0xffff
 

@@ -85,6 +85,11 @@ export class LinkManager implements Startable {
     this.handler = handler
   }
 
+  /** True once a cell handler is installed: the node installs it before the link protocol accepts a stream. */
+  get hasHandler (): boolean {
+    return this.handler !== undefined
+  }
+
   /** Installs (or with undefined removes) a tap on every link. */
   tap (listener: LinkTap | undefined): void {
     this.tapListener = listener

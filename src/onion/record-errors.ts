@@ -104,13 +104,6 @@ export class RecordLowOrderKeyError extends NodeRecordError {
   }
 }
 
-/** The directory holds its maximum number of peers and refuses records of new ones. */
-export class DirectoryFullError extends NodeRecordError {
-  constructor (message = 'directory is full') {
-    super(message, 'ERR_DIRECTORY_FULL', 'capacity')
-  }
-}
-
 /** A field handed to the record encoder is out of range (a local bug or bad config, not a peer). */
 export class InvalidRecordFieldError extends GhostnodeError {
   constructor (message: string) {

@@ -148,6 +148,9 @@ export class RelayExit<C extends ExitCircuit> {
       metrics.exitSeconds.observe({ service }, (performance.now() - started) / 1000)
       if (circuit.closed) return
       this.send(circuit, RelayCommand.RESPONSE, requestId, response)
+    }).catch((err: Error) => {
+      // dispatch() answers every handler failure with a status; reaching here is a bug, logged, not a crash
+      this.init.log.error('exit dispatch failed - %e', err)
     })
   }
 

@@ -1,6 +1,6 @@
 import { randomFill } from '../crypto/random.js'
 import {
-  DEFAULT_MAX_MESSAGE_BYTES, MAX_FRAGMENTS, RELAY_BODY_BYTES, RELAY_DATA_BYTES, RELAY_MESSAGE_HEADER_BYTES,
+  DEFAULT_MAX_ONION_MESSAGE_BYTES, MAX_FRAGMENTS, RELAY_BODY_BYTES, RELAY_DATA_BYTES, RELAY_MESSAGE_HEADER_BYTES,
   RelayCommand
 } from './constants.js'
 import {
@@ -49,7 +49,7 @@ export function isRelayCommand (value: number): value is RelayCommand {
 
 /** Validate a maxMessageBytes option and return it (or the default). */
 export function resolveMaxMessageBytes (maxMessageBytes?: number): number {
-  const value = maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+  const value = maxMessageBytes ?? DEFAULT_MAX_ONION_MESSAGE_BYTES
   if (!Number.isInteger(value) || value < 0 || value > MAX_CONFIGURABLE_MESSAGE_BYTES) {
     throw new InvalidOnionOptionError(`maxMessageBytes must be an integer in 0..${MAX_CONFIGURABLE_MESSAGE_BYTES}`)
   }

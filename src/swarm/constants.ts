@@ -34,7 +34,7 @@ export const DEFAULT_MAX_TTL_MS = 14 * 24 * 60 * 60 * 1000
 export const DEFAULT_CLOCK_SKEW_MS = 60_000
 
 /** Largest `data` payload of one record: 64 KiB. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
+export const DEFAULT_MAX_SWARM_MESSAGE_BYTES = 64 * 1024
 
 /** Per-mailbox quota on stored bytes (encoded record sizes): 10 MiB. */
 export const DEFAULT_MAILBOX_QUOTA_BYTES = 10 * 1024 * 1024

@@ -119,14 +119,3 @@ export class InvalidMailboxKeyError extends GhostnodeError {
     super(message, 'ERR_MAILBOX_KEY', options)
   }
 }
-
-/** Swarm configuration that the schema alone cannot rule out (relations between keys). */
-export class InvalidSwarmConfigError extends GhostnodeError {
-  readonly key: string
-  readonly value: unknown
-  constructor (key: string, value: unknown, message: string) {
-    super(message, 'ERR_SWARM_CONFIG')
-    this.key = key
-    this.value = value
-  }
-}

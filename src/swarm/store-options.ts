@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client'
 import {
-  DEFAULT_CLOCK_SKEW_MS, DEFAULT_EXPIRY_BUCKET_MS, DEFAULT_MAILBOX_QUOTA_BYTES, DEFAULT_MAILBOX_QUOTA_RECORDS, DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_CLOCK_SKEW_MS, DEFAULT_EXPIRY_BUCKET_MS, DEFAULT_MAILBOX_QUOTA_BYTES, DEFAULT_MAILBOX_QUOTA_RECORDS, DEFAULT_MAX_SWARM_MESSAGE_BYTES,
   DEFAULT_MAX_TTL_MS, DEFAULT_MIN_TTL_MS, DEFAULT_NODE_QUOTA_BYTES, DEFAULT_SWEEP_BATCH_RECORDS
 } from './constants.js'
 import {
@@ -103,7 +103,7 @@ export function resolveLimits (init: MessageStoreInit): StoreLimits {
     minTtlMs: init.minTtlMs ?? DEFAULT_MIN_TTL_MS,
     maxTtlMs: init.maxTtlMs ?? DEFAULT_MAX_TTL_MS,
     clockSkewMs: init.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS,
-    maxMessageBytes: init.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    maxMessageBytes: init.maxMessageBytes ?? DEFAULT_MAX_SWARM_MESSAGE_BYTES,
     mailboxQuotaBytes: init.mailboxQuotaBytes ?? DEFAULT_MAILBOX_QUOTA_BYTES,
     mailboxQuotaRecords: init.mailboxQuotaRecords ?? DEFAULT_MAILBOX_QUOTA_RECORDS,
     nodeQuotaBytes: init.nodeQuotaBytes ?? DEFAULT_NODE_QUOTA_BYTES,

@@ -121,6 +121,14 @@ describe('ghostnode CLI', function () {
     expect(err.err.join('\n')).to.contain('onion.maxQueuedBytes').and.contain('memory.maxRssBytes')
   })
 
+  it('config refuses what start would: swarm.writeQuorum above swarm.replicas exits 2 naming the key', async () => {
+    for (const command of ['config', 'start']) {
+      const err = capture()
+      expect(await runCli([command, '--data-dir', dir, '--set', 'swarm.writeQuorum=4'], err), command).to.equal(2)
+      expect(err.err.join('\n'), command).to.contain('swarm.writeQuorum').and.contain('swarm.replicas')
+    }
+  })
+
   it('exits 2 for an unknown key and for a bad environment value', async () => {
     const file = join(dir, 'bad.json')
     await writeFile(file, JSON.stringify({ htp: {} }))

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { GhostClient } from '../../src/onion/client.js'
-import { resolveRateLimitConfig } from '../../src/ratelimit/index.js'
+import { resolveRateLimitConfig } from '../../src/ratelimit/resolve-config.js'
 import { startNetwork } from '../helpers/network.js'
 import { stopAll } from '../helpers/nodes.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'

@@ -10,7 +10,7 @@ import { CELL_SIZE, CellCommand, DestroyReason } from '../../src/onion/constants
 import { encodeCell } from '../../src/onion/cell.js'
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js'
 import { LINK_PROTOCOL } from '../../src/onion/link.js'
-import { resolveRateLimitConfig, type RateLimitConfigInput } from '../../src/ratelimit/index.js'
+import { resolveRateLimitConfig, type RateLimitConfigInput } from '../../src/ratelimit/resolve-config.js'
 import { FakeClock } from '../ratelimit/fake-clock.js'
 import { startNetwork, until } from '../helpers/network.js'
 import { metric, startNode, stopAll } from '../helpers/nodes.js'

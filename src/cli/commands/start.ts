@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { Counter } from 'prom-client'
 import { createGhostnode } from '../../compose.js'
 import type { Ghostnode } from '../../node.js'
 import { VERSION } from '../../version.js'
@@ -13,6 +14,13 @@ export function startCommand (out: Output): Command {
   addNodeOptions(cmd).action(async (opts: NodeOptions) => {
     const { config, configFile } = configFromOptions(opts)
     const node = await createGhostnode(config)
+    // a promise nobody awaited that failed is a bug: logged and counted, the relay goes on serving
+    const rejections = new Counter({ name: 'ghostnode_unhandled_rejections_total', help: 'Promise rejections nothing handled (bugs: logged to stderr)', registers: [node.registry] })
+    const onRejection = (reason: unknown): void => {
+      rejections.inc()
+      out.error(`unhandled promise rejection (logged and counted; the node goes on): ${reason instanceof Error ? reason.stack ?? reason.message : String(reason)}`)
+    }
+    process.on('unhandledRejection', onRejection)
     await node.start()
     out.line(`ghostnode ${VERSION} running`)
     out.line(`data dir: ${config.dataDir}${configFile != null ? ` (config ${configFile})` : ''}`)
@@ -21,6 +29,7 @@ export function startCommand (out: Output): Command {
     const http = node.httpAddress()
     if (http != null) out.line(`http: http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port} (/metrics /health /health/live /health/ready /peers)`)
     await waitForSignal(node, config.shutdownTimeoutMs, out)
+    process.off('unhandledRejection', onRejection)
   })
   return cmd
 }
