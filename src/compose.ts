@@ -275,12 +275,13 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       policy: relayPolicy(limiter, (peer) => membership.isRelay(peer.toString()), config.onion.relayBudgetFactor)
     })
 
-    let node: Ghostnode | undefined
+    // the metrics and HTTP sources read the node, which needs them to exist first (issue 14 removes this)
+    const nodeRef: { current?: Ghostnode } = {}
     const metrics = new NodeMetrics(registry, {
       connectedPeers: () => libp2p.getPeers().length,
       openConnections: () => libp2p.getConnections().length,
-      ready: () => node?.isReady() ?? false,
-      uptimeSeconds: () => node?.uptimeSeconds() ?? 0
+      ready: () => nodeRef.current?.isReady() ?? false,
+      uptimeSeconds: () => nodeRef.current?.uptimeSeconds() ?? 0
     })
     metricsRef.current = metrics
     const parts: NodeParts = { config, libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, store, memory: watchdog, now }
@@ -289,10 +290,11 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
         host: config.http.host,
         port: config.http.port,
         registry,
-        source: { health: () => node!.health(), ready: () => node!.isReady(), peers: () => node!.peers() }
+        source: { health: () => nodeRef.current!.health(), ready: () => nodeRef.current!.isReady(), peers: () => nodeRef.current!.peers() }
       })
     }
-    node = new Ghostnode(parts)
+    const node = new Ghostnode(parts)
+    nodeRef.current = node
     return node
   } catch (err) {
     for (const resource of opened.reverse()) await resource.close().catch(() => {})

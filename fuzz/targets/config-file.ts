@@ -210,6 +210,8 @@ export const configFileTarget: FuzzTarget = {
       const again = buildConfig([parseConfigText(renderConfigFile(config), FILE)], CWD)
       if (JSON.stringify(again) !== JSON.stringify(config)) throw new Error('config changed through render and reload')
     } finally {
+      // the invariant holds whatever the input did, so it is checked (and reported) even after a throw
+      // eslint-disable-next-line no-unsafe-finally
       if (prototypeShape() !== PROTOTYPES) throw new Error('a built-in prototype was polluted')
     }
   }

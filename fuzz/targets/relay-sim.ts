@@ -208,7 +208,7 @@ export class RelaySim {
   /** A new link opened by `from` to the relay. */
   connect (from: PeerId): SimStream {
     const stream = new SimStream(false)
-    this.inbound?.(stream as unknown as Stream, { remotePeer: from } as unknown as Connection)
+    void this.inbound?.(stream as unknown as Stream, { remotePeer: from } as unknown as Connection)
     return stream
   }
 

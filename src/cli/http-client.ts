@@ -16,7 +16,8 @@ export function baseUrl (config: GhostnodeConfig, override?: string): string {
   return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${config.http.port}`
 }
 
-/** GETs a JSON document from the running node's local endpoint. */
+/** GETs a JSON document from the running node's local endpoint (its shape is the caller's to know). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- documents of our own endpoints, read field by field by each caller
 export async function getJson (url: string): Promise<{ status: number, body: any }> {
   let res: Response
   try {

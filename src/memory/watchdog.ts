@@ -89,6 +89,8 @@ export class MemoryWatchdog implements MemoryGuard {
     this.sample = init.sample ?? (() => process.memoryUsage())
     this.now = init.now ?? Date.now
     const registers = [init.registry ?? new Registry()]
+    // prom-client calls collect() with `this` bound to the metric, so the watchdog is reached through a name
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this
     new Gauge({ name: 'ghostnode_memory_pressure', help: '1 while RSS is over the high watermark of memory.maxRssBytes and the node sheds load', registers, collect () { this.set(self.pressure ? 1 : 0) } })
     new Gauge({ name: 'ghostnode_memory_max_rss_bytes', help: 'The configured RSS bound (memory.maxRssBytes)', registers, collect () { this.set(self.maxRssBytes) } })

@@ -22,6 +22,13 @@ export interface StreamGuardInit {
   registry?: Registry
 }
 
+type Listener = ((evt: Event) => void) | { handleEvent: (evt: Event) => void }
+/** The muxer's EventTarget methods, as the wrapper replaces them. */
+interface ListenerTarget {
+  addEventListener: (type: string, listener: Listener | null, options?: unknown) => void
+  removeEventListener: (type: string, listener: Listener | null, options?: unknown) => void
+}
+
 interface MuxerState {
   muxer: StreamMuxer
   bucket: TokenBucket
@@ -89,21 +96,24 @@ export class StreamGuard {
     // The connection's own 'stream' listener is wrapped rather than a listener of ours added: a muxer
     // holds the streams that arrive before any listener exists and hands them to the first one added,
     // which must be the connection's. The guard runs first; a refused stream never reaches negotiation.
-    const add = muxer.addEventListener.bind(muxer)
-    const remove = muxer.removeEventListener.bind(muxer)
-    const wrapped = new WeakMap<object, (evt: Event) => void>()
-    const guarded = muxer as unknown as { addEventListener: (...args: any[]) => void, removeEventListener: (...args: any[]) => void }
-    guarded.addEventListener = (type: string, listener: any, options?: unknown) => {
-      if (type !== 'stream' || listener == null) { add(type as 'stream', listener, options as any); return }
-      const call = typeof listener === 'function' ? listener : (evt: Event) => listener.handleEvent(evt)
+    const target = muxer as unknown as ListenerTarget
+    const add = target.addEventListener.bind(muxer)
+    const remove = target.removeEventListener.bind(muxer)
+    const wrapped = new WeakMap<Listener, Listener>()
+    target.addEventListener = (type, listener, options) => {
+      if (type !== 'stream' || listener == null) {
+        add(type, listener, options)
+        return
+      }
+      const call = typeof listener === 'function' ? listener : (evt: Event) => { listener.handleEvent(evt) }
       const inner = (evt: Event): void => {
         if (this.admit(state, (evt as CustomEvent<Stream>).detail)) call(evt)
       }
       wrapped.set(listener, inner)
-      add('stream', inner as any, options as any)
+      add('stream', inner, options)
     }
-    guarded.removeEventListener = (type: string, listener: any, options?: unknown) => {
-      remove(type as 'stream', (type === 'stream' && listener != null ? wrapped.get(listener) ?? listener : listener), options as any)
+    target.removeEventListener = (type, listener, options) => {
+      remove(type, type === 'stream' && listener != null ? wrapped.get(listener) ?? listener : listener, options)
     }
   }
 

@@ -178,6 +178,7 @@ describe('ScoreStore', () => {
 
   it('detaches and rethrows when the database cannot be read', async () => {
     const db = new MemoryDb()
+    // eslint-disable-next-line require-yield -- an iterator that fails before its first entry
     db.iterator = async function * () { throw new Error('io error') }
     const tracker = new ReputationTracker({ now: clock.now })
     const store = new ScoreStore({ db })

@@ -82,9 +82,9 @@ export async function resolveBootstrap (opts: ClientCommandOptions, config: Ghos
     return opts.bootstrap
   }
   if (config.bootstrap.length > 0) return config.bootstrap
-  let body: any
+  let body: { addrs?: unknown } | undefined
   try {
-    body = (await getJson(`${baseUrl(config, opts.url)}/health`)).body
+    body = (await getJson(`${baseUrl(config, opts.url)}/health`)).body as { addrs?: unknown } | undefined
   } catch (err) {
     throw new NoBootstrapError((err as Error).message)
   }
