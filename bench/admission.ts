@@ -19,7 +19,7 @@ import { startNodeProcess, stopNodeProcess, type NodeProcess } from './testnet/n
 import { freePorts } from './testnet/ports.js'
 import { getJson } from './testnet/ready.js'
 import { startTestnet, type TestnetNode } from './testnet/testnet.js'
-import { GhostClient } from '../src/onion/client.js'
+import { GhostClient } from '../src/client/client.js'
 import { MailboxKey } from '../src/swarm/auth.js'
 
 const POLL_MS = 50

@@ -7,7 +7,7 @@ import { ClientCircuitCrypto, HopCrypto } from '../src/crypto/layer.js'
 import { randomFill } from '../src/crypto/random.js'
 import { generateOnionKey, x25519, x25519PublicKeyFromRaw } from '../src/crypto/x25519.js'
 import { CellDecoder, encodeCells } from '../src/onion/cell.js'
-import { CELL_PAYLOAD_BYTES, CELL_SIZE, CellCommand, RELAY_BODY_BYTES } from '../src/onion/constants.js'
+import { CELL_PAYLOAD_BYTES, CELL_SIZE, CellCommand, RELAY_BODY_BYTES } from '../src/wire/onion-format.js'
 import type { CreateKeys } from '../src/crypto/labels.js'
 
 /**

@@ -1,6 +1,6 @@
 import {
   CELL_PAYLOAD_BYTES, CELL_SIZE, CREATE_HEADER_BYTES, RELAY_BODY_BYTES, RELAY_DATA_BYTES
-} from '../src/onion/constants.js'
+} from '../src/wire/onion-format.js'
 
 /**
  * Byte-level mutations shared by every target: bit flips, interesting integers

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { CircuitDestroyedError, ExitError } from '../../src/onion/circuit-errors.js'
 import { destroyReasonName } from '../../src/onion/cell.js'
-import { GhostClient } from '../../src/onion/client.js'
+import { GhostClient } from '../../src/client/client.js'
 import { encodeExitRequest, ExitService, ExitStatus } from '../../src/onion/exit.js'
 import { DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT } from '../../src/onion/relay.js'
 import { waitUntil } from '../testnet/ready.js'
@@ -9,7 +9,7 @@ import { BenchSetupError, EchoMismatchError } from './errors.js'
 import { scrape, total } from './prom.js'
 import { median, percentile } from './stats.js'
 import { defaultClassify } from './load.js'
-import type { ClientCircuit } from '../../src/onion/client-circuit.js'
+import type { ClientCircuit } from '../../src/client/circuit.js'
 import type { BenchNode, Workload, WorkloadContext, WorkloadInstance } from './workload.js'
 
 const DIRECTORY_TIMEOUT_MS = 30_000

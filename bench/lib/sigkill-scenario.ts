@@ -19,7 +19,7 @@
  *    replicas (the ring computed from the peer ids, as the nodes compute it).
  */
 import { performance } from 'node:perf_hooks'
-import { GhostClient } from '../../src/onion/client.js'
+import { GhostClient } from '../../src/client/client.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
 import { HashRing } from '../../src/swarm/ring.js'
 import { getJson, waitUntil } from '../testnet/ready.js'

@@ -1,11 +1,11 @@
 import { buildCreate } from '../../src/crypto/create-header.js'
 import { ClientCircuitCrypto } from '../../src/crypto/layer.js'
 import { encodeCell, type Cell } from '../../src/onion/cell.js'
-import { CELL_HEADER_BYTES, CellCommand, RELAY_DATA_BYTES, RelayCommand, RELAY_TAGS_BYTES } from '../../src/onion/constants.js'
+import { CELL_HEADER_BYTES, CellCommand, RELAY_DATA_BYTES, RelayCommand, RELAY_TAGS_BYTES } from '../../src/wire/onion-format.js'
 import { encodeExitRequest, ExitService } from '../../src/onion/exit.js'
 import { fragmentCountFor, fragmentMessage, writeRelayBody, type RelayFragment } from '../../src/onion/relay-message.js'
 import type { Link } from '../../src/onion/link.js'
-import type { VerifiedNodeRecord } from '../../src/onion/node-record.js'
+import type { VerifiedNodeRecord } from '../../src/directory/node-record.js'
 
 /**
  * A 1-hop circuit whose exit is the target relay, driven cell by cell: the

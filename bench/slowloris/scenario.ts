@@ -7,7 +7,7 @@ import { RssSampler } from './rss-sampler.js'
 import type { RelayProcess } from '../flood/relay-process.js'
 import type { FlooderStats } from '../flood/flooder.js'
 import type { AttackerStats } from './attacker.js'
-import type { GhostClient } from '../../src/onion/client.js'
+import type { GhostClient } from '../../src/client/client.js'
 
 /**
  * The settings every slowloris run gives the relay besides its own: all the

@@ -7,7 +7,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { LINK_PROTOCOL, Link } from '../../src/onion/link.js'
 import { AttackCircuit } from './attack-circuit.js'
-import type { VerifiedNodeRecord } from '../../src/onion/node-record.js'
+import type { VerifiedNodeRecord } from '../../src/directory/node-record.js'
 import type { Connection } from '@libp2p/interface'
 
 export interface SlowReaderOptions {

@@ -1,6 +1,6 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { CellDecoder, decodeCell, encodeCell, encodeCells, writeCell } from '../../src/onion/cell.js'
-import { CELL_PAYLOAD_BYTES, CELL_SIZE, CellCommand, DestroyReason } from '../../src/onion/constants.js'
+import { CELL_PAYLOAD_BYTES, CELL_SIZE, CellCommand, DestroyReason } from '../../src/wire/onion-format.js'
 import { Rejections, type FuzzTarget } from '../harness.js'
 
 /** Cell decoding, one-shot and streaming, plus an encode/decode round-trip invariant. */

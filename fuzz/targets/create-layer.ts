@@ -4,7 +4,7 @@ import { deriveCreateKeys, headerMac } from '../../src/crypto/kdf.js'
 import { onionKeyFromRaw, x25519, type OnionKey } from '../../src/crypto/x25519.js'
 import {
   CELL_PAYLOAD_BYTES, CREATE_HEADER_BYTES, CREATE_MAC_BYTES, MAX_HOPS, ROUTING_SLOT_BYTES, X25519_KEY_BYTES
-} from '../../src/onion/constants.js'
+} from '../../src/wire/onion-format.js'
 import { Rejections, tolerateTyped, type FuzzTarget } from '../harness.js'
 
 // Fixed onion keys so saved findings replay against the same keys.

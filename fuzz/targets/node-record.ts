@@ -1,10 +1,10 @@
 import { createPrivateKey, sign } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
-import { decodeGetHeader, decodeRequest, decodeStatus } from '../../src/onion/directory-protocol.js'
+import { decodeGetHeader, decodeRequest, decodeStatus } from '../../src/directory/protocol.js'
 import {
   ALL_CAPABILITIES, assembleNodeRecord, decodeNodeRecord, encodeNodeRecordBody, nodeRecordSigningMessage, type NodeRecordFields
-} from '../../src/onion/node-record.js'
-import { verifyDecodedNodeRecord } from '../../src/onion/record-verifier.js'
+} from '../../src/directory/node-record.js'
+import { verifyDecodedNodeRecord } from '../../src/directory/record-verifier.js'
 import { tolerateTyped, type FuzzTarget } from '../harness.js'
 
 /** PKCS#8 prefix of a raw Ed25519 seed (RFC 8410): seeds are signed synchronously with node:crypto. */

@@ -1,6 +1,6 @@
 import { buildCreate, processCreateLayer } from '../../src/crypto/create-header.js'
 import { HopCrypto } from '../../src/crypto/layer.js'
-import { CELL_PAYLOAD_BYTES, CELL_SIZE, CellCommand, RELAY_DATA_BYTES, RELAY_TAGS_BYTES, RelayCommand } from '../../src/onion/constants.js'
+import { CELL_PAYLOAD_BYTES, CELL_SIZE, CellCommand, RELAY_DATA_BYTES, RELAY_TAGS_BYTES, RelayCommand } from '../../src/wire/onion-format.js'
 import { ExitService } from '../../src/onion/exit.js'
 import { fragmentMessage, MAX_CONFIGURABLE_MESSAGE_BYTES, writeRelayBody } from '../../src/onion/relay-message.js'
 import { HOLD_SERVICE, NeighbourViolationError, RelaySim, SIM_LIMITS } from './relay-sim.js'

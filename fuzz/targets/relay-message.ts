@@ -1,4 +1,4 @@
-import { RELAY_BODY_BYTES, RelayCommand } from '../../src/onion/constants.js'
+import { RELAY_BODY_BYTES, RelayCommand } from '../../src/wire/onion-format.js'
 import { Reassembler } from '../../src/onion/reassembly.js'
 import { decodeRelayBody, encodeRelayBody, fragmentMessage } from '../../src/onion/relay-message.js'
 import { Rejections, type FuzzTarget } from '../harness.js'

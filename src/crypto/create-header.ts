@@ -3,7 +3,7 @@ import {
   CELL_PAYLOAD_BYTES, CREATE_BETA_BYTES, CREATE_HEADER_BYTES, CREATE_MAC_BYTES, MAX_HOPS, MAX_PEER_ID_BYTES,
   ROUTING_SLOT_BYTES, SLOT_FLAG_EXIT, SLOT_FLAGS_OFFSET, SLOT_NEXT_EPH_OFFSET, SLOT_NEXT_MAC_OFFSET,
   SLOT_PEER_ID_LEN_OFFSET, SLOT_PEER_ID_OFFSET, SLOT_RESERVED_OFFSET, X25519_KEY_BYTES
-} from '../onion/constants.js'
+} from '../wire/onion-format.js'
 import { CreateMacError, CreateRoutingError, CreateSizeError, InvalidKeyError, InvalidPathError } from './errors.js'
 import { deriveCreateKeys, headerMac } from './kdf.js'
 import { randomFill } from './random.js'

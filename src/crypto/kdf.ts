@@ -1,5 +1,5 @@
 import { createHmac, createSecretKey, hkdfSync } from 'node:crypto'
-import { CREATE_MAC_BYTES } from '../onion/constants.js'
+import { CREATE_MAC_BYTES } from '../wire/onion-format.js'
 import { CREATE_KEY_BYTES, KDF_SALT, createInfo, splitCreateKeys, type CreateKeys } from './labels.js'
 
 /**

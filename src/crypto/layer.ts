@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto'
 import {
   CELL_PAYLOAD_BYTES, MAX_HOPS, RELAY_TAG_BYTES, RELAY_TAGS_BYTES
-} from '../onion/constants.js'
+} from '../wire/onion-format.js'
 import {
   CircuitCryptoFailedError, CreatedConfirmError, InvalidKeyError, InvalidPathError, LayerAuthError, LayerSizeError
 } from './errors.js'

@@ -2,7 +2,7 @@ import { x25519 } from '@noble/curves/ed25519.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { CREATE_MAC_BYTES, X25519_KEY_BYTES } from '../onion/constants.js'
+import { CREATE_MAC_BYTES, X25519_KEY_BYTES } from '../wire/onion-format.js'
 import { InvalidKeyError, LowOrderPointError } from './errors.js'
 import { CREATE_KEY_BYTES, KDF_SALT, createInfo, splitCreateKeys, type CreateKeys } from './labels.js'
 

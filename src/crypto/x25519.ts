@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { X25519_KEY_BYTES } from '../onion/constants.js'
+import { X25519_KEY_BYTES } from '../wire/onion-format.js'
 import { InvalidKeyError, LowOrderPointError } from './errors.js'
 
 /**

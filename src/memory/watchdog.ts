@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client'
 import { SHED_ACTIONS, type MemoryGuard, type ShedAction } from './guard.js'
-import type { MemoryBudget } from '../onion/memory-budget.js'
+import type { MemoryBudget } from './budget.js'
 
 /**
  * Shedding takes a moment to show and V8 may grow its heap meanwhile: RSS was

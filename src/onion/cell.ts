@@ -2,7 +2,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { randomFill } from '../crypto/random.js'
 import {
   CELL_HEADER_BYTES, CELL_PAYLOAD_BYTES, CELL_SIZE, CellCommand, DestroyReason, MAX_CIRC_ID
-} from './constants.js'
+} from '../wire/onion-format.js'
 import {
   CellBufferOverflowError, CellCircIdError, CellCommandError, CellPayloadSizeError, CellSizeError,
   CellTruncatedError, InvalidOnionOptionError

@@ -1,9 +1,9 @@
 import { randomInt } from 'node:crypto'
 import { CellDecoder, type Cell } from './cell.js'
-import { CELL_HEADER_BYTES, CELL_SIZE } from './constants.js'
+import { CELL_HEADER_BYTES, CELL_SIZE } from '../wire/onion-format.js'
 import { CircuitIdExhaustedError, LinkClosedError } from './circuit-errors.js'
 import { LinkIdleError, LinkStalledError, MemoryShedError, type LinkCloseReason } from './link-errors.js'
-import type { MemoryBudget } from './memory-budget.js'
+import type { MemoryBudget } from '../memory/budget.js'
 import type { Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 

@@ -3,13 +3,10 @@ import { join } from 'node:path'
 import { inspectSecretFile, writeSecretFile } from '../secret-file.js'
 import { generateOnionKey, onionKeyFromRaw, x25519PrivateKeyToRaw, type OnionKey } from '../crypto/x25519.js'
 import { InvalidOnionOptionError } from './errors.js'
-import { InsecureOnionKeyFileError, InvalidOnionKeyFileError, OnionKeysNotLoadedError } from './record-errors.js'
+import { DEFAULT_ONION_EPOCH_MS, DEFAULT_ONION_GRACE_MS } from '../wire/onion-format.js'
+import { InsecureOnionKeyFileError, InvalidOnionKeyFileError, OnionKeysNotLoadedError } from '../directory/record-errors.js'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 
-/** A new onion key every 24 h. */
-export const DEFAULT_ONION_EPOCH_MS = 86_400_000
-/** The previous key is still accepted for 2 h after rotation (clients with a cached record). */
-export const DEFAULT_ONION_GRACE_MS = 7_200_000
 export const ONION_KEY_FILE_NAME = 'onion-keys.json'
 /** Retry delay after a failed rotation (disk error); the old key stays in use meanwhile. */
 const ROTATE_RETRY_MS = 60_000

@@ -1,4 +1,4 @@
-import { RELAY_DATA_BYTES } from './constants.js'
+import { RELAY_DATA_BYTES } from '../wire/onion-format.js'
 import {
   DuplicateFragmentError, InconsistentFragmentError, InvalidOnionOptionError, MessageTooLargeError,
   ReassemblyBufferFullError, RelayFragmentError, TooManyPartialMessagesError
@@ -6,8 +6,8 @@ import {
 import {
   decodeRelayBody, fragmentCountFor, resolveMaxMessageBytes, type RelayFragment, type RelayMessage
 } from './relay-message.js'
-import type { RelayCommand } from './constants.js'
-import type { MemoryBudget } from './memory-budget.js'
+import type { RelayCommand } from '../wire/onion-format.js'
+import type { MemoryBudget } from '../memory/budget.js'
 
 /** Messages being reassembled at once, per circuit end. */
 export const DEFAULT_MAX_PARTIAL_MESSAGES = 64

@@ -2,7 +2,7 @@ import { randomFill } from '../crypto/random.js'
 import {
   DEFAULT_MAX_ONION_MESSAGE_BYTES, MAX_FRAGMENTS, RELAY_BODY_BYTES, RELAY_DATA_BYTES, RELAY_MESSAGE_HEADER_BYTES,
   RelayCommand
-} from './constants.js'
+} from '../wire/onion-format.js'
 import {
   InvalidOnionOptionError, MessageTooLargeError, RelayBodySizeError, RelayCommandError, RelayFragmentError
 } from './errors.js'

@@ -8,7 +8,7 @@ import {
 import { generateOnionKey, type OnionKey } from '../../src/crypto/x25519.js'
 import {
   CELL_PAYLOAD_BYTES, CREATE_HEADER_BYTES, MAX_HOPS, MAX_PEER_ID_BYTES, ROUTING_SLOT_BYTES
-} from '../../src/onion/constants.js'
+} from '../../src/wire/onion-format.js'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 

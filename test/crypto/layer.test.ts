@@ -6,7 +6,7 @@ import {
 import { ClientCircuitCrypto, HopCrypto, relayBodyOf } from '../../src/crypto/layer.js'
 import { generateOnionKey } from '../../src/crypto/x25519.js'
 import type { CreateKeys } from '../../src/crypto/labels.js'
-import { CELL_PAYLOAD_BYTES, MAX_HOPS, RELAY_BODY_BYTES, RELAY_TAG_BYTES, RELAY_TAGS_BYTES } from '../../src/onion/constants.js'
+import { CELL_PAYLOAD_BYTES, MAX_HOPS, RELAY_BODY_BYTES, RELAY_TAG_BYTES, RELAY_TAGS_BYTES } from '../../src/wire/onion-format.js'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 

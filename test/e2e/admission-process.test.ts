@@ -3,7 +3,7 @@ import { runOutsider } from '../../bench/attacks/outsider-process.js'
 import { getJson, waitUntil } from '../../bench/testnet/ready.js'
 import { startTestnet, type Testnet, type TestnetNode } from '../../bench/testnet/testnet.js'
 import { fetchMetrics, metricValue } from '../../bench/flood/node-http.js'
-import { GhostClient } from '../../src/onion/client.js'
+import { GhostClient } from '../../src/client/client.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
 import { SwarmPeerStatus } from '../../src/swarm/status.js'
 

@@ -5,7 +5,7 @@ import { startFlooder, stopFlooder, type FlooderProcess } from '../../bench/floo
 import { HonestLoad } from '../../bench/flood/honest-load.js'
 import { fetchMetrics, fetchPeers, metricValue, type PeerRow } from '../../bench/flood/node-http.js'
 import { startRelayProcess, stopRelayProcess, type RelayProcess } from '../../bench/flood/relay-process.js'
-import { GhostClient } from '../../src/onion/client.js'
+import { GhostClient } from '../../src/client/client.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 
 /** Neutral-tier CREATE allowance of one neighbour in this test (low tier: ×0.1). */

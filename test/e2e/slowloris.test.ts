@@ -4,7 +4,7 @@ import { metricValue } from '../../bench/flood/node-http.js'
 import { startRelayProcess, stopRelayProcess, type RelayProcess } from '../../bench/flood/relay-process.js'
 import { LOOPBACK_CONNECTION_SETTINGS, runAttack, type AttackFigures, type AttackOptions } from '../../bench/slowloris/scenario.js'
 import { DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_RSS_BYTES } from '../../src/config/defaults.js'
-import { GhostClient } from '../../src/onion/client.js'
+import { GhostClient } from '../../src/client/client.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 
 const MiB = 1024 * 1024

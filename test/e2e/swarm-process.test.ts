@@ -5,7 +5,7 @@ import { startNodeProcess, stopNodeProcess, type NodeProcess } from '../../bench
 import { getJson, waitForReady, waitUntil } from '../../bench/testnet/ready.js'
 import { startTestnet, type Testnet, type TestnetNode } from '../../bench/testnet/testnet.js'
 import { runCli } from '../../src/cli/program.js'
-import { GhostClient } from '../../src/onion/client.js'
+import { GhostClient } from '../../src/client/client.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
 import { MessageStore } from '../../src/swarm/store.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'

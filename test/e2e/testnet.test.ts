@@ -9,7 +9,7 @@ import { pidAlive, runGhostnode } from '../../bench/testnet/node-process.js'
 import { portIsFree } from '../../bench/testnet/ports.js'
 import { connectedPeerIds, getJson, waitUntil } from '../../bench/testnet/ready.js'
 import { startTestnet, type Testnet } from '../../bench/testnet/testnet.js'
-import { GhostClient } from '../../src/onion/client.js'
+import { GhostClient } from '../../src/client/client.js'
 
 const execFileAsync = promisify(execFile)
 

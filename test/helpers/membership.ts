@@ -6,7 +6,7 @@ import {
 } from '../../src/membership/document.js'
 import { MembershipMetrics } from '../../src/membership/metrics.js'
 import { MembershipView } from '../../src/membership/view.js'
-import type { DirectoryMembership } from '../../src/onion/directory-options.js'
+import type { DirectoryMembership } from '../../src/directory/options.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 

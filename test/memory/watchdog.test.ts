@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { Registry } from 'prom-client'
-import { MemoryBudget } from '../../src/onion/memory-budget.js'
+import { MemoryBudget } from '../../src/memory/budget.js'
 import { MIN_PRESSURE_MS, MemoryWatchdog, PRESSURE_BUDGET_SHARE, type MemorySample } from '../../src/memory/watchdog.js'
 
 // with a 512 MB bound and watermarks of 0.85 / 0.75: high 435.2 MB, low 384 MB, live floor 192 MB

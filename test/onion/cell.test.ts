@@ -5,7 +5,7 @@ import {
   CellDecoder, decodeCell, decodeCells, decodeDestroyReason, destroyCell, destroyReasonName, encodeCell, encodeCells,
   setCellCircId, type Cell
 } from '../../src/onion/cell.js'
-import { CELL_PAYLOAD_BYTES, CELL_SIZE, CellCommand, DestroyReason } from '../../src/onion/constants.js'
+import { CELL_PAYLOAD_BYTES, CELL_SIZE, CellCommand, DestroyReason } from '../../src/wire/onion-format.js'
 import {
   CellBufferOverflowError, CellCircIdError, CellCommandError, CellPayloadSizeError, CellSizeError, CellTruncatedError
 } from '../../src/onion/errors.js'

@@ -5,7 +5,7 @@ import { randomBytes } from '../../src/crypto/random.js'
 import { generateOnionKey } from '../../src/crypto/x25519.js'
 import { isGhostnodeError } from '../../src/errors.js'
 import { CellDecoder, decodeCell, encodeCell } from '../../src/onion/cell.js'
-import { CELL_PAYLOAD_BYTES, CELL_SIZE, CellCommand, RELAY_BODY_BYTES, RelayCommand } from '../../src/onion/constants.js'
+import { CELL_PAYLOAD_BYTES, CELL_SIZE, CellCommand, RELAY_BODY_BYTES, RelayCommand } from '../../src/wire/onion-format.js'
 import { Reassembler } from '../../src/onion/reassembly.js'
 import { decodeRelayBody, encodeRelayBody } from '../../src/onion/relay-message.js'
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { randomBytes } from '../../src/crypto/random.js'
-import { RELAY_DATA_BYTES, RelayCommand } from '../../src/onion/constants.js'
+import { RELAY_DATA_BYTES, RelayCommand } from '../../src/wire/onion-format.js'
 import {
   DuplicateFragmentError, InconsistentFragmentError, InvalidOnionOptionError, MessageTooLargeError,
   ReassemblyBufferFullError, RelayBodySizeError, RelayFragmentError, TooManyPartialMessagesError

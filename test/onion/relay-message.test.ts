@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { randomBytes } from '../../src/crypto/random.js'
-import { RELAY_BODY_BYTES, RELAY_DATA_BYTES, RelayCommand } from '../../src/onion/constants.js'
+import { RELAY_BODY_BYTES, RELAY_DATA_BYTES, RelayCommand } from '../../src/wire/onion-format.js'
 import {
   InvalidOnionOptionError, MessageTooLargeError, RelayBodySizeError, RelayCommandError, RelayFragmentError
 } from '../../src/onion/errors.js'

@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { buildCreate } from '../../src/crypto/create-header.js'
 import { ReplayFilterFullError } from '../../src/crypto/errors.js'
 import { encodeCell } from '../../src/onion/cell.js'
-import { CellCommand } from '../../src/onion/constants.js'
+import { CellCommand } from '../../src/wire/onion-format.js'
 import { RelaySim } from '../../fuzz/targets/relay-sim.js'
 
 describe('relay with a full replay filter', () => {

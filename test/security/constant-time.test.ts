@@ -24,10 +24,10 @@ const CONSTANT_TIME: Site[] = [
 
 /** Variable-time comparisons of public data, each with why it is public. */
 const PUBLIC: Array<Site & { why: string }> = [
-  { file: 'onion/directory.ts', text: 'decoded.peerId.equals(this.components.peerId)', why: 'peer ids are public' },
+  { file: 'directory/directory.ts', text: 'decoded.peerId.equals(this.components.peerId)', why: 'peer ids are public' },
   { file: 'onion/relay.ts', text: 'next.equals(this.init.selfPeerId)', why: 'peer ids are public' },
   { file: 'onion/relay.ts', text: 'next.equals(circuit.prev.link.remotePeer)', why: 'peer ids are public' },
-  { file: 'onion/record-verifier.ts', text: 'options.expectedPeer.equals(record.peerId)', why: 'peer ids are public' },
+  { file: 'directory/record-verifier.ts', text: 'options.expectedPeer.equals(record.peerId)', why: 'peer ids are public' },
   { file: 'discovery/peer-connector.ts', text: 'peer.id.equals(this.components.peerId)', why: 'peer ids are public' },
   { file: 'swarm/replica.ts', text: 'bufferOf(a).equals(b)', why: 'anti-entropy digests of record hashes both replicas exchange in the clear' },
   { file: 'swarm/replica.ts', text: 'Buffer.compare(bufferOf(mailbox), bufferOf(after))', why: 'ordering of public mailbox keys' },
@@ -39,8 +39,8 @@ const PUBLIC: Array<Site & { why: string }> = [
   { file: 'membership/service.ts', text: 'p.equals(from)', why: 'peer ids are public' },
   { file: 'membership/service.ts', text: 'conn.remotePeer.equals(id)', why: 'peer ids are public' },
   { file: 'membership/view.ts', text: 'x.equals(b.addrs[i])', why: 'member addresses are published in the membership document' },
-  { file: 'onion/directory.ts', text: 'decoded.peerId.equals(from)', why: 'peer ids are public' },
-  { file: 'onion/directory.ts', text: 'Buffer.from(member.recordHash).equals(sha256(record.bytes))', why: 'hash of a public node record, listed in the public membership document' }
+  { file: 'directory/directory.ts', text: 'decoded.peerId.equals(from)', why: 'peer ids are public' },
+  { file: 'directory/directory.ts', text: 'Buffer.from(member.recordHash).equals(sha256(record.bytes))', why: 'hash of a public node record, listed in the public membership document' }
 ]
 
 function sourceFiles (dir: string): string[] {

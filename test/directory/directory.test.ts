@@ -10,22 +10,22 @@ import { lpStream } from '@libp2p/utils'
 import { expect } from 'chai'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { generateX25519 } from '../../src/crypto/x25519.js'
-import { directoryService, type DirectoryInit, type DirectoryService } from '../../src/onion/directory.js'
+import { directoryService, type DirectoryInit, type DirectoryService } from '../../src/directory/directory.js'
 import {
   DIRECTORY_PROTOCOL, DirectoryRequestKind, DirectoryStatus, decodeRequest, decodeStatus, encodeGetHeader, encodeRequest
-} from '../../src/onion/directory-protocol.js'
+} from '../../src/directory/protocol.js'
 import {
   ALL_CAPABILITIES, assembleNodeRecord, createNodeRecord, decodeNodeRecord, encodeNodeRecordBody, nodeRecordSigningMessage,
   type VerifiedNodeRecord
-} from '../../src/onion/node-record.js'
+} from '../../src/directory/node-record.js'
 import { onionKeyManager, type OnionKeyManager } from '../../src/onion/onion-keys.js'
-import { nodeRecordDhtKey, nodeRecordDhtSelectors, nodeRecordDhtValidators } from '../../src/onion/record-dht.js'
-import { DirectoryRateLimitedError, DirectoryResponseTooLargeError, UnadmittedRecordError, type RecordRejectReason } from '../../src/onion/record-errors.js'
-import { RecordStore } from '../../src/onion/record-store.js'
-import { NodeRecordVerifier } from '../../src/onion/record-verifier.js'
+import { nodeRecordDhtKey, nodeRecordDhtSelectors, nodeRecordDhtValidators } from '../../src/directory/record-dht.js'
+import { DirectoryRateLimitedError, DirectoryResponseTooLargeError, UnadmittedRecordError, type RecordRejectReason } from '../../src/directory/record-errors.js'
+import { RecordStore } from '../../src/directory/record-store.js'
+import { NodeRecordVerifier } from '../../src/directory/record-verifier.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 import { TestAuthority, testMembership } from '../helpers/membership.js'
-import type { DirectoryMembership } from '../../src/onion/directory-options.js'
+import type { DirectoryMembership } from '../../src/directory/options.js'
 import { FakeClock } from '../ratelimit/fake-clock.js'
 import type { PeerId, PrivateKey, Stream } from '@libp2p/interface'
 

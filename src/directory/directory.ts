@@ -6,8 +6,8 @@ import { sha256 } from '../membership/document.js'
 import {
   DIRECTORY_MAX_MISSING_LOOKUPS, DIRECTORY_UNADMITTED_TOLERANCE, resolveDirectoryOptions, type DirectoryComponents, type DirectoryEvents,
   type DirectoryInit, type FetchResult, type ResolvedDirectoryOptions
-} from './directory-options.js'
-import { DIRECTORY_PROTOCOL, DirectoryStatus, pushRecord, requestDirectory, serveDirectoryRequest } from './directory-protocol.js'
+} from './options.js'
+import { DIRECTORY_PROTOCOL, DirectoryStatus, pushRecord, requestDirectory, serveDirectoryRequest } from './protocol.js'
 import { createNodeRecord, decodeNodeRecord, ownRecordAddrs, type SignedNodeRecord, type VerifiedNodeRecord } from './node-record.js'
 import { DirectoryNotStartedError, DirectoryResponseTooLargeError, NodeRecordError, UnadmittedRecordError, type RecordRejectReason } from './record-errors.js'
 import { nodeRecordDhtKey } from './record-dht.js'
@@ -17,7 +17,7 @@ import type { CandidateRecord } from '../membership/admission.js'
 import type { MembershipChange } from '../membership/view.js'
 import type { Connection, IdentifyResult, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 
-export * from './directory-options.js'
+export * from './options.js'
 
 type IngestOutcome = OfferOutcome | 'rejected' | 'unadmitted' | 'candidate'
 

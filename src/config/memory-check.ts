@@ -1,5 +1,5 @@
-import { InvalidConfigValueError } from '../config/errors.js'
-import type { GhostnodeConfig } from '../config/defaults.js'
+import { InvalidConfigValueError } from './errors.js'
+import type { GhostnodeConfig } from './defaults.js'
 
 /**
  * onion.maxQueuedBytes may be at most this share of memory.maxRssBytes. A

@@ -92,3 +92,8 @@ export const RelayCommand = {
   END: 4
 } as const
 export type RelayCommand = typeof RelayCommand[keyof typeof RelayCommand]
+
+/** A new onion key every 24 h (the epoch of node records and replay tags). */
+export const DEFAULT_ONION_EPOCH_MS = 86_400_000
+/** The previous key is still accepted for 2 h after rotation (clients with a cached record). */
+export const DEFAULT_ONION_GRACE_MS = 7_200_000

@@ -1,5 +1,5 @@
 import { Counter, Registry } from 'prom-client'
-import { DEFAULT_ONION_EPOCH_MS, DEFAULT_ONION_GRACE_MS } from './onion-keys.js'
+import { DEFAULT_ONION_EPOCH_MS, DEFAULT_ONION_GRACE_MS } from '../wire/onion-format.js'
 import { decodeNodeRecord, markVerified, nodeRecordBody, nodeRecordSigningMessage, type SignedNodeRecord, type VerifiedNodeRecord } from './node-record.js'
 import {
   NodeRecordError, RECORD_REJECT_REASONS, RecordEpochError, RecordExpiredError, RecordFarFutureError, RecordLowOrderKeyError,
@@ -48,7 +48,11 @@ export interface VerifyOptions {
   maxValidityMs?: number
   /** The peer the record must belong to (the DHT key names it, or the publisher speaks for itself). */
   expectedPeer?: PeerId
-  /** Onion key epoch length (`onion.keyEpochMs`). @default DEFAULT_ONION_EPOCH_MS */
+  /**
+   * The network's onion key epoch length (`onion.keyEpochMs`): when given, a
+   * record's epoch is checked against its validity. Relays know it from their
+   * config; a client that is not told it skips that check.
+   */
   epochMs?: number
   /** Onion key grace after its epoch (`onion.keyGraceMs`). @default DEFAULT_ONION_GRACE_MS */
   graceMs?: number
@@ -72,11 +76,12 @@ export async function verifyDecodedNodeRecord (record: SignedNodeRecord, options
   if (options.expectedPeer != null && !options.expectedPeer.equals(record.peerId)) throw new RecordWrongSignerError()
   if (record.validUntil <= options.now) throw new RecordExpiredError()
   if (record.validUntil - options.now > (options.maxValidityMs ?? DEFAULT_RECORD_MAX_VALIDITY_MS)) throw new RecordFarFutureError()
-  // the onion key of epoch E is in use from E × epochMs until (E + 1) × epochMs + grace
-  const epochMs = options.epochMs ?? DEFAULT_ONION_EPOCH_MS
-  const keyEnd = (record.epoch + 1) * epochMs + (options.graceMs ?? DEFAULT_ONION_GRACE_MS)
-  if (record.epoch * epochMs > options.now + DEFAULT_RECORD_CLOCK_SKEW_MS) throw new RecordEpochError('node record epoch has not started')
-  if (record.validUntil > keyEnd + DEFAULT_RECORD_CLOCK_SKEW_MS) throw new RecordEpochError('node record is valid past its onion key\'s epoch')
+  if (options.epochMs !== undefined) {
+    // the onion key of epoch E is in use from E × epochMs until (E + 1) × epochMs + grace
+    const keyEnd = (record.epoch + 1) * options.epochMs + (options.graceMs ?? DEFAULT_ONION_GRACE_MS)
+    if (record.epoch * options.epochMs > options.now + DEFAULT_RECORD_CLOCK_SKEW_MS) throw new RecordEpochError('node record epoch has not started')
+    if (record.validUntil > keyEnd + DEFAULT_RECORD_CLOCK_SKEW_MS) throw new RecordEpochError('node record is valid past its onion key\'s epoch')
+  }
   if (isLowOrderX25519Key(record.onionKey)) throw new RecordLowOrderKeyError()
   return markVerified(record)
 }
@@ -93,7 +98,7 @@ export interface NodeRecordVerifierInit {
   now?: () => number
   /** Largest validity a record may claim, ms ahead of now. @default DEFAULT_RECORD_MAX_VALIDITY_MS (26 h 5 min) */
   maxValidityMs?: number
-  /** @default DEFAULT_ONION_EPOCH_MS */
+  /** The network's onion key epoch length; when given, records' epochs are checked against their validity (see VerifyOptions). */
   epochMs?: number
   /** @default DEFAULT_ONION_GRACE_MS */
   graceMs?: number
@@ -107,7 +112,7 @@ export interface NodeRecordVerifierInit {
 export class NodeRecordVerifier {
   readonly registry: Registry
   readonly maxValidityMs: number
-  private readonly epochMs: number
+  private readonly epochMs?: number
   private readonly graceMs: number
   private readonly now: () => number
   private readonly rejected: Counter<'reason'>
@@ -116,7 +121,7 @@ export class NodeRecordVerifier {
     this.registry = init.registry ?? new Registry()
     this.now = init.now ?? Date.now
     this.maxValidityMs = init.maxValidityMs ?? DEFAULT_RECORD_MAX_VALIDITY_MS
-    this.epochMs = init.epochMs ?? DEFAULT_ONION_EPOCH_MS
+    if (init.epochMs !== undefined) this.epochMs = init.epochMs
     this.graceMs = init.graceMs ?? DEFAULT_ONION_GRACE_MS
     this.rejected = new Counter({
       name: 'ghostnode_directory_records_rejected_total',
@@ -150,7 +155,7 @@ export class NodeRecordVerifier {
   }
 
   private options (expectedPeer?: PeerId): VerifyOptions {
-    return { now: this.now(), maxValidityMs: this.maxValidityMs, expectedPeer, epochMs: this.epochMs, graceMs: this.graceMs }
+    return { now: this.now(), maxValidityMs: this.maxValidityMs, expectedPeer, graceMs: this.graceMs, ...(this.epochMs !== undefined ? { epochMs: this.epochMs } : {}) }
   }
 
   private async counted (fn: () => Promise<VerifiedNodeRecord>): Promise<VerifiedNodeRecord> {

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
-import { MemoryBudget } from '../../src/onion/memory-budget.js'
+import { MemoryBudget } from '../../src/memory/budget.js'
 import { Reassembler, REASSEMBLY_FRAGMENT_OVERHEAD_BYTES, REASSEMBLY_PARTIAL_OVERHEAD_BYTES } from '../../src/onion/reassembly.js'
-import { RelayCommand, RELAY_DATA_BYTES } from '../../src/onion/constants.js'
+import { RelayCommand, RELAY_DATA_BYTES } from '../../src/wire/onion-format.js'
 import { ReassemblyBufferFullError } from '../../src/onion/errors.js'
 
 describe('MemoryBudget', () => {

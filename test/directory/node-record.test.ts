@@ -9,14 +9,14 @@ import { GhostnodeError } from '../../src/errors.js'
 import {
   ALL_CAPABILITIES, Capability, MAX_NODE_RECORD_ADDRS, MAX_NODE_RECORD_BYTES, assembleNodeRecord, createNodeRecord, decodeNodeRecord,
   encodeNodeRecordBody, hasCapability, nodeRecordSigningMessage, ownRecordAddrs, type NodeRecordFields
-} from '../../src/onion/node-record.js'
-import { nodeRecordDhtKey, nodeRecordDhtSelector, nodeRecordDhtValidators, NODE_RECORD_DHT_NAMESPACE } from '../../src/onion/record-dht.js'
+} from '../../src/directory/node-record.js'
+import { nodeRecordDhtKey, nodeRecordDhtSelector, nodeRecordDhtValidators, NODE_RECORD_DHT_NAMESPACE } from '../../src/directory/record-dht.js'
 import {
   InvalidRecordFieldError, MalformedRecordError, NodeRecordError, RecordEpochError, RecordExpiredError, RecordFarFutureError, RecordLowOrderKeyError,
   RecordSignatureError, RecordTooLargeError, RecordWrongSignerError, UnsupportedRecordFormatError, type RecordRejectReason
-} from '../../src/onion/record-errors.js'
-import { DEFAULT_RECORD_MAX_VALIDITY_MS, NodeRecordVerifier, isLowOrderX25519Key } from '../../src/onion/record-verifier.js'
-import { DEFAULT_ONION_EPOCH_MS, DEFAULT_ONION_GRACE_MS } from '../../src/onion/onion-keys.js'
+} from '../../src/directory/record-errors.js'
+import { DEFAULT_RECORD_MAX_VALIDITY_MS, NodeRecordVerifier, isLowOrderX25519Key } from '../../src/directory/record-verifier.js'
+import { DEFAULT_ONION_EPOCH_MS, DEFAULT_ONION_GRACE_MS } from '../../src/wire/onion-format.js'
 import { FakeClock } from '../ratelimit/fake-clock.js'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 
@@ -61,7 +61,7 @@ describe('node records', () => {
   beforeEach(() => {
     clock = new FakeClock()
     registry = new Registry()
-    verifier = new NodeRecordVerifier({ registry, now: clock.now })
+    verifier = new NodeRecordVerifier({ registry, now: clock.now, epochMs: DEFAULT_ONION_EPOCH_MS })
   })
 
   it('round-trips a signed record', async () => {

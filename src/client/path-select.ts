@@ -1,9 +1,9 @@
 import { randomInt } from 'node:crypto'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { DEFAULT_HOPS, MAX_HOPS } from './constants.js'
-import { InvalidOnionOptionError } from './errors.js'
-import { Capability, hasCapability } from './node-record.js'
-import { InsufficientPathNodesError, NoExitNodeError, UnusableFirstHopError } from './record-errors.js'
+import { DEFAULT_HOPS, MAX_HOPS } from '../wire/onion-format.js'
+import { InvalidOnionOptionError } from '../onion/errors.js'
+import { Capability, hasCapability } from '../directory/node-record.js'
+import { InsufficientPathNodesError, NoExitNodeError, UnusableFirstHopError } from '../directory/record-errors.js'
 import type { PeerId } from '@libp2p/interface'
 
 /** What path selection needs from a (verified) node record. */

@@ -1,13 +1,13 @@
 import { ClientCircuitCrypto, relayBodyOf } from '../crypto/layer.js'
-import { decodeDestroyReason, destroyCell, destroyReasonName, encodeCell, type Cell } from './cell.js'
-import { CELL_HEADER_BYTES, CellCommand, DestroyReason, RelayCommand, RELAY_TAGS_BYTES } from './constants.js'
+import { decodeDestroyReason, destroyCell, destroyReasonName, encodeCell, type Cell } from '../onion/cell.js'
+import { CELL_HEADER_BYTES, CellCommand, DestroyReason, RelayCommand, RELAY_TAGS_BYTES } from '../wire/onion-format.js'
 import {
   CircuitBuildTimeoutError, CircuitDestroyedError, CircuitLimitError, LinkClosedError, LinkQueueFullError, RequestTimeoutError
-} from './circuit-errors.js'
-import { decodeExitResponse } from './exit.js'
-import { Reassembler } from './reassembly.js'
-import { decodeRelayBody, fragmentMessage, writeRelayBody } from './relay-message.js'
-import type { Link } from './link.js'
+} from '../onion/circuit-errors.js'
+import { decodeExitResponse } from '../onion/exit.js'
+import { Reassembler } from '../onion/reassembly.js'
+import { decodeRelayBody, fragmentMessage, writeRelayBody } from '../onion/relay-message.js'
+import type { Link } from '../onion/link.js'
 import type { CreateKeys } from '../crypto/labels.js'
 import type { PeerId } from '@libp2p/interface'
 

@@ -1,5 +1,4 @@
 import { ALL_CAPABILITIES, type VerifiedNodeRecord } from './node-record.js'
-import type { OnionKeyManager } from './onion-keys.js'
 import type { MembershipService } from '../membership/service.js'
 import type { RecordRejectReason } from './record-errors.js'
 import type { NodeRecordVerifier } from './record-verifier.js'
@@ -8,6 +7,18 @@ import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/inter
 import type { Registry } from 'prom-client'
 
 /** Options, components and events of the directory service (see directory.ts). */
+
+/**
+ * What the directory needs of the relay's onion keys (the onion layer's
+ * OnionKeyManager provides it): the key to publish, how long a record may
+ * claim it, and word of each rotation.
+ */
+export interface OnionKeySource {
+  current: () => { epoch: number, publicKey: Uint8Array }
+  acceptedUntil: (epoch: number) => number
+  /** Returns the unsubscribe function. */
+  onRotate: (listener: () => void) => () => void
+}
 
 export const DEFAULT_DIRECTORY_FETCH_INTERVAL_MS = 300_000
 export const DEFAULT_DIRECTORY_FETCH_PEERS = 3
@@ -76,7 +87,7 @@ export interface DirectoryComponents {
   contentRouting: ContentRouting
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
-  onionKeys: OnionKeyManager
+  onionKeys: OnionKeySource
   /** Who the network admitted: the directory holds and serves only their records. */
   membership: DirectoryMembership
 }

@@ -1,7 +1,7 @@
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { X25519_KEY_BYTES } from './constants.js'
+import { X25519_KEY_BYTES } from '../wire/onion-format.js'
 import {
   InvalidRecordFieldError, MalformedRecordError, RecordTooLargeError, UnsupportedRecordFormatError
 } from './record-errors.js'

@@ -1,4 +1,4 @@
-import type { MemoryHolder } from './memory-relief.js'
+import type { MemoryHolder } from './relief.js'
 
 /**
  * Frees memory down to `targetBytes` (or as close as it can) by closing the

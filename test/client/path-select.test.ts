@@ -3,9 +3,9 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'chai'
 import { InvalidOnionOptionError } from '../../src/onion/errors.js'
-import { ALL_CAPABILITIES, Capability } from '../../src/onion/node-record.js'
-import { networkGroups, selectPath, type PathCandidate } from '../../src/onion/path-select.js'
-import { InsufficientPathNodesError, NoExitNodeError, UnusableFirstHopError } from '../../src/onion/record-errors.js'
+import { ALL_CAPABILITIES, Capability } from '../../src/directory/node-record.js'
+import { networkGroups, selectPath, type PathCandidate } from '../../src/client/path-select.js'
+import { InsufficientPathNodesError, NoExitNodeError, UnusableFirstHopError } from '../../src/directory/record-errors.js'
 
 interface Node extends PathCandidate { name: string }
 
