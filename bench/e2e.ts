@@ -1,12 +1,12 @@
 import { fileURLToPath } from 'node:url'
-import { NetemUnavailableError, NetnsUnavailableError, PortInUseError, TestnetConfigError } from './testnet/errors.js'
-import { abortOnSignals, intFlag, listFlag, numberFlag, parseFlags } from './lib/args.js'
+import { NetemUnavailableError, NetnsUnavailableError, PortInUseError, TestnetConfigError } from '../harness/testnet/errors.js'
+import { abortOnSignals, intFlag, listFlag, numberFlag, parseFlags } from '../harness/lib/args.js'
 import {
   DEFAULT_CONCURRENCY, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_ROUNDS, DEFAULT_SECONDS, DEFAULT_SIZE_BYTES, DEFAULT_WARMUP_SECONDS, QUICK_ROUNDS, QUICK_SECONDS, runE2E
-} from './lib/e2e-run.js'
-import { BenchAbortedError, BenchUsageError } from './lib/errors.js'
-import { formatSummary, renderMarkdown, toJson, writeText } from './lib/report.js'
-import { DEFAULT_WORKLOADS, WORKLOADS } from './lib/workloads.js'
+} from '../harness/lib/e2e-run.js'
+import { BenchAbortedError, BenchUsageError } from '../harness/lib/errors.js'
+import { formatSummary, renderMarkdown, toJson, writeText } from '../harness/lib/report.js'
+import { DEFAULT_WORKLOADS, WORKLOADS } from '../harness/lib/workloads.js'
 
 /**
  * `npm run bench:e2e`: the end-to-end benchmark on a 3-node testnet, with the

@@ -1,5 +1,5 @@
 /**
- * The SIGKILL-under-load fault scenario (bench/lib/sigkill-scenario.ts) with
+ * The SIGKILL-under-load fault scenario (harness/lib/sigkill-scenario.ts) with
  * bigger counts than the test: a relay of an N-node process testnet is killed
  * while clients store continuously, restarted on its data dir, and every
  * acknowledged message is checked through circuits and on each of its
@@ -15,9 +15,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { intFlag, parseFlags } from './lib/args.js'
-import { BenchUsageError } from './lib/errors.js'
-import { formatSigkillReport, releaseScenario, runSigkillScenario, type ScenarioResources } from './lib/sigkill-scenario.js'
+import { intFlag, parseFlags } from '../harness/lib/args.js'
+import { BenchUsageError } from '../harness/lib/errors.js'
+import { formatSigkillReport, releaseScenario, runSigkillScenario, type ScenarioResources } from '../harness/lib/sigkill-scenario.js'
 
 const REBUILD_BOUND_MS = 2_000
 

@@ -25,11 +25,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { GhostClient } from '../src/client/client.js'
 import { DEFAULT_RATE_LIMIT_CONFIG } from '../src/ratelimit/config.js'
-import { startFlooder, stopFlooder, type FlooderProcess } from './flood/flooder-process.js'
-import { DEFAULT_HONEST_MAX_INFLIGHT, HonestLoad, percentile, type HonestLoadResult } from './flood/honest-load.js'
-import { fetchMetrics, fetchPeers, metricValue } from './flood/node-http.js'
-import { startRelayProcess, stopRelayProcess, type RelayProcess } from './flood/relay-process.js'
-import type { FloodKind, FlooderStats } from './flood/flooder.js'
+import { startFlooder, stopFlooder, type FlooderProcess } from '../harness/flood/flooder-process.js'
+import { DEFAULT_HONEST_MAX_INFLIGHT, HonestLoad, percentile, type HonestLoadResult } from '../harness/flood/honest-load.js'
+import { fetchMetrics, fetchPeers, metricValue } from '../harness/flood/node-http.js'
+import { startRelayProcess, stopRelayProcess, type RelayProcess } from '../harness/flood/relay-process.js'
+import type { FloodKind, FlooderStats } from '../harness/flood/flooder.js'
 
 const { values } = parseArgs({
   options: {

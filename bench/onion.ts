@@ -3,14 +3,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { trackPid, untrackPid } from './testnet/cleanup.js'
-import { abortOnSignals, intFlag, numberFlag, parseFlags } from './lib/args.js'
+import { trackPid, untrackPid } from '../harness/testnet/cleanup.js'
+import { abortOnSignals, intFlag, numberFlag, parseFlags } from '../harness/lib/args.js'
 import {
   DEFAULT_CONCURRENCY, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_ROUNDS, DEFAULT_SECONDS, DEFAULT_SIZE_BYTES, DEFAULT_WARMUP_SECONDS, QUICK_ROUNDS, QUICK_SECONDS, runE2E
-} from './lib/e2e-run.js'
-import { BenchAbortedError, BenchSetupError } from './lib/errors.js'
-import { formatSummary, toJson, writeText } from './lib/report.js'
-import { ONION_BENCH_WORKLOADS } from './lib/workloads.js'
+} from '../harness/lib/e2e-run.js'
+import { BenchAbortedError, BenchSetupError } from '../harness/lib/errors.js'
+import { formatSummary, toJson, writeText } from '../harness/lib/report.js'
+import { ONION_BENCH_WORKLOADS } from '../harness/lib/workloads.js'
 
 /**
  * `npm run bench:onion`: the onion micro benchmark (bench/onion-micro.ts, run

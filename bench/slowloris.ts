@@ -21,12 +21,12 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { GhostClient } from '../src/client/client.js'
-import { percentile, type HonestLoadResult } from './flood/honest-load.js'
-import { metricValue } from './flood/node-http.js'
-import { startRelayProcess, stopRelayProcess, type RelayProcess } from './flood/relay-process.js'
-import { ATTACK_OPTIONS } from './slowloris/defaults.js'
-import { RssSampler } from './slowloris/rss-sampler.js'
-import { LOOPBACK_CONNECTION_SETTINGS, runAttack, runPhase, type PhaseOptions } from './slowloris/scenario.js'
+import { percentile, type HonestLoadResult } from '../harness/flood/honest-load.js'
+import { metricValue } from '../harness/flood/node-http.js'
+import { startRelayProcess, stopRelayProcess, type RelayProcess } from '../harness/flood/relay-process.js'
+import { ATTACK_OPTIONS } from '../harness/slowloris/defaults.js'
+import { RssSampler } from '../harness/slowloris/rss-sampler.js'
+import { LOOPBACK_CONNECTION_SETTINGS, runAttack, runPhase, type PhaseOptions } from '../harness/slowloris/scenario.js'
 
 const { values } = parseArgs({
   options: {

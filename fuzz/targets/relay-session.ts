@@ -4,9 +4,9 @@ import { isGhostnodeError } from '../../src/errors.js'
 import { CellDecoder } from '../../src/onion/cell.js'
 import { CELL_HEADER_BYTES, CELL_PAYLOAD_BYTES, CELL_SIZE, CellCommand, MAX_PEER_ID_BYTES, RELAY_TAGS_BYTES } from '../../src/wire/onion-format.js'
 import { writeRelayBody, type RelayFragment } from '../../src/onion/relay-message.js'
-import { simOnionKey, type RelaySim } from './relay-sim.js'
+import { simOnionKey, type RelaySim } from '../../harness/sim/relay-sim.js'
 import type { ScriptReader } from './script-reader.js'
-import type { SimStream } from './sim-stream.js'
+import type { SimStream } from '../../harness/sim/sim-stream.js'
 import type { PeerId } from '@libp2p/interface'
 
 /*

@@ -15,7 +15,7 @@ import { SwarmPeerStatus } from '../../src/swarm/status.js'
 import { MessageStore } from '../../src/swarm/store.js'
 import { Tombstones } from '../../src/swarm/tombstones.js'
 import { ScriptReader } from './script-reader.js'
-import { SimStream } from './sim-stream.js'
+import { SimStream } from '../../harness/sim/sim-stream.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { FuzzTarget } from '../harness.js'
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { childEnv, GHOSTNODE_BIN, type ProcessExit } from '../../bench/testnet/node-process.js'
+import { childEnv, GHOSTNODE_BIN, type ProcessExit } from '../../harness/testnet/node-process.js'
 
 export interface ChildOutput { stdout: string, stderr: string }
 

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { expect } from 'chai'
-import { readMailbox } from '../../bench/lib/mailbox-check.js'
+import { readMailbox } from '../../harness/lib/mailbox-check.js'
 import { ExitError } from '../../src/onion/circuit-errors.js'
 import { GhostClient } from '../../src/client/client.js'
 import { MailboxKey } from '../../src/swarm/auth.js'

@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { runOutsider } from '../../bench/attacks/outsider-process.js'
+import { runOutsider } from '../../harness/attacks/outsider-process.js'
 import { GhostClient } from '../../src/client/client.js'
 import { until } from '../helpers/network.js'
 import { metric, startNode, stopAll, testConfig } from '../helpers/nodes.js'

@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { formatSigkillReport, releaseScenario, runSigkillScenario, type ScenarioResources } from '../../bench/lib/sigkill-scenario.js'
+import { formatSigkillReport, releaseScenario, runSigkillScenario, type ScenarioResources } from '../../harness/lib/sigkill-scenario.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 
 /** The bound on a client's recovery from a dead hop (a behaviour requirement, not a benchmark). */

@@ -2,13 +2,13 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { expect } from 'chai'
-import { trackedPids } from '../../bench/testnet/cleanup.js'
-import { NetemUnavailableError, TestnetConfigError } from '../../bench/testnet/errors.js'
-import { assertNetnsAvailable, ip, listNamespaces, netemAvailable, partitionHosts } from '../../bench/testnet/netns.js'
-import { pidAlive, runGhostnode } from '../../bench/testnet/node-process.js'
-import { portIsFree } from '../../bench/testnet/ports.js'
-import { connectedPeerIds, getJson, waitUntil } from '../../bench/testnet/ready.js'
-import { startTestnet, type Testnet } from '../../bench/testnet/testnet.js'
+import { trackedPids } from '../../harness/testnet/cleanup.js'
+import { NetemUnavailableError, TestnetConfigError } from '../../harness/testnet/errors.js'
+import { assertNetnsAvailable, ip, listNamespaces, netemAvailable, partitionHosts } from '../../harness/testnet/netns.js'
+import { pidAlive, runGhostnode } from '../../harness/testnet/node-process.js'
+import { portIsFree } from '../../harness/testnet/ports.js'
+import { connectedPeerIds, getJson, waitUntil } from '../../harness/testnet/ready.js'
+import { startTestnet, type Testnet } from '../../harness/testnet/testnet.js'
 import { GhostClient } from '../../src/client/client.js'
 
 const execFileAsync = promisify(execFile)
@@ -128,7 +128,7 @@ describe('testnet launcher whose own process dies', function () {
 
   it('takes its node processes with it', async () => {
     // a launcher that throws after start-up, as a bug in a benchmark would
-    const script = `const m = await import(${JSON.stringify(new URL('../../bench/testnet/testnet.js', import.meta.url).href)});
+    const script = `const m = await import(${JSON.stringify(new URL('../../harness/testnet/testnet.js', import.meta.url).href)});
       const net = await m.startTestnet({ nodes: 3, basePort: 0 });
       console.log(JSON.stringify({ pids: net.nodes.map(n => n.pid), dir: net.baseDir }));
       throw new Error('launcher bug')`

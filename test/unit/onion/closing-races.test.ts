@@ -8,8 +8,8 @@ import { ReassemblyBufferFullError } from '../../../src/onion/errors.js'
 import { Link } from '../../../src/onion/link.js'
 import { MemoryBudget } from '../../../src/memory/budget.js'
 import { Reassembler } from '../../../src/onion/reassembly.js'
-import { RelaySim, simOnionKey } from '../../../fuzz/targets/relay-sim.js'
-import { SimStream } from '../../../fuzz/targets/sim-stream.js'
+import { RelaySim, simOnionKey } from '../../../harness/sim/relay-sim.js'
+import { SimStream } from '../../../harness/sim/sim-stream.js'
 import type { Stream } from '@libp2p/interface'
 
 // Regressions found by the onion-relay fuzz target (fuzz/corpus/onion-relay replays the inputs).

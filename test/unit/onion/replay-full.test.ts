@@ -3,7 +3,7 @@ import { buildCreate } from '../../../src/crypto/create-header.js'
 import { ReplayFilterFullError } from '../../../src/crypto/errors.js'
 import { encodeCell } from '../../../src/onion/cell.js'
 import { CellCommand } from '../../../src/wire/onion-format.js'
-import { RelaySim } from '../../../fuzz/targets/relay-sim.js'
+import { RelaySim } from '../../../harness/sim/relay-sim.js'
 
 describe('relay with a full replay filter', () => {
   let sim: RelaySim | undefined

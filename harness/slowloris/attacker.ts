@@ -2,7 +2,7 @@
  * A slowloris attacker against one relay, run as its own process by the
  * slowloris test and benchmark (so the relay's RSS is measured alone):
  *
- *   node dist/bench/slowloris/attacker.js --target <multiaddr/p2p/id> [--identities n]
+ *   node dist/harness/slowloris/attacker.js --target <multiaddr/p2p/id> [--identities n]
  *        [--links n] [--circuits n] [--body-bytes n] [--cells-per-second n]
  *        [--partials-per-second n] [--half-open n] [--report-ms n]
  *

@@ -3,7 +3,7 @@ import { spawnNode, stopChild, waitForLine, type Child } from '../flood/children
 import { ATTACK_DEFAULTS } from './defaults.js'
 import type { AttackerStats } from './attacker.js'
 
-/** The compiled attacker script (this file runs from dist/bench/slowloris/). */
+/** The compiled attacker script (this file runs from dist/harness/slowloris/). */
 export const ATTACKER_SCRIPT = fileURLToPath(new URL('./attacker.js', import.meta.url))
 
 export interface AttackerOptions {

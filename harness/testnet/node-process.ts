@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { trackPid, untrackPid } from './cleanup.js'
 import { CommandFailedError } from './errors.js'
 
-/** bin/ghostnode.js of this checkout (this file runs from dist/bench/testnet/). */
+/** bin/ghostnode.js of this checkout (this file runs from dist/harness/testnet/). */
 export const GHOSTNODE_BIN = fileURLToPath(new URL('../../../bin/ghostnode.js', import.meta.url))
 
 /** Node's own shutdown deadline is 10 s (shutdownTimeoutMs); allow a little more before SIGKILL. */

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url'
 import { spawnNode, stopChild, waitForLine, type Child } from './children.js'
 import type { FloodKind, FlooderStats } from './flooder.js'
 
-/** The compiled flooder script (this file runs from dist/bench/flood/). */
+/** The compiled flooder script (this file runs from dist/harness/flood/). */
 export const FLOODER_SCRIPT = fileURLToPath(new URL('./flooder.js', import.meta.url))
 const READY_TIMEOUT_MS = 15_000
 

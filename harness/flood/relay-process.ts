@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { spawnNode, stopChild, waitForLine, type Child } from './children.js'
 
-/** bin/ghostnode.js of this checkout (this file runs from dist/bench/flood/). */
+/** bin/ghostnode.js of this checkout (this file runs from dist/harness/flood/). */
 export const GHOSTNODE_BIN = fileURLToPath(new URL('../../../bin/ghostnode.js', import.meta.url))
 const START_TIMEOUT_MS = 20_000
 /** The node's own shutdown deadline is shutdownTimeoutMs (10 s by default). */

@@ -5,9 +5,9 @@
  * and speaks `/ghostnode/swarm/2.0.0` directly to the other members. What it
  * may do is what any member may: nothing here is signed by a mailbox owner.
  *
- *   node dist/bench/attacks/member.js --identity-dir <member data dir> --target <ma/p2p/id>[,...] --mailbox <hex>
+ *   node dist/harness/attacks/member.js --identity-dir <member data dir> --target <ma/p2p/id>[,...] --mailbox <hex>
  *        [--puts n] [--replay-delete-all <timestamp>:<signature hex>]
- *   node dist/bench/attacks/member.js --identity-dir <dir> --target <ma/p2p/id> --pin-frames <connections> [--fresh] [--seconds s]
+ *   node dist/harness/attacks/member.js --identity-dir <dir> --target <ma/p2p/id> --pin-frames <connections> [--fresh] [--seconds s]
  *
  * Against each target in turn: a GET and a DELETE_ALL of the mailbox with a
  * fresh timestamp and a signature of its own making; the owner's DELETE_ALL

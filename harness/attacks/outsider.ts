@@ -5,11 +5,11 @@
  * admission tests and the flood benchmark run it; nothing here is trusted by
  * the nodes it talks to.
  *
- *   node dist/bench/attacks/outsider.js --mode swarm --target <ma/p2p/id> --mailbox <hex> [--puts n] [--addr <ma>]...
- *   node dist/bench/attacks/outsider.js --mode dir-flood --target <ma/p2p/id>[,<ma>...] --records n [--seconds s]
- *   node dist/bench/attacks/outsider.js --mode forge-document --target <ma/p2p/id> --authority-dir <data dir>
- *   node dist/bench/attacks/outsider.js --mode idle --target <ma/p2p/id> --connections n [--seconds s]
- *   node dist/bench/attacks/outsider.js --mode negotiate --target <ma/p2p/id> --streams n
+ *   node dist/harness/attacks/outsider.js --mode swarm --target <ma/p2p/id> --mailbox <hex> [--puts n] [--addr <ma>]...
+ *   node dist/harness/attacks/outsider.js --mode dir-flood --target <ma/p2p/id>[,<ma>...] --records n [--seconds s]
+ *   node dist/harness/attacks/outsider.js --mode forge-document --target <ma/p2p/id> --authority-dir <data dir>
+ *   node dist/harness/attacks/outsider.js --mode idle --target <ma/p2p/id> --connections n [--seconds s]
+ *   node dist/harness/attacks/outsider.js --mode negotiate --target <ma/p2p/id> --streams n
  *
  * `swarm`: pushes its own record (RELAY|EXIT|SWARM, the addresses given) over
  * /ghostnode/dir/1.0.0, then asks /ghostnode/swarm/2.0.0 to read the mailbox,

@@ -3,7 +3,7 @@
  * flood benchmark: it opens one link (`/ghostnode/link/1.0.0`) to a relay and
  * sends cells far above the relay's per-peer allowance.
  *
- *   node dist/bench/flood/flooder.js --target <multiaddr/p2p/id> [--kind create|padding]
+ *   node dist/harness/flood/flooder.js --target <multiaddr/p2p/id> [--kind create|padding]
  *        [--rate <cells/s>] [--seconds <n>] [--report-ms <n>] [--push-record]
  *
  * `--push-record` first pushes a node record the flooder signed itself (relay,

@@ -3,7 +3,7 @@ import { startPlainRelay } from './plain-node.js'
 
 /**
  * Entry point of one plain baseline relay process (spawned by plain-chain.ts):
- * `node dist/bench/baseline/plain-relay.js --listen MA [--next MA] [--frames-per-write N]`. Prints one
+ * `node dist/harness/baseline/plain-relay.js --listen MA [--next MA] [--frames-per-write N]`. Prints one
  * JSON line `{"peerId", "addrs"}` once listening; stops on SIGTERM/SIGINT or
  * when its stdin closes (the bench that spawned it is gone).
  */

@@ -1,4 +1,4 @@
 import { runTestnetCli } from './command.js'
 
-// The launcher's only side effect: `npm run testnet` runs this file (dist/bench/testnet/cli.js).
+// The launcher's only side effect: `npm run testnet` runs this file (dist/harness/testnet/cli.js).
 process.exitCode = await runTestnetCli(process.argv.slice(2))

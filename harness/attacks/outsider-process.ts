@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { spawnNode, stopChild, waitForLine } from '../flood/children.js'
 
-/** The compiled outsider script (this file runs from dist/bench/attacks/). */
+/** The compiled outsider script (this file runs from dist/harness/attacks/). */
 export const OUTSIDER_SCRIPT = fileURLToPath(new URL('./outsider.js', import.meta.url))
 
 /**

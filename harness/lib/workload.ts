@@ -7,7 +7,7 @@ import type { ResourceTarget } from './resources.js'
  * one operation the closed-loop driver keeps `concurrency` copies of in
  * flight, names the processes whose CPU/RSS it owns, and closes. A new load (e.g. swarm
  * store/retrieve through circuits) is one more module implementing `Workload`
- * and one more entry in WORKLOADS (bench/lib/workloads.ts); the driver, the
+ * and one more entry in WORKLOADS (harness/lib/workloads.ts); the driver, the
  * progress display, resource sampling and the report need no change.
  */
 
