@@ -40,6 +40,8 @@ export interface LinkOptions {
    * @default 30000
    */
   stallTimeoutMs?: number
+  /** The clock stall detection reads (tests use a fake one). @default Date.now */
+  now?: () => number
   /** Node-wide budget every queued cell counts against. */
   budget?: MemoryBudget
 }
@@ -78,6 +80,7 @@ export class Link {
   private readonly maxQueuedCells: number
   private readonly cellsPerWrite: number
   private readonly stallTimeoutMs: number
+  private readonly now: () => number
   private readonly budget?: MemoryBudget
   private readonly queue: Uint8Array[] = []
   private readonly circIds = new Set<number>()
@@ -102,6 +105,7 @@ export class Link {
     this.maxQueuedCells = options.maxQueuedCells ?? DEFAULT_LINK_MAX_QUEUED_CELLS
     this.cellsPerWrite = options.cellsPerWrite ?? DEFAULT_LINK_CELLS_PER_WRITE
     this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_LINK_STALL_TIMEOUT_MS
+    this.now = options.now ?? Date.now
     this.budget = options.budget
     stream.addEventListener('message', (evt) => { this.onData(evt.data) })
     stream.addEventListener('close', (evt) => { this.finish(evt.error) })
@@ -299,15 +303,15 @@ export class Link {
   private async waitForStream (): Promise<void> {
     this.blocked = true
     let held = this.stream.writeBufferLength
-    let deadline = Date.now() + this.stallTimeoutMs
+    let deadline = this.now() + this.stallTimeoutMs
     while (this.stream.writeBufferLength > 0 && this.stream.writeStatus === 'writable' && !this.closedHard) {
-      const left = deadline - Date.now()
+      const left = deadline - this.now()
       if (left <= 0) throw new LinkStalledError(this.stallTimeoutMs)
       await streamEvent(this.stream, Math.min(left, STREAM_POLL_MS))
       // the stream sends on 'drain' in a microtask: look after it had its turn
       await new Promise(resolve => setImmediate(resolve))
       const now = this.stream.writeBufferLength
-      if (now < held) deadline = Date.now() + this.stallTimeoutMs
+      if (now < held) deadline = this.now() + this.stallTimeoutMs
       held = now
     }
     this.blocked = false

@@ -16,6 +16,8 @@ export interface SwarmChannelInit {
   /** @default 1024 */
   maxQueued?: number
   onClose?: (channel: SwarmChannel, err?: Error) => void
+  /** The clock request deadlines read (tests use a fake one). @default Date.now */
+  now?: () => number
 }
 
 export interface RawAnswer { status: number, body: Uint8Array }
@@ -40,6 +42,7 @@ export class SwarmChannel {
   private readonly maxInflight: number
   private readonly maxQueued: number
   private readonly onClose?: (channel: SwarmChannel, err?: Error) => void
+  private readonly now: () => number
   private readonly decoder = new FrameDecoder()
   private readonly pending = new Map<number, Pending>()
   private waiters: Array<{ wake: () => void, fail: (err: Error) => void }> = []
@@ -53,6 +56,7 @@ export class SwarmChannel {
     this.maxInflight = init.maxInflight ?? DEFAULT_CHANNEL_MAX_INFLIGHT
     this.maxQueued = init.maxQueued ?? DEFAULT_CHANNEL_MAX_QUEUED
     this.onClose = init.onClose
+    this.now = init.now ?? Date.now
     stream.addEventListener('message', (evt) => { this.onData(evt.data) })
     stream.addEventListener('close', (evt) => { this.finish(evt.error) })
     stream.addEventListener('remoteCloseWrite', () => { this.abort(new SwarmChannelClosedError('peer closed the swarm stream')) })
@@ -68,7 +72,7 @@ export class SwarmChannel {
 
   /** Sends one request; resolves with the peer's status and body (any status). */
   async request (request: SwarmRequest, timeoutMs: number): Promise<RawAnswer> {
-    const deadline = Date.now() + timeoutMs
+    const deadline = this.now() + timeoutMs
     if (this.pending.size >= this.maxInflight) await this.waitForSlot(timeoutMs)
     if (this.closed) throw new SwarmChannelClosedError()
     const id = this.allocateId()
@@ -79,13 +83,13 @@ export class SwarmChannel {
           reject(new SwarmRequestTimeoutError(timeoutMs))
           this.wakeOne()
         }
-      }, Math.max(1, deadline - Date.now()))
+      }, Math.max(1, deadline - this.now()))
       this.pending.set(id, { resolve, reject, timer })
     })
     // handled here so a failure while the write below is pending is not an unhandled rejection
     answer.catch(() => {})
     try {
-      if (!this.stream.send(frame)) await this.stream.onDrain({ signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) })
+      if (!this.stream.send(frame)) await this.stream.onDrain({ signal: AbortSignal.timeout(Math.max(1, deadline - this.now())) })
     } catch (err) {
       this.abort(new SwarmChannelClosedError(`writing to the swarm stream failed: ${(err as Error).message}`, { cause: err }))
     }

@@ -72,6 +72,8 @@ export interface SwarmServerInit {
   nonMemberMaxFrameBytes?: number
   /** @default 10000 */
   partialFrameTimeoutMs?: number
+  /** Makes a request's deadline signal (tests pass one on a fake clock). @default AbortSignal.timeout */
+  deadline?: (ms: number) => AbortSignal
 }
 
 interface InboundState {
@@ -252,7 +254,8 @@ export class SwarmServer {
     }
     // the deadline reaches the work itself: it stops at the next entry, and this request's
     // in-flight slot is freed only once it has stopped, not when the answer goes out
-    const signal = AbortSignal.any([AbortSignal.timeout(this.init.requestTimeoutMs ?? DEFAULT_SERVER_REQUEST_TIMEOUT_MS), gone])
+    const deadline = this.init.deadline ?? AbortSignal.timeout
+    const signal = AbortSignal.any([deadline(this.init.requestTimeoutMs ?? DEFAULT_SERVER_REQUEST_TIMEOUT_MS), gone])
     const work = this.init.replica.serve(request, { signal, mayList: (mailbox) => this.init.inSwarm(peer, mailbox) })
     try {
       const body = await raceSignal(work, signal)

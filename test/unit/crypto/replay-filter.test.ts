@@ -15,12 +15,11 @@ function tag (i: number): Uint8Array {
   return t
 }
 
-/** Resolve once `condition` holds (checked every tick), failing after `timeoutMs`. */
-async function until (condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise(resolve => setTimeout(resolve, 1))
+/** Resolve once `condition` holds (checked every event-loop turn: LevelDB answers between them), failing after `maxTurns`. */
+async function until (condition: () => boolean, maxTurns = 100_000): Promise<void> {
+  for (let turn = 0; !condition(); turn++) {
+    if (turn > maxTurns) throw new Error('condition not met in time')
+    await new Promise(resolve => setImmediate(resolve))
   }
 }
 

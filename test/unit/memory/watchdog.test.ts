@@ -1,3 +1,4 @@
+import { install } from '@sinonjs/fake-timers'
 import { expect } from 'chai'
 import { Registry } from 'prom-client'
 import { MemoryBudget } from '../../../src/memory/budget.js'
@@ -129,12 +130,17 @@ describe('MemoryWatchdog', () => {
     const f = fakes()
     const budget = new MemoryBudget(64 * MB)
     const watchdog = new MemoryWatchdog({ maxRssBytes: 512 * MB, checkIntervalMs: 10, budget, sample: f.sampler, now: f.now })
-    watchdog.start()
-    f.sample.rss = 500 * MB
-    f.sample.heapUsed = 300 * MB
-    const started = Date.now()
-    while (!watchdog.underPressure && Date.now() - started < 2_000) await new Promise(resolve => setTimeout(resolve, 5))
-    expect(watchdog.underPressure).to.equal(true)
+    const clock = install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
+    try {
+      watchdog.start()
+      f.sample.rss = 500 * MB
+      f.sample.heapUsed = 300 * MB
+      expect(watchdog.underPressure, 'not before its timer fires').to.equal(false)
+      await clock.tickAsync(10)
+      expect(watchdog.underPressure).to.equal(true)
+    } finally {
+      clock.uninstall()
+    }
     watchdog.stop()
     expect(watchdog.underPressure).to.equal(false)
     expect(budget.limit).to.equal(64 * MB)

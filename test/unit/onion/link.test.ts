@@ -1,6 +1,7 @@
 import { StreamAbortEvent } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { defaultLogger } from '@libp2p/logger'
+import { install, type InstalledClock } from '@sinonjs/fake-timers'
 import { expect } from 'chai'
 import { encodeCell } from '../../../src/onion/cell.js'
 import { CELL_SIZE, CellCommand } from '../../../src/wire/onion-format.js'
@@ -81,6 +82,19 @@ function makeLink (stream: FakeStream, options: ConstructorParameters<typeof Lin
 const relayCell = (circId: number): Uint8Array => encodeCell({ circId, cmd: CellCommand.RELAY })
 const tick = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
 
+/** A fake clock for timers and Date (setImmediate stays real, so the link's event-loop turns still run). */
+function fakeClock (): InstalledClock {
+  return install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] })
+}
+
+/** Advances the fake clock in steps, letting the link run between them, until `done` or `maxMs`. */
+async function advance (clock: InstalledClock, stepMs: number, maxMs: number, done: () => boolean = () => false): Promise<void> {
+  for (let t = 0; t < maxMs && !done(); t += stepMs) {
+    await clock.tickAsync(stepMs)
+    await tick()
+  }
+}
+
 describe('Link', () => {
   it('batches the cells queued in one tick into one write', async () => {
     const stream = new FakeStream()
@@ -151,13 +165,19 @@ describe('Link', () => {
   })
 
   it('closes a link whose stream accepts nothing for the stall timeout', async () => {
+    const clock = fakeClock()
     const stream = new FakeStream()
     stream.full = true
-    const { link, closed } = makeLink(stream, { stallTimeoutMs: 100 })
+    const { link, closed } = makeLink(stream, { stallTimeoutMs: 100, now: () => Date.now() })
     link.send(relayCell(0x80000001))
     link.send(relayCell(0x80000001))
-    const started = Date.now()
-    while (link.isOpen && Date.now() - started < 5_000) await new Promise(resolve => setTimeout(resolve, 20))
+    try {
+      await advance(clock, 20, 80)
+      expect(link.isOpen, 'open before the stall timeout').to.equal(true)
+      await advance(clock, 20, 5_000, () => !link.isOpen)
+    } finally {
+      clock.uninstall()
+    }
     expect(link.isOpen).to.equal(false)
     expect(closed).to.have.length(1)
     expect(closed[0]).to.be.instanceOf(LinkStalledError)
@@ -192,25 +212,34 @@ describe('Link', () => {
   it('counts a stall from the last progress: drain events without progress do not keep a link alive', async () => {
     const stream = new FakeStream()
     stream.full = true
-    const { link } = makeLink(stream, { stallTimeoutMs: 300 })
+    const clock = fakeClock()
+    const { link } = makeLink(stream, { stallTimeoutMs: 300, now: () => Date.now() })
     link.send(relayCell(0x80000001))
     const timer = setInterval(() => { stream.connectionDrain() }, 20)
-    const started = Date.now()
-    while (link.isOpen && Date.now() - started < 5_000) await new Promise(resolve => setTimeout(resolve, 20))
-    clearInterval(timer)
+    try {
+      await advance(clock, 20, 5_000, () => !link.isOpen)
+    } finally {
+      clearInterval(timer)
+      clock.uninstall()
+    }
     expect(link.closeReason).to.equal('stall')
   })
 
   it('keeps a slow but reading link open', async () => {
     const stream = new FakeStream()
     stream.full = true
-    const { link } = makeLink(stream, { stallTimeoutMs: 300, cellsPerWrite: 1 })
+    const clock = fakeClock()
+    const { link } = makeLink(stream, { stallTimeoutMs: 300, cellsPerWrite: 1, now: () => Date.now() })
     for (let i = 0; i < 20; i++) link.send(relayCell(0x80000001))
-    // one cell every 100 ms: progress well inside the stall timeout, for 4 stall timeouts
-    for (let i = 0; i < 12; i++) {
-      await new Promise(resolve => setTimeout(resolve, 100))
-      stream.written.push(...stream.pending.splice(0))
-      stream.connectionDrain()
+    try {
+      // one cell every 100 ms: progress well inside the stall timeout, for 4 stall timeouts
+      for (let i = 0; i < 12; i++) {
+        await advance(clock, 100, 100)
+        stream.written.push(...stream.pending.splice(0))
+        stream.connectionDrain()
+      }
+    } finally {
+      clock.uninstall()
     }
     expect(link.isOpen).to.equal(true)
     link.abort(new Error('done'))

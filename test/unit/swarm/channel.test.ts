@@ -3,6 +3,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { streamPair } from '@libp2p/utils'
+import { install } from '@sinonjs/fake-timers'
 import { expect } from 'chai'
 import { SwarmChannel } from '../../../src/swarm/channel.js'
 import { encodeFrame } from '../../../src/swarm/frames.js'
@@ -95,12 +96,24 @@ describe('swarm/channel and server (in-memory streams)', () => {
   it('answers BUSY beyond its in-flight bound and serves the rest', async () => {
     let release: () => void = () => {}
     const gate = new Promise<void>(resolve => { release = resolve })
-    const slow = { serve: async () => { await gate; return new Uint8Array(4) } } as unknown as LocalReplica
+    let started = 0
+    let allStarted: () => void = () => {}
+    const fourStarted = new Promise<void>(resolve => { allStarted = resolve })
+    const slow = { serve: async () => { if (++started === 4) allStarted(); await gate; return new Uint8Array(4) } } as unknown as LocalReplica
     const [out2, in2] = await streamPair()
     new SwarmServer({ replica: slow, log, authorize: () => 'member', allow: () => true, maxInflight: 4, ...serverChecks }).handle(in2, { remotePeer: peer } as unknown as Connection)
     const channel = new SwarmChannel(out2, peer, { log })
-    const answers = Array.from({ length: 6 }, async () => channel.request(deleteAll(), 5_000))
-    await new Promise(resolve => setTimeout(resolve, 50))
+    let busy = 0
+    let twoBusy: () => void = () => {}
+    const bothRefused = new Promise<void>(resolve => { twoBusy = resolve })
+    const answers = Array.from({ length: 6 }, async () => {
+      const answer = await channel.request(deleteAll(), 5_000)
+      if (answer.status === SwarmPeerStatus.BUSY && ++busy === 2) twoBusy()
+      return answer
+    })
+    // four running and two refused before any finishes (events, not the clock)
+    await fourStarted
+    await bothRefused
     release()
     const statuses = (await Promise.all(answers)).map(a => a.status)
     expect(statuses.filter(s => s === SwarmPeerStatus.OK)).to.have.length(4)
@@ -152,13 +165,15 @@ describe('swarm/channel and server (in-memory streams)', () => {
   })
 
   it('closes the stream on a frame whose header is garbage, failing what is in flight', async () => {
-    const channel = new SwarmChannel(outbound, peer, { log, maxInflight: 8 })
+    let closedChannel: () => void = () => {}
+    const channelClosed = new Promise<void>(resolve => { closedChannel = resolve })
+    const channel = new SwarmChannel(outbound, peer, { log, maxInflight: 8, onClose: () => { closedChannel() } })
     const pending = channel.request(get(10), 5_000)
     outbound.send(encodeFrame(Uint8Array.of(9, 9, 9)))
     const err = await pending.then(() => undefined, (e: unknown) => e)
     // either the GET was answered before the garbage arrived, or it failed with the close
     if (err !== undefined) expect(err).to.be.instanceOf(SwarmChannelClosedError)
-    await new Promise(resolve => setTimeout(resolve, 50))
+    await channelClosed
     expect(violations).to.include('malformed')
     expect(channel.isOpen).to.equal(false)
   })
@@ -166,13 +181,21 @@ describe('swarm/channel and server (in-memory streams)', () => {
   it('times a request out when no answer comes, and bounds what waits for a slot', async () => {
     const [silentOut, silentIn] = await streamPair()
     silentIn.addEventListener('message', () => {})
-    const channel = new SwarmChannel(silentOut, peer, { log, maxInflight: 1, maxQueued: 1 })
-    const first = channel.request(deleteAll(), 200)
-    const second = channel.request(deleteAll(), 200)
-    const third = channel.request(deleteAll(), 200)
-    expect((await third.catch(e => e)).name).to.equal('SwarmBusyError')
-    expect(await first.catch(e => e)).to.be.instanceOf(SwarmRequestTimeoutError)
-    expect(await second.catch(e => e)).to.be.instanceOf(SwarmRequestTimeoutError)
+    const clock = install({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    try {
+      const channel = new SwarmChannel(silentOut, peer, { log, maxInflight: 1, maxQueued: 1, now: () => Date.now() })
+      const first = channel.request(deleteAll(), 200).catch(e => e)
+      const second = channel.request(deleteAll(), 200).catch(e => e)
+      const third = channel.request(deleteAll(), 200)
+      expect((await third.catch(e => e)).name).to.equal('SwarmBusyError')
+      await clock.tickAsync(199)
+      expect(channel.inflight, 'in flight until its deadline').to.equal(1)
+      await clock.tickAsync(2)
+      expect(await first).to.be.instanceOf(SwarmRequestTimeoutError)
+      expect(await second).to.be.instanceOf(SwarmRequestTimeoutError)
+    } finally {
+      clock.uninstall()
+    }
     silentOut.abort(new Error('done'))
     silentIn.abort(new Error('done'))
   })

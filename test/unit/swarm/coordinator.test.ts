@@ -89,9 +89,11 @@ describe('swarm/coordinator', () => {
       expect(out.stored).to.equal(true)
       expect(await store.has(mailbox, out.record.hash)).to.equal(true)
       releaseSlow()
-      await new Promise(resolve => setTimeout(resolve, 10))
-      const lag = await registry.getSingleMetric('ghostnode_swarm_replication_lag_seconds')?.get()
-      expect(lag?.values.find(v => (v as { metricName?: string }).metricName === 'ghostnode_swarm_replication_lag_seconds_count')?.value).to.equal(1)
+      // the last write completes in the background: let it run (event-loop turns, not the clock)
+      const lagCount = async (): Promise<number | undefined> => (await registry.getSingleMetric('ghostnode_swarm_replication_lag_seconds')?.get())
+        ?.values.find(v => (v as { metricName?: string }).metricName === 'ghostnode_swarm_replication_lag_seconds_count')?.value
+      for (let i = 0; i < 100 && await lagCount() !== 1; i++) await new Promise(resolve => setImmediate(resolve))
+      expect(await lagCount()).to.equal(1)
     })
 
     it('fails with QuorumFailedError when fewer than W members store it', async () => {

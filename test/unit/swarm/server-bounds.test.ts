@@ -3,6 +3,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { streamPair } from '@libp2p/utils'
+import { install } from '@sinonjs/fake-timers'
 import { expect } from 'chai'
 import { SwarmChannel } from '../../../src/swarm/channel.js'
 import { ENTRIES_PER_TOKEN, MAX_DIGEST_ENTRIES, SwarmOp, type DigestEntry } from '../../../src/swarm/protocol.js'
@@ -37,8 +38,11 @@ describe('swarm/server: bounded work per request', () => {
   let lookups: number
   let slowMs: number
 
-  async function start (requestTimeoutMs = 5_000): Promise<void> {
-    const server = new SwarmServer({ replica, log, authorize: () => 'member', allow: (_p, cost) => { costs.push(cost); return true }, owner: new OwnerCheck({ now: Date.now }), inSwarm: () => true, requestTimeoutMs });
+  async function start (requestTimeoutMs = 5_000, deadline?: (ms: number) => AbortSignal): Promise<void> {
+    const server = new SwarmServer({
+      replica, log, authorize: () => 'member', allow: (_p, cost) => { costs.push(cost); return true }, owner: new OwnerCheck({ now: Date.now }), inSwarm: () => true, requestTimeoutMs,
+      ...(deadline !== undefined ? { deadline } : {})
+    });
     [outbound, inbound] = await streamPair()
     server.handle(inbound, { remotePeer: peer } as unknown as Connection)
   }
@@ -55,7 +59,11 @@ describe('swarm/server: bounded work per request', () => {
     const list = store.listHashes.bind(store)
     store.listHashes = async (m) => {
       lookups++
-      if (slowMs > 0) await new Promise(resolve => setTimeout(resolve, slowMs))
+      if (slowMs > 0) {
+        // a slow lookup on the (fake) clock, with no disk behind it
+        await new Promise(resolve => setTimeout(resolve, slowMs))
+        return []
+      }
       return list(m)
     }
   })
@@ -78,27 +86,46 @@ describe('swarm/server: bounded work per request', () => {
   })
 
   it('stops a DIGEST\'s work at its deadline, and when the requester leaves', async () => {
-    await start(200)
-    slowMs = 20
-    const channel = new SwarmChannel(outbound, peer, { log })
-    const answer = await channel.request({ op: SwarmOp.DIGEST, entries: entries(MAX_DIGEST_ENTRIES) }, 5_000)
-    expect(answer.status).to.equal(SwarmPeerStatus.INTERNAL)
-    await new Promise(resolve => setTimeout(resolve, 300))
-    const atDeadline = lookups
-    await new Promise(resolve => setTimeout(resolve, 300))
-    expect(lookups, 'no lookups after the deadline').to.equal(atDeadline)
-    expect(atDeadline).to.be.below(MAX_DIGEST_ENTRIES / 4)
+    const clock = install({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    /** Advances the fake clock in steps, letting the server and the streams run between them. */
+    const advance = async (ms: number): Promise<void> => {
+      for (let t = 0; t < ms; t += 10) {
+        await clock.tickAsync(10)
+        await new Promise(resolve => setImmediate(resolve))
+      }
+    }
+    // the deadline on the same fake clock (AbortSignal.timeout runs on the real one)
+    const fakeDeadline = (ms: number): AbortSignal => {
+      const c = new AbortController()
+      setTimeout(() => { c.abort(new DOMException('deadline passed', 'TimeoutError')) }, ms)
+      return c.signal
+    }
+    try {
+      await start(200, fakeDeadline)
+      slowMs = 20
+      const channel = new SwarmChannel(outbound, peer, { log, now: () => Date.now() })
+      let answered: { status: number } | undefined
+      void channel.request({ op: SwarmOp.DIGEST, entries: entries(MAX_DIGEST_ENTRIES) }, 5_000).then(a => { answered = a })
+      await advance(250)
+      expect(answered?.status).to.equal(SwarmPeerStatus.INTERNAL)
+      const atDeadline = lookups
+      await advance(300)
+      expect(lookups, 'no lookups after the deadline').to.equal(atDeadline)
+      expect(atDeadline).to.be.within(9, 12) // 200 ms of 20 ms lookups, not the 128 asked
 
-    // a second request, then the requester hangs up
-    lookups = 0
-    void channel.request({ op: SwarmOp.DIGEST, entries: entries(MAX_DIGEST_ENTRIES) }, 5_000).catch(() => {})
-    await new Promise(resolve => setTimeout(resolve, 50))
-    outbound.abort(new Error('requester left'))
-    await new Promise(resolve => setTimeout(resolve, 100))
-    const atLeave = lookups
-    await new Promise(resolve => setTimeout(resolve, 300))
-    expect(lookups, 'no lookups after the requester left').to.equal(atLeave)
-    expect(atLeave).to.be.below(MAX_DIGEST_ENTRIES / 4)
+      // a second request, then the requester hangs up
+      lookups = 0
+      void channel.request({ op: SwarmOp.DIGEST, entries: entries(MAX_DIGEST_ENTRIES) }, 5_000).catch(() => {})
+      await advance(50)
+      outbound.abort(new Error('requester left'))
+      await advance(30)
+      const atLeave = lookups
+      await advance(300)
+      expect(lookups, 'no lookups after the requester left').to.equal(atLeave)
+      expect(atLeave).to.be.below(MAX_DIGEST_ENTRIES / 4)
+    } finally {
+      clock.uninstall()
+    }
   })
 
   it('serves 20 maximum-size DIGESTs over a store of 512 mailboxes (CPU printed for the record)', async () => {

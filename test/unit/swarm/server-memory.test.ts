@@ -2,6 +2,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { streamPair } from '@libp2p/utils'
+import { install } from '@sinonjs/fake-timers'
 import { expect } from 'chai'
 import { MemoryBudget } from '../../../src/memory/budget.js'
 import { OwnerCheck } from '../../../src/swarm/owner-check.js'
@@ -93,12 +94,21 @@ describe('swarm/server: memory peers can make it hold', () => {
   it('closes a stream whose frame is not finished within the partial-frame timeout', async () => {
     const budget = new MemoryBudget(8 * MiB)
     const { server, inbound, out } = await serve('member', { budget, partialFrameTimeoutMs: 100 })
-    out.send(frameStart(64 * 1024))
-    out.send(new Uint8Array(1000))
-    await new Promise(resolve => setTimeout(resolve, 20))
-    expect(budget.used).to.be.greaterThan(1000)
-    expect(server.holders()).to.have.length(1)
-    await closed(inbound, 2_000)
+    const clock = install({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      out.send(frameStart(64 * 1024))
+      out.send(new Uint8Array(1000))
+      await clock.tickAsync(20)
+      for (let i = 0; i < 10 && server.holders().length === 0; i++) await new Promise(resolve => setImmediate(resolve))
+      expect(budget.used).to.be.greaterThan(1000)
+      expect(server.holders()).to.have.length(1)
+      expect(inbound.status, 'open before the timeout').to.equal('open')
+      await clock.tickAsync(100)
+      for (let i = 0; i < 10 && inbound.status === 'open'; i++) await new Promise(resolve => setImmediate(resolve))
+    } finally {
+      clock.uninstall()
+    }
+    expect(inbound.status).to.not.equal('open')
     expect(budget.used).to.equal(0)
     expect(server.holders()).to.have.length(0)
   })
