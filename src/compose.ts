@@ -10,7 +10,7 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { LevelDatastore } from 'datastore-level'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { createLibp2p } from 'libp2p'
 import { Registry } from 'prom-client'
 import { ReplayFilter } from './crypto/replay-filter.js'
 import { bootstrapper } from './discovery/bootstrapper.js'
@@ -18,7 +18,6 @@ import { peerConnector } from './discovery/peer-connector.js'
 import { loadOrCreateIdentity } from './identity/key-file.js'
 import { checkConfig } from './config/load.js'
 import { MemoryWatchdog } from './memory/watchdog.js'
-import { HttpServer } from './metrics/http-server.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
 import { directoryService } from './directory/directory.js'
 import { echoHandler, ExitHandlerRegistry, ExitService } from './onion/exit.js'
@@ -32,7 +31,8 @@ import { OnionRelay } from './onion/relay.js'
 import { ipPrefixKey } from './ratelimit/ip-prefix.js'
 import { RateLimiter } from './ratelimit/limiter.js'
 import { PendingUpgrades } from './ratelimit/pending-upgrades.js'
-import { ConnectionSlots, type SlotConnection } from './ratelimit/connection-slots.js'
+import { ConnectionSlots } from './ratelimit/connection-slots.js'
+import { connectionSlotsService } from './ratelimit/connection-slots-service.js'
 import { StreamGuard } from './ratelimit/stream-guard.js'
 import { ReputationTracker } from './ratelimit/reputation.js'
 import { ScoreStore } from './ratelimit/score-store.js'
@@ -44,7 +44,7 @@ import { swarmExitHandler } from './swarm/exit-handler.js'
 import { swarmService } from './swarm/service.js'
 import { MessageStore, type MessageStoreInit } from './swarm/store.js'
 import { resolveLimits } from './swarm/store-options.js'
-import { dhtProtocol, Ghostnode, type GhostnodeOptions, type NodeParts } from './node.js'
+import { dhtProtocol, Ghostnode, type GhostnodeOptions } from './node.js'
 import type { GhostnodeConfig } from './config/defaults.js'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 
@@ -89,7 +89,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
     const addressPolicy: AddressPolicy = { allowPrivate: config.network.allowPrivateAddresses }
     const authorities = resolveAuthorities(config.network.authorities, config.network.authorityThreshold, peerIdFromPrivateKey(identity.privateKey).toString())
     const membership = new MembershipView({ trust: authorities.trust, policy: addressPolicy, now })
-    const metricsRef: { current?: NodeMetrics } = {}
+    const metrics = new NodeMetrics(registry)
     const queueBudget = new MemoryBudget(config.onion.maxQueuedBytes)
     const watchdog = new MemoryWatchdog({
       maxRssBytes: config.memory.maxRssBytes,
@@ -101,8 +101,6 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       log: defaultLogger().forComponent('ghostnode:memory'),
       ...(options.memorySample != null ? { sample: options.memorySample } : {})
     })
-    // the gater runs inside libp2p, which it needs to ask for the open connections
-    const libp2pRef: { current?: Libp2p } = {}
     const slots = new ConnectionSlots({
       max: config.connections.max,
       maxPerPrefix: config.connections.maxPerPrefix,
@@ -113,11 +111,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
     const streams = new StreamGuard({
       now,
       registry,
-      onAbuse: (peer, reason) => {
-        limiter.penalize(peer, 'protocol_misuse')
-        // the muxer is already aborted; the connection under it goes too
-        if (reason === 'failed_negotiations') void libp2pRef.current?.hangUp(peerIdFromString(peer)).catch(() => {})
-      }
+      onAbuse: (peer) => { limiter.penalize(peer, 'protocol_misuse') }
     })
     const libp2p = await createLibp2p({
       start: false,
@@ -128,7 +122,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       connectionEncrypters: [noise()],
       streamMuxers: [streams.wrap(yamux())],
       connectionGater: connectionGater(limiter, watchdog, new PendingUpgrades(config.connections.maxIncomingPendingPerPrefix),
-        dialPolicy(addressPolicy, config.bootstrap, authorities), slots, streams, () => openConnections(libp2pRef.current), options.denyPeer),
+        dialPolicy(addressPolicy, config.bootstrap, authorities), streams, options.denyPeer),
       // Under heavy link traffic a heartbeat ping can still be in flight when the next
       // one starts; libp2p would then abort the whole connection and every circuit on
       // it. Dead connections are still found by TCP and yamux.
@@ -158,13 +152,13 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
           list: config.bootstrap,
           retryMinMs: config.discovery.bootstrapRetryMinMs,
           retryMaxMs: config.discovery.bootstrapRetryMaxMs,
-          onDialFailure: () => metricsRef.current?.bootstrapDialFailures.inc()
+          onDialFailure: () => metrics.bootstrapDialFailures.inc()
         }),
         connector: peerConnector({
           targetPeers: config.connections.targetPeers,
           intervalMs: config.discovery.intervalMs,
           dialTimeoutMs: config.connections.dialTimeoutMs,
-          onLookup: (outcome) => metricsRef.current?.discoveryLookups.inc({ outcome })
+          onLookup: (outcome) => metrics.discoveryLookups.inc({ outcome })
         }),
         onionKeys: onionKeyManager({ dataDir: config.dataDir, epochMs: config.onion.keyEpochMs, graceMs: config.onion.keyGraceMs, now }),
         membership: membershipService({
@@ -201,6 +195,8 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
           budget: queueBudget,
           memory: watchdog
         }),
+        // per-prefix caps and idle pruning of established connections, and the stream guard's abusers disconnected
+        slots: connectionSlotsService({ slots, guard: streams }),
         swarm: swarmService({
           store,
           limits: resolveLimits(storeInit),
@@ -228,13 +224,6 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
         })
       }
     })
-    libp2pRef.current = libp2p
-    let slotSweep: ReturnType<typeof setInterval> | undefined
-    libp2p.addEventListener('start', () => {
-      slotSweep = setInterval(() => { slots.sweep(openConnections(libp2p)) }, CONNECTION_SWEEP_INTERVAL_MS)
-      slotSweep.unref?.()
-    })
-    libp2p.addEventListener('stop', () => { clearInterval(slotSweep) })
     const { links, onionKeys, swarm } = libp2p.services
     // a relay dials a next hop only at the addresses the membership document lists for it (members only)
     links.setAddressResolver(async (peer) => membership.dialableAddrs(peer.toString()))
@@ -275,27 +264,8 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       policy: relayPolicy(limiter, (peer) => membership.isRelay(peer.toString()), config.onion.relayBudgetFactor)
     })
 
-    // the metrics and HTTP sources read the node, which needs them to exist first (issue 14 removes this)
-    const nodeRef: { current?: Ghostnode } = {}
-    const metrics = new NodeMetrics(registry, {
-      connectedPeers: () => libp2p.getPeers().length,
-      openConnections: () => libp2p.getConnections().length,
-      ready: () => nodeRef.current?.isReady() ?? false,
-      uptimeSeconds: () => nodeRef.current?.uptimeSeconds() ?? 0
-    })
-    metricsRef.current = metrics
-    const parts: NodeParts = { config, libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, store, memory: watchdog, now }
-    if (config.http.enabled) {
-      parts.http = new HttpServer({
-        host: config.http.host,
-        port: config.http.port,
-        registry,
-        source: { health: () => nodeRef.current!.health(), ready: () => nodeRef.current!.isReady(), peers: () => nodeRef.current!.peers() }
-      })
-    }
-    const node = new Ghostnode(parts)
-    nodeRef.current = node
-    return node
+    // the node registers the gauges that read it and builds its HTTP endpoint (both need the node)
+    return new Ghostnode({ config, libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, store, memory: watchdog, now })
   } catch (err) {
     for (const resource of opened.reverse()) await resource.close().catch(() => {})
     throw err
@@ -326,7 +296,7 @@ function swarmStoreInit (config: GhostnodeConfig, registry: Registry, now: () =>
  * `deny` names, and every new inbound connection while the node is short of memory.
  */
 function connectionGater (limiter: RateLimiter, memory: MemoryWatchdog, pending: PendingUpgrades, dialable: (addr: Multiaddr) => boolean,
-  slots: ConnectionSlots, streams: StreamGuard, open: () => SlotConnection[], deny: (peer: PeerId) => boolean = () => false): ConnectionGater {
+  streams: StreamGuard, deny: (peer: PeerId) => boolean = () => false): ConnectionGater {
   return {
     denyDialMultiaddr: (addr) => !dialable(addr),
     denyInboundConnection: (maConn) => {
@@ -349,8 +319,7 @@ function connectionGater (limiter: RateLimiter, memory: MemoryWatchdog, pending:
     denyInboundUpgradedConnection: (peer: PeerId, maConn) => {
       pending.done(maConn)
       streams.bindPeer(peer.toString())
-      // established connections per prefix, and room near connections.max: idle ones make way
-      return slots.admit(peer.toString(), prefixOf(maConn.remoteAddr), open()) === 'refuse'
+      return false
     },
     denyOutboundUpgradedConnection: (peer: PeerId) => {
       streams.bindPeer(peer.toString())
@@ -358,28 +327,6 @@ function connectionGater (limiter: RateLimiter, memory: MemoryWatchdog, pending:
     },
     denyDialPeer: (peer: PeerId) => limiter.isBanned(peer.toString()) || deny(peer)
   }
-}
-
-/** How often idle connections are pruned when the node is near connections.max. */
-const CONNECTION_SWEEP_INTERVAL_MS = 2_000
-
-function prefixOf (addr: Multiaddr): string | undefined {
-  try {
-    return ipPrefixKey(addr)
-  } catch {
-    return undefined // not an IP transport
-  }
-}
-
-/** The open connections as slot keeping sees them. */
-function openConnections (libp2p: Libp2p | undefined): SlotConnection[] {
-  return (libp2p?.getConnections() ?? []).map(c => ({
-    remotePeer: c.remotePeer.toString(),
-    prefix: prefixOf(c.remoteAddr),
-    opened: c.timeline.open,
-    streams: c.streams.length,
-    close: () => { void c.close().catch(() => { c.abort(new Error('pruned')) }) }
-  }))
 }
 
 /**

@@ -7,7 +7,7 @@ import type { ReplayFilter } from './crypto/replay-filter.js'
 import type { Bootstrapper } from './discovery/bootstrapper.js'
 import type { PeerConnector } from './discovery/peer-connector.js'
 import type { MemorySample, MemoryWatchdog } from './memory/watchdog.js'
-import type { HttpServer } from './metrics/http-server.js'
+import { HttpServer } from './metrics/http-server.js'
 import type { NodeMetrics } from './metrics/node-metrics.js'
 import type { DirectoryService } from './directory/directory.js'
 import type { ExitHandlerRegistry } from './onion/exit.js'
@@ -16,6 +16,7 @@ import type { OnionKeyManager } from './onion/onion-keys.js'
 import type { MembershipService } from './membership/service.js'
 import type { OnionRelay } from './onion/relay.js'
 import type { RateLimiter } from './ratelimit/limiter.js'
+import type { ConnectionSlotsService } from './ratelimit/connection-slots-service.js'
 import type { ScoreStore } from './ratelimit/score-store.js'
 import type { SwarmService } from './swarm/service.js'
 import type { MessageStore } from './swarm/store.js'
@@ -37,6 +38,7 @@ export interface GhostServices extends Record<string, unknown> {
   membership: MembershipService
   directory: DirectoryService
   links: LinkManager
+  slots: ConnectionSlotsService
   swarm: SwarmService
 }
 
@@ -75,8 +77,14 @@ export interface NodeParts {
   store: MessageStore
   /** Keeps RSS under memory.maxRssBytes (sheds load near it). */
   memory: MemoryWatchdog
-  http?: HttpServer
   now: () => number
+}
+
+/** A part the node starts and stops (in the order of Ghostnode's lifecycle, stopped in reverse). */
+interface LifecyclePart {
+  name: string
+  start: () => void | Promise<void>
+  stop: () => void | Promise<void>
 }
 
 export type NodeState = 'stopped' | 'starting' | 'running' | 'stopping'
@@ -140,6 +148,9 @@ export class Ghostnode {
   readonly exits: ExitHandlerRegistry
   readonly limiter: RateLimiter
   private readonly parts: NodeParts
+  private readonly http?: HttpServer
+  /** What start() starts, in this order; stop() stops it in reverse, then closes storage. */
+  private readonly lifecycle: LifecyclePart[]
   private state: NodeState = 'stopped'
   private startedAt = 0
   private transition: Promise<void> = Promise.resolve()
@@ -157,6 +168,31 @@ export class Ghostnode {
     parts.libp2p.addEventListener('connection:open', (evt) => {
       parts.metrics.connectionsOpened.inc({ direction: evt.detail.direction })
     })
+    parts.metrics.observe({
+      connectedPeers: () => this.libp2p.getPeers().length,
+      openConnections: () => this.libp2p.getConnections().length,
+      ready: () => this.isReady(),
+      uptimeSeconds: () => this.uptimeSeconds()
+    })
+    if (parts.config.http.enabled) {
+      this.http = new HttpServer({
+        host: parts.config.http.host,
+        port: parts.config.http.port,
+        registry: parts.registry,
+        source: { health: () => this.health(), ready: () => this.isReady(), peers: () => this.peers() }
+      })
+    }
+    const http = this.http
+    this.lifecycle = [
+      // the cell handler is in place before libp2p.start() registers the link protocol:
+      // a cell arriving the moment a link opens is handled, not dropped
+      { name: 'relay', start: () => { parts.relay.start() }, stop: () => { parts.relay.stop() } },
+      // the libp2p services, in their declared order (membership, directory, links, swarm...), then their afterStart
+      { name: 'libp2p', start: async () => { await parts.libp2p.start() }, stop: async () => { await parts.libp2p.stop() } },
+      { name: 'memory watchdog', start: () => { parts.memory.start() }, stop: () => { parts.memory.stop() } },
+      { name: 'store sweeper', start: () => { parts.store.startSweeper(parts.config.swarm.sweepIntervalMs) }, stop: async () => { await parts.store.stopSweeper() } },
+      ...(http !== undefined ? [{ name: 'http', start: async () => { await http.start() }, stop: async () => { await http.stop() } }] : [])
+    ]
   }
 
   get peerId (): PeerId {
@@ -178,13 +214,7 @@ export class Ghostnode {
       if (this.state !== 'stopped') return
       this.state = 'starting'
       try {
-        // the cell handler is in place before libp2p.start() registers the link protocol:
-        // a cell arriving the moment a link opens is handled, not dropped
-        this.parts.relay.start()
-        await this.libp2p.start()
-        this.parts.memory.start()
-        this.parts.store.startSweeper(this.config.swarm.sweepIntervalMs)
-        await this.parts.http?.start()
+        for (const part of this.lifecycle) await part.start()
         this.startedAt = this.parts.now()
         this.state = 'running'
       } catch (err) {
@@ -208,10 +238,8 @@ export class Ghostnode {
     this.state = 'stopping'
     const p = this.parts
     try {
-      await p.http?.stop()
-      p.memory.stop()
-      p.relay.stop()
-      await p.libp2p.stop()
+      // the reverse of the start order; each part's stop is safe when it never started
+      for (const part of [...this.lifecycle].reverse()) await part.stop()
     } finally {
       // storage closes even if the network side failed, so nothing acknowledged is lost
       await Promise.allSettled([p.replay.close(), p.scores.close(), p.store.close()])
@@ -228,7 +256,7 @@ export class Ghostnode {
 
   /** The HTTP endpoint's bound address, when enabled and running. */
   httpAddress (): { host: string, port: number } | undefined {
-    return this.parts.http?.address()
+    return this.http?.address()
   }
 
   /** Listening, and connected to a peer whenever bootstrap peers are configured. */

@@ -53,6 +53,7 @@ interface MuxerState {
 export class StreamGuard {
   private readonly init: StreamGuardInit
   private readonly unbound: MuxerState[] = []
+  private closer?: (peer: string) => void
   private readonly refused: Counter<'reason'>
 
   constructor (init: StreamGuardInit) {
@@ -75,6 +76,11 @@ export class StreamGuard {
         }
       }
     }
+  }
+
+  /** How to close a peer's connections once it failed too many negotiations (the node's connection manager). */
+  setCloser (close: (peer: string) => void): void {
+    this.closer = close
   }
 
   /** The connection whose muxer was created last belongs to `peer` (see the class comment). */
@@ -132,8 +138,12 @@ export class StreamGuard {
       if (state.failed.tryTake(1) || state.closed) return
       state.closed = true
       this.refused.inc({ reason: 'negotiation' })
-      if (state.peer !== undefined) this.init.onAbuse?.(state.peer, 'failed_negotiations')
       state.muxer.abort(new Error('too many inbound streams without an agreed protocol'))
+      if (state.peer !== undefined) {
+        this.init.onAbuse?.(state.peer, 'failed_negotiations')
+        // the muxer is aborted; the connection under it goes too
+        this.closer?.(state.peer)
+      }
     })
     return true
   }
