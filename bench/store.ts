@@ -25,7 +25,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Level } from 'level'
 import { createRecord, encodeRecord, type SwarmRecord } from '../src/swarm/record-codec.js'
-import { MessageStore } from '../src/swarm/store.js'
+import { MessageStore } from '../src/swarm/store/store.js'
 
 const { values } = parseArgs({
   options: {

@@ -1,9 +1,9 @@
 import { MailboxKey } from '../../src/swarm/auth.js'
-import { deleteAllBody, deleteBody, retrieveBody, storeBody } from '../../src/swarm/client-ops.js'
+import { deleteAllBody, deleteBody, retrieveBody, storeBody } from '../../src/swarm/exit/client-ops.js'
 import {
   SwarmExitOp, decodeDeleteCount, decodeRetrievePage, decodeStoreReceipt, decodeSwarmExitRequest, encodeRetrievePage,
   encodeStoreReceipt, encodeSwarmExitRequest, signedFieldsOf
-} from '../../src/swarm/exit-protocol.js'
+} from '../../src/swarm/exit/exit-protocol.js'
 import { checkAuth } from '../../src/swarm/auth.js'
 import { tolerateTyped, type FuzzTarget } from '../harness.js'
 

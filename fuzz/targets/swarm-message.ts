@@ -1,9 +1,9 @@
-import { FrameDecoder } from '../../src/swarm/frames.js'
+import { FrameDecoder } from '../../src/swarm/peer/frames.js'
 import {
   SwarmOp, decodeCountAnswer, decodeDigestAnswer, decodeHashesAnswer, decodeMessage, decodePageAnswer, decodePutAnswer,
   decodeRangeAnswer, decodeRecordsAnswer, encodeDigestAnswer, encodePageAnswer, encodeRangeAnswer, encodeRequestMessage,
   encodeResponseMessage, type SwarmRequest
-} from '../../src/swarm/protocol.js'
+} from '../../src/swarm/peer/protocol.js'
 import { createRecord } from '../../src/swarm/record-codec.js'
 import { tolerateTyped, type FuzzTarget } from '../harness.js'
 

@@ -32,7 +32,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { loadIdentity } from '../../src/identity/key-file.js'
-import { MAX_SWARM_FRAME_BYTES, SWARM_PROTOCOL, SwarmOp, type OwnerAuth } from '../../src/swarm/protocol.js'
+import { MAX_SWARM_FRAME_BYTES, SWARM_PROTOCOL, SwarmOp, type OwnerAuth } from '../../src/swarm/peer/protocol.js'
 import { createRecord } from '../../src/swarm/record-codec.js'
 import { SwarmWire } from './swarm-wire.js'
 

@@ -1,5 +1,5 @@
-import { encodeFrame, FrameDecoder } from '../../src/swarm/frames.js'
-import { SWARM_PROTOCOL, decodeMessage, encodeRequestMessage, type SwarmRequest } from '../../src/swarm/protocol.js'
+import { encodeFrame, FrameDecoder } from '../../src/swarm/peer/frames.js'
+import { SWARM_PROTOCOL, decodeMessage, encodeRequestMessage, type SwarmRequest } from '../../src/swarm/peer/protocol.js'
 import type { Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p } from 'libp2p'

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { MessageStore } from '../../src/swarm/store.js'
+import { MessageStore } from '../../src/swarm/store/store.js'
 import type { GhostClient } from '../../src/client/client.js'
 import type { MailboxKey } from '../../src/swarm/auth.js'
 

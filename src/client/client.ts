@@ -23,8 +23,8 @@ import { MembershipView } from '../membership/view.js'
 import { Capability } from '../directory/node-record.js'
 import {
   deleteAllBody, deleteBody, retrieveBody, storeBody, type RetrieveOptions, type SignedOptions, type StoreOptions
-} from '../swarm/client-ops.js'
-import { decodeDeleteCount, decodeRetrievePage, decodeStoreReceipt, type RetrievePage, type StoreReceipt } from '../swarm/exit-protocol.js'
+} from '../swarm/exit/client-ops.js'
+import { decodeDeleteCount, decodeRetrievePage, decodeStoreReceipt, type RetrievePage, type StoreReceipt } from '../swarm/exit/exit-protocol.js'
 import { SwarmStatus } from '../swarm/status.js'
 import type { MailboxKey } from '../swarm/auth.js'
 import type { Link } from '../onion/link.js'

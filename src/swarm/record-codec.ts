@@ -4,7 +4,7 @@ import {
   MalformedRecordError,
   RecordHashMismatchError,
   UnsupportedRecordVersionError
-} from './errors.js'
+} from './store/errors.js'
 
 /**
  * A swarm message as stored and as handed between swarm members.

@@ -1,15 +1,15 @@
 import { positionOf } from './ring.js'
-import { RangeSet, digestOfListing } from './ranges.js'
+import { RangeSet, digestOfListing } from './sync/ranges.js'
 import {
   MAX_PEER_PAGE_BYTES, SwarmOp, encodeCountAnswer, encodeDigestAnswer, encodeHashesAnswer, encodePageAnswer, encodePutAnswer,
   encodeRangeAnswer, encodeRecordsAnswer, type DigestAnswer, type DigestEntry, type PageAnswer, type PutAnswer, type RangeAnswer,
   type DeleteAllRequest, type DeleteRequest, type SwarmRequest
-} from './protocol.js'
+} from './peer/protocol.js'
 import { encodedRecordSize, type SwarmRecord } from './record-codec.js'
 import { SwarmNotReadyError, SwarmUnauthorizedError } from './service-errors.js'
 import type { RingRange } from './ring.js'
-import type { MessageStore } from './store.js'
-import type { Tombstones } from './tombstones.js'
+import type { MessageStore } from './store/store.js'
+import type { Tombstones } from './sync/tombstones.js'
 
 export interface LocalReplicaInit {
   store: MessageStore

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto'
 import { DEFAULT_REPLICATION_FACTOR, DEFAULT_VNODES_PER_NODE, MAX_VNODES_PER_NODE } from './constants.js'
-import { InvalidRingParameterError } from './errors.js'
+import { InvalidRingParameterError } from './store/errors.js'
 
 /**
  * Consistent-hash ring placing mailboxes on swarm members.

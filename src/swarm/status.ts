@@ -2,7 +2,7 @@ import { ExitStatus } from '../onion/exit.js'
 import {
   InvalidCursorError, InvalidRecordError, InvalidRequestError, MailboxFullError, MalformedRecordError, MessageTooLargeError,
   NodeFullError, RecordExpiredError, RecordHashMismatchError, TtlOutOfBoundsError, UnsupportedRecordVersionError
-} from './errors.js'
+} from './store/errors.js'
 import {
   BadSignatureError, QuorumFailedError, ReplayedRequestError, StaleTimestampError, SwarmBusyError, SwarmNotReadyError, SwarmPeerStatusError,
   SwarmProtocolError, SwarmRequestTimeoutError, SwarmUnauthorizedError, SwarmUnavailableError, UnsupportedSwarmVersionError

@@ -6,9 +6,9 @@ import { join } from 'node:path'
 import { expect } from 'chai'
 import { Level } from 'level'
 import { Registry } from 'prom-client'
-import { StoreClosedError, StoreSchemaError } from '../../src/swarm/errors.js'
+import { StoreClosedError, StoreSchemaError } from '../../src/swarm/store/errors.js'
 import { createRecord, type SwarmRecord } from '../../src/swarm/record-codec.js'
-import { MessageStore, type BatchInfo, type MessageStoreInit } from '../../src/swarm/store.js'
+import { MessageStore, type BatchInfo, type MessageStoreInit } from '../../src/swarm/store/store.js'
 
 const T0 = 1_700_000_000_000
 const HOUR = 3_600_000
@@ -80,7 +80,7 @@ describe('swarm/store durability, batching and sweeping', () => {
   it('keeps acknowledged puts when the process is killed with SIGKILL', async function () {
     this.timeout(20_000)
     const path = join(dir, 'killed')
-    const storeUrl = new URL('../../src/swarm/store.js', import.meta.url).href
+    const storeUrl = new URL('../../src/swarm/store/store.js', import.meta.url).href
     const codecUrl = new URL('../../src/swarm/record-codec.js', import.meta.url).href
     const script = `
       const { MessageStore } = await import(${JSON.stringify(storeUrl)})

@@ -7,7 +7,7 @@ import { startTestnet, type Testnet, type TestnetNode } from '../../harness/test
 import { runCli } from '../../src/cli/program.js'
 import { GhostClient } from '../../src/client/client.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
-import { MessageStore } from '../../src/swarm/store.js'
+import { MessageStore } from '../../src/swarm/store/store.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 import type { Output } from '../../src/cli/output.js'
 

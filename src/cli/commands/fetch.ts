@@ -3,7 +3,7 @@ import { readMailboxKeyFile } from '../../swarm/key-file.js'
 import { formatMailbox } from '../../swarm/auth.js'
 import { configFromOptions } from '../options.js'
 import { addClientOptions, connectClient, explained, intOption, type ClientCommandOptions } from './send.js'
-import type { RetrievedMessage } from '../../swarm/exit-protocol.js'
+import type { RetrievedMessage } from '../../swarm/exit/exit-protocol.js'
 import type { Output } from '../output.js'
 
 /** Hashes per DELETE request (the exit's limit). */

@@ -3,7 +3,7 @@ import { expect } from 'chai'
 import { GhostnodeError } from '../../../src/errors.js'
 import {
   InvalidRecordError, MalformedRecordError, RecordHashMismatchError, UnsupportedRecordVersionError
-} from '../../../src/swarm/errors.js'
+} from '../../../src/swarm/store/errors.js'
 import {
   RECORD_HEADER_BYTES, checkRecordHash, createRecord, decodeRecord, encodeRecord, recordHash, type SwarmRecord
 } from '../../../src/swarm/record-codec.js'

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { expect } from 'chai'
-import { RangeSet, digestOfListing } from '../../../src/swarm/ranges.js'
+import { RangeSet, digestOfListing } from '../../../src/swarm/sync/ranges.js'
 import { LocalReplica } from '../../../src/swarm/replica.js'
 import { HashRing, positionOf, rangeContains, type RingRange } from '../../../src/swarm/ring.js'
 import { createRecord, type SwarmRecord } from '../../../src/swarm/record-codec.js'
 import { SwarmNotReadyError, SwarmUnauthorizedError } from '../../../src/swarm/service-errors.js'
-import { SwarmOp, type DeleteRequest } from '../../../src/swarm/protocol.js'
-import { MessageStore } from '../../../src/swarm/store.js'
-import { Tombstones } from '../../../src/swarm/tombstones.js'
+import { SwarmOp, type DeleteRequest } from '../../../src/swarm/peer/protocol.js'
+import { MessageStore } from '../../../src/swarm/store/store.js'
+import { Tombstones } from '../../../src/swarm/sync/tombstones.js'
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js'
 
 const T0 = 1_700_000_000_000

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { expect } from 'chai'
-import { InvalidRingParameterError } from '../../../src/swarm/errors.js'
+import { InvalidRingParameterError } from '../../../src/swarm/store/errors.js'
 import { HashRing, diffOwnership, positionOf, rangeContains } from '../../../src/swarm/ring.js'
 
 const ids = (n: number, prefix = 'node'): string[] => Array.from({ length: n }, (_, i) => `12D3KooW${prefix}${i}`)

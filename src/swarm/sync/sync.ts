@@ -1,0 +1,248 @@
+import { MailboxExchange, fromHex, hex } from './exchange.js'
+import { RangeSet } from './ranges.js'
+import { DEFAULT_CHURN_DELAY_MS, DEFAULT_RECONCILE_INTERVAL_MS } from '../service-defaults.js'
+import type { LocalReplica } from '../replica.js'
+import type { SwarmPeers } from '../peer/peers.js'
+import type { HashRing } from '../ring.js'
+import type { SwarmMetrics } from '../swarm-metrics.js'
+import type { Logger } from '@libp2p/interface'
+
+export interface SwarmSyncInit {
+  selfId: string
+  ring: () => HashRing
+  local: LocalReplica
+  peers: SwarmPeers
+  replicas: number
+  metrics: SwarmMetrics
+  log: Logger
+  /** @default 60000 */
+  reconcileIntervalMs?: number
+  /** @default 200 */
+  churnDelayMs?: number
+  /** Charges one record copied here to its mailbox's deposit budget; false defers the rest of that mailbox to a later round. */
+  allowDeposit?: (mailbox: Uint8Array) => boolean
+}
+
+export interface ReconcileReport {
+  /** Records copied to this node. */
+  pulled: number
+  /** Records copied to other members. */
+  pushed: number
+  /** Mailboxes handed to their new owners and purged here. */
+  purged: number
+  /** Mailboxes no longer owned whose new owners have not all confirmed yet (kept). */
+  pending: number
+  /** Members that could not be reached this round. */
+  unreachable: number
+}
+
+/**
+ * Churn handling and anti-entropy for this member.
+ *
+ * Readiness: after a ring change this node pulls, from the other members, the
+ * mailboxes in the ranges it owns (RANGE, then per mailbox a DIGEST exchange
+ * and FETCH of what is missing); until that pull covers every current member,
+ * it answers reads NOT_READY. A member that cannot be reached does not block
+ * readiness (it holds nothing it could serve); anti-entropy catches up with
+ * it later.
+ *
+ * Handover: a mailbox this node holds but no longer owns is offered to each
+ * of its new owners (HANDOFF lists our hashes, the owner answers with those it
+ * lacks, we PUT them and ask again); it is purged here only once every owner
+ * has confirmed holding all of it.
+ *
+ * Anti-entropy (`reconcileNow()`, and every `reconcileIntervalMs`): with every
+ * other member, compare per-mailbox digests over the ranges this node owns;
+ * where they differ, exchange hash listings, fetch what we lack and push what
+ * they lack. Deleted records (tombstones) are neither fetched nor pushed, and
+ * their deletion is passed on instead.
+ */
+export class SwarmSync {
+  private readonly init: SwarmSyncInit
+  private readonly log: Logger
+  private readonly mailboxes: MailboxExchange
+  private timer?: ReturnType<typeof setTimeout>
+  private churnTimer?: ReturnType<typeof setTimeout>
+  private running = false
+  /** The ring as of the last completed pull: reads are served for what it covers. */
+  private readyRing?: HashRing
+  /** Members removed since the last pull: ranges may have moved to us. */
+  private lostMembers = false
+  private pulling?: Promise<void>
+  private pullAgain = false
+  private reconciling?: Promise<ReconcileReport>
+  /** Whether `ready` covers `ring`, cached per pair of ring objects (rings are replaced, never mutated). */
+  private coverage?: { ring: HashRing, ready: HashRing, value: boolean }
+
+  constructor (init: SwarmSyncInit) {
+    this.init = init
+    this.log = init.log
+    this.mailboxes = new MailboxExchange(init)
+  }
+
+  start (): void {
+    if (this.running) return
+    this.running = true
+    this.schedulePull()
+    this.arm()
+  }
+
+  stop (): void {
+    this.running = false
+    clearTimeout(this.timer)
+    clearTimeout(this.churnTimer)
+    this.timer = undefined
+    this.churnTimer = undefined
+  }
+
+  /** Waits for a pull or reconcile in flight (shutdown, tests). */
+  async idle (): Promise<void> {
+    await this.pulling?.catch(() => {})
+    await this.reconciling?.catch(() => {})
+  }
+
+  /** The membership changed: pull gained ranges after the change settles, then reconcile (handover). */
+  onRingChange (change: { added: string[], removed: string[] }): void {
+    if (change.removed.length > 0) this.lostMembers = true
+    this.schedulePull()
+  }
+
+  /** True when this node has pulled every current member for the range `mailbox` lies in. */
+  isReady (mailbox: Uint8Array): boolean {
+    return this.ready && (this.readyRing as HashRing).swarmFor(mailbox, this.init.replicas).includes(this.init.selfId)
+  }
+
+  /** True when the last completed pull covers every member of the current ring. */
+  get ready (): boolean {
+    const ready = this.readyRing
+    if (ready === undefined) return false
+    const ring = this.init.ring()
+    if (ring === ready) return true
+    if (this.coverage?.ring !== ring || this.coverage.ready !== ready) {
+      this.coverage = { ring, ready, value: ring.nodes().every(id => ready.has(id)) }
+    }
+    return this.coverage.value
+  }
+
+  /**
+   * Pulls the ranges this node owns from the members it has not pulled from
+   * yet (all of them after a member left or on the first pull), then marks
+   * them ready. Concurrent calls join the pull in flight, which repeats once
+   * if the ring changed meanwhile.
+   */
+  async pullNow (): Promise<void> {
+    if (this.pulling !== undefined) {
+      this.pullAgain = true
+      return this.pulling
+    }
+    this.pulling = (async () => {
+      do {
+        this.pullAgain = false
+        await this.pullOnce()
+      } while (this.pullAgain && this.running)
+    })().finally(() => { this.pulling = undefined })
+    return this.pulling
+  }
+
+  /** One anti-entropy and handover round with every member; concurrent calls share it. */
+  async reconcileNow (): Promise<ReconcileReport> {
+    this.reconciling ??= this.reconcileOnce().then((report) => {
+      this.init.metrics.reconciles.inc({ outcome: 'ok' })
+      return report
+    }, (err) => {
+      this.init.metrics.reconciles.inc({ outcome: 'error' })
+      throw err
+    }).finally(() => { this.reconciling = undefined })
+    return this.reconciling
+  }
+
+  private arm (): void {
+    if (!this.running) return
+    this.timer = setTimeout(() => {
+      this.reconcileNow()
+        .catch((err: Error) => { this.log.error('anti-entropy round failed - %e', err) })
+        .finally(() => { this.arm() })
+    }, this.init.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS)
+    this.timer.unref?.()
+  }
+
+  private schedulePull (): void {
+    if (!this.running) return
+    clearTimeout(this.churnTimer)
+    this.churnTimer = setTimeout(() => {
+      this.churnTimer = undefined
+      this.pullNow()
+        .then(async () => this.running ? this.reconcileNow() : undefined)
+        .catch((err: Error) => { this.log.error('churn handling failed - %e', err) })
+    }, this.init.churnDelayMs ?? DEFAULT_CHURN_DELAY_MS)
+    this.churnTimer.unref?.()
+  }
+
+  private async pullOnce (): Promise<void> {
+    const ring = this.init.ring()
+    const previous = this.readyRing
+    const everyone = previous === undefined || this.lostMembers
+    this.lostMembers = false
+    const targets = ring.nodes().filter(id => id !== this.init.selfId && (everyone || !previous.has(id)))
+    const ranges = ring.rangesOwnedBy(this.init.selfId, this.init.replicas)
+    const owned = new RangeSet(ranges)
+    for (const peer of targets) {
+      try {
+        const differing = await this.mailboxes.differing(await this.mailboxes.remoteDigests(peer, ranges), owned)
+        await this.mailboxes.exchange(peer, differing, { push: false })
+      } catch (err) {
+        // an unreachable member holds nothing it could serve now; anti-entropy catches up later
+        this.log('pull from %s skipped - %e', peer, err)
+      }
+    }
+    this.readyRing = ring
+  }
+
+  private async reconcileOnce (): Promise<ReconcileReport> {
+    const report: ReconcileReport = { pulled: 0, pushed: 0, purged: 0, pending: 0, unreachable: 0 }
+    const ring = this.init.ring()
+    const self = this.init.selfId
+    const r = this.init.replicas
+    const ranges = ring.rangesOwnedBy(self, r)
+    const owned = new RangeSet(ranges)
+    // mailboxes held here, by the members that should hold them too; and those to hand over
+    const byPeer = new Map<string, Set<string>>()
+    const handover: Array<{ mailbox: Uint8Array, owners: string[] }> = []
+    for await (const mailbox of this.init.local.store.iterateMailboxes()) {
+      const swarm = ring.swarmFor(mailbox, r)
+      if (!swarm.includes(self)) {
+        handover.push({ mailbox, owners: swarm })
+        continue
+      }
+      for (const peer of swarm) {
+        if (peer === self) continue
+        let set = byPeer.get(peer)
+        if (set === undefined) byPeer.set(peer, set = new Set())
+        set.add(hex(mailbox))
+      }
+    }
+    for (const peer of ring.nodes()) {
+      if (peer === self) continue
+      try {
+        const remote = await this.mailboxes.remoteDigests(peer, ranges)
+        const differing = await this.mailboxes.differing(remote, owned)
+        // ours that the peer should hold and does not list at all
+        for (const id of byPeer.get(peer) ?? []) if (!remote.has(id)) differing.push(fromHex(id))
+        const moved = await this.mailboxes.exchange(peer, differing, { push: true })
+        report.pulled += moved.pulled
+        report.pushed += moved.pushed
+      } catch (err) {
+        report.unreachable++
+        this.log('anti-entropy with %s skipped - %e', peer, err)
+      }
+    }
+    for (const { mailbox, owners } of handover) {
+      const outcome = await this.mailboxes.handOver(mailbox, owners)
+      this.init.metrics.handoffs.inc({ outcome })
+      if (outcome === 'confirmed') report.purged++
+      else report.pending++
+    }
+    this.init.local.tombstones.sweep()
+    return report
+  }
+}
