@@ -114,7 +114,8 @@ describe('network partition: the isolated node heals and reconciles (R = 3, W = 
         },
         heal: async () => { split = false },
         recordCounts: async () => nodes.map(n => n.health().swarmRecords),
-        holdings: async (checks) => Promise.all(nodes.map(async n => Promise.all(checks.map(async x => n.swarm.store.has(x.mailbox, x.hash)))))
+        holdings: async (checks) => Promise.all(nodes.map(async n => Promise.all(checks.map(async x => n.swarm.store.has(x.mailbox, x.hash))))),
+        holdingsNow: async (checks) => Promise.all(nodes.map(async n => Promise.all(checks.map(async x => n.swarm.store.has(x.mailbox, x.hash)))))
       }
       const counts = await runPartitionScenario(harness, clients)
       console.log(`      ${formatPartitionCounts(harness.kind, harness.names, counts)}`)
