@@ -87,7 +87,7 @@ export interface GhostClientInit {
 export class GhostClient {
   readonly libp2p: Libp2p<{ links: LinkManager }>
   private readonly init: GhostClientInit
-  private readonly verifier = new NodeRecordVerifier()
+  private readonly verifier: NodeRecordVerifier
   private readonly directory = new Map<string, VerifiedNodeRecord>()
   /** Signed records as fetched; `directory` holds the member views of them. */
   private readonly fetched = new Map<string, VerifiedNodeRecord>()
@@ -100,7 +100,10 @@ export class GhostClient {
   private constructor (libp2p: Libp2p<{ links: LinkManager }>, init: GhostClientInit) {
     this.libp2p = libp2p
     this.init = init
-    this.metrics = new ClientMetrics(init.registry ?? new Registry())
+    // an app's client, not a node: without the app's registry it keeps one of its own
+    const registry = init.registry ?? new Registry()
+    this.metrics = new ClientMetrics(registry)
+    this.verifier = new NodeRecordVerifier({ registry })
     // the document's addresses were checked by the authorities under the network's own policy; /unix and the like never pass
     const trust = init.authorities != null && init.authorities.length > 0
       ? resolveAuthorities(init.authorities, init.authorityThreshold ?? 0, '').trust

@@ -57,12 +57,12 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
   /** On an authority: verified records of candidates, until admission moves them into the store. */
   private readonly candidates = new Map<string, VerifiedNodeRecord>()
 
-  constructor (components: DirectoryComponents, init: DirectoryInit = {}) {
+  constructor (components: DirectoryComponents, init: DirectoryInit) {
     super()
     this.components = components
     this.log = components.logger.forComponent('ghostnode:directory')
     this.now = init.now ?? Date.now
-    this.verifier = init.verifier ?? new NodeRecordVerifier({ now: this.now })
+    this.verifier = init.verifier
     this.store = new RecordStore(init.maxRecords ?? DEFAULT_DIRECTORY_MAX_RECORDS, components.peerId)
     this.onInvalidRecord = init.onInvalidRecord
     this.init = resolveDirectoryOptions(init)
@@ -550,6 +550,6 @@ function candidateOf (record: VerifiedNodeRecord): CandidateRecord {
 }
 
 /** libp2p-style factory: `services: { directory: directoryService({ ... }) }` (after `onionKeys`). */
-export function directoryService (init: DirectoryInit = {}): (components: DirectoryComponents) => DirectoryService {
+export function directoryService (init: DirectoryInit): (components: DirectoryComponents) => DirectoryService {
   return (components) => new DirectoryService(components, init)
 }

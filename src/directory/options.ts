@@ -65,8 +65,8 @@ export interface DirectoryInit {
   maxInboundStreams?: number
   /** Concurrent outbound directory streams per connection. @default 4 */
   maxOutboundStreams?: number
-  /** Shared verifier (also given to the DHT validator). @default one with a private registry */
-  verifier?: NodeRecordVerifier
+  /** The node's verifier (shared with the DHT validator, counting on the node's registry). */
+  verifier: NodeRecordVerifier
   /** Registers `ghostnode_directory_records` here when given. */
   registry?: Registry
   /** @default Date.now */

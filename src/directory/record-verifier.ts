@@ -92,8 +92,8 @@ export async function verifyNodeRecord (bytes: Uint8Array, options: VerifyOption
 }
 
 export interface NodeRecordVerifierInit {
-  /** Where the rejection counter registers. @default a private Registry */
-  registry?: Registry
+  /** Where the rejection counter registers (the node's registry). */
+  registry: Registry
   /** @default Date.now */
   now?: () => number
   /** Largest validity a record may claim, ms ahead of now. @default DEFAULT_RECORD_MAX_VALIDITY_MS (26 h 5 min) */
@@ -117,8 +117,8 @@ export class NodeRecordVerifier {
   private readonly now: () => number
   private readonly rejected: Counter<'reason'>
 
-  constructor (init: NodeRecordVerifierInit = {}) {
-    this.registry = init.registry ?? new Registry()
+  constructor (init: NodeRecordVerifierInit) {
+    this.registry = init.registry
     this.now = init.now ?? Date.now
     this.maxValidityMs = init.maxValidityMs ?? DEFAULT_RECORD_MAX_VALIDITY_MS
     if (init.epochMs !== undefined) this.epochMs = init.epochMs

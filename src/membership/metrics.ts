@@ -8,7 +8,7 @@ export class MembershipMetrics {
   readonly admissions: Counter<'outcome'>
   readonly unadmittedRecords: Counter<'source'>
 
-  constructor (registry: Registry = new Registry(), source: { members: () => number, period: () => number }) {
+  constructor (registry: Registry, source: { members: () => number, period: () => number }) {
     const registers = [registry]
     this.rejected = new Counter({
       name: 'ghostnode_membership_documents_rejected_total',

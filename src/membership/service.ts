@@ -43,7 +43,8 @@ export interface MembershipInit {
   maxCandidates?: number
   /** Where the document in force (and an authority's state) persist. */
   dataDir: string
-  registry?: Registry
+  /** The node's registry. */
+  registry: Registry
   now?: () => number
   /** A peer broke the protocol or pushed a forged document (feed to reputation). */
   onViolation?: (peer: PeerId) => void

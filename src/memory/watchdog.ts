@@ -50,7 +50,8 @@ export interface MemoryWatchdogInit {
   sample?: () => MemorySample
   /** @default Date.now */
   now?: () => number
-  registry?: Registry
+  /** The node's registry. */
+  registry: Registry
   /** One line at each pressure change (a libp2p component logger fits). */
   log?: (formatter: string, ...args: unknown[]) => void
 }
@@ -88,7 +89,7 @@ export class MemoryWatchdog implements MemoryGuard {
     this.liveFloorBytes = Math.floor(this.lowBytes * LIVE_FLOOR_SHARE)
     this.sample = init.sample ?? (() => process.memoryUsage())
     this.now = init.now ?? Date.now
-    const registers = [init.registry ?? new Registry()]
+    const registers = [init.registry]
     // prom-client calls collect() with `this` bound to the metric, so the watchdog is reached through a name
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this

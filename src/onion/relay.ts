@@ -52,7 +52,8 @@ export interface OnionRelayInit {
   exits: ExitHandlerRegistry
   logger: ComponentLogger
   selfPeerId: PeerId
-  registry?: Registry
+  /** The node's registry: every metric of a node is on it. */
+  registry: Registry
   policy?: RelayPolicy
   /** @default 20000 */
   maxCircuits?: number
@@ -137,7 +138,7 @@ export class OnionRelay {
     this.init = init
     this.log = init.logger.forComponent('ghostnode:relay')
     this.now = init.now ?? Date.now
-    this.metrics = new RelayMetrics(init.registry ?? new Registry(), {
+    this.metrics = new RelayMetrics(init.registry, {
       circuits: () => this.circuits,
       links: () => init.links.all().length,
       queuedBytes: () => init.budget?.used ?? 0,

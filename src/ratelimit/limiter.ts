@@ -14,8 +14,8 @@ export interface RateLimiterInit {
   config?: RateLimitConfigInput
   /** Clock in epoch ms; must be wall-clock time when scores are persisted. @default Date.now */
   now?: () => number
-  /** Registry for the ratelimit/reputation metrics. @default a private Registry */
-  registry?: Registry
+  /** The node's registry, for the ratelimit/reputation metrics. */
+  registry: Registry
   /**
    * A tracker to share (e.g. one already loaded by the ScoreStore). When
    * given, its own config wins over `config.reputation`.
@@ -74,11 +74,11 @@ export class RateLimiter {
   private readonly metrics: RateLimitMetrics
   private readonly unsubscribe: Array<() => void>
 
-  constructor (init: RateLimiterInit = {}) {
+  constructor (init: RateLimiterInit) {
     this.config = resolveRateLimitConfig(init.config)
     this.now = init.now ?? Date.now
     this.reputation = init.reputation ?? new ReputationTracker({ config: this.config.reputation, now: this.now })
-    this.registry = init.registry ?? new Registry()
+    this.registry = init.registry
     const buckets: Partial<Record<LimitKind, KeyedBuckets>> = {}
     for (const kind of LIMIT_KINDS) {
       const limit = this.config.limits[kind]

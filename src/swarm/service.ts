@@ -79,7 +79,8 @@ export interface SwarmServiceInit {
   onShed?: () => void
   /** Misbehaviour on the swarm protocol (feeds reputation). */
   onViolation?: (peer: PeerId, violation: SwarmViolation) => void
-  registry?: Registry
+  /** The node's registry. */
+  registry: Registry
   now?: () => number
 }
 
@@ -122,7 +123,7 @@ export class SwarmService implements Startable {
     this.replicas = init.replicas ?? DEFAULT_REPLICATION_FACTOR
     this.membership = new SwarmMembership({ selfId, view: components.membership.view, vnodesPerNode: init.vnodesPerNode })
     this.tombstones = new Tombstones({ now })
-    this.metrics = new SwarmMetrics(init.registry ?? new Registry(), {
+    this.metrics = new SwarmMetrics(init.registry, {
       members: () => this.membership.ring.size,
       ready: () => this.sync.ready
     })

@@ -26,7 +26,7 @@ export class SwarmMetrics {
   readonly handoffs: Counter<'outcome'>
   readonly reconciles: Counter<'outcome'>
 
-  constructor (registry: Registry = new Registry(), sources: { members: () => number, ready: () => boolean } = { members: () => 0, ready: () => false }) {
+  constructor (registry: Registry, sources: { members: () => number, ready: () => boolean } = { members: () => 0, ready: () => false }) {
     this.requests = new Counter({
       name: 'ghostnode_swarm_requests_total',
       help: 'Client swarm requests executed at this exit, by op and outcome',

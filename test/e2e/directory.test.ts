@@ -8,6 +8,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { expect } from 'chai'
+import { Registry } from 'prom-client'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { generateX25519 } from '../../src/crypto/x25519.js'
 import { directoryService, type DirectoryInit, type DirectoryService } from '../../src/directory/directory.js'
@@ -38,7 +39,7 @@ interface Services extends Record<string, unknown> {
 }
 type Node = Libp2p<Services>
 
-interface NodeOptions extends DirectoryInit { dht?: boolean }
+type NodeOptions = Omit<DirectoryInit, 'verifier'> & { verifier?: NodeRecordVerifier, dht?: boolean }
 
 describe('directory', function () {
   this.timeout(20_000)
@@ -64,7 +65,7 @@ describe('directory', function () {
 
   async function createNode (options: NodeOptions = {}): Promise<Node> {
     const { dht, ...init } = options
-    const verifier = init.verifier ?? new NodeRecordVerifier({ now: clock.now })
+    const verifier = init.verifier ?? new NodeRecordVerifier({ now: clock.now, registry: new Registry() })
     const services: Record<string, any> = {
       identify: identify(),
       ping: ping(),
@@ -362,7 +363,7 @@ describe('directory records in the DHT', () => {
   it('refuses a record of a peer that is not a member before checking its signature', async () => {
     const key = await generateKeyPair('Ed25519')
     const record = await createNodeRecord(key, { addrs: [], onionKey: generateX25519().publicKey, epoch: Math.floor(Date.now() / DAY), validUntil: (Math.floor(Date.now() / DAY) + 1) * DAY, version: 1n, capabilities: ALL_CAPABILITIES })
-    const verifier = new NodeRecordVerifier()
+    const verifier = new NodeRecordVerifier({ registry: new Registry() })
     let member = false
     const validate = nodeRecordDhtValidators(verifier, () => member)['ghostnode-record']
     const dhtKey = nodeRecordDhtKey(record.peerId)

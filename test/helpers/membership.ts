@@ -1,3 +1,4 @@
+import { Registry } from 'prom-client'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ALL_MEMBER_FLAGS, DocumentKind } from '../../src/membership/constants.js'
@@ -82,7 +83,7 @@ export function testMembership (authority: TestAuthority, now: () => number = Da
     view,
     isAuthority: false,
     intervalMs: 60_000,
-    metrics: new MembershipMetrics(undefined, { members: () => view.size, period: () => view.period }),
+    metrics: new MembershipMetrics(new Registry(), { members: () => view.size, period: () => view.period }),
     setOwnRecord: () => {},
     observeCandidate: () => false,
     authorityPeers: () => []

@@ -80,7 +80,7 @@ describe('MemoryWatchdog', () => {
   it('leaves pressure when RSS stays up but little of it is live any more, after a minimum time', () => {
     // freed memory is kept by V8 and the allocator and reused: RSS need not fall for the node to be safe
     const f = fakes()
-    const watchdog = new MemoryWatchdog({ maxRssBytes: 512 * MB, highWatermark: 0.85, lowWatermark: 0.75, sample: f.sampler, now: f.now })
+    const watchdog = new MemoryWatchdog({ registry: new Registry(), maxRssBytes: 512 * MB, highWatermark: 0.85, lowWatermark: 0.75, sample: f.sampler, now: f.now })
     f.sample.rss = 450 * MB
     f.sample.heapUsed = 250 * MB
     f.sample.external = 150 * MB
@@ -105,7 +105,7 @@ describe('MemoryWatchdog', () => {
 
   it('does not enter pressure for RSS that is mostly kept pages', () => {
     const f = fakes()
-    const watchdog = new MemoryWatchdog({ maxRssBytes: 512 * MB, highWatermark: 0.85, lowWatermark: 0.75, sample: f.sampler, now: f.now })
+    const watchdog = new MemoryWatchdog({ registry: new Registry(), maxRssBytes: 512 * MB, highWatermark: 0.85, lowWatermark: 0.75, sample: f.sampler, now: f.now })
     f.sample.rss = 480 * MB
     f.sample.heapUsed = 100 * MB
     f.sample.external = 50 * MB
@@ -129,7 +129,7 @@ describe('MemoryWatchdog', () => {
   it('samples on its own timer once started, and stop() lifts pressure', async () => {
     const f = fakes()
     const budget = new MemoryBudget(64 * MB)
-    const watchdog = new MemoryWatchdog({ maxRssBytes: 512 * MB, checkIntervalMs: 10, budget, sample: f.sampler, now: f.now })
+    const watchdog = new MemoryWatchdog({ registry: new Registry(), maxRssBytes: 512 * MB, checkIntervalMs: 10, budget, sample: f.sampler, now: f.now })
     const clock = install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] })
     try {
       watchdog.start()

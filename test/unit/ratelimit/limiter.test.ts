@@ -99,7 +99,7 @@ describe('RateLimiter', () => {
   })
 
   it('divides the cost of shared keys by the caller\'s weight', () => {
-    const rl = new RateLimiter({ now: clock.now, config: { limits: { deposit: { ratePerSecond: 1, burst: 20 } }, reputation: FAST_REWARDS } })
+    const rl = new RateLimiter({ registry: new Registry(), now: clock.now, config: { limits: { deposit: { ratePerSecond: 1, burst: 20 } }, reputation: FAST_REWARDS } })
     rl.penalize('low', 'malformed_cell')
     rl.penalize('low', 'malformed_cell')
     rl.reward('high', 20)
@@ -109,7 +109,7 @@ describe('RateLimiter', () => {
   })
 
   it('limits connection attempts per prefix without tracking unknown peers', () => {
-    const rl = new RateLimiter({ now: clock.now })
+    const rl = new RateLimiter({ registry: new Registry(), now: clock.now })
     expect(allowedCount(rl, 'connection', 'ip4:192.0.2.0/24')).to.equal(20)
     expect(rl.check('connection', 'ip4:198.51.100.0/24').allowed).to.equal(true)
     expect(rl.reputation.size).to.equal(0)
@@ -122,7 +122,7 @@ describe('RateLimiter', () => {
   })
 
   it('keeps bucket and peer maps bounded under 100,000 distinct keys', () => {
-    const rl = new RateLimiter({ now: clock.now, config: { limits: { swarm: { ratePerSecond: 1, burst: 1 } } } })
+    const rl = new RateLimiter({ registry: new Registry(), now: clock.now, config: { limits: { swarm: { ratePerSecond: 1, burst: 1 } } } })
     for (let i = 0; i < 100_000; i++) {
       rl.check('swarm', `peer-${i}`, 1)
       rl.check('swarm', `peer-${i}`, 1)
@@ -134,7 +134,7 @@ describe('RateLimiter', () => {
 
   it('shares a tracker passed in, keeping its config', () => {
     const reputation = new ReputationTracker({ now: clock.now, config: { banThresholdScore: 45, scoreAfterBan: 46 } })
-    const rl = new RateLimiter({ now: clock.now, reputation })
+    const rl = new RateLimiter({ registry: new Registry(), now: clock.now, reputation })
     rl.penalize('p', 'malformed_cell')
     expect(reputation.isBanned('p')).to.equal(true)
     expect(rl.check('swarm', 'p').allowed).to.equal(false)

@@ -68,8 +68,8 @@ describe('rate limit metrics', () => {
   })
 
   it('uses a private registry when none is injected', async () => {
-    const a = new RateLimiter({ now: clock.now })
-    const b = new RateLimiter({ now: clock.now })
+    const a = new RateLimiter({ registry: new Registry(), now: clock.now })
+    const b = new RateLimiter({ registry: new Registry(), now: clock.now })
     expect(a.registry).to.not.equal(b.registry)
     expect((await a.registry.getMetricsAsJSON()).length).to.equal(5)
   })
