@@ -41,7 +41,7 @@ export interface SelectedPath<T extends PathCandidate> {
 }
 
 /** Candidate checks a strict search may spend before it concludes the network rule cannot be met. */
-const STRICT_SEARCH_BUDGET = 20_000
+export const STRICT_SEARCH_BUDGET = 20_000
 const IP6_CODE = 41
 
 /**
