@@ -24,13 +24,10 @@
  * stdout: one JSON object per line, the last with "final": true.
  */
 import { parseArgs } from 'node:util'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import { tcp } from '@libp2p/tcp'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { type Libp2p } from 'libp2p'
+import { attackerNode } from './attacker-node.js'
 import { loadIdentity } from '../../src/identity/key-file.js'
 import { MAX_SWARM_FRAME_BYTES, SWARM_PROTOCOL, SwarmOp, type OwnerAuth } from '../../src/swarm/peer/protocol.js'
 import { createRecord } from '../../src/swarm/record-codec.js'
@@ -74,17 +71,6 @@ async function attack (node: Libp2p, target: Multiaddr, mailbox: Uint8Array, put
   }
 }
 
-async function newNode (privateKey: Awaited<ReturnType<typeof generateKeyPair>>): Promise<Libp2p> {
-  return createLibp2p({
-    privateKey,
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify() }
-  })
-}
-
 const STREAMS_PER_CONNECTION = 4
 const PIN_CHUNK_BYTES = 64 * 1024
 
@@ -99,7 +85,7 @@ async function pinFrames (identity: Awaited<ReturnType<typeof generateKeyPair>>,
   const pins: Array<Promise<void>> = []
   try {
     for (let c = 0; c < connections; c++) {
-      const node = await newNode(fresh ? await generateKeyPair('Ed25519') : identity)
+      const node = await attackerNode(fresh ? await generateKeyPair('Ed25519') : identity, { peer: true })
       nodes.push(node)
       for (let s = 0; s < STREAMS_PER_CONNECTION; s++) {
         pins.push((async () => {
@@ -170,7 +156,7 @@ async function main (): Promise<void> {
     const [timestamp, signature] = values['replay-delete-all'].split(':')
     replay = { timestamp: Number(timestamp), signature: Uint8Array.from(Buffer.from(signature, 'hex')) }
   }
-  const node = await newNode(identity.privateKey)
+  const node = await attackerNode(identity.privateKey, { peer: true })
   try {
     const results: TargetResult[] = []
     for (const target of targets) {

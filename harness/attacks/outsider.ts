@@ -31,15 +31,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { identify } from '@libp2p/identify'
-import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p, type Libp2p } from 'libp2p'
+import { type Libp2p } from 'libp2p'
+import { attackerNode } from './attacker-node.js'
 import { generateX25519 } from '../../src/crypto/x25519.js'
 import { DIRECTORY_PROTOCOL, DirectoryRequestKind, DirectoryStatus, decodeRequest, encodeGetHeader, encodeRequest, decodeStatus } from '../../src/directory/protocol.js'
 import { ALL_CAPABILITIES, createNodeRecord } from '../../src/directory/node-record.js'
@@ -154,17 +151,6 @@ async function forgeDocument (node: Libp2p, target: Multiaddr, stolen: PrivateKe
   print({ event: 'forge-document', final: true, peerId: self.peerId, period: current.period + 1, signers: 1, status: MembershipStatus[pushed.status] })
 }
 
-async function plainNode (privateKey: PrivateKey): Promise<Libp2p> {
-  return createLibp2p({
-    privateKey,
-    addresses: { listen: [] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionMonitor: { enabled: false }
-  })
-}
-
 /** Dials at once from the idle attacker: under the target's cap on handshakes per prefix, so none is refused for that. */
 const IDLE_DIAL_CONCURRENCY = 6
 
@@ -190,7 +176,7 @@ async function idleConnections (target: Multiaddr, connections: number, seconds:
     await Promise.all(Array.from({ length: IDLE_DIAL_CONCURRENCY }, async () => {
       while (next < connections) {
         next++
-        const node = await plainNode(await generateKeyPair('Ed25519'))
+        const node = await attackerNode(await generateKeyPair('Ed25519'), { peer: false })
         nodes.push(node)
         try {
           const conn = await node.dial(target, { signal: AbortSignal.timeout(10_000) })
@@ -210,7 +196,7 @@ async function idleConnections (target: Multiaddr, connections: number, seconds:
 
 /** One connection, `streams` streams each asking for a protocol the target does not speak. */
 async function negotiate (target: Multiaddr, streams: number): Promise<void> {
-  const node = await plainNode(await generateKeyPair('Ed25519'))
+  const node = await attackerNode(await generateKeyPair('Ed25519'), { peer: false })
   const outcomes: Record<string, number> = {}
   const started = performance.now()
   try {
@@ -257,14 +243,7 @@ async function main (): Promise<void> {
   // forging a document, it speaks as the authority whose key it stole (a push from a stranger is never read)
   const stolen = mode === 'forge-document' ? (await loadIdentity(values['authority-dir'] ?? ''))?.privateKey : undefined
   if (mode === 'forge-document' && stolen == null) throw new Error('--authority-dir must hold an identity key')
-  const node = await createLibp2p({
-    privateKey: stolen ?? key,
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify() }
-  })
+  const node = await attackerNode(stolen ?? key, { peer: true })
   try {
     if (mode === 'swarm') {
       if (values.mailbox == null) throw new Error('--mailbox <64 hex> is required')

@@ -77,15 +77,7 @@ export class ConnectionSlots {
         open = open.filter(c => c !== victim)
       }
     }
-    const soft = Math.floor(this.init.max * CONNECTION_PRUNE_SHARE)
-    if (open.length >= soft) {
-      const strangers = open.filter(c => !this.init.isMember(c.remotePeer))
-      const victim = this.idlest(strangers) ?? this.idlest(open)
-      if (victim !== undefined) {
-        victim.close()
-        this.pruned.inc({ reason: 'capacity' })
-      }
-    }
+    if (open.length >= this.soft) this.pruneOne(open)
     return 'admit'
   }
 
@@ -96,18 +88,29 @@ export class ConnectionSlots {
    * having to get in first (at connections.max libp2p refuses before asking).
    */
   sweep (open: SlotConnection[]): number {
-    const soft = Math.floor(this.init.max * CONNECTION_PRUNE_SHARE)
-    let left = [...open]
+    let left = open
     let closed = 0
-    while (left.length >= soft) {
-      const victim = this.idlest(left.filter(c => !this.init.isMember(c.remotePeer))) ?? this.idlest(left)
+    while (left.length >= this.soft) {
+      const victim = this.pruneOne(left)
       if (victim === undefined) break
-      victim.close()
-      this.pruned.inc({ reason: 'capacity' })
       left = left.filter(c => c !== victim)
       closed++
     }
     return closed
+  }
+
+  /** Where pruning for capacity starts: CONNECTION_PRUNE_SHARE of connections.max. */
+  private get soft (): number {
+    return Math.floor(this.init.max * CONNECTION_PRUNE_SHARE)
+  }
+
+  /** Closes the idlest connection, a stranger's if any is idle, else a member's; returns it. */
+  private pruneOne (open: SlotConnection[]): SlotConnection | undefined {
+    const victim = this.idlest(open.filter(c => !this.init.isMember(c.remotePeer))) ?? this.idlest(open)
+    if (victim === undefined) return undefined
+    victim.close()
+    this.pruned.inc({ reason: 'capacity' })
+    return victim
   }
 
   /** The connection with no stream open that has been open longest past the grace period. */
