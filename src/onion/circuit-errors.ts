@@ -58,7 +58,7 @@ export class CircuitLimitError extends GhostnodeError {
 export class ExitError extends GhostnodeError {
   readonly status: number
   constructor (status: number, message: string) {
-    super(message, 'ERR_EXIT_STATUS')
+    super(message, 'ERR_EXIT_REPLIED_ERROR')
     this.status = status
   }
 }

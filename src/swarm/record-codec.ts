@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto'
 import {
   InvalidRecordError,
-  MalformedRecordError,
+  MalformedStoredRecordError,
   RecordHashMismatchError,
   UnsupportedRecordVersionError
 } from './store/errors.js'
@@ -143,16 +143,16 @@ export function encodeRecord (record: SwarmRecord): Uint8Array {
  */
 export function decodeRecord (bytes: Uint8Array): SwarmRecord {
   if (!(bytes instanceof Uint8Array) || bytes.byteLength < 1) {
-    throw new MalformedRecordError('empty record')
+    throw new MalformedStoredRecordError('empty record')
   }
   if (bytes[0] !== RECORD_ENCODING_VERSION) throw new UnsupportedRecordVersionError(bytes[0])
   if (bytes.byteLength < RECORD_HEADER_BYTES) {
-    throw new MalformedRecordError(`record of ${bytes.byteLength} bytes is shorter than its ${RECORD_HEADER_BYTES}-byte header`)
+    throw new MalformedStoredRecordError(`record of ${bytes.byteLength} bytes is shorter than its ${RECORD_HEADER_BYTES}-byte header`)
   }
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const dataLength = view.readUInt32BE(83)
   if (dataLength !== bytes.byteLength - RECORD_HEADER_BYTES) {
-    throw new MalformedRecordError(`data length field ${dataLength} does not match the ${bytes.byteLength - RECORD_HEADER_BYTES} bytes present`)
+    throw new MalformedStoredRecordError(`data length field ${dataLength} does not match the ${bytes.byteLength - RECORD_HEADER_BYTES} bytes present`)
   }
   return {
     mailbox: bytes.subarray(1, 33),
@@ -171,6 +171,6 @@ export function writeU64 (out: Buffer, offset: number, value: number): void {
 
 function readU64 (view: Buffer, offset: number, field: string): number {
   const high = view.readUInt32BE(offset)
-  if (high > MAX_SAFE_HIGH_WORD) throw new MalformedRecordError(`${field} exceeds 2^53 - 1`)
+  if (high > MAX_SAFE_HIGH_WORD) throw new MalformedStoredRecordError(`${field} exceeds 2^53 - 1`)
   return high * TWO_POW_32 + view.readUInt32BE(offset + 4)
 }

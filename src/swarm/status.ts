@@ -1,7 +1,7 @@
 import { ExitStatus } from '../onion/exit.js'
 import {
-  InvalidCursorError, InvalidRecordError, InvalidRequestError, MailboxFullError, MalformedRecordError, MessageTooLargeError,
-  NodeFullError, RecordExpiredError, RecordHashMismatchError, TtlOutOfBoundsError, UnsupportedRecordVersionError
+  InvalidCursorError, InvalidRecordError, InvalidRequestError, MailboxFullError, MalformedStoredRecordError, StoredMessageTooLargeError,
+  NodeFullError, StoredRecordExpiredError, RecordHashMismatchError, TtlOutOfBoundsError, UnsupportedRecordVersionError
 } from './store/errors.js'
 import {
   BadSignatureError, QuorumFailedError, ReplayedRequestError, StaleTimestampError, SwarmBusyError, SwarmNotReadyError, SwarmPeerStatusError,
@@ -84,15 +84,15 @@ export function peerStatusName (status: number): string {
 
 /** The swarm status (≥ 16) of a typed error, if it has one. */
 export function swarmStatusOf (err: unknown): number | undefined {
-  if (err instanceof MessageTooLargeError) return SwarmStatus.MESSAGE_TOO_LARGE
+  if (err instanceof StoredMessageTooLargeError) return SwarmStatus.MESSAGE_TOO_LARGE
   if (err instanceof TtlOutOfBoundsError) return SwarmStatus.TTL_OUT_OF_BOUNDS
   if (err instanceof MailboxFullError) return SwarmStatus.MAILBOX_FULL
   if (err instanceof NodeFullError) return SwarmStatus.NODE_FULL
   if (err instanceof BadSignatureError) return SwarmStatus.BAD_SIGNATURE
   if (err instanceof StaleTimestampError) return SwarmStatus.STALE_TIMESTAMP
   if (err instanceof QuorumFailedError) return SwarmStatus.QUORUM_FAILED
-  if (err instanceof RecordExpiredError || err instanceof RecordHashMismatchError || err instanceof InvalidRecordError ||
-    err instanceof MalformedRecordError || err instanceof UnsupportedRecordVersionError) return SwarmStatus.INVALID_RECORD
+  if (err instanceof StoredRecordExpiredError || err instanceof RecordHashMismatchError || err instanceof InvalidRecordError ||
+    err instanceof MalformedStoredRecordError || err instanceof UnsupportedRecordVersionError) return SwarmStatus.INVALID_RECORD
   if (err instanceof InvalidCursorError) return SwarmStatus.INVALID_CURSOR
   if (err instanceof SwarmUnavailableError) return SwarmStatus.SWARM_UNAVAILABLE
   if (err instanceof ReplayedRequestError) return SwarmStatus.REPLAYED
@@ -127,7 +127,7 @@ export function exitStatusOf (err: unknown): number {
  */
 export function errorOfPeerStatus (status: number, message: string): Error {
   switch (status) {
-    case SwarmStatus.MESSAGE_TOO_LARGE: return Object.assign(new MessageTooLargeError(0, 0), { message })
+    case SwarmStatus.MESSAGE_TOO_LARGE: return Object.assign(new StoredMessageTooLargeError(0, 0), { message })
     case SwarmStatus.TTL_OUT_OF_BOUNDS: return Object.assign(new TtlOutOfBoundsError(0, 0, 0), { message })
     case SwarmStatus.MAILBOX_FULL: return Object.assign(new MailboxFullError('bytes', 0), { message })
     case SwarmStatus.NODE_FULL: return Object.assign(new NodeFullError(0), { message })

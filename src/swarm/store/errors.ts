@@ -1,12 +1,12 @@
 import { GhostnodeError } from '../../errors.js'
 
 /** A record's `data` is larger than the store's maximum message size. */
-export class MessageTooLargeError extends GhostnodeError {
+export class StoredMessageTooLargeError extends GhostnodeError {
   readonly sizeBytes: number
   readonly maxBytes: number
 
   constructor (sizeBytes: number, maxBytes: number) {
-    super(`message of ${sizeBytes} bytes exceeds the ${maxBytes}-byte limit`, 'ERR_MESSAGE_TOO_LARGE')
+    super(`message of ${sizeBytes} bytes exceeds the ${maxBytes}-byte limit`, 'ERR_STORED_MESSAGE_TOO_LARGE')
     this.sizeBytes = sizeBytes
     this.maxBytes = maxBytes
   }
@@ -23,9 +23,9 @@ export class TtlOutOfBoundsError extends GhostnodeError {
 }
 
 /** A record's expiry has already passed; nothing worth storing. */
-export class RecordExpiredError extends GhostnodeError {
+export class StoredRecordExpiredError extends GhostnodeError {
   constructor (expiry: number, now: number) {
-    super(`record expired at ${expiry}, now is ${now}`, 'ERR_RECORD_EXPIRED')
+    super(`record expired at ${expiry}, now is ${now}`, 'ERR_STORED_RECORD_EXPIRED')
   }
 }
 
@@ -64,9 +64,9 @@ export class RecordHashMismatchError extends GhostnodeError {
 }
 
 /** Bytes handed to the record decoder are not a well-formed record. */
-export class MalformedRecordError extends GhostnodeError {
+export class MalformedStoredRecordError extends GhostnodeError {
   constructor (message: string) {
-    super(message, 'ERR_MALFORMED_RECORD')
+    super(message, 'ERR_MALFORMED_STORED_RECORD')
   }
 }
 

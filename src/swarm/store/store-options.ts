@@ -4,7 +4,7 @@ import {
   DEFAULT_MAX_TTL_MS, DEFAULT_MIN_TTL_MS, DEFAULT_NODE_QUOTA_BYTES, DEFAULT_SWEEP_BATCH_RECORDS
 } from '../constants.js'
 import {
-  InvalidRequestError, MessageTooLargeError, RecordExpiredError, TtlOutOfBoundsError
+  InvalidRequestError, StoredMessageTooLargeError, StoredRecordExpiredError, TtlOutOfBoundsError
 } from './errors.js'
 import {
   HASH_BYTES, MAILBOX_BYTES, NAMESPACE_MAX, NAMESPACE_MIN, checkRecordHash, checkRecordShape, type SwarmRecord
@@ -120,10 +120,10 @@ export function resolveLimits (init: MessageStoreInit): StoreLimits {
 export function checkPut (record: SwarmRecord, limits: StoreLimits, now: number): void {
   checkRecordShape(record)
   const { minTtlMs, maxTtlMs, clockSkewMs, maxMessageBytes } = limits
-  if (record.data.byteLength > maxMessageBytes) throw new MessageTooLargeError(record.data.byteLength, maxMessageBytes)
+  if (record.data.byteLength > maxMessageBytes) throw new StoredMessageTooLargeError(record.data.byteLength, maxMessageBytes)
   const ttl = record.expiry - record.timestamp
   if (ttl < minTtlMs || ttl > maxTtlMs) throw new TtlOutOfBoundsError(ttl, minTtlMs, maxTtlMs)
-  if (record.expiry <= now) throw new RecordExpiredError(record.expiry, now)
+  if (record.expiry <= now) throw new StoredRecordExpiredError(record.expiry, now)
   // A future-dated timestamp must not buy a lifetime beyond the maximum TTL.
   if (record.expiry - now > maxTtlMs + clockSkewMs) throw new TtlOutOfBoundsError(record.expiry - now, minTtlMs, maxTtlMs)
   checkRecordHash(record)

@@ -4,7 +4,7 @@ import { expect } from 'chai'
 import { Registry } from 'prom-client'
 import { SwarmCoordinator, mergePages } from '../../../src/swarm/coordinator.js'
 import { MailboxKey } from '../../../src/swarm/auth.js'
-import { MailboxFullError, MessageTooLargeError, TtlOutOfBoundsError } from '../../../src/swarm/store/errors.js'
+import { MailboxFullError, StoredMessageTooLargeError, TtlOutOfBoundsError } from '../../../src/swarm/store/errors.js'
 import { createRecord, type SwarmRecord } from '../../../src/swarm/record-codec.js'
 import { LocalReplica } from '../../../src/swarm/replica.js'
 import { HashRing } from '../../../src/swarm/ring.js'
@@ -122,7 +122,7 @@ describe('swarm/coordinator', () => {
       let asked = 0
       const counting = { put: async (r: SwarmRecord) => { asked++; return { stored: true, expiry: r.expiry } } }
       const c = coordinator({ a: counting, b: counting }, 0, 16)
-      expect(await c.store({ mailbox, namespace: 0, ttlMs: 60_000, data: new Uint8Array(17) }).catch(e => e)).to.be.instanceOf(MessageTooLargeError)
+      expect(await c.store({ mailbox, namespace: 0, ttlMs: 60_000, data: new Uint8Array(17) }).catch(e => e)).to.be.instanceOf(StoredMessageTooLargeError)
       expect(await c.store({ mailbox, namespace: 0, ttlMs: 1_000, data: Uint8Array.of(1) }).catch(e => e)).to.be.instanceOf(TtlOutOfBoundsError)
       expect(asked).to.equal(0)
       expect(store.stats().records).to.equal(0)

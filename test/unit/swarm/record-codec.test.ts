@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { expect } from 'chai'
 import { GhostnodeError } from '../../../src/errors.js'
 import {
-  InvalidRecordError, MalformedRecordError, RecordHashMismatchError, UnsupportedRecordVersionError
+  InvalidRecordError, MalformedStoredRecordError, RecordHashMismatchError, UnsupportedRecordVersionError
 } from '../../../src/swarm/store/errors.js'
 import {
   RECORD_HEADER_BYTES, checkRecordHash, createRecord, decodeRecord, encodeRecord, recordHash, type SwarmRecord
@@ -49,16 +49,16 @@ describe('swarm/record-codec', () => {
 
   it('throws typed errors on truncated, oversized and foreign-version input', () => {
     const good = Buffer.from(encodeRecord(sample()))
-    expect(() => decodeRecord(new Uint8Array(0))).to.throw(MalformedRecordError)
-    expect(() => decodeRecord(good.subarray(0, 40))).to.throw(MalformedRecordError)
-    expect(() => decodeRecord(good.subarray(0, good.length - 1))).to.throw(MalformedRecordError)
-    expect(() => decodeRecord(Buffer.concat([good, Buffer.from([0])]))).to.throw(MalformedRecordError)
+    expect(() => decodeRecord(new Uint8Array(0))).to.throw(MalformedStoredRecordError)
+    expect(() => decodeRecord(good.subarray(0, 40))).to.throw(MalformedStoredRecordError)
+    expect(() => decodeRecord(good.subarray(0, good.length - 1))).to.throw(MalformedStoredRecordError)
+    expect(() => decodeRecord(Buffer.concat([good, Buffer.from([0])]))).to.throw(MalformedStoredRecordError)
     const v2 = Buffer.from(good)
     v2[0] = 2
     expect(() => decodeRecord(v2)).to.throw(UnsupportedRecordVersionError).with.property('version', 2)
     const huge = Buffer.from(good)
     huge.writeUInt32BE(0xffffffff, 35)
-    expect(() => decodeRecord(huge)).to.throw(MalformedRecordError, /timestamp/)
+    expect(() => decodeRecord(huge)).to.throw(MalformedStoredRecordError, /timestamp/)
   })
 
   it('never throws anything but a typed error on random garbage', () => {

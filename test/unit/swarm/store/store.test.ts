@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { expect } from 'chai'
 import { Registry } from 'prom-client'
 import {
-  InvalidCursorError, MailboxFullError, MessageTooLargeError, NodeFullError, RecordExpiredError,
+  InvalidCursorError, MailboxFullError, StoredMessageTooLargeError, NodeFullError, StoredRecordExpiredError,
   RecordHashMismatchError, TtlOutOfBoundsError
 } from '../../../../src/swarm/store/errors.js'
 import { createRecord, type SwarmRecord } from '../../../../src/swarm/record-codec.js'
@@ -154,7 +154,7 @@ describe('swarm/store', () => {
 
   it('rejects an oversize message and stores nothing', async () => {
     const err = await store.put(rec(1, { size: 64 * 1024 + 1 })).catch(e => e)
-    expect(err).to.be.instanceOf(MessageTooLargeError).with.property('code', 'ERR_MESSAGE_TOO_LARGE')
+    expect(err).to.be.instanceOf(StoredMessageTooLargeError).with.property('code', 'ERR_STORED_MESSAGE_TOO_LARGE')
     expect(store.stats().records).to.equal(0)
     expect(await metric('ghostnode_swarm_store_ops_total', { op: 'put', outcome: 'rejected' })).to.equal(1)
   })
@@ -169,7 +169,7 @@ describe('swarm/store', () => {
 
   it('rejects a record that has already expired', async () => {
     const err = await store.put(rec(1, { timestamp: T0 - HOUR, ttlMs: 20_000 })).catch(e => e)
-    expect(err).to.be.instanceOf(RecordExpiredError)
+    expect(err).to.be.instanceOf(StoredRecordExpiredError)
     expect(store.stats().records).to.equal(0)
   })
 
