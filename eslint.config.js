@@ -20,6 +20,11 @@ export default tseslint.config(
     }
   },
   {
+    // in the node and the client a fire-and-forget promise needs its own .catch: `void` alone is not enough
+    files: ['src/**/*.ts'],
+    rules: { '@typescript-eslint/no-floating-promises': ['error', { ignoreVoid: false }] }
+  },
+  {
     // tests, benchmarks, fuzz targets and their shared harness build hostile and partial objects on purpose
     files: ['test/**/*.ts', 'bench/**/*.ts', 'fuzz/**/*.ts', 'harness/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' }

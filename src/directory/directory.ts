@@ -1,3 +1,4 @@
+import { inBackground } from '../background.js'
 import { randomInt } from 'node:crypto'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -96,22 +97,22 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
 
   /** The onion keys are loaded only once every service has started. */
   async afterStart (): Promise<void> {
-    this.unsubscribeRotate = this.components.onionKeys.onRotate(() => { void this.publishLogged('key rotation') })
+    this.unsubscribeRotate = this.components.onionKeys.onRotate(() => { inBackground('publishing the record after a key rotation', this.publishLogged('key rotation'), this.log) })
     await this.publishLogged('start')
     // Nodes starting together see each other's first (address-less) records, or none
     // yet: a few early rounds fill the directory without waiting a whole interval.
     // The later ones wait out the peers' minimum serve interval.
     for (const delayMs of STARTUP_REFRESH_DELAYS_MS) {
       if (delayMs >= this.init.fetchIntervalMs) break
-      const timer = setTimeout(() => { void this.refresh() }, delayMs)
+      const timer = setTimeout(() => { inBackground('directory refresh', this.refresh(), this.log) }, delayMs)
       timer.unref?.()
       this.timers.push(timer)
     }
-    this.every(this.init.fetchIntervalMs, () => { void this.refresh() })
+    this.every(this.init.fetchIntervalMs, () => { inBackground('directory refresh', this.refresh(), this.log) })
     this.every(this.init.sweepIntervalMs, () => { this.sweep() })
-    this.every(this.init.dhtRepublishIntervalMs, () => { void this.publishToDht(true) })
+    this.every(this.init.dhtRepublishIntervalMs, () => { inBackground('DHT republish', this.publishToDht(true), this.log) })
     // until the network admits this node (or while its admitted record is not its newest), the authorities must hear of it
-    this.every(Math.max(1_000, this.components.membership.intervalMs), () => { void this.offerToAuthorities() })
+    this.every(Math.max(1_000, this.components.membership.intervalMs), () => { inBackground('offering the record to the authorities', this.offerToAuthorities(), this.log) })
   }
 
   async stop (): Promise<void> {
@@ -196,10 +197,10 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     this.publishedAddrs = addrs.map(a => a.toString()).join(' ')
     this.accept(record)
     this.components.membership.setOwnRecord(candidateOf(record))
-    if (!this.isAdmittedAsIs(record)) void this.offerToAuthorities()
+    if (!this.isAdmittedAsIs(record)) inBackground('offering the record to the authorities', this.offerToAuthorities(), this.log)
     this.log('published own record version %s (epoch %d, %d addresses)', version, key.epoch, addrs.length)
-    void this.pushToPeers(record)
-    void this.publishToDht()
+    inBackground('pushing the record to peers', this.pushToPeers(record), this.log)
+    inBackground('DHT publish', this.publishToDht(), this.log)
     return record
   }
 
@@ -436,10 +437,10 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     const self = this.components.peerId.toString()
     if (own != null && added.includes(self)) {
       // admitted: now the others will take our record
-      void this.pushToPeers(own)
-      void this.publishToDht(true)
+      inBackground('pushing the record to peers', this.pushToPeers(own), this.log)
+      inBackground('DHT publish', this.publishToDht(true), this.log)
     }
-    if (missing.length > 0 && this.shutdown != null) void this.findMissing(missing.filter(id => id !== self))
+    if (missing.length > 0 && this.shutdown != null) inBackground('looking up missing member records', this.findMissing(missing.filter(id => id !== self)), this.log)
   }
 
   private async findMissing (ids: string[]): Promise<void> {
@@ -514,10 +515,10 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     }
     if (this.dirPeers.has(key) || this.shutdown == null) return
     this.dirPeers.set(key, peerId)
-    void this.fetchLogged(peerId).then(async () => {
+    inBackground('fetching the directory of a new peer', this.fetchLogged(peerId).then(async () => {
       // by now the DHT has met this peer too, so a pending put has somewhere to go
       if (this.dhtPublishedVersion !== this.ownRecord()?.version) await this.publishToDht()
-    })
+    }), this.log)
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {

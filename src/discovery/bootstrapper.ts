@@ -1,3 +1,4 @@
+import { inBackground } from '../background.js'
 import { KEEP_ALIVE } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
@@ -79,7 +80,7 @@ export class Bootstrapper implements Startable {
   /** Dials only once the transports listen, so a dial-back works. */
   afterStart (): void {
     for (const target of this.targets.values()) {
-      void this.dial(target)
+      inBackground('bootstrap dial', this.dial(target), this.log)
     }
   }
 
@@ -94,7 +95,7 @@ export class Bootstrapper implements Startable {
 
   private schedule (target: Target, delayMs: number): void {
     clearTimeout(target.timer)
-    target.timer = setTimeout(() => { void this.dial(target) }, delayMs)
+    target.timer = setTimeout(() => { inBackground('bootstrap dial', this.dial(target), this.log) }, delayMs)
     target.timer.unref?.()
   }
 

@@ -1,3 +1,4 @@
+import { inBackground } from '../background.js'
 import type { ComponentLogger, Libp2pEvents, Logger, PeerId, PeerInfo, PeerRouting, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 
@@ -42,11 +43,11 @@ export class PeerConnector implements Startable {
   private readonly dialing = new Set<string>()
   private readonly onConnect = (): void => {
     // the first connection gives the DHT someone to ask
-    if (this.components.connectionManager.getConnections().length === 1) void this.lookup()
+    if (this.components.connectionManager.getConnections().length === 1) inBackground('peer lookup', this.lookup(), this.log)
   }
 
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
-    void this.maybeDial(evt.detail)
+    inBackground('dialing a discovered peer', this.maybeDial(evt.detail), this.log)
   }
 
   constructor (components: PeerConnectorComponents, init: PeerConnectorInit = {}) {
@@ -68,7 +69,7 @@ export class PeerConnector implements Startable {
   }
 
   afterStart (): void {
-    this.timer = setInterval(() => { void this.lookup() }, this.intervalMs)
+    this.timer = setInterval(() => { inBackground('peer lookup', this.lookup(), this.log) }, this.intervalMs)
     this.timer.unref?.()
   }
 

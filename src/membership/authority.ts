@@ -1,3 +1,4 @@
+import { inBackground } from '../background.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { runAdmission, type AdmissionPolicy, type AdmissionRound, type CandidateRecord } from './admission.js'
 import {
@@ -259,7 +260,7 @@ export class Authority {
       .filter(r => (this.state.peers[r.peerId]?.lastProbe ?? 0) <= now - this.init.intervalMs)
     for (const r of due.slice(0, Math.max(0, PROBE_CONCURRENCY - this.probing.size))) {
       this.probing.add(r.peerId)
-      void this.probe(r).finally(() => { this.probing.delete(r.peerId) })
+      inBackground('probing a candidate relay', this.probe(r).finally(() => { this.probing.delete(r.peerId) }), this.init.log)
     }
   }
 

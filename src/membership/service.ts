@@ -1,3 +1,4 @@
+import { inBackground } from '../background.js'
 import { randomInt } from 'node:crypto'
 import { join } from 'node:path'
 import { readFile } from 'node:fs/promises'
@@ -191,10 +192,10 @@ export class MembershipService implements Startable {
   afterStart (): void {
     const tickMs = Math.min(5_000, Math.max(250, Math.floor(this.intervalMs / 8)))
     if (this.authority != null) {
-      this.every(tickMs, () => { void this.tick() })
-      void this.tick()
+      this.every(tickMs, () => { inBackground('authority tick', this.tick(), this.log) })
+      inBackground('authority tick', this.tick(), this.log)
     }
-    this.every(Math.max(1_000, Math.floor(this.intervalMs / 2)), () => { void this.fetchRound() })
+    this.every(Math.max(1_000, Math.floor(this.intervalMs / 2)), () => { inBackground('membership fetch round', this.fetchRound(), this.log) })
     this.every(Math.min(10_000, tickMs * 4), () => { this.view.expire() })
   }
 
@@ -252,7 +253,7 @@ export class MembershipService implements Startable {
     if (outcome === 'adopted') {
       this.log('membership period %d in force: %d members (via %s)', this.view.period, this.view.size, via)
       this.persist(bytes)
-      void this.gossip(bytes, from)
+      inBackground('membership gossip', this.gossip(bytes, from), this.log)
     }
     return outcome
   }

@@ -1,3 +1,4 @@
+import { inBackground } from '../background.js'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
@@ -35,7 +36,7 @@ export class HttpServer {
 
   async start (): Promise<void> {
     if (this.server != null) return
-    const server = createServer((req, res) => { void this.handle(req, res) })
+    const server = createServer((req, res) => { inBackground('HTTP request', this.handle(req, res)) })
     server.maxConnections = MAX_HTTP_CONNECTIONS
     server.requestTimeout = HTTP_TIMEOUT_MS
     server.headersTimeout = HTTP_TIMEOUT_MS

@@ -1,3 +1,4 @@
+import { inBackground } from '../background.js'
 import { randomInt } from 'node:crypto'
 import { CellDecoder, type Cell } from './cell.js'
 import { CELL_HEADER_BYTES, CELL_SIZE } from '../wire/onion-format.js'
@@ -152,7 +153,7 @@ export class Link {
     this.queue.push(shared && (this.blocked || this.queue.length >= this.cellsPerWrite) ? ownCopy(cell) : cell)
     if (!this.flushing) {
       this.flushing = true
-      queueMicrotask(() => { void this.flush() })
+      queueMicrotask(() => { inBackground('link flush', this.flush(), this.log) })
     }
     return true
   }
@@ -207,11 +208,11 @@ export class Link {
     this.closingLocally = true
     // accept nothing new, but let what is queued drain before the stream closes
     this.finish(why, true)
-    void this.flush().finally(() => {
+    inBackground('closing the link', this.flush().finally(() => {
       this.dropQueue()
       // a peer that stopped reading must not hold the stream (and its buffer) open
       this.stream.close({ signal: AbortSignal.timeout(this.stallTimeoutMs) }).catch((err: Error) => { this.stream.abort(err) })
-    })
+    }), this.log)
   }
 
   /** Closes at once, dropping queued cells. */

@@ -1,3 +1,4 @@
+import { inBackground } from '../background.js'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
 import { Registry } from 'prom-client'
@@ -343,7 +344,7 @@ export class OnionRelay {
       this.sendCell(circuit.prev, CellCommand.CREATED, circuit.hop.sealCreated(), circuit)
       return
     }
-    void this.extend(circuit, layer.nextPeerId, layer.nextPayload)
+    inBackground('extending a circuit', this.extend(circuit, layer.nextPeerId, layer.nextPayload), this.log)
   }
 
   private async extend (circuit: RelayCircuit, nextPeerIdBytes: Uint8Array, payload: Uint8Array): Promise<void> {

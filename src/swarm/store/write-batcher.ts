@@ -1,3 +1,4 @@
+import { inBackground } from '../../background.js'
 /**
  * Single-writer queue with group commit.
  *
@@ -104,7 +105,7 @@ export class WriteBatcher<T, R, P = never> {
     this.active = true
     // setImmediate, not a microtask: lets puts issued by the rest of this
     // event-loop turn (other sockets' data events) join the first batch.
-    setImmediate(() => { void this.drain() })
+    setImmediate(() => { inBackground('store write batch', this.drain()) })
   }
 
   private async drain (): Promise<void> {
