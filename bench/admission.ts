@@ -15,11 +15,11 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { runOutsider } from '../harness/attacks/outsider-process.js'
 import { intFlag, parseFlags } from '../harness/lib/args.js'
-import { startNodeProcess, stopNodeProcess, type NodeProcess } from '../harness/testnet/node-process.js'
+import { startGhostnode, stopGhostnode, type GhostnodeProcess } from '../harness/lib/ghostnode-process.js'
 import { freePorts } from '../harness/testnet/ports.js'
 import { getJson } from '../harness/testnet/ready.js'
 import { startTestnet, type TestnetNode } from '../harness/testnet/testnet.js'
-import { GhostClient } from '../src/client/client.js'
+import { GhostClient } from '../src/client/mailbox-client.js'
 import { MailboxKey } from '../src/swarm/auth.js'
 
 const POLL_MS = 50
@@ -52,7 +52,7 @@ async function main (): Promise<void> {
   const floodSeconds = intFlag('flood-seconds', flags['flood-seconds'], 10, 1, 600)
   // the bench client re-asks node1 for the directory every 50 ms while it waits for the newcomer
   const net = await startTestnet({ nodes: 3, basePort: 0, extraArgs: ['--set', 'directory.fetchIntervalMs=1000', '--set', 'directory.minServeIntervalMs=0'] })
-  let newcomer: NodeProcess | undefined
+  let newcomer: GhostnodeProcess | undefined
   let client: GhostClient | undefined
   try {
     const [node1] = net.nodes
@@ -65,10 +65,12 @@ async function main (): Promise<void> {
     await mkdir(dataDir, { recursive: true, mode: 0o700 })
     const url = `http://127.0.0.1:${http}`
     const started = Date.now()
-    newcomer = await startNodeProcess({
+    newcomer = await startGhostnode({
       name: 'newcomer',
       dataDir,
-      args: ['--data-dir', dataDir, '--listen', `/ip4/127.0.0.1/tcp/${tcp}`, '--http-host', '127.0.0.1', '--http-port', String(http),
+      logPath: join(dataDir, 'node.log'),
+      waitForAddresses: false, // polled through its HTTP endpoint below, with its own deadline
+      args: ['--listen', `/ip4/127.0.0.1/tcp/${tcp}`, '--http-host', '127.0.0.1', '--http-port', String(http),
         '--bootstrap', tcpAddr(node1), ...net.networkArgs,
         '--set', 'directory.fetchIntervalMs=1000']
     })
@@ -129,7 +131,7 @@ async function main (): Promise<void> {
     if (flags.json != null) await writeFile(flags.json, JSON.stringify(report, null, 2) + '\n')
   } finally {
     await client?.stop()
-    if (newcomer != null) await stopNodeProcess(newcomer)
+    if (newcomer != null) await stopGhostnode(newcomer)
     await net.stop()
   }
 }

@@ -23,12 +23,12 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { GhostClient } from '../src/client/client.js'
+import { GhostClient } from '../src/client/mailbox-client.js'
 import { DEFAULT_RATE_LIMIT_CONFIG } from '../src/ratelimit/config.js'
 import { startFlooder, stopFlooder, type FlooderProcess } from '../harness/flood/flooder-process.js'
 import { DEFAULT_HONEST_MAX_INFLIGHT, HonestLoad, percentile, type HonestLoadResult } from '../harness/flood/honest-load.js'
 import { fetchMetrics, fetchPeers, metricValue } from '../harness/flood/node-http.js'
-import { startRelayProcess, stopRelayProcess, type RelayProcess } from '../harness/flood/relay-process.js'
+import { loopbackArgs, startGhostnode, stopGhostnode, type GhostnodeProcess } from '../harness/lib/ghostnode-process.js'
 import type { FloodKind, FlooderStats } from '../harness/flood/flooder.js'
 
 const { values } = parseArgs({
@@ -79,7 +79,7 @@ function round (x: number, digits = 2): number {
 interface PhaseRun { result: HonestLoadResult, rssMaxBytes: number, relayCpuShare: number }
 
 /** Runs the honest load for `seconds`, sampling the relay's RSS and CPU use meanwhile. */
-async function phase (client: GhostClient, relay: RelayProcess, seconds: number): Promise<PhaseRun> {
+async function phase (client: GhostClient, relay: GhostnodeProcess, seconds: number): Promise<PhaseRun> {
   const load = new HonestLoad(client, { intervalMs: INTERVAL_MS, timeoutMs: REQUEST_TIMEOUT_MS, maxInflight: MAX_INFLIGHT })
   let rssMaxBytes = 0
   const cpuBefore = await relayCpuSeconds(relay)
@@ -95,24 +95,24 @@ async function phase (client: GhostClient, relay: RelayProcess, seconds: number)
   return { result: await load.stop(), rssMaxBytes, relayCpuShare }
 }
 
-async function relayCpuSeconds (relay: RelayProcess): Promise<number> {
+async function relayCpuSeconds (relay: GhostnodeProcess): Promise<number> {
   return metricValue(await fetchMetrics(relay.httpUrl), 'process_cpu_seconds_total') ?? NaN
 }
 
 async function main (): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'ghostnode-bench-flood-'))
-  let relay: RelayProcess | undefined
+  let relay: GhostnodeProcess | undefined
   let flooder: FlooderProcess | undefined
   let client: GhostClient | undefined
   const cleanup = async (): Promise<void> => {
     await client?.stop().catch(() => {})
     if (flooder != null) await stopFlooder(flooder)
-    if (relay != null) await stopRelayProcess(relay)
+    if (relay != null) await stopGhostnode(relay)
     await rm(dir, { recursive: true, force: true })
   }
   process.once('SIGINT', () => { void cleanup().finally(() => process.exit(130)) })
   try {
-    relay = await startRelayProcess({ dataDir: join(dir, 'relay'), set: SETTINGS })
+    relay = await startGhostnode({ name: 'relay', dataDir: join(dir, 'relay'), args: loopbackArgs(SETTINGS) })
     client = await GhostClient.create({ bootstrap: [relay.addr], hops: 1, retries: 0 })
     await phase(client, relay, WARMUP_SECONDS)
 

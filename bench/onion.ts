@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { trackPid, untrackPid } from '../harness/testnet/cleanup.js'
+import { trackPid, untrackPid } from '../harness/lib/cleanup.js'
 import { abortOnSignals, intFlag, numberFlag, parseFlags } from '../harness/lib/args.js'
 import {
   DEFAULT_CONCURRENCY, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_ROUNDS, DEFAULT_SECONDS, DEFAULT_SIZE_BYTES, DEFAULT_WARMUP_SECONDS, QUICK_ROUNDS, QUICK_SECONDS, runE2E

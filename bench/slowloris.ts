@@ -20,10 +20,10 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { GhostClient } from '../src/client/client.js'
+import { GhostClient } from '../src/client/mailbox-client.js'
 import { percentile, type HonestLoadResult } from '../harness/flood/honest-load.js'
 import { metricValue } from '../harness/flood/node-http.js'
-import { startRelayProcess, stopRelayProcess, type RelayProcess } from '../harness/flood/relay-process.js'
+import { loopbackArgs, startGhostnode, stopGhostnode, type GhostnodeProcess } from '../harness/lib/ghostnode-process.js'
 import { ATTACK_OPTIONS } from '../harness/slowloris/defaults.js'
 import { RssSampler } from '../harness/slowloris/rss-sampler.js'
 import { LOOPBACK_CONNECTION_SETTINGS, runAttack, runPhase, type PhaseOptions } from '../harness/slowloris/scenario.js'
@@ -74,8 +74,8 @@ function pool (a: HonestLoadResult, b: HonestLoadResult): HonestLoadResult {
   return { ok: a.ok + b.ok, failed: a.failed + b.failed, errors: [...a.errors, ...b.errors], latenciesMs: [...a.latenciesMs, ...b.latenciesMs] }
 }
 
-async function idleRss (relay: RelayProcess): Promise<number[]> {
-  const sampler = new RssSampler(relay.child.process.pid as number, PHASE.rssSampleMs)
+async function idleRss (relay: GhostnodeProcess): Promise<number[]> {
+  const sampler = new RssSampler(relay.pid, PHASE.rssSampleMs)
   sampler.start()
   await sleep(IDLE_MS)
   sampler.stop()
@@ -84,16 +84,16 @@ async function idleRss (relay: RelayProcess): Promise<number[]> {
 
 async function main (): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'ghostnode-bench-slowloris-'))
-  let relay: RelayProcess | undefined
+  let relay: GhostnodeProcess | undefined
   let client: GhostClient | undefined
   const cleanup = async (): Promise<void> => {
     await client?.stop().catch(() => {})
-    if (relay != null) await stopRelayProcess(relay)
+    if (relay != null) await stopGhostnode(relay)
     await rm(dir, { recursive: true, force: true })
   }
   process.once('SIGINT', () => { void cleanup().finally(() => process.exit(130)) })
   try {
-    relay = await startRelayProcess({ dataDir: join(dir, 'relay'), set: [...LOOPBACK_CONNECTION_SETTINGS, ...SETTINGS] })
+    relay = await startGhostnode({ name: 'relay', dataDir: join(dir, 'relay'), args: loopbackArgs([...LOOPBACK_CONNECTION_SETTINGS, ...SETTINGS]) })
     const idle = await idleRss(relay)
     client = await GhostClient.create({ bootstrap: [relay.addr], hops: 1, retries: 0 })
     await runPhase(relay, client, PHASE, WARMUP_MS)

@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { getJson, waitUntil } from '../harness/testnet/ready.js'
 import { startTestnet, type Testnet, type TestnetNode } from '../harness/testnet/testnet.js'
-import { GhostClient } from '../src/client/client.js'
+import { GhostClient } from '../src/client/mailbox-client.js'
 import { ExitError } from '../src/onion/circuit-errors.js'
 import { MailboxKey } from '../src/swarm/auth.js'
 

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url'
-import { spawnNode, stopChild, waitForLine } from '../flood/children.js'
+import { spawnNode, stopChild, waitForLine } from '../lib/children.js'
 
 /** The compiled outsider script (this file runs from dist/harness/attacks/). */
 export const OUTSIDER_SCRIPT = fileURLToPath(new URL('./outsider.js', import.meta.url))

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { trackPid, untrackPid } from '../testnet/cleanup.js'
-import { childEnv } from '../testnet/node-process.js'
+import { trackPid, untrackPid } from '../lib/cleanup.js'
+import { childEnv } from '../lib/ghostnode-process.js'
 import { BenchSetupError } from '../lib/errors.js'
 
 const RELAY_SCRIPT = fileURLToPath(new URL('./plain-relay.js', import.meta.url))

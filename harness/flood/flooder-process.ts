@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url'
-import { spawnNode, stopChild, waitForLine, type Child } from './children.js'
+import { spawnNode, stopChild, waitForLine, type Child } from '../lib/children.js'
 import type { FloodKind, FlooderStats } from './flooder.js'
 
 /** The compiled flooder script (this file runs from dist/harness/flood/). */

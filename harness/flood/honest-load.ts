@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { GhostClient } from '../../src/client/client.js'
+import type { GhostClient } from '../../src/client/mailbox-client.js'
 
 export interface HonestLoadOptions {
   /** One request is due every this many ms (open loop: a slow answer does not delay the next request). */

@@ -1,30 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { trackPid, untrackPid } from './cleanup.js'
+import { childEnv } from './ghostnode-process.js'
 
 /** Output kept per child for error messages: the tail is what explains a failure. */
 const MAX_KEPT_OUTPUT_CHARS = 64 * 1024
 /** How long a child gets between SIGTERM and SIGKILL. */
 export const DEFAULT_STOP_GRACE_MS = 5_000
-
-/**
- * Children still running. If this process exits without stopping them (an
- * uncaught error, mocha bailing out), the exit hook kills them, so no run
- * leaves a relay or a flooder behind.
- */
-const live = new Set<ChildProcess>()
-let hooked = false
-
-function hookExit (): void {
-  if (hooked) return
-  hooked = true
-  process.once('exit', () => {
-    for (const child of live) child.kill('SIGKILL')
-  })
-}
-
-/** The caller's environment minus GHOSTNODE_*: a child is defined by its arguments alone. */
-export function childEnv (): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GHOSTNODE_')))
-}
 
 export interface Child {
   readonly name: string
@@ -38,14 +19,16 @@ export interface Child {
   onLine: (listener: (line: string) => void) => void
 }
 
-/** Spawns `node <script> ...args` with this process's Node binary and tracks it until it exits. */
+/**
+ * Spawns `node <script> ...args` with this process's Node binary. Until it
+ * exits it is tracked, so a run that ends without stopping it (an uncaught
+ * error, mocha bailing out) still kills it and leaves no flooder behind.
+ */
 export async function spawnNode (name: string, script: string, args: string[]): Promise<Child> {
-  hookExit()
   const child = spawn(process.execPath, [script, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
-  live.add(child)
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => {
-      live.delete(child)
+      if (child.pid != null) untrackPid(child.pid)
       resolve(code ?? signal ?? 'unknown')
     })
   })
@@ -65,6 +48,7 @@ export async function spawnNode (name: string, script: string, args: string[]): 
     child.once('spawn', resolve)
     child.once('error', reject)
   })
+  trackPid(child.pid as number)
   // later errors (a failed kill) surface through `exited`, not as an uncaught 'error'
   child.on('error', () => {})
   return { name, process: child, exited, stdout: () => out, stderr: () => err, onLine: (l) => { listeners.push(l) } }

@@ -27,3 +27,17 @@ export class BenchAbortedError extends GhostnodeError {
     super('benchmark interrupted', 'ERR_BENCH_ABORTED')
   }
 }
+
+/** A helper command (`ip`, `tc`, a one-shot `ghostnode` command) failed or could not be run. */
+export class CommandFailedError extends GhostnodeError {
+  constructor (command: string, detail: string, options?: ErrorOptions) {
+    super(`${command} failed: ${detail}`, 'ERR_COMMAND_FAILED', options)
+  }
+}
+
+/** A `ghostnode start` process exited before it was up, or did not come up in time. */
+export class NodeStartError extends GhostnodeError {
+  constructor (name: string, detail: string, outputTail: string) {
+    super(`${name}: ${detail}:\n${outputTail}`, 'ERR_NODE_START')
+  }
+}

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { MessageStore } from '../../src/swarm/store/store.js'
-import type { GhostClient } from '../../src/client/client.js'
+import type { GhostClient } from '../../src/client/mailbox-client.js'
 import type { MailboxKey } from '../../src/swarm/auth.js'
 
 const decoder = new TextDecoder()

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { CircuitDestroyedError, ExitError } from '../../src/onion/circuit-errors.js'
 import { destroyReasonName } from '../../src/onion/cell.js'
-import { GhostClient } from '../../src/client/client.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 import { encodeExitRequest, ExitService, ExitStatus } from '../../src/onion/exit.js'
 import { DEFAULT_EXIT_CONCURRENCY_PER_CIRCUIT } from '../../src/onion/relay.js'
 import { waitUntil } from '../testnet/ready.js'

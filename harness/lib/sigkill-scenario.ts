@@ -19,7 +19,7 @@
  *    replicas (the ring computed from the peer ids, as the nodes compute it).
  */
 import { performance } from 'node:perf_hooks'
-import { GhostClient } from '../../src/client/client.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
 import { HashRing } from '../../src/swarm/ring.js'
 import { getJson, waitUntil } from '../testnet/ready.js'
@@ -28,7 +28,7 @@ import { BenchSetupError } from './errors.js'
 import { inspectStores, readMailbox } from './mailbox-check.js'
 import { byLabel, scrape, total } from './prom.js'
 import { StoreLoad } from './store-load.js'
-import type { ProcessExit, StopResult } from '../testnet/node-process.js'
+import type { ProcessExit, StopResult } from './ghostnode-process.js'
 
 export const REPLICAS = 3
 

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import type { GhostClient } from '../../src/client/client.js'
+import type { GhostClient } from '../../src/client/mailbox-client.js'
 import type { MailboxKey } from '../../src/swarm/auth.js'
 
 const encoder = new TextEncoder()

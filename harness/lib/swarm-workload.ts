@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { ExitError } from '../../src/onion/circuit-errors.js'
-import { GhostClient } from '../../src/client/client.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
 import { BenchSetupError, EchoMismatchError } from './errors.js'
 import { tcpMultiaddr, waitForDirectories } from './onion-workload.js'

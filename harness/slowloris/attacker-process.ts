@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url'
-import { spawnNode, stopChild, waitForLine, type Child } from '../flood/children.js'
+import { spawnNode, stopChild, waitForLine, type Child } from '../lib/children.js'
 import { ATTACK_DEFAULTS } from './defaults.js'
 import type { AttackerStats } from './attacker.js'
 

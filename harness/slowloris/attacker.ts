@@ -18,7 +18,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { GhostClient } from '../../src/client/client.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 import { ATTACK_OPTIONS } from './defaults.js'
 import { HalfOpenPool, type HalfOpenStats } from './half-open.js'
 import { SlowReader, type SlowReaderStats } from './slow-reader.js'

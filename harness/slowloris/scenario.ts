@@ -4,10 +4,10 @@ import { HonestLoad, type HonestLoadResult } from '../flood/honest-load.js'
 import { fetchMetrics, metricValue } from '../flood/node-http.js'
 import { startAttacker, stopAttacker, type AttackerOptions, type AttackerProcess } from './attacker-process.js'
 import { RssSampler } from './rss-sampler.js'
-import type { RelayProcess } from '../flood/relay-process.js'
+import type { GhostnodeProcess } from '../lib/ghostnode-process.js'
 import type { FlooderStats } from '../flood/flooder.js'
 import type { AttackerStats } from './attacker.js'
-import type { GhostClient } from '../../src/client/client.js'
+import type { GhostClient } from '../../src/client/mailbox-client.js'
 
 /**
  * The settings every slowloris run gives the relay besides its own: all the
@@ -57,8 +57,8 @@ export interface AttackFigures extends PhaseFigures {
 }
 
 /** The honest client's load for `durationMs`, with the relay's RSS and metrics sampled meanwhile. */
-export async function runPhase (relay: RelayProcess, client: GhostClient, options: PhaseOptions, durationMs: number): Promise<PhaseFigures> {
-  const pid = relay.child.process.pid
+export async function runPhase (relay: GhostnodeProcess, client: GhostClient, options: PhaseOptions, durationMs: number): Promise<PhaseFigures> {
+  const pid = relay.pid
   if (pid == null) throw new Error('the relay process has no pid')
   const rss = new RssSampler(pid, options.rssSampleMs)
   const load = new HonestLoad(client, { intervalMs: options.honestIntervalMs, timeoutMs: options.honestTimeoutMs })
@@ -92,7 +92,7 @@ export async function runPhase (relay: RelayProcess, client: GhostClient, option
  * then the honest load runs for `durationMs` while both go on. Both are
  * stopped (and their final stats kept) before this returns.
  */
-export async function runAttack (relay: RelayProcess, client: GhostClient, options: AttackOptions): Promise<AttackFigures> {
+export async function runAttack (relay: GhostnodeProcess, client: GhostClient, options: AttackOptions): Promise<AttackFigures> {
   let flooder: FlooderProcess | undefined
   let attacker: AttackerProcess | undefined
   try {

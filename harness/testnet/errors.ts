@@ -31,20 +31,6 @@ export class NetemUnavailableError extends GhostnodeError {
   }
 }
 
-/** An `ip`/`tc`/ghostnode helper command failed. */
-export class CommandFailedError extends GhostnodeError {
-  constructor (command: string, detail: string, options?: ErrorOptions) {
-    super(`${command} failed: ${detail}`, 'ERR_TESTNET_COMMAND_FAILED', options)
-  }
-}
-
-/** A node process exited while the launcher still needed it. */
-export class NodeExitedError extends GhostnodeError {
-  constructor (name: string, exit: string, logPath: string, logTail: string) {
-    super(`${name} exited (${exit}) before it was up; log ${logPath}:\n${logTail}`, 'ERR_TESTNET_NODE_EXITED')
-  }
-}
-
 /** A condition the launcher waits for did not come true before its deadline. */
 export class TestnetTimeoutError extends GhostnodeError {
   constructor (what: string, timeoutMs: number, lastState: string) {

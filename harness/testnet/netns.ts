@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process'
-import { trackLink, trackNamespace, untrackLink, untrackNamespace } from './cleanup.js'
-import { CommandFailedError, NetemUnavailableError, NetnsUnavailableError } from './errors.js'
+import { trackLink, trackNamespace, untrackLink, untrackNamespace } from '../lib/cleanup.js'
+import { CommandFailedError } from '../lib/errors.js'
+import { NetemUnavailableError, NetnsUnavailableError } from './errors.js'
 
 /**
  * Separate "hosts" for the testnet: one network namespace per node, each with

@@ -1,4 +1,4 @@
-import type { StopResult } from './node-process.js'
+import type { StopResult } from '../lib/ghostnode-process.js'
 import type { Testnet } from './testnet.js'
 
 function pad (rows: string[][]): string[] {

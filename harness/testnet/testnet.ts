@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { trackDir, untrackDir } from './cleanup.js'
-import { CommandFailedError, NodeExitedError, TestnetAbortedError, TestnetConfigError } from './errors.js'
+import { trackDir, untrackDir } from '../lib/cleanup.js'
+import { CommandFailedError, NodeStartError } from '../lib/errors.js'
+import { DEFAULT_STOP_DEADLINE_MS, describeExit, logTail, runGhostnode, startGhostnode, stopGhostnode, type GhostnodeProcess, type ProcessExit, type StopResult } from '../lib/ghostnode-process.js'
+import { TestnetAbortedError, TestnetConfigError } from './errors.js'
 import { createNetnsNetwork, RUN_ID_LENGTH, type NetnsNetwork } from './netns.js'
-import { DEFAULT_STOP_DEADLINE_MS, describeExit, logTail, runGhostnode, startNodeProcess, stopNodeProcess, type NodeProcess, type ProcessExit, type StopResult } from './node-process.js'
 import { assertPortsFree, DEFAULT_BASE_PORT, freePorts, sharedHostPorts, type NodePorts } from './ports.js'
 import { DEFAULT_READY_TIMEOUT_MS, getJson, waitForMembers, waitForPeers, waitForReady } from './ready.js'
 
@@ -79,7 +80,7 @@ export interface TestnetNode {
   ports: NodePorts
   /** The node's network namespace, with netns. */
   namespace?: string
-  process: NodeProcess
+  process: GhostnodeProcess
 }
 
 export interface Testnet {
@@ -145,15 +146,30 @@ export function testnetAuthorities (nodes: Array<{ host: string, tcp: number, pe
 }
 
 /** Flags shared by `init` and `start`: where the node keeps its data, listens and serves HTTP. */
+/** Arguments after `--data-dir`, shared by `init` and `start`. */
 function nodeArgs (n: PlannedNode): string[] {
   return [
-    '--data-dir', n.dataDir,
     '--listen', `/ip4/${n.host}/tcp/${n.ports.tcp}`,
     '--listen', `/ip4/${n.host}/tcp/${n.ports.ws}/ws`,
     '--http-host', n.host,
     '--http-port', String(n.ports.http),
     ...TESTNET_NODE_SETTINGS
   ]
+}
+
+function logPathOf (n: PlannedNode): string {
+  return join(n.dataDir, 'node.log')
+}
+
+function pidPathOf (dataDir: string): string {
+  return join(dataDir, 'node.pid')
+}
+
+/** Stops the node and removes its pid file. */
+async function stopAndForget (proc: GhostnodeProcess, deadlineMs: number): Promise<StopResult> {
+  const result = await stopGhostnode(proc, 'SIGTERM', deadlineMs)
+  await rm(pidPathOf(proc.dataDir), { force: true })
+  return result
 }
 
 function httpUrl (n: PlannedNode): string {
@@ -173,7 +189,7 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
   const baseDir = options.baseDir ?? await mkdtemp(join(tmpdir(), 'ghostnode-testnet-'))
   const keepData = options.keepData ?? !ownDir
   if (!keepData) trackDir(baseDir)
-  const procs: NodeProcess[] = []
+  const procs: GhostnodeProcess[] = []
   let network: NetnsNetwork | undefined
   let stopping = false
   let stopped: Promise<StopResult[]> | undefined
@@ -181,10 +197,10 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
   const waits = new AbortController()
   const waitSignal = options.signal != null ? AbortSignal.any([options.signal, waits.signal]) : waits.signal
   // processes killed on purpose (kill()): their exit is not "unexpected"
-  const killed = new Set<NodeProcess>()
+  const killed = new Set<GhostnodeProcess>()
   let reportExit: (exit: { name: string, exit: ProcessExit }) => void = () => {}
   const unexpectedExit = new Promise<{ name: string, exit: ProcessExit }>((resolve) => { reportExit = resolve })
-  const watch = (p: NodeProcess): void => {
+  const watch = (p: GhostnodeProcess): void => {
     void p.exited.then((exit) => { if (!stopping && !killed.has(p)) reportExit({ name: p.name, exit }) })
   }
 
@@ -192,7 +208,7 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
     stopping = true
     stopped ??= (async () => {
       const deadline = options.stopDeadlineMs ?? DEFAULT_STOP_DEADLINE_MS
-      const settled = await Promise.allSettled(procs.map(async p => stopNodeProcess(p, deadline)))
+      const settled = await Promise.allSettled(procs.map(async p => stopAndForget(p, deadline)))
       const errors = settled.flatMap(s => s.status === 'rejected' ? [(s.reason as Error).message] : [])
       await network?.teardown().catch((err: Error) => { errors.push(err.message) })
       if (!keepData) {
@@ -226,7 +242,7 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
     // init first, so every peer id is known before any node needs a bootstrap list
     const peerIds = await Promise.all(planned.map(async (n) => {
       await mkdir(n.dataDir, { recursive: true, mode: 0o700 })
-      const { stdout } = await runGhostnode(['init', '--force', ...nodeArgs(n), ...(options.extraArgs ?? [])])
+      const { stdout } = await runGhostnode(['init', '--force', '--data-dir', n.dataDir, ...nodeArgs(n), ...(options.extraArgs ?? [])])
       const peerId = /^peer id: (\S+)$/m.exec(stdout)?.[1]
       if (peerId == null) throw new CommandFailedError(`ghostnode init for ${n.name}`, `printed no "peer id:" line: ${stdout}`)
       return peerId
@@ -237,27 +253,32 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
     const authorities = testnetAuthorities(planned.slice(0, TESTNET_AUTHORITIES).map((m, j) => ({ host: m.host, tcp: m.ports.tcp, peerId: peerIds[j] })))
     const networkArgs = ['--set', `network.authorities=${authorities.join(',')}`, ...TESTNET_NETWORK_SETTINGS]
 
-    const launch = async (i: number): Promise<NodeProcess> => {
+    const launch = async (i: number): Promise<GhostnodeProcess> => {
       const n = planned[i]
       const bootstrap = planned.flatMap((m, j) => j === i ? [] : ['--bootstrap', `/ip4/${m.host}/tcp/${m.ports.tcp}/p2p/${peerIds[j]}`])
-      const proc = await startNodeProcess({
+      const proc = await startGhostnode({
         name: n.name,
         dataDir: n.dataDir,
         args: [...nodeArgs(n), ...bootstrap, ...networkArgs, ...(options.extraArgs ?? [])],
+        logPath: logPathOf(n),
+        detached: true,
+        waitForAddresses: false, // waitUp() asks its HTTP endpoint instead
         ...(n.wrap != null ? { wrap: n.wrap } : {})
       })
-      log(`${n.name}: started pid ${proc.pid}, log ${proc.logPath}`)
+      // for `kill $(cat DIR/node*/node.pid)` when the launcher itself was SIGKILLed
+      await writeFile(pidPathOf(n.dataDir), `${proc.pid}\n`)
+      log(`${n.name}: started pid ${proc.pid}, log ${logPathOf(n)}`)
       return proc
     }
 
     /** Ready, and connected to every node in `peersOf` (by index). */
-    const waitUp = async (i: number, proc: NodeProcess, peersOf: number[], deadline: number, signal: AbortSignal): Promise<void> => {
+    const waitUp = async (i: number, proc: GhostnodeProcess, peersOf: number[], deadline: number, signal: AbortSignal): Promise<void> => {
       const n = planned[i]
       const waitOptions = {
         timeoutMs: Math.max(0, deadline - Date.now()),
         signal,
         failFast: async () => {
-          if (proc.exit != null) throw new NodeExitedError(n.name, describeExit(proc.exit), proc.logPath, await logTail(proc.logPath))
+          if (proc.exit != null) throw new NodeStartError(n.name, `exited (${describeExit(proc.exit)}) before it was up; log ${logPathOf(n)}`, await logTail(logPathOf(n)))
         }
       }
       await waitForReady(httpUrl(n), waitOptions)
@@ -266,7 +287,7 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
       await waitForMembers(httpUrl(n), planned.length, { ...waitOptions, timeoutMs: Math.max(0, deadline - Date.now()) })
     }
 
-    const describe = async (i: number, proc: NodeProcess): Promise<TestnetNode> => {
+    const describe = async (i: number, proc: GhostnodeProcess): Promise<TestnetNode> => {
       const n = planned[i]
       const health = await getJson(`${httpUrl(n)}/health`)
       return {
@@ -276,7 +297,7 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
         httpUrl: httpUrl(n),
         pid: proc.pid,
         dataDir: n.dataDir,
-        logPath: proc.logPath,
+        logPath: logPathOf(n),
         host: n.host,
         ports: n.ports,
         ...(n.namespace != null ? { namespace: n.namespace } : {}),
@@ -310,7 +331,7 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
       checkIndex(index)
       const old = procs[index]
       if (old.exit == null) throw new TestnetConfigError(`${old.name} is still running (pid ${old.pid}); kill() it first`)
-      await stopNodeProcess(old) // only removes its pid file: it has exited
+      await rm(pidPathOf(old.dataDir), { force: true }) // it has exited
       const proc = await launch(index)
       procs[index] = proc
       watch(proc)

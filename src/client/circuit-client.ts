@@ -21,12 +21,6 @@ import { MembershipRequestKind, MembershipStatus, membershipExchange } from '../
 import { resolveAuthorities } from '../membership/service.js'
 import { MembershipView } from '../membership/view.js'
 import { Capability } from '../directory/node-record.js'
-import {
-  deleteAllBody, deleteBody, retrieveBody, storeBody, type RetrieveOptions, type SignedOptions, type StoreOptions
-} from '../swarm/exit/client-ops.js'
-import { decodeDeleteCount, decodeRetrievePage, decodeStoreReceipt, type RetrievePage, type StoreReceipt } from '../swarm/exit/exit-protocol.js'
-import { SwarmStatus } from '../swarm/status.js'
-import type { MailboxKey } from '../swarm/auth.js'
 import type { Link } from '../onion/link.js'
 import type { VerifiedNodeRecord } from '../directory/node-record.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
@@ -34,14 +28,10 @@ import type { PeerId, PrivateKey } from '@libp2p/interface'
 export const DEFAULT_CLIENT_RETRIES = 3
 /** A hop that failed is avoided by new circuits for this long. */
 export const DEFAULT_FAILED_HOP_AVOID_MS = 60_000
-/** How long a swarm request keeps retrying while the swarm answers "unavailable, retry shortly". */
-export const DEFAULT_SWARM_UNAVAILABLE_RETRY_MS = 10_000
-const SWARM_RETRY_FIRST_DELAY_MS = 100
-const SWARM_RETRY_MAX_DELAY_MS = 1_000
 const DIRECTORY_MAX_RECORDS = 10_000
 const DIRECTORY_MAX_BYTES = 8 * 1024 * 1024
 
-export interface GhostClientInit {
+export interface CircuitClientInit {
   /** Relays to ask for the directory (multiaddrs ending in /p2p/<id>). */
   bootstrap: string[]
   /** Circuit length. @default 3 */
@@ -52,12 +42,6 @@ export interface GhostClientInit {
   requestTimeoutMs?: number
   /** Circuit rebuilds one request may trigger. @default 3 */
   retries?: number
-  /**
-   * A swarm request answered SWARM_UNAVAILABLE (members still pulling the mailbox
-   * after a restart or a join, none reachable) is retried with backoff for this
-   * long, signed afresh each time; 0 reports the status at once. @default 10000
-   */
-  swarmUnavailableRetryMs?: number
   /** Relays (peer id strings) this client never puts on a circuit, e.g. the far side of a known partition. */
   exclude?: string[]
   /** @default 131072 */
@@ -79,14 +63,16 @@ export interface GhostClientInit {
 }
 
 /**
- * A client of the relay network, usable from any Node process: connects to a
- * relay, fetches and verifies the directory, builds 3-hop circuits and sends
- * requests to the exit through them. A failed hop is avoided and the circuit
- * rebuilt transparently (up to `retries` times per request).
+ * The circuit half of a client of the relay network, usable from any Node
+ * process: connects to a relay, fetches and verifies the membership document
+ * and the directory, builds 3-hop circuits and sends requests to an exit
+ * service through them. A failed hop is avoided and the circuit rebuilt
+ * transparently (up to `retries` times per request). It knows exit services
+ * by number only; mailboxes are the business of GhostClient, built on it.
  */
-export class GhostClient {
+export class CircuitClient {
   readonly libp2p: Libp2p<{ links: LinkManager }>
-  private readonly init: GhostClientInit
+  protected readonly init: CircuitClientInit
   private readonly verifier: NodeRecordVerifier
   private readonly directory = new Map<string, VerifiedNodeRecord>()
   /** Signed records as fetched; `directory` holds the member views of them. */
@@ -97,7 +83,7 @@ export class GhostClient {
   private readonly metrics: ClientMetrics
   private current?: Promise<ClientCircuit>
 
-  private constructor (libp2p: Libp2p<{ links: LinkManager }>, init: GhostClientInit) {
+  protected constructor (libp2p: Libp2p<{ links: LinkManager }>, init: CircuitClientInit) {
     this.libp2p = libp2p
     this.init = init
     // an app's client, not a node: without the app's registry it keeps one of its own
@@ -123,7 +109,12 @@ export class GhostClient {
     libp2p.services.links.setAddressResolver(async (peer) => this.membership.dialableAddrs(peer.toString()))
   }
 
-  static async create (init: GhostClientInit): Promise<GhostClient> {
+  static async create (init: CircuitClientInit): Promise<CircuitClient> {
+    return CircuitClient.open(init, (libp2p) => new CircuitClient(libp2p, init))
+  }
+
+  /** Starts the client's libp2p node, makes the client and fetches the directory once. */
+  protected static async open<T extends CircuitClient> (init: CircuitClientInit, make: (libp2p: Libp2p<{ links: LinkManager }>) => T): Promise<T> {
     const libp2p = await createLibp2p({
       ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
       addresses: { listen: [] },
@@ -135,7 +126,7 @@ export class GhostClient {
         links: linkManager({ acceptInbound: false })
       }
     })
-    const client = new GhostClient(libp2p, init)
+    const client = make(libp2p)
     try {
       await client.refreshDirectory()
     } catch (err) {
@@ -293,51 +284,6 @@ export class GhostClient {
     return this.request(ExitService.ECHO, data, options)
   }
 
-  /**
-   * Deposits a message into `mailbox` (the recipient's Ed25519 public key) through a
-   * circuit. The exit acknowledges once W swarm members hold it; the receipt names them.
-   * Storing the same data again is harmless: the swarm keeps one copy (`stored: false`).
-   * A refusal throws ExitError with the status of docs/protocol.md §10.3.
-   */
-  async store (mailbox: Uint8Array, data: Uint8Array, options: StoreOptions & { timeoutMs?: number } = {}): Promise<StoreReceipt> {
-    return decodeStoreReceipt(await this.swarmRequest(() => storeBody(mailbox, data, options), options))
-  }
-
-  /** One page of the key's mailbox, signed by the key; pass `cursor` back for the next page. */
-  async retrieve (key: MailboxKey, options: RetrieveOptions & { timeoutMs?: number } = {}): Promise<RetrievePage> {
-    return decodeRetrievePage(await this.swarmRequest(() => retrieveBody(key, options), options))
-  }
-
-  /** Deletes the listed messages (by hash) from the key's mailbox; returns how many existed. */
-  async delete (key: MailboxKey, hashes: Uint8Array[], options: SignedOptions & { timeoutMs?: number } = {}): Promise<number> {
-    return decodeDeleteCount(await this.swarmRequest(() => deleteBody(key, hashes, options), options))
-  }
-
-  /** Deletes every message of the key's mailbox (or of one namespace). */
-  async deleteAll (key: MailboxKey, options: { namespace?: number, timestamp?: number, timeoutMs?: number } = {}): Promise<number> {
-    return decodeDeleteCount(await this.swarmRequest(() => deleteAllBody(key, options), options))
-  }
-
-  /**
-   * A SWARM request, retried while the swarm is briefly unavailable. Every swarm
-   * operation is idempotent (stores are deduplicated by content, deletes by hash),
-   * so a retry cannot double anything; `body` is called per attempt so a signed
-   * request carries a fresh timestamp.
-   */
-  private async swarmRequest (body: () => Uint8Array, options: { timeoutMs?: number }): Promise<Uint8Array> {
-    const deadline = Date.now() + (this.init.swarmUnavailableRetryMs ?? DEFAULT_SWARM_UNAVAILABLE_RETRY_MS)
-    let delay = SWARM_RETRY_FIRST_DELAY_MS
-    for (;;) {
-      try {
-        return await this.request(ExitService.SWARM, body(), timeoutOf(options))
-      } catch (err) {
-        if (!(err instanceof ExitError) || err.status !== SwarmStatus.SWARM_UNAVAILABLE || Date.now() + delay > deadline) throw err
-        await new Promise(resolve => setTimeout(resolve, delay))
-        delay = Math.min(delay * 2, SWARM_RETRY_MAX_DELAY_MS)
-      }
-    }
-  }
-
   async stop (): Promise<void> {
     for (const circuits of this.circuitsByLink.values()) {
       for (const circuit of circuits.values()) circuit.close(new LinkClosedError('client stopping'), true)
@@ -367,8 +313,4 @@ export class GhostClient {
       this.metrics.hopFailures.inc()
     }
   }
-}
-
-function timeoutOf (options: { timeoutMs?: number }): { timeoutMs?: number } {
-  return options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai'
-import { GhostClient } from '../../src/client/client.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 import { resolveRateLimitConfig } from '../../src/ratelimit/resolve-config.js'
 import { startNetwork } from '../helpers/network.js'
 import { stopAll } from '../helpers/nodes.js'

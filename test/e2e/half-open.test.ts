@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net'
 import { expect } from 'chai'
-import { GhostClient } from '../../src/client/client.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 import { until } from '../helpers/network.js'
 import { startNode, stopAll, testConfig } from '../helpers/nodes.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'

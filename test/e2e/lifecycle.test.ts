@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import { createGhostnode } from '../../src/compose.js'
 import { NodeClosedError } from '../../src/errors.js'
-import { GhostClient } from '../../src/client/client.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 import { stopAll, testConfig } from '../helpers/nodes.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 import type { Ghostnode } from '../../src/node.js'

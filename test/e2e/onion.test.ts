@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import { Registry } from 'prom-client'
 import { CircuitDestroyedError } from '../../src/onion/circuit-errors.js'
-import { GhostClient } from '../../src/client/client.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 import { CELL_SIZE, CellCommand, DestroyReason } from '../../src/wire/onion-format.js'
 import { metric, startNode, stopAll } from '../helpers/nodes.js'
 import { startNetwork, until } from '../helpers/network.js'

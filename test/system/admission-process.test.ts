@@ -3,7 +3,7 @@ import { runOutsider } from '../../harness/attacks/outsider-process.js'
 import { getJson, waitUntil } from '../../harness/testnet/ready.js'
 import { startTestnet, type Testnet, type TestnetNode } from '../../harness/testnet/testnet.js'
 import { fetchMetrics, metricValue } from '../../harness/flood/node-http.js'
-import { GhostClient } from '../../src/client/client.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
 import { SwarmPeerStatus } from '../../src/swarm/status.js'
 

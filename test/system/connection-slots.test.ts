@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { runOutsider } from '../../harness/attacks/outsider-process.js'
-import { GhostClient } from '../../src/client/client.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 import { until } from '../helpers/network.js'
 import { metric, startNode, stopAll, testConfig } from '../helpers/nodes.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'

@@ -4,9 +4,9 @@ import { expect } from 'chai'
 import { readMailbox } from '../../harness/lib/mailbox-check.js'
 import { freePorts } from '../../harness/testnet/ports.js'
 import { getJson } from '../../harness/testnet/ready.js'
-import { GhostClient } from '../../src/client/client.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
-import { startChildNode, stopChildNode, type ChildNode } from '../helpers/child-node.js'
+import { startGhostnode, stopGhostnode, type GhostnodeProcess } from '../../harness/lib/ghostnode-process.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 
 const KILLS = 20
@@ -16,7 +16,7 @@ const encoder = new TextEncoder()
 describe('swarm store durability across SIGKILL of a ghostnode process', function () {
   this.timeout(90_000)
   let dir: string
-  let node: ChildNode | undefined
+  let node: GhostnodeProcess | undefined
   let client: GhostClient | undefined
 
   beforeEach(async () => {
@@ -25,7 +25,7 @@ describe('swarm store durability across SIGKILL of a ghostnode process', functio
   afterEach(async () => {
     await client?.stop()
     client = undefined
-    await stopChildNode(node, 'SIGKILL')
+    if (node != null) await stopGhostnode(node, 'SIGKILL')
     node = undefined
     await removeTempDir(dir)
   })
@@ -46,7 +46,7 @@ describe('swarm store durability across SIGKILL of a ghostnode process', functio
     let peerId: string | undefined
 
     const start = async (): Promise<GhostClient> => {
-      node = await startChildNode({ dataDir, args })
+      node = await startGhostnode({ dataDir, args })
       if (peerId != null) expect(node.peerId).to.equal(peerId)
       peerId = node.peerId
       // a fresh client each time: the previous one avoids the killed relay for a minute
@@ -57,7 +57,7 @@ describe('swarm store durability across SIGKILL of a ghostnode process', functio
 
     let c = await start()
     for (let round = 0; round < KILLS; round++) {
-      const victim = node as ChildNode
+      const victim = node as GhostnodeProcess
       let killed = false
       const roundSent = { n: 0 }
       const roundAcked: string[] = []
@@ -88,7 +88,7 @@ describe('swarm store durability across SIGKILL of a ghostnode process', functio
       client = undefined
 
       c = await start()
-      const health = await getJson(`${(node as ChildNode).httpUrl}/health`)
+      const health = await getJson(`${(node as GhostnodeProcess).httpUrl}/health`)
       expect(health.body?.status, JSON.stringify(health.body)).to.equal('ok')
       expect(health.body?.swarmRecords).to.be.at.least(acknowledged.length)
       const found = await readMailbox(c, key)

@@ -4,8 +4,8 @@ import { expect } from 'chai'
 import { startFlooder, stopFlooder, type FlooderProcess } from '../../harness/flood/flooder-process.js'
 import { HonestLoad } from '../../harness/flood/honest-load.js'
 import { fetchMetrics, fetchPeers, metricValue, type PeerRow } from '../../harness/flood/node-http.js'
-import { startRelayProcess, stopRelayProcess, type RelayProcess } from '../../harness/flood/relay-process.js'
-import { GhostClient } from '../../src/client/client.js'
+import { loopbackArgs, startGhostnode, stopGhostnode, type GhostnodeProcess } from '../../harness/lib/ghostnode-process.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 
 /** Neutral-tier CREATE allowance of one neighbour in this test (low tier: ×0.1). */
@@ -29,14 +29,14 @@ async function pollUntil<T> (what: string, timeoutMs: number, check: () => Promi
   }
 }
 
-async function metric (relay: RelayProcess, name: string, labels = ''): Promise<number> {
+async function metric (relay: GhostnodeProcess, name: string, labels = ''): Promise<number> {
   return metricValue(await fetchMetrics(relay.httpUrl), name, labels) ?? NaN
 }
 
 describe('a flooding neighbour, relay and flooder in their own processes', function () {
   this.timeout(40_000)
   let dir: string
-  let relay: RelayProcess | undefined
+  let relay: GhostnodeProcess | undefined
   let flooder: FlooderProcess | undefined
   let client: GhostClient | undefined
   let load: HonestLoad | undefined
@@ -49,21 +49,22 @@ describe('a flooding neighbour, relay and flooder in their own processes', funct
     client = undefined
     if (flooder != null) await stopFlooder(flooder)
     flooder = undefined
-    if (relay != null) await stopRelayProcess(relay)
+    if (relay != null) await stopGhostnode(relay)
     relay = undefined
     await removeTempDir(dir)
   })
 
   for (const pushRecord of [false, true]) {
   it(`throttles a CREATE flood${pushRecord ? ' from a peer that pushed a self-signed relay record (it buys no relay budget)' : ''}, demotes the flooder to the low tier within 5 s, and keeps serving an honest client`, async () => {
-    relay = await startRelayProcess({
+    relay = await startGhostnode({
+      name: 'relay',
       dataDir: join(dir, 'relay'),
-      set: [
+      args: loopbackArgs([
         `rateLimit.limits.circuits.ratePerSecond=${CIRCUITS_PER_SECOND}`,
         `rateLimit.limits.circuits.burst=${CIRCUIT_BURST}`,
         // 2 points per overflow at most every 300 ms: 50 -> 30 (low) in ~3 s, banned at 10 after ~6 s
         'rateLimit.reputation.penaltyCooldownsMs.bucket_overflow=300'
-      ]
+      ])
     })
     // retries 0: a failed request must surface, not be retried on a new circuit
     client = await GhostClient.create({ bootstrap: [relay.addr], hops: 1, retries: 0 })
@@ -123,7 +124,7 @@ describe('a flooding neighbour, relay and flooder in their own processes', funct
     // and the relay still shuts down cleanly
     await client.stop()
     client = undefined
-    expect(await stopRelayProcess(relay)).to.equal(0)
+    expect((await stopGhostnode(relay)).exit.code).to.equal(0)
     relay = undefined
   })
   }

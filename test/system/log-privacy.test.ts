@@ -4,9 +4,9 @@ import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { expect } from 'chai'
 import { getJson, waitUntil } from '../../harness/testnet/ready.js'
-import { GhostClient } from '../../src/client/client.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
-import { startChildNode, stopChildNode, type ChildNode } from '../helpers/child-node.js'
+import { startGhostnode, stopGhostnode, type GhostnodeProcess } from '../../harness/lib/ghostnode-process.js'
 import { until } from '../helpers/network.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 
@@ -50,7 +50,7 @@ function encodedForms (bytes: Uint8Array): string[] {
 
 interface Secret { what: string, needle: string }
 
-async function nodeSecrets (node: ChildNode, name: string): Promise<Secret[]> {
+async function nodeSecrets (node: GhostnodeProcess, name: string): Promise<Secret[]> {
   const secrets: Secret[] = []
   const identityFile = await readFile(join(node.dataDir, 'identity.key'))
   const identity = privateKeyFromProtobuf(identityFile)
@@ -76,7 +76,7 @@ function linesWithBoth (text: string, a: string, b: string): string[] {
 describe('log privacy of ghostnode processes with DEBUG=*', function () {
   this.timeout(60_000)
   let dir: string
-  let nodes: ChildNode[] = []
+  let nodes: GhostnodeProcess[] = []
   let client: GhostClient | undefined
 
   beforeEach(async () => {
@@ -85,17 +85,17 @@ describe('log privacy of ghostnode processes with DEBUG=*', function () {
   afterEach(async () => {
     await client?.stop()
     client = undefined
-    await Promise.all(nodes.map(async n => stopChildNode(n, 'SIGKILL')))
+    await Promise.all(nodes.map(async n => stopGhostnode(n, 'SIGKILL')))
     nodes = []
     await removeTempDir(dir)
   })
 
   it('logs no payload, no key material and no line naming both neighbours of a circuit', async () => {
     const env = { DEBUG: '*' }
-    const first = await startChildNode({ dataDir: join(dir, 'n0'), args: NODE_ARGS, env })
+    const first = await startGhostnode({ dataDir: join(dir, 'n0'), args: NODE_ARGS, env })
     nodes.push(first)
     for (let i = 1; i < 3; i++) {
-      nodes.push(await startChildNode({ dataDir: join(dir, `n${i}`), args: [...NODE_ARGS, '--bootstrap', first.addr, '--set', `network.authorities=${first.addr}`], env }))
+      nodes.push(await startGhostnode({ dataDir: join(dir, `n${i}`), args: [...NODE_ARGS, '--bootstrap', first.addr, '--set', `network.authorities=${first.addr}`], env }))
     }
     await waitUntil('every node to hold every directory record and swarm member', async (state) => {
       const health = await Promise.all(nodes.map(async n => (await getJson(`${n.httpUrl}/health`)).body))
@@ -130,10 +130,13 @@ describe('log privacy of ghostnode processes with DEBUG=*', function () {
     client = undefined
 
     for (const n of nodes) {
-      const exit = await stopChildNode(n, 'SIGTERM')
-      expect(exit?.code, `exit of ${n.peerId}`).to.equal(0)
+      const { exit } = await stopGhostnode(n, 'SIGTERM')
+      expect(exit.code, `exit of ${n.peerId}`).to.equal(0)
     }
-    const logs = new Map(nodes.map(n => [n.peerId, `${n.output.stdout}\n${n.output.stderr}`]))
+    const logs = new Map(await Promise.all(nodes.map(async (n) => {
+      const { stdout, stderr } = await n.output()
+      return [n.peerId, `${stdout}\n${stderr}`] as const
+    })))
     const all = [...logs.values()].join('\n')
     // the capture works: debug output of both libp2p and ghostnode namespaces is there
     expect(all).to.match(/ libp2p:/)

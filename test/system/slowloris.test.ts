@@ -1,10 +1,10 @@
 import { join } from 'node:path'
 import { expect } from 'chai'
 import { metricValue } from '../../harness/flood/node-http.js'
-import { startRelayProcess, stopRelayProcess, type RelayProcess } from '../../harness/flood/relay-process.js'
+import { loopbackArgs, startGhostnode, stopGhostnode, type GhostnodeProcess } from '../../harness/lib/ghostnode-process.js'
 import { LOOPBACK_CONNECTION_SETTINGS, runAttack, type AttackFigures, type AttackOptions } from '../../harness/slowloris/scenario.js'
 import { DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_RSS_BYTES } from '../../src/config/defaults.js'
-import { GhostClient } from '../../src/client/client.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 
 const MiB = 1024 * 1024
@@ -50,20 +50,20 @@ function shedSummary (f: AttackFigures): string {
 describe('slowloris + flood against a relay process', function () {
   this.timeout(60_000)
   let dir: string
-  let relay: RelayProcess | undefined
+  let relay: GhostnodeProcess | undefined
   let client: GhostClient | undefined
 
   beforeEach(async () => { dir = await makeTempDir() })
   afterEach(async () => {
     await client?.stop()
     client = undefined
-    if (relay != null) await stopRelayProcess(relay)
+    if (relay != null) await stopGhostnode(relay)
     relay = undefined
     await removeTempDir(dir)
   })
 
-  async function startRelay (settings: string[]): Promise<{ relay: RelayProcess, client: GhostClient }> {
-    relay = await startRelayProcess({ dataDir: join(dir, 'relay'), set: [...LOOPBACK_CONNECTION_SETTINGS, ...settings] })
+  async function startRelay (settings: string[]): Promise<{ relay: GhostnodeProcess, client: GhostClient }> {
+    relay = await startGhostnode({ name: 'relay', dataDir: join(dir, 'relay'), args: loopbackArgs([...LOOPBACK_CONNECTION_SETTINGS, ...settings]) })
     // retries 0: a failed request counts as failed, not as a retry on a new circuit
     client = await GhostClient.create({ bootstrap: [relay.addr], hops: 1, retries: 0 })
     expect(await client.echo(encoder.encode('before'))).to.deep.equal(encoder.encode('before'))
@@ -101,7 +101,7 @@ describe('slowloris + flood against a relay process', function () {
     expect(await client!.echo(encoder.encode('after'))).to.deep.equal(encoder.encode('after'))
     await client!.stop()
     client = undefined
-    expect(await stopRelayProcess(relay!)).to.equal(0)
+    expect((await stopGhostnode(relay!)).exit.code).to.equal(0)
     relay = undefined
   })
 

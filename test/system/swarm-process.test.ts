@@ -1,11 +1,11 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expect } from 'chai'
-import { startNodeProcess, stopNodeProcess, type NodeProcess } from '../../harness/testnet/node-process.js'
+import { startGhostnode, stopGhostnode, type GhostnodeProcess } from '../../harness/lib/ghostnode-process.js'
 import { getJson, waitForReady, waitUntil } from '../../harness/testnet/ready.js'
 import { startTestnet, type Testnet, type TestnetNode } from '../../harness/testnet/testnet.js'
 import { runCli } from '../../src/cli/program.js'
-import { GhostClient } from '../../src/client/client.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
 import { MessageStore } from '../../src/swarm/store/store.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
@@ -38,7 +38,7 @@ function capture (): Output & { out: string[], err: string[] } {
 describe('swarm on ghostnode processes (3-node testnet)', function () {
   this.timeout(30_000)
   let net: Testnet | undefined
-  let restarted: NodeProcess | undefined
+  let restarted: GhostnodeProcess | undefined
   let client: GhostClient | undefined
   let dir: string
 
@@ -52,7 +52,7 @@ describe('swarm on ghostnode processes (3-node testnet)', function () {
   afterEach(async () => {
     await client?.stop()
     client = undefined
-    if (restarted != null) await stopNodeProcess(restarted)
+    if (restarted != null) await stopGhostnode(restarted)
     restarted = undefined
     await net?.stop()
     net = undefined
@@ -80,7 +80,7 @@ describe('swarm on ghostnode processes (3-node testnet)', function () {
     }
 
     const other = net.nodes.find(n => n !== victim) as TestnetNode
-    restarted = await startNodeProcess({ name: `${victim.name}-restarted`, dataDir: victim.dataDir, args: ['--data-dir', victim.dataDir, '--bootstrap', tcpAddr(other), ...net.networkArgs] })
+    restarted = await startGhostnode({ name: `${victim.name}-restarted`, dataDir: victim.dataDir, args: ['--bootstrap', tcpAddr(other), ...net.networkArgs] })
     await waitForReady(victim.httpUrl, { timeoutMs: 15_000 })
     const health = await getJson(`${victim.httpUrl}/health`)
     expect(health.body.peerId).to.equal(victim.peerId)

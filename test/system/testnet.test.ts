@@ -2,14 +2,14 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { expect } from 'chai'
-import { trackedPids } from '../../harness/testnet/cleanup.js'
+import { trackedPids } from '../../harness/lib/cleanup.js'
 import { NetemUnavailableError, TestnetConfigError } from '../../harness/testnet/errors.js'
 import { assertNetnsAvailable, ip, listNamespaces, netemAvailable, partitionHosts } from '../../harness/testnet/netns.js'
-import { pidAlive, runGhostnode } from '../../harness/testnet/node-process.js'
+import { pidAlive, runGhostnode } from '../../harness/lib/ghostnode-process.js'
 import { portIsFree } from '../../harness/testnet/ports.js'
 import { connectedPeerIds, getJson, waitUntil } from '../../harness/testnet/ready.js'
 import { startTestnet, type Testnet } from '../../harness/testnet/testnet.js'
-import { GhostClient } from '../../src/client/client.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
 
 const execFileAsync = promisify(execFile)
 

@@ -9,7 +9,7 @@ import { expect } from 'chai'
  * reads every import (type-only ones too) and names each that goes up.
  */
 export const LAYERS: ReadonlyArray<{ name: string, paths: string[] }> = [
-  { name: 'errors', paths: ['errors.ts', 'version.ts'] },
+  { name: 'errors', paths: ['errors.ts', 'version.ts', 'background.ts'] },
   { name: 'wire formats and crypto', paths: ['wire/', 'crypto/'] },
   { name: 'storage, rate limiting, memory', paths: ['secret-file.ts', 'identity/', 'ratelimit/', 'memory/'] },
   { name: 'directory and membership', paths: ['membership/', 'directory/'] },
@@ -61,6 +61,13 @@ describe('architecture: imports only go down', () => {
       }
     }
     expect(upward, upward.join('\n')).to.deep.equal([])
+  })
+
+  it('the circuit client knows nothing of mailboxes: only the mailbox client imports swarm/', () => {
+    const circuitSide = sources(join(SRC, 'client')).filter(f => !f.endsWith('mailbox-client.ts'))
+    expect(circuitSide.map(f => relative(SRC, f))).to.include('client/circuit-client.ts')
+    const swarmImports = circuitSide.flatMap(f => importsOf(f).filter(t => t.startsWith('swarm/')).map(t => `${relative(SRC, f)} imports ${t}`))
+    expect(swarmImports, swarmImports.join('\n')).to.deep.equal([])
   })
 
   it('names an upward import (the check itself can fail)', () => {
