@@ -26,6 +26,7 @@ import { parseArgs } from 'node:util'
 import { Level } from 'level'
 import { createRecord, encodeRecord, type SwarmRecord } from '../src/swarm/record-codec.js'
 import { MessageStore } from '../src/swarm/store/store.js'
+import { Registry } from 'prom-client'
 
 const { values } = parseArgs({
   options: {
@@ -86,7 +87,7 @@ async function pump<T> (items: T[], concurrency: number, fn: (item: T) => Promis
 async function storeIngest (records: SwarmRecord[], sync: boolean): Promise<Run & { retrieve?: Run }> {
   return withDir(async dir => {
     let batches = 0
-    const store = new MessageStore({ path: join(dir, 'db'), sync, onBatch: () => { batches++ } })
+    const store = new MessageStore({ path: join(dir, 'db'), sync, onBatch: () => { batches++ }, registry: new Registry() })
     await store.open()
     const run: Run & { retrieve?: Run } = await measure(records.length, async () => {
       await pump(records, CONCURRENCY, async r => store.put(r))

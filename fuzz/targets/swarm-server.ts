@@ -18,6 +18,7 @@ import { ScriptReader } from './script-reader.js'
 import { SimStream } from '../../harness/sim/sim-stream.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { FuzzTarget } from '../harness.js'
+import { Registry } from 'prom-client'
 
 /*
  * The answering side of the node-to-node swarm protocol (SwarmServer over a
@@ -117,7 +118,7 @@ async function open (): Promise<World> {
   const dir = await mkdtemp(join(tmpdir(), 'ghostnode-fuzz-swarm-'))
   const w = { now: 1_700_000_000_000 } as World
   const { maxTombstones, ...storeLimits } = LIMITS
-  const store = new MessageStore({ path: join(dir, 'store'), now: () => w.now, ...storeLimits })
+  const store = new MessageStore({ path: join(dir, 'store'), now: () => w.now, ...storeLimits, registry: new Registry() })
   await store.open()
   const tombstones = new Tombstones({ max: maxTombstones, now: () => w.now })
   const replica = new LocalReplica({ store, tombstones, isReady: () => true, maxTtlMs: LIMITS.maxTtlMs })

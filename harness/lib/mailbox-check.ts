@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { MessageStore } from '../../src/swarm/store/store.js'
 import type { GhostClient } from '../../src/client/mailbox-client.js'
 import type { MailboxKey } from '../../src/swarm/auth.js'
+import { Registry } from 'prom-client'
 
 const decoder = new TextDecoder()
 
@@ -31,7 +32,7 @@ export interface StoredCheck { mailbox: Uint8Array, hash: Uint8Array }
 export async function inspectStores (dataDirs: string[], checks: StoredCheck[]): Promise<boolean[][]> {
   const out: boolean[][] = []
   for (const dir of dataDirs) {
-    const store = new MessageStore({ path: join(dir, 'swarm') })
+    const store = new MessageStore({ path: join(dir, 'swarm'), registry: new Registry() })
     await store.open()
     try {
       const held: boolean[] = []

@@ -67,15 +67,13 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     this.store = new RecordStore(init.maxRecords ?? DEFAULT_DIRECTORY_MAX_RECORDS, components.peerId)
     this.onInvalidRecord = init.onInvalidRecord
     this.init = resolveDirectoryOptions(init)
-    if (init.registry != null) {
-      const store = this.store
-      new Gauge({
-        name: 'ghostnode_directory_records',
-        help: 'Verified node records held by the directory (own record included)',
-        registers: [init.registry],
-        collect () { this.set(store.size) }
-      })
-    }
+    const store = this.store
+    new Gauge({
+      name: 'ghostnode_directory_records',
+      help: 'Verified node records held by the directory (own record included)',
+      registers: [init.registry],
+      collect () { this.set(store.size) }
+    })
   }
 
   readonly [Symbol.toStringTag] = 'ghostnode:directory'

@@ -67,8 +67,8 @@ export interface DirectoryInit {
   maxOutboundStreams?: number
   /** The node's verifier (shared with the DHT validator, counting on the node's registry). */
   verifier: NodeRecordVerifier
-  /** Registers `ghostnode_directory_records` here when given. */
-  registry?: Registry
+  /** The node's registry (`ghostnode_directory_records`). */
+  registry: Registry
   /** @default Date.now */
   now?: () => number
   /** Told when a peer served or pushed a record that failed verification (feed to reputation). */

@@ -27,7 +27,8 @@ export interface ConnectionSlotsInit {
   now: () => number
   /** @default 10000 */
   idleGraceMs?: number
-  registry?: Registry
+  /** The node's registry. */
+  registry: Registry
 }
 
 export type SlotVerdict = 'admit' | 'refuse'
@@ -55,7 +56,7 @@ export class ConnectionSlots {
   constructor (init: ConnectionSlotsInit) {
     this.init = init
     this.graceMs = init.idleGraceMs ?? DEFAULT_IDLE_GRACE_MS
-    const registers = init.registry != null ? [init.registry] : []
+    const registers = [init.registry]
     this.pruned = new Counter({ name: 'ghostnode_connections_pruned_total', help: 'Idle connections closed to make room, by reason (prefix: its /24 or /48 was at its cap; capacity: near connections.max)', labelNames: ['reason'], registers })
     this.refused = new Counter({ name: 'ghostnode_connections_prefix_refused_total', help: 'Upgraded inbound connections refused: their prefix was at its cap and none of its connections was idle', registers })
     for (const reason of ['prefix', 'capacity']) this.pruned.inc({ reason }, 0)

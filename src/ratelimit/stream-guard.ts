@@ -19,7 +19,8 @@ export interface StreamGuardInit {
   maxFailedNegotiations?: number
   /** A connection's peer opened streams past its budget or failed too many negotiations (the caller penalises it). */
   onAbuse?: (peer: string, reason: 'stream_flood' | 'failed_negotiations') => void
-  registry?: Registry
+  /** The node's registry. */
+  registry: Registry
 }
 
 type Listener = ((evt: Event) => void) | { handleEvent: (evt: Event) => void }
@@ -58,7 +59,7 @@ export class StreamGuard {
 
   constructor (init: StreamGuardInit) {
     this.init = init
-    const registers = init.registry != null ? [init.registry] : []
+    const registers = [init.registry]
     this.refused = new Counter({ name: 'ghostnode_inbound_streams_refused_total', help: 'Inbound streams reset, by reason (rate: over the connection\'s stream budget; negotiation: the connection closed after too many streams without an agreed protocol)', labelNames: ['reason'], registers })
     for (const reason of ['rate', 'negotiation']) this.refused.inc({ reason }, 0)
   }

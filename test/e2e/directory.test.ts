@@ -39,7 +39,7 @@ interface Services extends Record<string, unknown> {
 }
 type Node = Libp2p<Services>
 
-type NodeOptions = Omit<DirectoryInit, 'verifier'> & { verifier?: NodeRecordVerifier, dht?: boolean }
+type NodeOptions = Omit<DirectoryInit, 'verifier' | 'registry'> & { verifier?: NodeRecordVerifier, dht?: boolean }
 
 describe('directory', function () {
   this.timeout(20_000)
@@ -75,7 +75,7 @@ describe('directory', function () {
         memberships.push(m)
         return m
       },
-      directory: directoryService({ now: clock.now, minServeIntervalMs: 0, ...init, verifier })
+      directory: directoryService({ now: clock.now, minServeIntervalMs: 0, registry: new Registry(), ...init, verifier })
     }
     if (dht === true) {
       services.dht = kadDHT({

@@ -26,7 +26,7 @@ describe('swarm/store durability, batching and sweeping', () => {
   const stores: MessageStore[] = []
 
   async function openStore (over: Partial<MessageStoreInit> = {}): Promise<MessageStore> {
-    const s = new MessageStore({ path: join(dir, 'db'), now: () => clock, ...over })
+    const s = new MessageStore({ path: join(dir, 'db'), now: () => clock, ...over, registry: over.registry ?? new Registry() })
     stores.push(s)
     await s.open()
     return s
@@ -84,8 +84,9 @@ describe('swarm/store durability, batching and sweeping', () => {
     const codecUrl = new URL('../../src/swarm/record-codec.js', import.meta.url).href
     const script = `
       const { MessageStore } = await import(${JSON.stringify(storeUrl)})
+      const { Registry } = await import('prom-client')
       const { createRecord } = await import(${JSON.stringify(codecUrl)})
-      const store = new MessageStore({ path: ${JSON.stringify(path)} })
+      const store = new MessageStore({ path: ${JSON.stringify(path)}, registry: new Registry() })
       await store.open()
       const mailbox = new Uint8Array(32).fill(9)
       await Promise.all(Array.from({ length: 300 }, (_, i) =>
@@ -112,7 +113,7 @@ describe('swarm/store durability, batching and sweeping', () => {
       }
     }
 
-    const store = new MessageStore({ path })
+    const store = new MessageStore({ path, registry: new Registry() })
     stores.push(store)
     await store.open()
     const box = new Uint8Array(32).fill(9)
@@ -172,7 +173,7 @@ describe('swarm/store durability, batching and sweeping', () => {
     const raw = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' })
     await raw.put(Uint8Array.of(0x00, 0x01), Uint8Array.of(9))
     await raw.close()
-    const store = new MessageStore({ path })
+    const store = new MessageStore({ path, registry: new Registry() })
     expect(await store.open().catch(e => e)).to.be.instanceOf(StoreSchemaError)
     expect(store.isOpen).to.equal(false)
   })

@@ -10,6 +10,7 @@ import { MailboxKey } from '../../src/swarm/auth.js'
 import { MessageStore } from '../../src/swarm/store/store.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 import type { Output } from '../../src/cli/output.js'
+import { Registry } from 'prom-client'
 
 const decoder = new TextDecoder()
 
@@ -71,7 +72,7 @@ describe('swarm on ghostnode processes (3-node testnet)', function () {
     expect(exit.signal).to.equal('SIGKILL')
 
     // the victim's own database, reopened as its restart would: the message is there
-    const store = new MessageStore({ path: join(victim.dataDir, 'swarm') })
+    const store = new MessageStore({ path: join(victim.dataDir, 'swarm'), registry: new Registry() })
     await store.open()
     try {
       expect(await store.has(key.publicKey, receipt.hash)).to.equal(true)

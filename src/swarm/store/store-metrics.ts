@@ -20,7 +20,7 @@ export class StoreMetrics {
   readonly swept: Counter
   readonly quotaRejections: Counter<'kind'>
 
-  constructor (registry: Registry = new Registry()) {
+  constructor (registry: Registry) {
     this.records = reuse(registry, 'ghostnode_swarm_records', () => new Gauge({
       name: 'ghostnode_swarm_records', help: 'Swarm records stored on this node', registers: [registry]
     }))

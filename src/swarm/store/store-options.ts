@@ -16,8 +16,8 @@ export interface MessageStoreInit {
   path: string
   /** Clock for TTL checks, expiry filtering and the sweeper. @default Date.now */
   now?: () => number
-  /** Registry for the store's metrics. @default a private Registry */
-  registry?: Registry
+  /** The node's registry, for the store's metrics. */
+  registry: Registry
   /** Shortest declared TTL (expiry - timestamp). @default 10_000 (10 s) */
   minTtlMs?: number
   /** Longest declared TTL. @default 1_209_600_000 (14 days) */
@@ -98,7 +98,7 @@ export interface StoreLimits {
   sync: boolean
 }
 
-export function resolveLimits (init: MessageStoreInit): StoreLimits {
+export function resolveLimits (init: Omit<MessageStoreInit, 'registry'>): StoreLimits {
   return {
     minTtlMs: init.minTtlMs ?? DEFAULT_MIN_TTL_MS,
     maxTtlMs: init.maxTtlMs ?? DEFAULT_MAX_TTL_MS,

@@ -51,7 +51,7 @@ describe('swarm/coordinator', () => {
 
     beforeEach(async () => {
       dir = await makeTempDir()
-      store = new MessageStore({ path: join(dir, 'db'), now: () => T0 })
+      store = new MessageStore({ path: join(dir, 'db'), now: () => T0, registry: new Registry() })
       await store.open()
       local = new LocalReplica({ store, tombstones: new Tombstones(), isReady: () => true, maxTtlMs: 3_600_000 })
       registry = new Registry()

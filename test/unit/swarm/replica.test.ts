@@ -10,6 +10,7 @@ import { SwarmOp, type DeleteRequest } from '../../../src/swarm/peer/protocol.js
 import { MessageStore } from '../../../src/swarm/store/store.js'
 import { Tombstones } from '../../../src/swarm/sync/tombstones.js'
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js'
+import { Registry } from 'prom-client'
 
 const T0 = 1_700_000_000_000
 const HOUR = 3_600_000
@@ -69,7 +70,7 @@ describe('swarm/replica', () => {
 
     beforeEach(async () => {
       dir = await makeTempDir()
-      store = new MessageStore({ path: join(dir, 'db'), now: () => T0 })
+      store = new MessageStore({ path: join(dir, 'db'), now: () => T0, registry: new Registry() })
       await store.open()
       ready = true
       replica = new LocalReplica({ store, tombstones: new Tombstones({ now: () => T0 }), isReady: () => ready, maxTtlMs: HOUR })

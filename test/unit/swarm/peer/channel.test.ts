@@ -19,6 +19,7 @@ import { MessageStore } from '../../../../src/swarm/store/store.js'
 import { Tombstones } from '../../../../src/swarm/sync/tombstones.js'
 import { makeTempDir, removeTempDir } from '../../../helpers/tmp.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { Registry } from 'prom-client'
 
 const T0 = 1_700_000_000_000
 const owner = MailboxKey.generate()
@@ -52,7 +53,7 @@ describe('swarm/channel and server (in-memory streams)', () => {
 
   beforeEach(async () => {
     dir = await makeTempDir()
-    store = new MessageStore({ path: join(dir, 'db'), now: () => T0 })
+    store = new MessageStore({ path: join(dir, 'db'), now: () => T0, registry: new Registry() })
     await store.open()
     replica = new LocalReplica({ store, tombstones: new Tombstones({ now: () => T0 }), isReady: () => true, maxTtlMs: 3_600_000 })
     peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))

@@ -6,6 +6,7 @@ import { Level } from 'level'
 import { MailboxFullError } from '../../../../src/swarm/store/errors.js'
 import { createRecord, type SwarmRecord } from '../../../../src/swarm/record-codec.js'
 import { MessageStore, type BatchInfo, type MessageStoreInit } from '../../../../src/swarm/store/store.js'
+import { Registry } from 'prom-client'
 
 const T0 = 1_700_000_000_000
 const HOUR = 3_600_000
@@ -29,7 +30,7 @@ describe('swarm/store pipelined batches, dedup filter and expiry buckets', () =>
   const stores: MessageStore[] = []
 
   async function openStore (over: Partial<MessageStoreInit> = {}): Promise<MessageStore> {
-    const s = new MessageStore({ path: join(dir, 'db'), now: () => clock, maxBatchPuts: 10, ...over })
+    const s = new MessageStore({ path: join(dir, 'db'), now: () => clock, maxBatchPuts: 10, ...over, registry: over.registry ?? new Registry() })
     stores.push(s)
     await s.open()
     return s

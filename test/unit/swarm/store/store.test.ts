@@ -304,7 +304,7 @@ describe('swarm/store', () => {
   })
 
   async function openOther (): Promise<MessageStore> {
-    const s = new MessageStore({ path: join(dir, 'other'), now: () => clock })
+    const s = new MessageStore({ path: join(dir, 'other'), now: () => clock, registry: new Registry() })
     await s.open()
     return s
   }
