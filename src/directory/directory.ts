@@ -1,4 +1,3 @@
-import { inBackground } from '../background.js'
 import { randomInt } from 'node:crypto'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -17,6 +16,7 @@ import { NodeRecordVerifier } from './record-verifier.js'
 import type { CandidateRecord } from '../membership/admission.js'
 import type { MembershipChange } from '../membership/view.js'
 import type { Connection, IdentifyResult, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import { inBackground } from '../background.js'
 
 export * from './options.js'
 

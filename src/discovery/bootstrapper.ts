@@ -1,9 +1,9 @@
-import { inBackground } from '../background.js'
 import { KEEP_ALIVE } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { ComponentLogger, Libp2pEvents, Logger, PeerId, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
+import { inBackground } from '../background.js'
 
 export const DEFAULT_BOOTSTRAP_RETRY_MIN_MS = 1_000
 export const DEFAULT_BOOTSTRAP_RETRY_MAX_MS = 60_000

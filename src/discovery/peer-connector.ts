@@ -1,6 +1,6 @@
-import { inBackground } from '../background.js'
 import type { ComponentLogger, Libp2pEvents, Logger, PeerId, PeerInfo, PeerRouting, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
+import { inBackground } from '../background.js'
 
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 30_000
 export const DEFAULT_TARGET_PEERS = 16

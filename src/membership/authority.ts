@@ -1,4 +1,3 @@
-import { inBackground } from '../background.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { runAdmission, type AdmissionPolicy, type AdmissionRound, type CandidateRecord } from './admission.js'
 import {
@@ -15,6 +14,7 @@ import { verifyEd25519 } from '../crypto/ed25519.js'
 import type { SyncBody } from './protocol.js'
 import type { Logger, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { inBackground } from '../background.js'
 
 /** Candidates probed at once (each probe may dial every address of a record). */
 const PROBE_CONCURRENCY = 4

@@ -1,4 +1,3 @@
-import { inBackground } from '../background.js'
 import { randomInt } from 'node:crypto'
 import { join } from 'node:path'
 import { readFile } from 'node:fs/promises'
@@ -23,6 +22,7 @@ import { isDialable } from './address-policy.js'
 import type { ComponentLogger, Connection, IdentifyResult, Libp2pEvents, Logger, PeerId, PeerStore, PrivateKey, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Registry } from 'prom-client'
+import { inBackground } from '../background.js'
 
 export const MEMBERSHIP_DOCUMENT_FILE = 'membership.doc'
 const STREAM_TIMEOUT_MS = 30_000

@@ -1,8 +1,8 @@
-import { inBackground } from '../background.js'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
+import { inBackground } from '../background.js'
 
 /** What the HTTP endpoints read from the node. */
 export interface HealthSource {

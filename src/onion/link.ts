@@ -1,4 +1,3 @@
-import { inBackground } from '../background.js'
 import { randomInt } from 'node:crypto'
 import { CellDecoder, type Cell } from './cell.js'
 import { CELL_HEADER_BYTES, CELL_SIZE } from '../wire/onion-format.js'
@@ -7,6 +6,7 @@ import { LinkIdleError, LinkStalledError, MemoryShedError, type LinkCloseReason 
 import type { MemoryBudget } from '../memory/budget.js'
 import type { Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { inBackground } from '../background.js'
 
 export const LINK_PROTOCOL = '/ghostnode/link/1.0.0'
 /** Cells a link may hold unsent before it sheds (4 MiB at 1 KiB cells). */

@@ -1,4 +1,3 @@
-import { inBackground } from '../background.js'
 import { peerIdFromMultihash } from '@libp2p/peer-id'
 import * as Digest from 'multiformats/hashes/digest'
 import { Registry } from 'prom-client'
@@ -22,6 +21,7 @@ import type { MemoryGuard } from '../memory/guard.js'
 import type { ReplayFilter } from '../crypto/replay-filter.js'
 import type { OnionKey } from '../crypto/x25519.js'
 import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
+import { inBackground } from '../background.js'
 
 export const DEFAULT_MAX_CIRCUITS = 20_000
 export const DEFAULT_MAX_CIRCUITS_PER_PEER = 2_000
