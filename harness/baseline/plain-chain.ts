@@ -16,7 +16,14 @@ export interface PlainHost {
   wrap?: string[]
 }
 
-export interface PlainRelayProcess { name: string, pid: number, peerId: string, multiaddr: string }
+export interface PlainRelayProcess {
+  name: string
+  pid: number
+  peerId: string
+  multiaddr: string
+  /** The relay's GC time so far (it reports its own, observed with perf_hooks). */
+  gcSeconds: () => Promise<number>
+}
 
 export interface PlainChain {
   /** First relay (A) the client dials; A → B → C, C echoes. */
@@ -53,12 +60,29 @@ async function spawnRelay (name: string, host: PlainHost, port: number, next: st
     const own = addrs.find(a => a.startsWith(`/ip4/${host.address}/tcp/`)) ?? addrs[0]
     if (own == null) throw new BenchSetupError(`${name}: plain relay reports no address`)
     const ma = own.includes('/p2p/') ? own : `${own}/p2p/${peerId}`
-    return { child, exited, info: { name, pid, peerId, multiaddr: ma } }
+    // later lines answer `gc` requests, in order
+    const waiting: Array<{ resolve: (s: number) => void, reject: (err: Error) => void }> = []
+    lines.on('line', (l) => {
+      const gc = (JSON.parse(l) as { gc_seconds?: number }).gc_seconds
+      if (typeof gc === 'number') waiting.shift()?.resolve(gc)
+    })
+    void exited.then(() => {
+      lines.close()
+      for (const w of waiting.splice(0)) w.reject(new BenchSetupError(`${name}: plain relay exited`))
+    })
+    const gcSeconds = async (): Promise<number> => new Promise((resolve, reject) => {
+      if (child.exitCode != null || child.signalCode != null) {
+        reject(new BenchSetupError(`${name}: plain relay exited`))
+        return
+      }
+      waiting.push({ resolve, reject })
+      child.stdin?.write('gc\n')
+    })
+    return { child, exited, info: { name, pid, peerId, multiaddr: ma, gcSeconds } }
   } catch (err) {
+    lines.close()
     await stopRelay({ child, exited })
     throw err
-  } finally {
-    lines.close()
   }
 }
 

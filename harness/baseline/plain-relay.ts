@@ -1,10 +1,12 @@
+import { PerformanceObserver } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { startPlainRelay } from './plain-node.js'
 
 /**
  * Entry point of one plain baseline relay process (spawned by plain-chain.ts):
  * `node dist/harness/baseline/plain-relay.js --listen MA [--next MA] [--frames-per-write N]`. Prints one
- * JSON line `{"peerId", "addrs"}` once listening; stops on SIGTERM/SIGINT or
+ * JSON line `{"peerId", "addrs"}` once listening; answers each `gc` line on
+ * stdin with `{"gc_seconds"}` (its GC time so far); stops on SIGTERM/SIGINT or
  * when its stdin closes (the bench that spawned it is gone).
  */
 const { values } = parseArgs({ options: { listen: { type: 'string' }, next: { type: 'string' }, 'frames-per-write': { type: 'string' } } })
@@ -19,6 +21,17 @@ const relay = await startPlainRelay({
   ...(framesPerWrite != null && Number.isInteger(framesPerWrite) && framesPerWrite > 0 ? { framesPerWrite } : {})
 })
 process.stdout.write(JSON.stringify({ peerId: relay.peerId, addrs: relay.addrs }) + '\n')
+
+// the same measure a ghostnode relay exports as nodejs_gc_duration_seconds
+let gcMs = 0
+new PerformanceObserver((list) => { for (const entry of list.getEntries()) gcMs += entry.duration }).observe({ entryTypes: ['gc'] })
+let input = ''
+process.stdin.setEncoding('utf8').on('data', (chunk: string) => {
+  input += chunk
+  const lines = input.split('\n')
+  input = lines.pop() ?? ''
+  for (const line of lines) if (line.trim() === 'gc') process.stdout.write(JSON.stringify({ gc_seconds: gcMs / 1000 }) + '\n')
+})
 
 let stopping = false
 const stop = (): void => {

@@ -117,7 +117,7 @@ function plainWorkload (name: string, description: string, framesPerWrite: numbe
             if (!Buffer.from(echoed.buffer, echoed.byteOffset, echoed.byteLength).equals(payload)) throw new EchoMismatchError(`echo of ${payload.byteLength} B came back as ${echoed.byteLength} B of other bytes`)
           },
           resourceTargets: () => [
-            ...relays.map(r => ({ name: r.name, role: 'plain-relay', pid: r.pid })),
+            ...relays.map(r => ({ name: r.name, role: 'plain-relay', pid: r.pid, gcSeconds: r.gcSeconds })),
             { name: 'bench', role: 'bench-client', pid: process.pid }
           ],
           details: () => ({

@@ -77,6 +77,19 @@ export interface Comparison {
   plain_p99_ms: number
   target_ratio: number
   target_met: boolean
+  /** onion p99 ÷ plain p99 (target ≤ 1.5). */
+  p99_ratio: number
+  /** Median relay's CPU µs per message, onion and plain, and onion ÷ plain (target ≤ 1.5). */
+  onion_relay_cpu_us_per_msg: number
+  plain_relay_cpu_us_per_msg: number
+  relay_cpu_per_msg_ratio: number
+  /** Median relay's write syscalls per message, and onion ÷ plain. */
+  onion_relay_write_syscalls_per_msg?: number
+  plain_relay_write_syscalls_per_msg?: number
+  relay_write_syscalls_per_msg_ratio?: number
+  /** Median relay's GC time ÷ CPU time. */
+  onion_relay_gc_share?: number
+  plain_relay_gc_share?: number
   /** With the plain-echo-unbatched workload: its msg/s and onion ÷ it. */
   plain_unbatched_msg_per_s?: number
   ratio_vs_unbatched?: number
@@ -135,6 +148,12 @@ export function compare (workloads: Record<string, WorkloadResult>): Comparison 
   const unbatched = workloads[RATIO_PAIR.plainUnbatched]
   if (onion == null || plain == null) return undefined
   const ratio = plain.ops_per_s > 0 ? onion.ops_per_s / plain.ops_per_s : Number.NaN
+  const onionCpu = relayMedian(onion, 'cpu_us_per_msg')
+  const plainCpu = relayMedian(plain, 'cpu_us_per_msg')
+  const onionWrites = relayMedian(onion, 'write_syscalls_per_msg')
+  const plainWrites = relayMedian(plain, 'write_syscalls_per_msg')
+  const onionGc = relayMedian(onion, 'gc_share')
+  const plainGc = relayMedian(plain, 'gc_share')
   return {
     onion_msg_per_s: onion.ops_per_s,
     plain_msg_per_s: plain.ops_per_s,
@@ -145,10 +164,27 @@ export function compare (workloads: Record<string, WorkloadResult>): Comparison 
     plain_p99_ms: plain.latency.p99_ms,
     target_ratio: TARGET_RATIO,
     target_met: ratio >= TARGET_RATIO,
+    p99_ratio: onion.latency.p99_ms / plain.latency.p99_ms,
+    onion_relay_cpu_us_per_msg: onionCpu ?? Number.NaN,
+    plain_relay_cpu_us_per_msg: plainCpu ?? Number.NaN,
+    relay_cpu_per_msg_ratio: onionCpu != null && plainCpu != null ? onionCpu / plainCpu : Number.NaN,
+    ...(onionWrites != null && plainWrites != null
+      ? { onion_relay_write_syscalls_per_msg: onionWrites, plain_relay_write_syscalls_per_msg: plainWrites, relay_write_syscalls_per_msg_ratio: onionWrites / plainWrites }
+      : {}),
+    ...(onionGc != null ? { onion_relay_gc_share: onionGc } : {}),
+    ...(plainGc != null ? { plain_relay_gc_share: plainGc } : {}),
     ...(unbatched != null
       ? { plain_unbatched_msg_per_s: unbatched.ops_per_s, ratio_vs_unbatched: unbatched.ops_per_s > 0 ? onion.ops_per_s / unbatched.ops_per_s : Number.NaN }
       : {})
   }
+}
+
+/** The median over a workload's relay processes (not the bench client) of one per-process figure. */
+function relayMedian (w: WorkloadResult, key: 'cpu_us_per_msg' | 'write_syscalls_per_msg' | 'gc_share'): number | undefined {
+  const values = w.resources.filter(u => u.role !== 'bench-client').map(u => u[key]).filter((v): v is number => v != null && Number.isFinite(v)).sort((a, b) => a - b)
+  if (values.length === 0) return undefined
+  const mid = values.length >> 1
+  return values.length % 2 === 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2
 }
 
 /**
@@ -241,7 +277,12 @@ export async function runE2E (options: E2EOptions): Promise<E2EResult> {
     for (const a of active) {
       if (a.parts.length === 0) continue
       const load = mergeLoadResults(a.parts, a.recorder)
-      const resources = a.sampler.summary().map(u => ({ ...u, cpu_us_per_msg: load.ops_per_s > 0 ? 1e4 * u.cpu_percent / load.ops_per_s : Number.NaN }))
+      const perMsg = (v: number): number => load.ops_per_s > 0 ? v / load.ops_per_s : Number.NaN
+      const resources = a.sampler.summary().map(u => ({
+        ...u,
+        cpu_us_per_msg: perMsg(1e4 * u.cpu_percent),
+        ...(u.write_syscalls_per_s != null ? { write_syscalls_per_msg: perMsg(u.write_syscalls_per_s) } : {})
+      }))
       results[a.workload.name] = {
         name: a.workload.name,
         description: a.workload.description,

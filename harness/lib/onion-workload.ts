@@ -140,7 +140,7 @@ export const onionEchoWorkload: Workload = {
         },
         classifyError: classify,
         resourceTargets: () => [
-          ...ctx.nodes.map(n => ({ name: n.name, role: 'relay', ...(n.pid != null ? { pid: n.pid } : { httpUrl: n.httpUrl }) })),
+          ...ctx.nodes.map(n => ({ name: n.name, role: 'relay', httpUrl: n.httpUrl, ...(n.pid != null ? { pid: n.pid } : {}) })),
           { name: 'bench', role: 'bench-client', pid: process.pid }
         ],
         details: () => {

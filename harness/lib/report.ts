@@ -6,6 +6,7 @@ import type { NodeCounters } from './node-counters.js'
 const int = (v: number): string => Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : 'n/a'
 const ms = (v: number): string => Number.isFinite(v) ? v.toFixed(v < 10 ? 2 : 1) : 'n/a'
 const fixed = (v: number, d = 1): string => Number.isFinite(v) ? v.toFixed(d) : 'n/a'
+const pct = (v: number): string => Number.isFinite(v) ? `${(100 * v).toFixed(1)} %` : 'n/a'
 
 function errorsText (w: WorkloadResult): string {
   const types = Object.entries(w.errors.by_type)
@@ -25,13 +26,17 @@ export function formatSummary (r: E2EResult): string {
     const build = buildText(w)
     if (build != null) lines.push(`  circuit build: ${build}`)
     lines.push(`  cpu%: ${w.resources.map(u => `${u.name} ${fixed(u.cpu_percent, 0)}`).join(', ')}; cpu µs/msg: ${w.resources.map(u => `${u.name} ${fixed(u.cpu_us_per_msg ?? Number.NaN, 0)}`).join(', ')} (total ${fixed(w.cpu_us_per_msg_total, 0)})`)
+    lines.push(`  write syscalls/msg: ${w.resources.map(u => `${u.name} ${fixed(u.write_syscalls_per_msg ?? Number.NaN, 2)}`).join(', ')}; gc share: ${w.resources.filter(u => u.gc_share != null).map(u => `${u.name} ${pct(u.gc_share as number)}`).join(', ') || 'n/a'}`)
     lines.push(`  rss MB max: ${w.resources.map(u => `${u.name} ${fixed(u.rss_mb_max, 0)}`).join(', ')}`)
   }
   const c = r.comparison
   if (c != null) {
     lines.push(`onion/plain throughput ratio: ${fixed(c.ratio_msg_per_s, 2)} (onion ${int(c.onion_msg_per_s)} msg/s vs plain ${int(c.plain_msg_per_s)} msg/s; target ≥ ${c.target_ratio}: ${c.target_met ? 'met' : 'NOT met'})`)
     if (c.ratio_vs_unbatched != null) lines.push(`onion / unbatched plain: ${fixed(c.ratio_vs_unbatched, 2)} (unbatched plain ${int(c.plain_unbatched_msg_per_s ?? Number.NaN)} msg/s)`)
-    lines.push(`latency p50 onion ${ms(c.onion_p50_ms)} ms vs plain ${ms(c.plain_p50_ms)} ms; p99 onion ${ms(c.onion_p99_ms)} ms vs plain ${ms(c.plain_p99_ms)} ms`)
+    lines.push(`latency p50 onion ${ms(c.onion_p50_ms)} ms vs plain ${ms(c.plain_p50_ms)} ms; p99 onion ${ms(c.onion_p99_ms)} ms vs plain ${ms(c.plain_p99_ms)} ms (ratio ${fixed(c.p99_ratio, 2)}; target ≤ 1.5)`)
+    lines.push(`median relay, onion vs plain: cpu ${fixed(c.onion_relay_cpu_us_per_msg, 0)} vs ${fixed(c.plain_relay_cpu_us_per_msg, 0)} µs/msg (ratio ${fixed(c.relay_cpu_per_msg_ratio, 2)}; target ≤ 1.5)` +
+      (c.relay_write_syscalls_per_msg_ratio != null ? `; write syscalls ${fixed(c.onion_relay_write_syscalls_per_msg ?? Number.NaN, 2)} vs ${fixed(c.plain_relay_write_syscalls_per_msg ?? Number.NaN, 2)} /msg (ratio ${fixed(c.relay_write_syscalls_per_msg_ratio, 2)})` : '') +
+      (c.onion_relay_gc_share != null || c.plain_relay_gc_share != null ? `; gc share ${c.onion_relay_gc_share != null ? pct(c.onion_relay_gc_share) : 'n/a'} vs ${c.plain_relay_gc_share != null ? pct(c.plain_relay_gc_share) : 'n/a'}` : ''))
   }
   return lines.join('\n')
 }
@@ -63,6 +68,9 @@ export function renderMarkdown (r: E2EResult): string {
     const onionCpu = r.workloads['onion-echo']?.cpu_us_per_msg_total ?? Number.NaN
     const plainCpu = r.workloads['plain-echo']?.cpu_us_per_msg_total ?? Number.NaN
     out.push(`| CPU per msg, all processes (µs) | ${fixed(onionCpu, 0)} | ${fixed(plainCpu, 0)} | ${fixed(onionCpu / plainCpu, 2)} |`)
+    out.push(`| CPU per msg, median relay (µs) | ${fixed(c.onion_relay_cpu_us_per_msg, 0)} | ${fixed(c.plain_relay_cpu_us_per_msg, 0)} | ${fixed(c.relay_cpu_per_msg_ratio, 2)} |`)
+    if (c.relay_write_syscalls_per_msg_ratio != null) out.push(`| write syscalls per msg, median relay | ${fixed(c.onion_relay_write_syscalls_per_msg ?? Number.NaN, 2)} | ${fixed(c.plain_relay_write_syscalls_per_msg ?? Number.NaN, 2)} | ${fixed(c.relay_write_syscalls_per_msg_ratio, 2)} |`)
+    if (c.onion_relay_gc_share != null || c.plain_relay_gc_share != null) out.push(`| GC share of CPU, median relay | ${pct(c.onion_relay_gc_share ?? Number.NaN)} | ${pct(c.plain_relay_gc_share ?? Number.NaN)} | |`)
     out.push('', `Target onion/plain ≥ ${c.target_ratio}: **${c.target_met ? 'met' : 'not met'}**.`)
     if (c.ratio_vs_unbatched != null) out.push(`For context, plain libp2p with one stream write per message at every hop (plain-echo-unbatched): ${int(c.plain_unbatched_msg_per_s ?? Number.NaN)} msg/s; onion ÷ that = ${fixed(c.ratio_vs_unbatched, 2)}.`)
     const failed = Object.values(r.workloads).filter(w => w.errors.total > 0)

@@ -39,7 +39,7 @@ export const swarmStoreRetrieveWorkload: Workload = {
       },
       classifyError: (err) => err instanceof ExitError ? `ExitError:${err.status}` : (err as Error).name ?? 'Error',
       resourceTargets: () => [
-        ...ctx.nodes.map(n => ({ name: n.name, role: 'relay', ...(n.pid != null ? { pid: n.pid } : { httpUrl: n.httpUrl }) })),
+        ...ctx.nodes.map(n => ({ name: n.name, role: 'relay', httpUrl: n.httpUrl, ...(n.pid != null ? { pid: n.pid } : {}) })),
         { name: 'bench', role: 'bench-client', pid: process.pid }
       ],
       details: () => ({ mailboxes: MAILBOXES, messages_stored: stored, ttl_ms: TTL_MS }),
