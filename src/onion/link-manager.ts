@@ -140,6 +140,11 @@ export class LinkManager implements Startable {
     return pending
   }
 
+  /** An open link to the peer, if there is one (no dial, no wait). */
+  openLink (peer: PeerId): Link | undefined {
+    return this.openLinkTo(peer.toString())
+  }
+
   private openLinkTo (key: string): Link | undefined {
     for (const link of this.links.get(key) ?? []) {
       if (link.isOpen) return link

@@ -1,5 +1,3 @@
-import { peerIdFromMultihash } from '@libp2p/peer-id'
-import * as Digest from 'multiformats/hashes/digest'
 import { Registry } from 'prom-client'
 import { processCreateLayer } from '../crypto/create-header.js'
 import { HopCrypto, relayBodyOf } from '../crypto/layer.js'
@@ -11,6 +9,7 @@ import { cellBytes, LINK_CELL_COST_BYTES, type Link } from './link.js'
 import { LinkIdleError, MemoryShedError } from './link-errors.js'
 import { shedLargest, type MemoryHolder } from '../memory/relief.js'
 import { DEFAULT_REASSEMBLY_TIMEOUT_MS, type Reassembler } from './reassembly.js'
+import { PeerIdCache } from './peer-id-cache.js'
 import { RelayExit } from './relay-exit.js'
 import { RelayMetrics, type CreateOutcome } from './relay-metrics.js'
 import { writeRelayBody } from './relay-message.js'
@@ -132,6 +131,7 @@ export class OnionRelay {
   private chunkDenied = false
   private readonly perPeer = new Map<string, number>()
   private readonly exit: RelayExit<RelayCircuit>
+  private readonly nextPeerIds = new PeerIdCache()
   private sweepTimer?: ReturnType<typeof setInterval>
   private reassemblySweepTimer?: ReturnType<typeof setInterval>
 
@@ -344,32 +344,36 @@ export class OnionRelay {
       this.sendCell(circuit.prev, CellCommand.CREATED, circuit.hop.sealCreated(), circuit)
       return
     }
-    inBackground('extending a circuit', this.extend(circuit, layer.nextPeerId, layer.nextPayload), this.log)
+    const next = this.nextPeerIds.decode(layer.nextPeerId)
+    if (next == null || next.equals(this.init.selfPeerId) || next.equals(circuit.prev.link.remotePeer)) {
+      this.metrics.creates.inc({ outcome: 'protocol' })
+      this.destroy(circuit, undefined, DestroyReason.PROTOCOL)
+      return
+    }
+    // the usual case, a link to the next hop is open: extend now, without a turn of the event loop
+    const open = this.init.links.openLink(next)
+    if (open != null) {
+      this.sendCreate(circuit, open, layer.nextPayload)
+      return
+    }
+    inBackground('extending a circuit', this.extend(circuit, next, layer.nextPayload), this.log)
   }
 
-  private async extend (circuit: RelayCircuit, nextPeerIdBytes: Uint8Array, payload: Uint8Array): Promise<void> {
-    let next: PeerId
-    try {
-      next = peerIdFromMultihash(Digest.decode(nextPeerIdBytes))
-    } catch {
-      this.metrics.creates.inc({ outcome: 'protocol' })
-      this.destroy(circuit, undefined, DestroyReason.PROTOCOL)
-      return
-    }
-    if (next.equals(this.init.selfPeerId) || next.equals(circuit.prev.link.remotePeer)) {
-      this.metrics.creates.inc({ outcome: 'protocol' })
-      this.destroy(circuit, undefined, DestroyReason.PROTOCOL)
-      return
-    }
+  private sendCreate (circuit: RelayCircuit, link: Link, payload: Uint8Array): void {
+    circuit.next = { link, circId: link.allocateCircId() }
+    this.index(circuit.next, circuit, 'next')
+    this.sendCell(circuit.next, CellCommand.CREATE, payload, circuit)
+  }
+
+  /** Opens a link to the next hop (dialing it if need be), then sends the CREATE on. */
+  private async extend (circuit: RelayCircuit, next: PeerId, payload: Uint8Array): Promise<void> {
     try {
       const link = await this.init.links.getLink(next, { signal: AbortSignal.any([circuit.abort.signal, AbortSignal.timeout(this.init.extendTimeoutMs ?? DEFAULT_EXTEND_TIMEOUT_MS)]) })
       if (circuit.closed) return
       // the link may have closed while this continuation waited: its close has been
       // handled already, so indexing the circuit on it would leave a table behind
       if (!link.isOpen) throw new LinkClosedError('the next link closed during the extend')
-      circuit.next = { link, circId: link.allocateCircId() }
-      this.index(circuit.next, circuit, 'next')
-      this.sendCell(circuit.next, CellCommand.CREATE, payload, circuit)
+      this.sendCreate(circuit, link, payload)
     } catch (err) {
       if (circuit.closed) return
       this.metrics.creates.inc({ outcome: 'extend_failed' })
