@@ -21,13 +21,15 @@ import { ONION_BENCH_WORKLOADS } from '../harness/lib/workloads.js'
 
 const MICRO = fileURLToPath(new URL('./onion-micro.js', import.meta.url))
 
-const USAGE = `usage: node dist/bench/onion.js [--json FILE] [--quick] [--seconds S] [--concurrency N] [--size BYTES] [--circuits N] [--rounds N] [--skip-micro]
+const USAGE = `usage: node dist/bench/onion.js [--json FILE] [--quick] [--seconds S] [--concurrency N] [--size BYTES] [--circuits N] [--rounds N] [--latency-ms D] [--skip-micro]
   micro benchmark, then 3-hop onion ECHO vs plain libp2p 3-hop forwarding on a loopback testnet
   --seconds S      measured seconds per end-to-end workload (default ${DEFAULT_SECONDS}; --quick ${QUICK_SECONDS})
   --concurrency N  requests in flight (default ${DEFAULT_CONCURRENCY})
   --size BYTES     ECHO payload (default ${DEFAULT_SIZE_BYTES}: one relay cell)
   --circuits N     onion circuits carrying the load (default ceil(concurrency/32))
   --rounds N       alternate onion and plain N times, seconds/N each (default ${DEFAULT_ROUNDS}; --quick ${QUICK_ROUNDS})
+  --latency-ms D   every node (and every plain relay) behind a user-space TCP proxy that holds each chunk D ms
+                   each way; reports circuit build and echo p50 against the path round trip (6 × D)
   --skip-micro     end-to-end section only
 `
 
@@ -68,6 +70,7 @@ async function main (argv: string[]): Promise<number> {
       size: { type: 'string' },
       circuits: { type: 'string' },
       rounds: { type: 'string' },
+      'latency-ms': { type: 'string' },
       'skip-micro': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
     })
@@ -76,7 +79,8 @@ async function main (argv: string[]): Promise<number> {
       sizeBytes: intFlag('size', v.size, DEFAULT_SIZE_BYTES, 1, 100_000),
       seconds: numberFlag('seconds', v.seconds, v.quick === true ? QUICK_SECONDS : DEFAULT_SECONDS, 0.5, 3600),
       circuits: intFlag('circuits', v.circuits, undefined, 1, 1000),
-      rounds: intFlag('rounds', v.rounds, v.quick === true ? QUICK_ROUNDS : DEFAULT_ROUNDS, 1, 100)
+      rounds: intFlag('rounds', v.rounds, v.quick === true ? QUICK_ROUNDS : DEFAULT_ROUNDS, 1, 100),
+      latencyMs: v['latency-ms'] != null ? numberFlag('latency-ms', v['latency-ms'], 0, 0, 1000) : undefined
     }
   } catch (err) {
     stderr(`bench:onion: ${(err as Error).message}\n\n${USAGE}`)
@@ -90,8 +94,9 @@ async function main (argv: string[]): Promise<number> {
   const { signal, dispose } = abortOnSignals(stderr)
   try {
     const micro = v['skip-micro'] === true ? undefined : await runMicro(quick, signal)
-    process.stdout.write('\nend to end (3-node loopback testnet)\n')
+    process.stdout.write(`\nend to end (3-node loopback testnet${settings.latencyMs != null ? `, ${settings.latencyMs} ms delay proxies` : ''})\n`)
     const e2e = await runE2E({
+      ...(settings.latencyMs != null ? { proxyLatencyMs: settings.latencyMs } : {}),
       concurrency: settings.concurrency,
       sizeBytes: settings.sizeBytes,
       seconds: settings.seconds,

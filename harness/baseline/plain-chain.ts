@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { trackPid, untrackPid } from '../lib/cleanup.js'
 import { childEnv } from '../lib/ghostnode-process.js'
+import { startDelayProxy, type DelayProxy } from '../lib/delay-proxy.js'
 import { BenchSetupError } from '../lib/errors.js'
 
 const RELAY_SCRIPT = fileURLToPath(new URL('./plain-relay.js', import.meta.url))
@@ -100,16 +101,27 @@ async function stopRelay ({ child, exited }: { child: ChildProcess, exited: Prom
  * network). `port` 0 lets the OS pick (loopback); with namespaces each host has
  * its own address and the same fixed port. Stops whatever it started on failure.
  */
-export async function startPlainChain (hosts: PlainHost[], port: number, signal: AbortSignal, framesPerWrite?: number): Promise<PlainChain> {
+export async function startPlainChain (hosts: PlainHost[], port: number, signal: AbortSignal, framesPerWrite?: number, delayMs?: number): Promise<PlainChain> {
   if (hosts.length !== 3) throw new BenchSetupError(`the plain chain needs 3 hosts, got ${hosts.length}`)
   const started: Spawned[] = []
-  const stop = async (): Promise<void> => { await Promise.all(started.map(stopRelay)) }
+  const proxies: DelayProxy[] = []
+  const stop = async (): Promise<void> => {
+    await Promise.all(started.map(stopRelay))
+    await Promise.all(proxies.map(async p => p.stop()))
+  }
   try {
     const names = ['plain-a', 'plain-b', 'plain-c']
     let next: string | undefined
     for (let i = 2; i >= 0; i--) {
       const relay = await spawnRelay(names[i], hosts[i], port, next, framesPerWrite, signal)
       started.push(relay)
+      if (delayMs != null) {
+        // the same delay proxy the testnet's nodes sit behind: whoever dials this relay goes through it
+        const [, , host, , tcpPort] = relay.info.multiaddr.split('/')
+        const proxy = await startDelayProxy({ targetHost: host, targetPort: Number(tcpPort), delayMs, listenHost: host })
+        proxies.push(proxy)
+        relay.info.multiaddr = `/ip4/${host}/tcp/${proxy.port}/p2p/${relay.info.peerId}`
+      }
       next = relay.info.multiaddr
     }
     const relays = started.map(s => s.info).reverse()

@@ -102,7 +102,7 @@ function plainWorkload (name: string, description: string, framesPerWrite: numbe
       let chain: PlainChain | undefined
       let libp2p: Libp2p | undefined
       try {
-        chain = await startPlainChain(hosts, namespaced ? PLAIN_NETNS_PORT + portOffset : 0, ctx.signal, framesPerWrite)
+        chain = await startPlainChain(hosts, namespaced ? PLAIN_NETNS_PORT + portOffset : 0, ctx.signal, framesPerWrite, ctx.proxyLatencyMs)
         ctx.log(`plain chain: ${chain.relays.map(r => `${r.name} pid ${r.pid}`).join(', ')}${namespaced ? ' (in the nodes\' namespaces)' : ' (loopback)'}`)
         libp2p = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
         const stream = await libp2p.dialProtocol(multiaddr(chain.entry), PLAIN_PROTOCOL, { signal: AbortSignal.timeout(10_000) })

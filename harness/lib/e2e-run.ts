@@ -7,6 +7,7 @@ import { createProgress } from './progress.js'
 import { addCounters, counterDelta, nodeCounters, type NodeCounters } from './node-counters.js'
 import { ResourceSampler, type ResourceUsage } from './resources.js'
 import { LatencyRecorder } from './stats.js'
+import { measureProxiedRtt } from './delay-proxy.js'
 import { openTarget, type BenchTarget, type TargetMode } from './target.js'
 import { RATIO_PAIR, WORKLOADS } from './workloads.js'
 import type { Workload, WorkloadContext, WorkloadInstance } from './workload.js'
@@ -33,6 +34,8 @@ export interface E2EOptions {
   urls?: string[]
   netns?: boolean
   latencyMs?: number
+  /** Loopback testnet (and plain chain) behind user-space delay proxies, ms each way. */
+  proxyLatencyMs?: number
   defaultLimits?: boolean
   /** Keep the started testnet's data dirs and node logs here. */
   dir?: string
@@ -120,6 +123,27 @@ export interface E2EResult {
   /** Per node, counters over the whole measurement phase (all slices of all workloads, and the gaps between them). */
   node_counters_total: Record<string, NodeCounters>
   comparison?: Comparison
+  /** With delay proxies: build and echo time against the path's round trip. */
+  latency?: LatencyFigures
+}
+
+export interface LatencyFigures {
+  via: 'delay-proxy'
+  one_way_ms: number
+  /** client → guard → middle → exit and back: 6 × one_way_ms. */
+  path_rtt_ms: number
+  /** One link's round trip through a proxy as measured on this machine (timers fire late), and 3 × it. */
+  measured_link_rtt_ms: number
+  measured_path_rtt_ms: number
+  build_median_ms: number
+  build_over_path_rtt: number
+  build_over_measured_path_rtt: number
+  /** The target: build ≤ 1.2 × path RTT + 3 ms. */
+  build_target_ms: number
+  build_target_met: boolean
+  echo_p50_ms: number
+  echo_p50_over_path_rtt: number
+  plain_echo_p50_ms?: number
 }
 
 function gitCommit (): string | undefined {
@@ -179,6 +203,32 @@ export function compare (workloads: Record<string, WorkloadResult>): Comparison 
   }
 }
 
+/** Build and echo time of the onion workload against the path round trip through the delay proxies. */
+export function latencyFigures (workloads: Record<string, WorkloadResult>, oneWayMs: number, measuredLinkRttMs: number): LatencyFigures | undefined {
+  const onion = workloads[RATIO_PAIR.onion]
+  if (onion == null) return undefined
+  const build = (onion.details.circuit_build_ms as { median?: number } | undefined)?.median ?? Number.NaN
+  const pathRtt = 6 * oneWayMs
+  const measuredPathRtt = 3 * measuredLinkRttMs
+  const target = 1.2 * pathRtt + 3
+  const plain = workloads[RATIO_PAIR.plain]
+  return {
+    via: 'delay-proxy',
+    one_way_ms: oneWayMs,
+    path_rtt_ms: pathRtt,
+    measured_link_rtt_ms: measuredLinkRttMs,
+    measured_path_rtt_ms: measuredPathRtt,
+    build_median_ms: build,
+    build_over_path_rtt: build / pathRtt,
+    build_over_measured_path_rtt: build / measuredPathRtt,
+    build_target_ms: target,
+    build_target_met: build <= target,
+    echo_p50_ms: onion.latency.p50_ms,
+    echo_p50_over_path_rtt: onion.latency.p50_ms / pathRtt,
+    ...(plain != null ? { plain_echo_p50_ms: plain.latency.p50_ms } : {})
+  }
+}
+
 /** The median over a workload's relay processes (not the bench client) of one per-process figure. */
 function relayMedian (w: WorkloadResult, key: 'cpu_us_per_msg' | 'write_syscalls_per_msg' | 'gc_share'): number | undefined {
   const values = w.resources.filter(u => u.role !== 'bench-client').map(u => u[key]).filter((v): v is number => v != null && Number.isFinite(v)).sort((a, b) => a - b)
@@ -205,6 +255,7 @@ export async function runE2E (options: E2EOptions): Promise<E2EResult> {
     ...(options.urls != null ? { urls: options.urls } : {}),
     ...(options.netns === true ? { netns: true } : {}),
     ...(options.latencyMs != null ? { latencyMs: options.latencyMs } : {}),
+    ...(options.proxyLatencyMs != null ? { proxyLatencyMs: options.proxyLatencyMs } : {}),
     ...(options.defaultLimits === true ? { defaultLimits: true } : {}),
     ...(options.dir != null ? { dir: options.dir } : {}),
     signal: options.signal,
@@ -230,7 +281,8 @@ export async function runE2E (options: E2EOptions): Promise<E2EResult> {
       quick: options.quick,
       signal,
       log: options.log,
-      settings: options.settings
+      settings: options.settings,
+      ...(target.proxyLatencyMs != null ? { proxyLatencyMs: target.proxyLatencyMs } : {})
     }
     // every workload is set up before any is measured, so rounds can alternate between them
     for (const workload of selected) {
@@ -300,6 +352,7 @@ export async function runE2E (options: E2EOptions): Promise<E2EResult> {
   }
   if (deathNote != null) throw new BenchSetupError(deathNote)
   if (options.signal.aborted) throw new BenchAbortedError()
+  const latency = target.proxyLatencyMs != null ? latencyFigures(results, target.proxyLatencyMs, await measureProxiedRtt(target.proxyLatencyMs)) : undefined
   return {
     meta: {
       command: options.command,
@@ -323,6 +376,7 @@ export async function runE2E (options: E2EOptions): Promise<E2EResult> {
     },
     workloads: results,
     node_counters_total: totals,
-    ...(compare(results) != null ? { comparison: compare(results) } : {})
+    ...(compare(results) != null ? { comparison: compare(results) } : {}),
+    ...(latency != null ? { latency } : {})
   }
 }

@@ -38,6 +38,12 @@ export function formatSummary (r: E2EResult): string {
       (c.relay_write_syscalls_per_msg_ratio != null ? `; write syscalls ${fixed(c.onion_relay_write_syscalls_per_msg ?? Number.NaN, 2)} vs ${fixed(c.plain_relay_write_syscalls_per_msg ?? Number.NaN, 2)} /msg (ratio ${fixed(c.relay_write_syscalls_per_msg_ratio, 2)})` : '') +
       (c.onion_relay_gc_share != null || c.plain_relay_gc_share != null ? `; gc share ${c.onion_relay_gc_share != null ? pct(c.onion_relay_gc_share) : 'n/a'} vs ${c.plain_relay_gc_share != null ? pct(c.plain_relay_gc_share) : 'n/a'}` : ''))
   }
+  const l = r.latency
+  if (l != null) {
+    lines.push(`with delay proxies (${l.one_way_ms} ms each way; path round trip ${ms(l.path_rtt_ms)} ms, measured ${ms(l.measured_path_rtt_ms)} ms):`)
+    lines.push(`  circuit build median ${ms(l.build_median_ms)} ms = ${fixed(l.build_over_path_rtt, 2)} × path RTT (${fixed(l.build_over_measured_path_rtt, 2)} × measured); target ≤ ${ms(l.build_target_ms)} ms: ${l.build_target_met ? 'met' : 'NOT met'}`)
+    lines.push(`  echo p50 ${ms(l.echo_p50_ms)} ms = ${fixed(l.echo_p50_over_path_rtt, 2)} × path RTT${l.plain_echo_p50_ms != null ? ` (plain 3-hop echo through the same proxies: ${ms(l.plain_echo_p50_ms)} ms)` : ''}`)
+  }
   return lines.join('\n')
 }
 

@@ -30,6 +30,8 @@ export interface BenchTarget {
   mode: TargetMode
   nodes: BenchNode[]
   latencyMs?: number
+  /** One-way delay of the user-space proxies in front of every node (loopback). */
+  proxyLatencyMs?: number
   /** 'bench' = BENCH_NODE_ARGS applied, 'default' = node defaults, 'external' = whatever the operator configured. */
   nodeLimits: 'bench' | 'default' | 'external'
   /** Resolves with a message if a node the bench started dies during the run. */
@@ -41,6 +43,8 @@ export interface TargetOptions {
   urls?: string[]
   netns?: boolean
   latencyMs?: number
+  /** Loopback testnet behind delay proxies (harness/lib/delay-proxy.ts), ms each way. */
+  proxyLatencyMs?: number
   defaultLimits?: boolean
   /** Node data dirs (keys, logs) go here and are kept; default a temp dir removed on stop. */
   dir?: string
@@ -100,6 +104,7 @@ export async function openTarget (options: TargetOptions): Promise<BenchTarget> 
     basePort: options.netns === true ? undefined : 0,
     ...(options.netns === true ? { netns: true } : {}),
     ...(options.latencyMs != null ? { latencyMs: options.latencyMs } : {}),
+    ...(options.proxyLatencyMs != null ? { proxyLatencyMs: options.proxyLatencyMs } : {}),
     extraArgs: options.defaultLimits === true ? [] : BENCH_NODE_ARGS,
     ...(options.dir != null ? { baseDir: options.dir } : {}),
     signal: options.signal,
@@ -109,6 +114,7 @@ export async function openTarget (options: TargetOptions): Promise<BenchTarget> 
     mode: options.netns === true ? 'netns' : 'loopback',
     nodes: fromTestnet(net),
     ...(options.latencyMs != null ? { latencyMs: options.latencyMs } : {}),
+    ...(options.proxyLatencyMs != null ? { proxyLatencyMs: options.proxyLatencyMs } : {}),
     nodeLimits: options.defaultLimits === true ? 'default' : 'bench',
     unexpectedExit: net.unexpectedExit.then(({ name, exit }) => `${name} exited on its own (${exit.signal ?? `code ${String(exit.code)}`}); log in ${net.nodes.find(n => n.name === name)?.logPath ?? 'its data dir'}`),
     stop: async () => { await net.stop() }

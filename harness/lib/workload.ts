@@ -39,6 +39,8 @@ export interface WorkloadContext {
   log: (line: string) => void
   /** Workload-specific settings from the command line (e.g. circuits, builds). */
   settings: Record<string, number | undefined>
+  /** The testnet's links pass through delay proxies holding each chunk this long each way; a baseline does the same. */
+  proxyLatencyMs?: number
 }
 
 export interface WorkloadInstance {

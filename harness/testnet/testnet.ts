@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { trackDir, untrackDir } from '../lib/cleanup.js'
+import { startDelayProxy, type DelayProxy } from '../lib/delay-proxy.js'
 import { CommandFailedError, NodeStartError } from '../lib/errors.js'
 import { DEFAULT_STOP_DEADLINE_MS, describeExit, logTail, runGhostnode, startGhostnode, stopGhostnode, type GhostnodeProcess, type ProcessExit, type StopResult } from '../lib/ghostnode-process.js'
 import { TestnetAbortedError, TestnetConfigError } from './errors.js'
@@ -53,6 +54,14 @@ export interface TestnetOptions {
   netns?: boolean
   /** tc netem delay (ms) on every node's link; needs netns. */
   latencyMs?: number
+  /**
+   * Loopback only: a user-space delay proxy (harness/lib/delay-proxy.ts) in
+   * front of every node's TCP listener, holding each chunk this many ms each
+   * way. Nodes announce, bootstrap to and name as authorities the proxies'
+   * addresses, so every connection between nodes, and a client's to any node,
+   * passes through exactly one proxy: one link's round trip is 2 × this.
+   */
+  proxyLatencyMs?: number
   /** Appended to every `ghostnode init` and `ghostnode start` (so a later --set wins). */
   extraArgs?: string[]
   /** Deadline for every node to be ready and connected to all others. @default 30000 */
@@ -112,13 +121,31 @@ export interface Testnet {
   stop: () => Promise<StopResult[]>
 }
 
-interface PlannedNode { name: string, dataDir: string, host: string, ports: NodePorts, wrap?: string[], namespace?: string }
+interface PlannedNode {
+  name: string
+  dataDir: string
+  host: string
+  ports: NodePorts
+  wrap?: string[]
+  namespace?: string
+  /** The delay proxy in front of the TCP listener: the port other nodes and clients dial. */
+  proxy?: DelayProxy
+}
+
+/** The TCP port others dial: the delay proxy's when there is one. */
+function dialPort (n: PlannedNode): number {
+  return n.proxy?.port ?? n.ports.tcp
+}
 
 function validate (options: TestnetOptions): number {
   const count = options.nodes ?? DEFAULT_NODE_COUNT
   if (!Number.isInteger(count) || count < 2 || count > MAX_NODES) throw new TestnetConfigError(`nodes must be an integer from 2 to ${MAX_NODES}, got ${count}`)
   const base = options.basePort ?? DEFAULT_BASE_PORT
   if (!Number.isInteger(base) || base < 0 || base + 3 * count > 65_535) throw new TestnetConfigError(`base port ${base} leaves no room for ${count} nodes`)
+  if (options.proxyLatencyMs != null) {
+    if (options.netns === true || options.latencyMs != null) throw new TestnetConfigError('the delay proxy is for loopback testnets; with --netns use --latency (netem)')
+    if (!Number.isFinite(options.proxyLatencyMs) || options.proxyLatencyMs < 0 || options.proxyLatencyMs > 10_000) throw new TestnetConfigError(`proxy latency must be 0-10000 ms, got ${options.proxyLatencyMs}`)
+  }
   if (options.latencyMs != null) {
     if (options.netns !== true) throw new TestnetConfigError('latency needs --netns (netem on loopback would slow every local connection)')
     if (!Number.isInteger(options.latencyMs) || options.latencyMs < 0 || options.latencyMs > 10_000) throw new TestnetConfigError(`latency must be 0-10000 ms, got ${options.latencyMs}`)
@@ -145,8 +172,7 @@ export function testnetAuthorities (nodes: Array<{ host: string, tcp: number, pe
   return nodes.map(n => `/ip4/${n.host}/tcp/${n.tcp}/p2p/${n.peerId}`)
 }
 
-/** Flags shared by `init` and `start`: where the node keeps its data, listens and serves HTTP. */
-/** Arguments after `--data-dir`, shared by `init` and `start`. */
+/** Arguments after `--data-dir`, shared by `init` and `start`: where the node listens and serves HTTP. */
 function nodeArgs (n: PlannedNode): string[] {
   return [
     '--listen', `/ip4/${n.host}/tcp/${n.ports.tcp}`,
@@ -190,6 +216,7 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
   const keepData = options.keepData ?? !ownDir
   if (!keepData) trackDir(baseDir)
   const procs: GhostnodeProcess[] = []
+  const proxies: DelayProxy[] = []
   let network: NetnsNetwork | undefined
   let stopping = false
   let stopped: Promise<StopResult[]> | undefined
@@ -211,6 +238,7 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
       const settled = await Promise.allSettled(procs.map(async p => stopAndForget(p, deadline)))
       const errors = settled.flatMap(s => s.status === 'rejected' ? [(s.reason as Error).message] : [])
       await network?.teardown().catch((err: Error) => { errors.push(err.message) })
+      await Promise.all(proxies.map(async p => p.stop()))
       if (!keepData) {
         await rm(baseDir, { recursive: true, force: true })
         untrackDir(baseDir)
@@ -250,16 +278,25 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
     planned.forEach((n, i) => { log(`${n.name}: initialised ${peerIds[i]} in ${n.dataDir}`) })
     if (options.signal?.aborted === true) throw new TestnetAbortedError()
 
-    const authorities = testnetAuthorities(planned.slice(0, TESTNET_AUTHORITIES).map((m, j) => ({ host: m.host, tcp: m.ports.tcp, peerId: peerIds[j] })))
+    if (options.proxyLatencyMs != null) {
+      for (const n of planned) {
+        n.proxy = await startDelayProxy({ targetHost: n.host, targetPort: n.ports.tcp, delayMs: options.proxyLatencyMs, listenHost: n.host })
+        proxies.push(n.proxy)
+      }
+      log(`delay proxies (${options.proxyLatencyMs} ms each way): ${planned.map(n => `${n.name} :${dialPort(n)} → :${n.ports.tcp}`).join(', ')}`)
+    }
+    const authorities = testnetAuthorities(planned.slice(0, TESTNET_AUTHORITIES).map((m, j) => ({ host: m.host, tcp: dialPort(m), peerId: peerIds[j] })))
     const networkArgs = ['--set', `network.authorities=${authorities.join(',')}`, ...TESTNET_NETWORK_SETTINGS]
 
     const launch = async (i: number): Promise<GhostnodeProcess> => {
       const n = planned[i]
-      const bootstrap = planned.flatMap((m, j) => j === i ? [] : ['--bootstrap', `/ip4/${m.host}/tcp/${m.ports.tcp}/p2p/${peerIds[j]}`])
+      const bootstrap = planned.flatMap((m, j) => j === i ? [] : ['--bootstrap', `/ip4/${m.host}/tcp/${dialPort(m)}/p2p/${peerIds[j]}`])
+      // behind a proxy the node names the proxy as its address, so nobody dials it directly
+      const announce = n.proxy != null ? ['--announce', `/ip4/${n.host}/tcp/${n.proxy.port}`] : []
       const proc = await startGhostnode({
         name: n.name,
         dataDir: n.dataDir,
-        args: [...nodeArgs(n), ...bootstrap, ...networkArgs, ...(options.extraArgs ?? [])],
+        args: [...nodeArgs(n), ...announce, ...bootstrap, ...networkArgs, ...(options.extraArgs ?? [])],
         logPath: logPathOf(n),
         detached: true,
         waitForAddresses: false, // waitUp() asks its HTTP endpoint instead

@@ -123,6 +123,53 @@ describe('testnet launcher on loopback', function () {
   })
 })
 
+describe('testnet launcher behind delay proxies (loopback)', function () {
+  this.timeout(60_000)
+
+  it('puts a proxy in front of every node, which the nodes announce and dial, so a circuit build takes at least its path round trip', async () => {
+    const net = await startTestnet({ nodes: 3, basePort: 0, proxyLatencyMs: 15 })
+    let client: GhostClient | undefined
+    try {
+      const direct = new Set(net.nodes.map(n => n.ports.tcp))
+      for (const node of net.nodes) {
+        const tcp = node.multiaddrs.filter(a => !a.includes('/ws'))
+        expect(tcp, `${node.name} announces`).to.have.length(1)
+        const port = Number(tcp[0].split('/')[4])
+        expect(direct.has(port), `${node.name} announces its own listener, not its proxy`).to.equal(false)
+        // and the others reach it only through proxies: no connection of theirs goes to a direct port
+        for (const peer of (await getJson(`${node.httpUrl}/peers`)).body?.peers ?? []) {
+          const remote = String(peer.addr ?? '')
+          if (remote.includes('/tcp/')) expect(direct.has(Number(remote.split('/')[4])), `${node.name} holds a direct connection ${remote}`).to.equal(false)
+        }
+      }
+      client = await GhostClient.create({ bootstrap: [net.nodes[0].multiaddrs.find(a => !a.includes('/ws')) as string] })
+      await waitUntil('the client to know all three relays', async () => {
+        if ((client?.records().length ?? 0) === 3) return true
+        // a relay refuses a directory request asked again too soon: the next poll asks again
+        await client?.refreshDirectory().catch(() => {})
+        return undefined
+      }, { timeoutMs: 20_000 })
+      const circuit = await client.buildCircuit()
+      // client -> guard -> middle -> exit and back: 6 x 15 ms at the least
+      expect(circuit.buildMs).to.be.at.least(90)
+      expect(await client.echo(new TextEncoder().encode('through the proxies'))).to.deep.equal(new TextEncoder().encode('through the proxies'))
+    } finally {
+      await client?.stop()
+      await net.stop()
+    }
+  })
+
+  it('refuses a delay proxy together with network namespaces', async () => {
+    let err: unknown
+    try {
+      await startTestnet({ nodes: 3, netns: true, proxyLatencyMs: 10 })
+    } catch (e) {
+      err = e
+    }
+    expect(err).to.be.instanceOf(TestnetConfigError)
+  })
+})
+
 describe('testnet launcher whose own process dies', function () {
   this.timeout(30_000)
 
