@@ -2,6 +2,8 @@ import { createCipheriv, createPublicKey, createSecretKey, generateKeyPairSync, 
 import { writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
 import { parseArgs } from 'node:util'
+import { GCProfiler } from 'node:v8'
+import { aeadSealInPlace } from '../src/crypto/aead.js'
 import { buildCreate, processCreateLayer } from '../src/crypto/create-header.js'
 import { ClientCircuitCrypto, HopCrypto } from '../src/crypto/layer.js'
 import { randomFill } from '../src/crypto/random.js'
@@ -12,8 +14,9 @@ import type { CreateKeys } from '../src/crypto/labels.js'
 
 /**
  * Onion micro benchmarks: CREATE processing and data-cell crypto per hop, with
- * baselines (raw AES-256-GCM, memcpy) measured in the same run so figures read as
- * ratios. `node dist/bench/onion-micro.js [--json file] [--quick]`. Field names of
+ * baselines (the layer AEAD alone, node:crypto AES-256-GCM as version 1 used it,
+ * memcpy) measured in the same run so figures read as ratios, and the heap
+ * bytes a relay's forward and backward steps allocate per cell. `node dist/bench/onion-micro.js [--json file] [--quick]`. Field names of
  * the JSON report are documented in bench/README.md.
  */
 
@@ -85,6 +88,9 @@ const gcmSeal = (key: typeof gcmKey | Buffer): () => void => () => {
   c.getAuthTag()
 }
 const gcm = throughput(n(30_000), 5, gcmSeal(gcmKey))
+const chachaTag = new Uint8Array(16)
+const chachaBody = new Uint8Array(body)
+const chacha = throughput(n(100_000), 5, () => { aeadSealInPlace(gcmKeyBytes, iv, chachaBody, chachaTag, null) })
 const gcmBufferKey = throughput(n(10_000), 3, gcmSeal(gcmKeyBytes))
 const pad = new Uint8Array(CELL_PAYLOAD_BYTES)
 const randomSyncNs = nsPerOp(throughput(n(50_000), 3, () => { randomFillSync(pad) }))
@@ -147,6 +153,45 @@ const backCells = Array.from({ length: n(10_000) * (ROUNDS + 1) }, () => {
 })
 let openIndex = 0
 const clientOpen3 = throughput(n(10_000), ROUNDS, () => { fresh.client.openBackward(backCells[openIndex++]) })
+
+/**
+ * Heap bytes `work` allocates per call: used-heap growth over batches in which
+ * no garbage collection ran (a GC can only be started by an allocation, so a
+ * step that allocates nothing never sees one). `prepare` runs between batches,
+ * outside the measurement.
+ */
+function heapBytesPerCall (calls: number, batch: number, prepare: () => void, work: () => void): { bytes_per_call: number, batches_with_gc: number, calls_measured: number } {
+  let bytes = 0
+  let measured = 0
+  let withGc = 0
+  for (let done = 0; done < calls; done += batch) {
+    prepare()
+    const profiler = new GCProfiler()
+    profiler.start()
+    const before = process.memoryUsage().heapUsed
+    for (let i = 0; i < batch; i++) work()
+    const after = process.memoryUsage().heapUsed
+    const gcs = profiler.stop()?.statistics.length ?? 0
+    if (gcs > 0) {
+      withGc++
+      continue
+    }
+    bytes += after - before
+    measured += batch
+  }
+  return { bytes_per_call: measured > 0 ? bytes / measured : Number.NaN, batches_with_gc: withGc, calls_measured: measured }
+}
+const ALLOC_BATCH = 2_000
+const allocCells = n(1_000_000)
+const allocHop = circuit(1)
+const allocSealed = Array.from({ length: ALLOC_BATCH }, () => new Uint8Array(CELL_PAYLOAD_BYTES))
+let allocIndex = 0
+const forwardAlloc = heapBytesPerCall(allocCells, ALLOC_BATCH, () => {
+  for (const p of allocSealed) allocHop.client.sealForward(p)
+  allocIndex = 0
+}, () => { allocHop.hops[0].forward(allocSealed[allocIndex++]) })
+const backwardAlloc = heapBytesPerCall(allocCells, ALLOC_BATCH, () => {}, () => { three.hops[1].backward(payload) })
+
 const packed = encodeCells(Array.from({ length: 64 }, (_, i) => ({ circId: i + 1, cmd: CellCommand.RELAY })))
 const decoder = new CellDecoder()
 const decode64 = throughput(n(5000), ROUNDS, () => { for (const cell of decoder.push(packed)) void cell })
@@ -161,6 +206,7 @@ const report = {
   },
   baseline: {
     memcpy_1024_ops_per_s: memcpy,
+    chacha20poly1305_seal_939_in_place_ops_per_s: chacha,
     gcm_seal_939_ops_per_s: gcm,
     gcm_seal_939_buffer_key_ops_per_s: gcmBufferKey,
     random_fill_sync_1019_ns: randomSyncNs,
@@ -187,11 +233,18 @@ const report = {
     originate_exit_cells_per_s: originate,
     client_seal_3_hops_cells_per_s: clientSeal3,
     client_open_3_hops_cells_per_s: clientOpen3,
-    decode_cells_per_s: decode64 * 64
+    decode_cells_per_s: decode64 * 64,
+    forward_hop_heap_bytes_per_cell: forwardAlloc.bytes_per_call,
+    forward_hop_alloc_batches_with_gc: forwardAlloc.batches_with_gc,
+    forward_hop_alloc_cells_measured: forwardAlloc.calls_measured,
+    backward_hop_heap_bytes_per_cell: backwardAlloc.bytes_per_call,
+    backward_hop_alloc_batches_with_gc: backwardAlloc.batches_with_gc,
+    backward_hop_alloc_cells_measured: backwardAlloc.calls_measured
   },
   ratios: {
-    forward_hop_vs_gcm_seal: forward / gcm,
-    backward_hop_vs_gcm_seal: backward / gcm,
+    forward_hop_vs_aead_seal: forward / chacha,
+    backward_hop_vs_aead_seal: backward / chacha,
+    aead_seal_vs_gcm_seal: chacha / gcm,
     gcm_keyobject_vs_buffer_key: gcm / gcmBufferKey,
     random_sync_vs_pooled: randomSyncNs / randomPooledNs
   }

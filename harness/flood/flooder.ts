@@ -1,6 +1,6 @@
 /**
  * A misbehaving neighbour, run as its own process by the flood test and the
- * flood benchmark: it opens one link (`/ghostnode/link/1.0.0`) to a relay and
+ * flood benchmark: it opens one link (`/ghostnode/link/2.0.0`) to a relay and
  * sends cells far above the relay's per-peer allowance.
  *
  *   node dist/harness/flood/flooder.js --target <multiaddr/p2p/id> [--kind create|padding]

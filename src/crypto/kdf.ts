@@ -5,7 +5,7 @@ import { CREATE_KEY_BYTES, KDF_SALT, createInfo, splitCreateKeys, type CreateKey
 /**
  * Per-hop key derivation on node:crypto. Keys are wrapped in KeyObjects before use:
  * node re-imports a Buffer key on every call, which measured 2× slower for HKDF and
- * 4× slower for HMAC/GCM on this machine.
+ * 4× slower for HMAC on this machine.
  */
 
 const SALT = Buffer.from(KDF_SALT)

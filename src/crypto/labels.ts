@@ -30,8 +30,8 @@ export const KDF_CREATE_INFO: Uint8Array = encoder.encode(KDF_CREATE_INFO_LABEL)
 export const CREATE_KEY_LAYOUT = [
   ['headerKey', 32], // AES-256-CTR key that decrypts this hop's beta
   ['headerMacKey', 32], // HMAC-SHA256 key for the CREATE header MAC
-  ['forwardKey', 32], // AES-256-GCM, client → exit
-  ['backwardKey', 32], // AES-256-GCM, exit → client
+  ['forwardKey', 32], // ChaCha20-Poly1305, client → exit
+  ['backwardKey', 32], // ChaCha20-Poly1305, exit → client
   ['forwardNonce', 12], // nonce base, client → exit
   ['backwardNonce', 12], // nonce base, exit → client
   ['confirm', 32], // CREATED confirmation (exit hop)

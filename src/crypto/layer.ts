@@ -1,17 +1,18 @@
-import { createCipheriv, createDecipheriv, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
 import {
   CELL_PAYLOAD_BYTES, MAX_HOPS, RELAY_TAG_BYTES, RELAY_TAGS_BYTES
 } from '../wire/onion-format.js'
 import {
   CircuitCryptoFailedError, CreatedConfirmError, InvalidKeyError, InvalidPathError, LayerAuthError, LayerSizeError
 } from './errors.js'
+import { aeadOpenInPlace, aeadSealInPlace, AEAD_KEY_BYTES } from './aead.js'
 import { ORIGIN_AAD } from './labels.js'
 import { NonceCounter } from './nonce.js'
-import { randomFill } from './random.js'
+import { randomFill, randomFillAt } from './random.js'
 
 /**
- * Layered AES-256-GCM for RELAY and CREATED payloads:
- * `[tag slot 0 .. tag slot MAX_HOPS-1 (16 B each)][body 939]`.
+ * Layered ChaCha20-Poly1305 (IETF, RFC 8439; aead.ts: libsodium through sodium-native)
+ * for RELAY and CREATED payloads: `[tag slot 0 .. tag slot MAX_HOPS-1 (16 B each)][body 939]`.
  *
  * Forward: the client seals innermost-first, hop i's tag in slot i. Each hop opens
  * with slot 0, then shifts the slots left and refills the last with random bytes.
@@ -20,13 +21,13 @@ import { randomFill } from './random.js'
  * The hop that originates a backward cell seals with ORIGIN_AAD, forwarding hops
  * with none, so the client can tell (authenticated) which hop a cell came from.
  *
- * All operations work in place on the 1019-byte payload view of a cell so the link
- * layer can rewrite the circuit id and forward the same buffer. Ciphers take
- * KeyObjects: a Buffer key made every GCM call 2.5–4× slower here (bench).
+ * Every operation works in place on the 1019-byte payload of a cell, so the link
+ * layer can rewrite the circuit id and forward the same buffer. A relay's forward
+ * and backward steps go through one module-wide scratch payload with views made
+ * once, so a forwarded cell costs no heap allocation (bench/onion-micro.ts counts
+ * them); a failed open leaves the cell's own payload as it was.
  */
 
-const CIPHER = 'aes-256-gcm'
-const GCM_OPTIONS = { authTagLength: RELAY_TAG_BYTES } as const
 const CONFIRM_BYTES = 32
 
 /** The key material a layer needs (a subset of CreateKeys). */
@@ -51,58 +52,44 @@ function copyConfirm (confirm: Uint8Array): Uint8Array {
   return Uint8Array.from(confirm)
 }
 
-function gcmKey (raw: Uint8Array): KeyObject {
-  if (raw.byteLength !== 32) {
-    throw new InvalidKeyError('AES-256-GCM key must be 32 bytes')
-  }
-  return createSecretKey(raw)
-}
-
 /** The body view of a RELAY/CREATED payload. */
 export function relayBodyOf (payload: Uint8Array): Uint8Array {
   checkPayload(payload)
   return payload.subarray(RELAY_TAGS_BYTES)
 }
 
-const ORIGIN = Buffer.from(ORIGIN_AAD)
+const ORIGIN = Uint8Array.from(ORIGIN_AAD)
+
+/** The relay's working copy of one payload, and views of it made once. */
+const SCRATCH = new Uint8Array(CELL_PAYLOAD_BYTES)
+const SCRATCH_TAG0 = SCRATCH.subarray(0, RELAY_TAG_BYTES)
+const SCRATCH_BODY = SCRATCH.subarray(RELAY_TAGS_BYTES)
 
 /** One direction of one hop: key + nonce sequence. */
 class Direction {
-  readonly key: KeyObject
+  private readonly key: Uint8Array
   readonly nonces: NonceCounter
 
   constructor (key: Uint8Array, nonceBase: Uint8Array) {
-    this.key = gcmKey(key)
+    if (key.byteLength !== AEAD_KEY_BYTES) throw new InvalidKeyError(`layer key must be ${AEAD_KEY_BYTES} bytes`)
+    this.key = Uint8Array.from(key)
     this.nonces = new NonceCounter(nonceBase)
   }
 
-  /** Encrypt `body`, returning ciphertext; the tag is written to `tagOut`. */
-  seal (body: Uint8Array, tagOut: Uint8Array, origin: boolean): Buffer {
-    const cipher = createCipheriv(CIPHER, this.key, this.nonces.next(), GCM_OPTIONS)
-    if (origin) cipher.setAAD(ORIGIN)
-    const out = cipher.update(body)
-    cipher.final()
-    tagOut.set(cipher.getAuthTag())
-    return out
+  /** Encrypts `body` in place and writes the tag to `tagOut`. */
+  seal (body: Uint8Array, tagOut: Uint8Array, origin: boolean): void {
+    aeadSealInPlace(this.key, this.nonces.next(), body, tagOut, origin ? ORIGIN : null)
   }
 
   /**
-   * Decrypt and authenticate `body`; returns null when the tag does not verify.
-   * The counter advances only on success, so a caller may retry the same cell
-   * with the other associated data.
+   * Decrypts and authenticates `body` in place. False when the tag does not
+   * verify: then `body` is zeroed (libsodium wipes it) and the counter has not
+   * advanced, so a caller holding a copy may retry with the other associated data.
    */
-  open (body: Uint8Array, tag: Uint8Array, origin: boolean): Buffer | null {
-    const decipher = createDecipheriv(CIPHER, this.key, this.nonces.current(), GCM_OPTIONS)
-    decipher.setAuthTag(tag)
-    if (origin) decipher.setAAD(ORIGIN)
-    const out = decipher.update(body)
-    try {
-      decipher.final()
-    } catch {
-      return null
-    }
+  open (body: Uint8Array, tag: Uint8Array, origin: boolean): boolean {
+    if (!aeadOpenInPlace(this.key, this.nonces.current(), body, tag, origin ? ORIGIN : null)) return false
     this.nonces.advance()
-    return out
+    return true
   }
 }
 
@@ -139,20 +126,22 @@ export class HopCrypto {
    */
   forward (payload: Uint8Array): void {
     this.checkUsable(payload)
-    const plain = this.fwd.open(payload.subarray(RELAY_TAGS_BYTES), payload.subarray(0, RELAY_TAG_BYTES), false)
-    if (plain == null) {
+    SCRATCH.set(payload)
+    if (!this.fwd.open(SCRATCH_BODY, SCRATCH_TAG0, false)) {
       this.failed = true
       throw new LayerAuthError()
     }
-    payload.set(plain, RELAY_TAGS_BYTES)
-    payload.copyWithin(0, RELAY_TAG_BYTES, RELAY_TAGS_BYTES)
-    randomFill(payload.subarray(RELAY_TAGS_BYTES - RELAY_TAG_BYTES, RELAY_TAGS_BYTES))
+    SCRATCH.copyWithin(0, RELAY_TAG_BYTES, RELAY_TAGS_BYTES)
+    randomFillAt(SCRATCH, RELAY_TAGS_BYTES - RELAY_TAG_BYTES, RELAY_TAG_BYTES)
+    payload.set(SCRATCH)
   }
 
   /** Add this hop's backward layer in place: seal the body, shift the tags right, tag into slot 0. */
   backward (payload: Uint8Array): void {
     this.checkUsable(payload)
-    this.sealBackward(payload, false)
+    SCRATCH.set(payload)
+    this.sealBackward(false)
+    payload.set(SCRATCH)
   }
 
   /**
@@ -162,15 +151,16 @@ export class HopCrypto {
    */
   originate (payload: Uint8Array): void {
     this.checkUsable(payload)
-    randomFill(payload.subarray(0, RELAY_TAGS_BYTES))
-    this.sealBackward(payload, true)
+    SCRATCH.set(payload)
+    randomFillAt(SCRATCH, 0, RELAY_TAGS_BYTES)
+    this.sealBackward(true)
+    payload.set(SCRATCH)
   }
 
-  private sealBackward (payload: Uint8Array, origin: boolean): void {
-    // Shift first so the new tag can be written straight into slot 0.
-    payload.copyWithin(RELAY_TAG_BYTES, 0, RELAY_TAGS_BYTES - RELAY_TAG_BYTES)
-    const sealed = this.bwd.seal(payload.subarray(RELAY_TAGS_BYTES), payload.subarray(0, RELAY_TAG_BYTES), origin)
-    payload.set(sealed, RELAY_TAGS_BYTES)
+  /** On SCRATCH: shift the tag slots right (so the new tag goes straight into slot 0), seal the body. */
+  private sealBackward (origin: boolean): void {
+    SCRATCH.copyWithin(RELAY_TAG_BYTES, 0, RELAY_TAGS_BYTES - RELAY_TAG_BYTES)
+    this.bwd.seal(SCRATCH_BODY, SCRATCH_TAG0, origin)
   }
 
   /** Exit only: the CREATED payload (confirmation sealed under the backward key). */
@@ -213,11 +203,10 @@ export class ClientCircuitCrypto {
     this.checkUsable(payload)
     const n = this.fwd.length
     randomFill(payload.subarray(n * RELAY_TAG_BYTES, RELAY_TAGS_BYTES))
-    let body: Uint8Array = payload.subarray(RELAY_TAGS_BYTES)
+    const body = payload.subarray(RELAY_TAGS_BYTES)
     for (let i = n - 1; i >= 0; i--) {
-      body = this.fwd[i].seal(body, payload.subarray(i * RELAY_TAG_BYTES, (i + 1) * RELAY_TAG_BYTES), false)
+      this.fwd[i].seal(body, payload.subarray(i * RELAY_TAG_BYTES, (i + 1) * RELAY_TAG_BYTES), false)
     }
-    payload.set(body, RELAY_TAGS_BYTES)
   }
 
   /**
@@ -243,23 +232,22 @@ export class ClientCircuitCrypto {
   private open (payload: Uint8Array, fromAny: boolean): number {
     this.checkUsable(payload)
     const last = this.bwd.length - 1
-    let body: Uint8Array = payload.subarray(RELAY_TAGS_BYTES)
+    // layers come off a working copy; the payload changes only once the cell is explained
+    const work = payload.slice(RELAY_TAGS_BYTES)
+    const before = new Uint8Array(work.byteLength)
     for (let i = 0; i <= last; i++) {
       const tag = payload.subarray(i * RELAY_TAG_BYTES, (i + 1) * RELAY_TAG_BYTES)
       if (i < last) {
-        const forwarded = this.bwd[i].open(body, tag, false)
-        if (forwarded != null) {
-          body = forwarded
-          continue
-        }
+        before.set(work)
+        if (this.bwd[i].open(work, tag, false)) continue
+        work.set(before)
       }
-      const originated = fromAny || i === last ? this.bwd[i].open(body, tag, true) : null
-      if (originated == null) {
-        this.failed = true
-        throw new LayerAuthError(`backward layer of hop ${i} failed authentication`)
+      if ((fromAny || i === last) && this.bwd[i].open(work, tag, true)) {
+        payload.set(work, RELAY_TAGS_BYTES)
+        return i
       }
-      payload.set(originated, RELAY_TAGS_BYTES)
-      return i
+      this.failed = true
+      throw new LayerAuthError(`backward layer of hop ${i} failed authentication`)
     }
     // Unreachable: the last iteration either returns or throws.
     throw new LayerAuthError()

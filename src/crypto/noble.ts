@@ -1,3 +1,4 @@
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { x25519 } from '@noble/curves/ed25519.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { hmac } from '@noble/hashes/hmac.js'
@@ -50,4 +51,25 @@ export function nobleDeriveCreateKeys (shared: Uint8Array, ephPub: Uint8Array, o
 /** Same as kdf.ts headerMac, on @noble/hashes. */
 export function nobleHeaderMac (macKey: Uint8Array, beta: Uint8Array): Uint8Array {
   return hmac(sha256, macKey, beta).subarray(0, CREATE_MAC_BYTES)
+}
+
+/** Same as aead.ts aeadSealInPlace (ChaCha20-Poly1305, IETF), on @noble/ciphers. */
+export function nobleAeadSealInPlace (key: Uint8Array, nonce: Uint8Array, body: Uint8Array, tagOut: Uint8Array, ad: Uint8Array | null): void {
+  const sealed = chacha20poly1305(key, nonce, ad ?? undefined).encrypt(body)
+  body.set(sealed.subarray(0, body.byteLength))
+  tagOut.set(sealed.subarray(body.byteLength))
+}
+
+/** Same as aead.ts aeadOpenInPlace, on @noble/ciphers (body zeroed on failure, as libsodium does). */
+export function nobleAeadOpenInPlace (key: Uint8Array, nonce: Uint8Array, body: Uint8Array, tag: Uint8Array, ad: Uint8Array | null): boolean {
+  const sealed = new Uint8Array(body.byteLength + tag.byteLength)
+  sealed.set(body)
+  sealed.set(tag, body.byteLength)
+  try {
+    body.set(chacha20poly1305(key, nonce, ad ?? undefined).decrypt(sealed))
+    return true
+  } catch {
+    body.fill(0)
+    return false
+  }
 }

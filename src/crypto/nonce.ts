@@ -1,6 +1,6 @@
 import { InvalidKeyError, NonceExhaustedError } from './errors.js'
 
-/** AES-GCM nonce size. */
+/** Layer nonce size (ChaCha20-Poly1305, IETF). */
 export const NONCE_BYTES = 12
 const COUNTER_MAX_WORD = 0xffffffff
 

@@ -33,6 +33,26 @@ export function randomFill<T extends Uint8Array> (target: T): T {
   return target
 }
 
+/**
+ * Fill `target[offset, offset + length)` with secure random bytes from the pool
+ * without creating a view: the relay's per-cell path allocates nothing.
+ */
+export function randomFillAt (target: Uint8Array, offset: number, length: number): void {
+  if (length >= DIRECT_FILL_BYTES) {
+    randomFillSync(target, offset, length)
+    return
+  }
+  if (poolOffset + length > POOL_BYTES) {
+    randomFillSync(pool)
+    poolOffset = 0
+  }
+  for (let i = 0; i < length; i++) {
+    target[offset + i] = pool[poolOffset + i]
+    pool[poolOffset + i] = 0
+  }
+  poolOffset += length
+}
+
 /** A new array of `n` cryptographically secure random bytes. */
 export function randomBytes (n: number): Uint8Array {
   return randomFill(new Uint8Array(n))

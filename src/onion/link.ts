@@ -8,7 +8,8 @@ import type { Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { inBackground } from '../background.js'
 
-export const LINK_PROTOCOL = '/ghostnode/link/1.0.0'
+/** Version 2: layers are ChaCha20-Poly1305 (version 1 sealed them with AES-256-GCM; docs/protocol.md §5). */
+export const LINK_PROTOCOL = '/ghostnode/link/2.0.0'
 /** Cells a link may hold unsent before it sheds (4 MiB at 1 KiB cells). */
 export const DEFAULT_LINK_MAX_QUEUED_CELLS = 4096
 /** Cells concatenated into one stream write when the queue holds several. */

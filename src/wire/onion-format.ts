@@ -68,7 +68,7 @@ export const SLOT_RESERVED_OFFSET = SLOT_NEXT_MAC_OFFSET + CREATE_MAC_BYTES
 /** Routing flag bit: this hop is the exit. Every other flag bit must be zero. */
 export const SLOT_FLAG_EXIT = 0x01
 
-/** AES-256-GCM tag size. */
+/** Layer tag size (Poly1305). */
 export const RELAY_TAG_BYTES = 16
 /** Tag slots at the front of every RELAY/CREATED payload: one per possible hop. */
 export const RELAY_TAGS_BYTES = MAX_HOPS * RELAY_TAG_BYTES

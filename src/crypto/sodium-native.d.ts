@@ -1,0 +1,12 @@
+/**
+ * sodium-native ships no type declarations; these are the calls ghostnode
+ * makes (libsodium's ChaCha20-Poly1305, IETF variant, detached tags). Every
+ * buffer is written in place; a failed decrypt throws and zeroes `m`.
+ */
+declare module 'sodium-native' {
+  export const crypto_aead_chacha20poly1305_ietf_KEYBYTES: number
+  export const crypto_aead_chacha20poly1305_ietf_NPUBBYTES: number
+  export const crypto_aead_chacha20poly1305_ietf_ABYTES: number
+  export function crypto_aead_chacha20poly1305_ietf_encrypt_detached (c: Uint8Array, mac: Uint8Array, m: Uint8Array, ad: Uint8Array | null, nsec: null, npub: Uint8Array, k: Uint8Array): number
+  export function crypto_aead_chacha20poly1305_ietf_decrypt_detached (m: Uint8Array, nsec: null, c: Uint8Array, mac: Uint8Array, ad: Uint8Array | null, npub: Uint8Array, k: Uint8Array): void
+}
