@@ -7,7 +7,7 @@ import {
 import { CreateMacError, CreateRoutingError, CreateSizeError, InvalidKeyError, InvalidPathError } from './errors.js'
 import { deriveCreateKeys, headerMac } from './kdf.js'
 import { randomFill } from './random.js'
-import { generateX25519, x25519, x25519PublicKeyFromRaw, type OnionKey } from './x25519.js'
+import { generateX25519Raw, onionX25519, x25519Raw, type OnionKey } from './x25519.js'
 import type { CreateKeys } from './labels.js'
 
 /**
@@ -143,9 +143,11 @@ function checkPath (path: readonly PathHop[]): void {
 export function buildCreate (path: readonly PathHop[]): BuiltCreate {
   checkPath(path)
   const n = path.length
-  const ephs = path.map(() => generateX25519())
+  const ephs = path.map(() => generateX25519Raw())
   const hops = path.map((hop, i) =>
-    deriveCreateKeys(x25519(ephs[i].privateKey, hop.onionKey), ephs[i].publicKey, hop.onionKey))
+    deriveCreateKeys(x25519Raw(ephs[i].privateKey, hop.onionKey), ephs[i].publicKey, hop.onionKey))
+  // the ephemeral secrets are spent: only the derived keys live on
+  for (const eph of ephs) eph.privateKey.fill(0)
   const streams = hops.map(k => keystream(k.headerKey, new Uint8Array(KEYSTREAM_BYTES)))
 
   // Filler: what hops 0..n-2 append (their keystream tails over the 0^S they shift in),
@@ -202,12 +204,11 @@ export function processCreateLayer (onionKeys: readonly OnionKey[], payload: Uin
   const ephPub = payload.slice(0, X25519_KEY_BYTES)
   const mac = payload.subarray(X25519_KEY_BYTES, X25519_KEY_BYTES + CREATE_MAC_BYTES)
   const beta = payload.subarray(X25519_KEY_BYTES + CREATE_MAC_BYTES, CREATE_HEADER_BYTES)
-  const ephKey = x25519PublicKeyFromRaw(ephPub)
 
   let keys: CreateKeys | undefined
   let epoch = 0
   for (const onion of onionKeys) {
-    const candidate = deriveCreateKeys(x25519(onion.privateKey, ephKey), ephPub, onion.publicKey)
+    const candidate = deriveCreateKeys(onionX25519(onion.privateKey, ephPub), ephPub, onion.publicKey)
     if (timingSafeEqual(headerMac(candidate.headerMacKey, beta), mac)) {
       keys = candidate
       epoch = onion.epoch

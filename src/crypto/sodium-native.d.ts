@@ -8,5 +8,8 @@ declare module 'sodium-native' {
   export const crypto_aead_chacha20poly1305_ietf_NPUBBYTES: number
   export const crypto_aead_chacha20poly1305_ietf_ABYTES: number
   export function crypto_aead_chacha20poly1305_ietf_encrypt_detached (c: Uint8Array, mac: Uint8Array, m: Uint8Array, ad: Uint8Array | null, nsec: null, npub: Uint8Array, k: Uint8Array): number
+  /** X25519; throws when the result is all zero (a low-order point). */
+  export function crypto_scalarmult (q: Uint8Array, n: Uint8Array, p: Uint8Array): void
+  export function crypto_scalarmult_base (q: Uint8Array, n: Uint8Array): void
   export function crypto_aead_chacha20poly1305_ietf_decrypt_detached (m: Uint8Array, nsec: null, c: Uint8Array, mac: Uint8Array, ad: Uint8Array | null, npub: Uint8Array, k: Uint8Array): void
 }

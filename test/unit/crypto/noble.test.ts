@@ -5,7 +5,7 @@ import { deriveCreateKeys, headerMac } from '../../../src/crypto/kdf.js'
 import { CREATE_KEY_LAYOUT } from '../../../src/crypto/labels.js'
 import { nobleDeriveCreateKeys, nobleHeaderMac, nobleX25519, nobleX25519PublicKey } from '../../../src/crypto/noble.js'
 import {
-  generateOnionKey, x25519, x25519PrivateKeyFromRaw, x25519PrivateKeyToRaw, x25519PublicKeyToRaw
+  generateOnionKey, generateX25519Raw, onionX25519, x25519, x25519PrivateKeyFromRaw, x25519PrivateKeyToRaw, x25519PublicKeyToRaw, x25519Raw
 } from '../../../src/crypto/x25519.js'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -49,6 +49,20 @@ const LOW_ORDER = [
 ]
 
 describe('crypto/noble cross-check', () => {
+  it('the libsodium CREATE path (x25519Raw) matches RFC 7748, the fixed vectors and node:crypto', () => {
+    expect(hex(x25519Raw(unhex(RFC.alicePriv), unhex(RFC.bobPub)))).to.equal(RFC.shared)
+    expect(hex(x25519Raw(EPH_PRIV, unhex(VECTORS.onionPub)))).to.equal(VECTORS.shared)
+    expect(hex(onionX25519(x25519PrivateKeyFromRaw(ONION_PRIV), unhex(VECTORS.ephPub)))).to.equal(VECTORS.shared)
+    const eph = generateX25519Raw()
+    expect(hex(eph.publicKey)).to.equal(hex(nobleX25519PublicKey(eph.privateKey)))
+    const onion = generateOnionKey(1)
+    expect(hex(x25519Raw(eph.privateKey, onion.publicKey))).to.equal(hex(x25519(onion.privateKey, eph.publicKey)))
+    for (const point of LOW_ORDER) {
+      expect(() => x25519Raw(EPH_PRIV, unhex(point)), point).to.throw(LowOrderPointError)
+      expect(() => onionX25519(onion.privateKey, unhex(point)), point).to.throw(LowOrderPointError)
+    }
+  })
+
   it('both implementations match RFC 7748', () => {
     const alice = x25519PrivateKeyFromRaw(unhex(RFC.alicePriv))
     expect(hex(x25519PublicKeyToRaw(alice))).to.equal(RFC.alicePub)
