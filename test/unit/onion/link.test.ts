@@ -5,7 +5,7 @@ import { install, type InstalledClock } from '@sinonjs/fake-timers'
 import { expect } from 'chai'
 import { encodeCell } from '../../../src/onion/cell.js'
 import { CELL_SIZE, CellCommand } from '../../../src/wire/onion-format.js'
-import { Link, LINK_CELL_COST_BYTES, type LinkEvents } from '../../../src/onion/link.js'
+import { DEFAULT_LINK_CELLS_PER_WRITE, Link, LINK_CELL_COST_BYTES, type LinkEvents } from '../../../src/onion/link.js'
 import { LinkStalledError } from '../../../src/onion/link-errors.js'
 import { MemoryBudget } from '../../../src/memory/budget.js'
 import type { Cell } from '../../../src/onion/cell.js'
@@ -197,8 +197,8 @@ describe('Link', () => {
       stream.connectionDrain()
     }
     await tick()
-    expect(stream.writeBufferLength).to.equal(64 * CELL_SIZE)
-    expect(link.queuedCells).to.equal(1_000 - 64)
+    expect(stream.writeBufferLength).to.equal(DEFAULT_LINK_CELLS_PER_WRITE * CELL_SIZE)
+    expect(link.queuedCells).to.equal(1_000 - DEFAULT_LINK_CELLS_PER_WRITE)
     stream.drain() // the peer reads again: everything goes out
     for (let i = 0; i < 40 && link.queuedCells > 0; i++) {
       await tick()
@@ -273,5 +273,12 @@ describe('Link', () => {
     expect(initiator.acceptCircId(id)).to.equal(false) // in our half: a violation
     expect(initiator.acceptCircId(7)).to.equal(true)
     expect(initiator.acceptCircId(7)).to.equal(false) // already in use
+  })
+})
+
+describe('Link batch size', () => {
+  it('fits a full batch and its yamux header in one Noise message (65,519 bytes of plaintext)', () => {
+    expect(DEFAULT_LINK_CELLS_PER_WRITE * CELL_SIZE + 12).to.be.at.most(65_519)
+    expect((DEFAULT_LINK_CELLS_PER_WRITE + 1) * CELL_SIZE + 12).to.be.greaterThan(65_519)
   })
 })
