@@ -15,6 +15,17 @@ const DIRECT_FILL_BYTES = 16 * 1024
 const pool = new Uint8Array(POOL_BYTES)
 let poolOffset = POOL_BYTES
 
+/** Reserves `n` unused pool bytes (refilling the pool when it runs short) and returns where they start. */
+function takeFromPool (n: number): number {
+  if (poolOffset + n > POOL_BYTES) {
+    randomFillSync(pool)
+    poolOffset = 0
+  }
+  const start = poolOffset
+  poolOffset += n
+  return start
+}
+
 /** Fill `target` with cryptographically secure random bytes and return it. */
 export function randomFill<T extends Uint8Array> (target: T): T {
   const n = target.byteLength
@@ -22,35 +33,27 @@ export function randomFill<T extends Uint8Array> (target: T): T {
     randomFillSync(target)
     return target
   }
-  if (poolOffset + n > POOL_BYTES) {
-    randomFillSync(pool)
-    poolOffset = 0
-  }
-  target.set(pool.subarray(poolOffset, poolOffset + n))
+  const start = takeFromPool(n)
+  target.set(pool.subarray(start, start + n))
   // Wipe what we handed out so a later heap dump cannot replay it.
-  pool.fill(0, poolOffset, poolOffset + n)
-  poolOffset += n
+  pool.fill(0, start, start + n)
   return target
 }
 
 /**
- * Fill `target[offset, offset + length)` with secure random bytes from the pool
- * without creating a view: the relay's per-cell path allocates nothing.
+ * Fill `target[offset, offset + length)` the same way, without creating a view:
+ * the relay's per-cell path allocates nothing.
  */
 export function randomFillAt (target: Uint8Array, offset: number, length: number): void {
   if (length >= DIRECT_FILL_BYTES) {
     randomFillSync(target, offset, length)
     return
   }
-  if (poolOffset + length > POOL_BYTES) {
-    randomFillSync(pool)
-    poolOffset = 0
-  }
+  const start = takeFromPool(length)
   for (let i = 0; i < length; i++) {
-    target[offset + i] = pool[poolOffset + i]
-    pool[poolOffset + i] = 0
+    target[offset + i] = pool[start + i]
+    pool[start + i] = 0
   }
-  poolOffset += length
 }
 
 /** A new array of `n` cryptographically secure random bytes. */
