@@ -8,7 +8,7 @@ import { addCounters, counterDelta, nodeCounters, type NodeCounters } from './no
 import { ResourceSampler, type ResourceUsage } from './resources.js'
 import { LatencyRecorder } from './stats.js'
 import { measureProxiedRtt } from './delay-proxy.js'
-import { openTarget, type BenchTarget, type TargetMode } from './target.js'
+import { openTarget, type BenchTarget, type TargetChoice, type TargetMode } from './target.js'
 import { RATIO_PAIR, WORKLOADS } from './workloads.js'
 import type { Workload, WorkloadContext, WorkloadInstance } from './workload.js'
 
@@ -29,16 +29,7 @@ export const DEFAULT_ROUNDS = 5
 export const QUICK_ROUNDS = 3
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 
-export interface E2EOptions {
-  /** Nodes' HTTP URLs; none = start a local 3-node testnet. */
-  urls?: string[]
-  netns?: boolean
-  latencyMs?: number
-  /** Loopback testnet (and plain chain) behind user-space delay proxies, ms each way. */
-  proxyLatencyMs?: number
-  defaultLimits?: boolean
-  /** Keep the started testnet's data dirs and node logs here. */
-  dir?: string
+export interface E2EOptions extends TargetChoice {
   concurrency: number
   sizeBytes: number
   /** Measured seconds per workload, split over the rounds. */

@@ -39,15 +39,21 @@ export interface BenchTarget {
   stop: () => Promise<void>
 }
 
-export interface TargetOptions {
+/** Which nodes a benchmark runs against, as its command line chose them. */
+export interface TargetChoice {
+  /** Nodes' HTTP URLs; none = start a local 3-node testnet. */
   urls?: string[]
   netns?: boolean
+  /** tc netem delay on every link (needs netns). */
   latencyMs?: number
-  /** Loopback testnet behind delay proxies (harness/lib/delay-proxy.ts), ms each way. */
+  /** Loopback testnet (and plain chain) behind user-space delay proxies (harness/lib/delay-proxy.ts), ms each way. */
   proxyLatencyMs?: number
   defaultLimits?: boolean
   /** Node data dirs (keys, logs) go here and are kept; default a temp dir removed on stop. */
   dir?: string
+}
+
+export interface TargetOptions extends TargetChoice {
   signal: AbortSignal
   log: (line: string) => void
 }
