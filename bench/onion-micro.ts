@@ -181,7 +181,7 @@ function heapBytesPerCall (calls: number, batch: number, prepare: () => void, wo
   }
   return { bytes_per_call: measured > 0 ? bytes / measured : Number.NaN, batches_with_gc: withGc, calls_measured: measured }
 }
-const ALLOC_BATCH = 2_000
+const ALLOC_BATCH = 20_000
 const allocCells = n(1_000_000)
 const allocHop = circuit(1)
 const allocSealed = Array.from({ length: ALLOC_BATCH }, () => new Uint8Array(CELL_PAYLOAD_BYTES))

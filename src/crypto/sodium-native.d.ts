@@ -1,6 +1,7 @@
 /**
  * sodium-native ships no type declarations; these are the calls ghostnode
- * makes (libsodium's ChaCha20-Poly1305, IETF variant, detached tags). Every
+ * makes (libsodium's ChaCha20-Poly1305, IETF variant, detached tags, and the
+ * ChaCha20 and Poly1305 primitives it is made of). Every
  * buffer is written in place; a failed decrypt throws and zeroes `m`.
  */
 declare module 'sodium-native' {
@@ -12,4 +13,12 @@ declare module 'sodium-native' {
   export function crypto_scalarmult (q: Uint8Array, n: Uint8Array, p: Uint8Array): void
   export function crypto_scalarmult_base (q: Uint8Array, n: Uint8Array): void
   export function crypto_aead_chacha20poly1305_ietf_decrypt_detached (m: Uint8Array, nsec: null, c: Uint8Array, mac: Uint8Array, ad: Uint8Array | null, npub: Uint8Array, k: Uint8Array): void
+  /** ChaCha20 (IETF) keystream into `c`, block counter 0. */
+  export function crypto_stream_chacha20_ietf (c: Uint8Array, n: Uint8Array, k: Uint8Array): void
+  /** `c = m XOR ChaCha20 (IETF) keystream` starting at block `ic`; c may be m. */
+  export function crypto_stream_chacha20_ietf_xor_ic (c: Uint8Array, m: Uint8Array, n: Uint8Array, ic: number, k: Uint8Array): void
+  /** Poly1305 of `input` under the one-time key `k` into the 16-byte `out`. */
+  export function crypto_onetimeauth (out: Uint8Array, input: Uint8Array, k: Uint8Array): void
+  /** True when `h` is the Poly1305 of `input` under `k` (compared in constant time). */
+  export function crypto_onetimeauth_verify (h: Uint8Array, input: Uint8Array, k: Uint8Array): boolean
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai'
+import sodium from 'sodium-native'
 import { aeadOpenInPlace, aeadSealInPlace } from '../../../src/crypto/aead.js'
 import { ClientCircuitCrypto, HopCrypto, relayBodyOf, type LayerKeys } from '../../../src/crypto/layer.js'
 import { nobleAeadOpenInPlace, nobleAeadSealInPlace } from '../../../src/crypto/noble.js'
@@ -71,6 +72,31 @@ describe('crypto/layer AEAD: ChaCha20-Poly1305 on libsodium and on @noble agree'
       expect(aeadOpenInPlace(RFC.key, RFC.nonce, b, tagB, null)).to.equal(true)
       expect(a).to.deep.equal(b)
     }
+  })
+
+  it('the composed ChaCha20 + Poly1305 equals libsodium\'s one-call AEAD, with and without associated data', () => {
+    for (const length of [0, 1, 15, 16, 17, 939, 1963, 5000]) {
+      for (const ad of [null, Uint8Array.from(RFC.ad), new Uint8Array(16), new Uint8Array(1)]) {
+        const ours = Uint8Array.from({ length }, (_, i) => (i * 29 + 3) & 0xff)
+        const theirs = Uint8Array.from(ours)
+        const tagOurs = new Uint8Array(16)
+        const tagTheirs = new Uint8Array(16)
+        aeadSealInPlace(RFC.key, RFC.nonce, ours, tagOurs, ad)
+        sodium.crypto_aead_chacha20poly1305_ietf_encrypt_detached(theirs, tagTheirs, theirs, ad, null, RFC.nonce, RFC.key)
+        const what = `length ${length}, ad ${ad?.byteLength ?? 'none'}`
+        expect(hex(ours), what).to.equal(hex(theirs))
+        expect(hex(tagOurs), what).to.equal(hex(tagTheirs))
+        expect(aeadOpenInPlace(RFC.key, RFC.nonce, theirs, tagTheirs, ad), what).to.equal(true)
+        expect(theirs, what).to.deep.equal(Uint8Array.from({ length }, (_, i) => (i * 29 + 3) & 0xff))
+      }
+    }
+  })
+
+  it('a tag of the wrong length is refused, not thrown', () => {
+    const body = Uint8Array.from(RFC.plaintext)
+    const tag = new Uint8Array(16)
+    aeadSealInPlace(RFC.key, RFC.nonce, body, tag, null)
+    expect(aeadOpenInPlace(RFC.key, RFC.nonce, body, tag.subarray(0, 15), null)).to.equal(false)
   })
 
   it('a 3-hop forward cell sealed by the client is opened hop by hop, and a backward cell the other way', () => {
