@@ -1,7 +1,7 @@
 /**
  * sodium-native ships no type declarations; these are the calls ghostnode
  * makes (libsodium's ChaCha20-Poly1305, IETF variant, detached tags, and the
- * ChaCha20 and Poly1305 primitives it is made of). Every
+ * ChaCha20 and Poly1305 primitives it is made of, and SHA-256). Every
  * buffer is written in place; a failed decrypt throws and zeroes `m`.
  */
 declare module 'sodium-native' {
@@ -21,4 +21,11 @@ declare module 'sodium-native' {
   export function crypto_onetimeauth (out: Uint8Array, input: Uint8Array, k: Uint8Array): void
   /** True when `h` is the Poly1305 of `input` under `k` (compared in constant time). */
   export function crypto_onetimeauth_verify (h: Uint8Array, input: Uint8Array, k: Uint8Array): boolean
+  export const crypto_hash_sha256_STATEBYTES: number
+  /** SHA-256 of `input` into the 32-byte `out`. */
+  export function crypto_hash_sha256 (out: Uint8Array, input: Uint8Array): void
+  /** Incremental SHA-256; the state is plain bytes (copying it forks the hash). */
+  export function crypto_hash_sha256_init (state: Uint8Array): void
+  export function crypto_hash_sha256_update (state: Uint8Array, input: Uint8Array): void
+  export function crypto_hash_sha256_final (state: Uint8Array, out: Uint8Array): void
 }
