@@ -5,6 +5,7 @@ import { trackPid, untrackPid } from '../lib/cleanup.js'
 import { childEnv } from '../lib/ghostnode-process.js'
 import { startDelayProxy, type DelayProxy } from '../lib/delay-proxy.js'
 import { BenchSetupError } from '../lib/errors.js'
+import { RELAY_NODE_FLAGS } from '../../src/runtime-flags.js'
 
 const RELAY_SCRIPT = fileURLToPath(new URL('./plain-relay.js', import.meta.url))
 const READY_TIMEOUT_MS = 15_000
@@ -36,7 +37,7 @@ export interface PlainChain {
 interface Spawned { child: ChildProcess, exited: Promise<void>, info: PlainRelayProcess }
 
 async function spawnRelay (name: string, host: PlainHost, port: number, next: string | undefined, framesPerWrite: number | undefined, signal: AbortSignal): Promise<Spawned> {
-  const argv = [...(host.wrap ?? []), process.execPath, RELAY_SCRIPT, '--listen', `/ip4/${host.address}/tcp/${port}`, ...(next != null ? ['--next', next] : []), ...(framesPerWrite != null ? ['--frames-per-write', String(framesPerWrite)] : [])]
+  const argv = [...(host.wrap ?? []), process.execPath, ...RELAY_NODE_FLAGS, RELAY_SCRIPT, '--listen', `/ip4/${host.address}/tcp/${port}`, ...(next != null ? ['--next', next] : []), ...(framesPerWrite != null ? ['--frames-per-write', String(framesPerWrite)] : [])]
   const child = spawn(argv[0], argv.slice(1), { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
   const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }); child.once('error', () => { resolve() }) })
   await new Promise<void>((resolve, reject) => {

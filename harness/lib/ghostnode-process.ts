@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { trackPid, untrackPid } from './cleanup.js'
 import { CommandFailedError, NodeStartError } from './errors.js'
+import { RELAY_NODE_FLAGS } from '../../src/runtime-flags.js'
 
 /**
  * The one way tests, benchmarks and the testnet run the `ghostnode` CLI as a
@@ -40,7 +41,7 @@ export function childEnv (): NodeJS.ProcessEnv {
 
 /** argv that runs the ghostnode CLI, optionally under a prefix such as `ip netns exec NS`. */
 function ghostnodeArgv (args: string[], wrap: string[] = []): [string, string[]] {
-  const argv = [...wrap, process.execPath, GHOSTNODE_BIN, ...args]
+  const argv = [...wrap, process.execPath, ...RELAY_NODE_FLAGS, GHOSTNODE_BIN, ...args]
   return [argv[0], argv.slice(1)]
 }
 

@@ -2,6 +2,7 @@ import { Command } from 'commander'
 import { Counter } from 'prom-client'
 import { createGhostnode } from '../../compose.js'
 import type { Ghostnode } from '../../node.js'
+import { missingRelayFlags } from '../../runtime-flags.js'
 import { VERSION } from '../../version.js'
 import { addNodeOptions, configFromOptions, type NodeOptions } from '../options.js'
 import type { Output } from '../output.js'
@@ -28,6 +29,10 @@ export function startCommand (out: Output): Command {
     for (const ma of node.getMultiaddrs()) out.line(`listening: ${ma.toString()}`)
     const http = node.httpAddress()
     if (http != null) out.line(`http: http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port} (/metrics /health /health/live /health/ready /peers)`)
+    const missing = missingRelayFlags()
+    if (missing.length > 0) {
+      out.line(`notice: node was started without ${missing.join(' ')}; relaying costs about a third more CPU per cell without it (docs/performance.md). \`ghostnode start\` and \`npm start\` set it.`)
+    }
     await waitForSignal(node, config.shutdownTimeoutMs, out)
     process.off('unhandledRejection', onRejection)
   })

@@ -16,7 +16,7 @@ export const LAYERS: ReadonlyArray<{ name: string, paths: string[] }> = [
   { name: 'onion', paths: ['onion/'] },
   { name: 'swarm', paths: ['swarm/'] },
   { name: 'client', paths: ['client/'] },
-  { name: 'node', paths: ['config/', 'discovery/', 'metrics/', 'compose.ts', 'node.ts'] },
+  { name: 'node', paths: ['config/', 'discovery/', 'metrics/', 'compose.ts', 'node.ts', 'runtime-flags.ts'] },
   { name: 'cli and public API', paths: ['cli/', 'index.ts'] }
 ]
 
