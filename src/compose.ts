@@ -13,6 +13,7 @@ import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { Registry } from 'prom-client'
 import { ReplayFilter } from './crypto/replay-filter.js'
+import { sodiumNoiseCrypto } from './crypto/noise-crypto.js'
 import { bootstrapper } from './discovery/bootstrapper.js'
 import { peerConnector } from './discovery/peer-connector.js'
 import { loadOrCreateIdentity } from './identity/key-file.js'
@@ -119,7 +120,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       datastore,
       addresses: { listen: config.listen, announce: config.announce },
       transports: [tcp(), webSockets()],
-      connectionEncrypters: [noise()],
+      connectionEncrypters: [noise({ crypto: sodiumNoiseCrypto })],
       streamMuxers: [streams.wrap(yamux())],
       connectionGater: connectionGater(limiter, watchdog, new PendingUpgrades(config.connections.maxIncomingPendingPerPrefix),
         dialPolicy(addressPolicy, config.bootstrap, authorities), streams, options.denyPeer),

@@ -7,6 +7,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { Registry } from 'prom-client'
 import { buildCreate } from '../crypto/create-header.js'
+import { sodiumNoiseCrypto } from '../crypto/noise-crypto.js'
 import { CircuitDestroyedError, ExitError, LinkClosedError, NoPathError } from '../onion/circuit-errors.js'
 import { ClientCircuit, DEFAULT_BUILD_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './circuit.js'
 import { DEFAULT_HOPS } from '../wire/onion-format.js'
@@ -119,7 +120,7 @@ export class CircuitClient {
       ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
       addresses: { listen: [] },
       transports: [tcp(), webSockets()],
-      connectionEncrypters: [noise()],
+      connectionEncrypters: [noise({ crypto: sodiumNoiseCrypto })],
       streamMuxers: [yamux()],
       services: {
         identify: identify(),
