@@ -17,6 +17,7 @@ import { sodiumNoiseCrypto } from './crypto/noise-crypto.js'
 import { bootstrapper } from './discovery/bootstrapper.js'
 import { peerConnector } from './discovery/peer-connector.js'
 import { loadOrCreateIdentity } from './identity/key-file.js'
+import { DataDirLock, ensureDataDir } from './identity/data-dir.js'
 import { checkConfig } from './config/load.js'
 import { MemoryWatchdog } from './memory/watchdog.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
@@ -58,10 +59,13 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
   const now = options.now ?? Date.now
   // the same checks as loadConfig's: a config built in code is refused exactly as a file would be
   checkConfig(config)
-  const identity = await loadOrCreateIdentity(config.dataDir)
+  // one node per data dir: a second one would share its LevelDB stores and identity
+  await ensureDataDir(config.dataDir)
+  const lock = await DataDirLock.acquire(config.dataDir)
   const registry = new Registry()
-  const opened: Array<{ close: () => Promise<void> }> = []
+  const opened: Array<{ close: () => Promise<void> }> = [lock]
   try {
+    const identity = await loadOrCreateIdentity(config.dataDir)
     const datastore = new LevelDatastore(join(config.dataDir, 'datastore'))
     await datastore.open()
     opened.push(datastore)
@@ -266,7 +270,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
     })
 
     // the node registers the gauges that read it and builds its HTTP endpoint (both need the node)
-    return new Ghostnode({ config, libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, store, memory: watchdog, now })
+    return new Ghostnode({ config, lock, libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, store, memory: watchdog, now })
   } catch (err) {
     for (const resource of opened.reverse()) await resource.close().catch(() => {})
     throw err

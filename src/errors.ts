@@ -27,3 +27,21 @@ export class NodeClosedError extends GhostnodeError {
     super('this node was stopped and cannot start again: create a new one with the same config', 'ERR_NODE_CLOSED')
   }
 }
+
+/** A listen address is taken by another process (EADDRINUSE). Names the address and the config key that set it. */
+export class AddressInUseError extends GhostnodeError {
+  readonly address: string
+  constructor (address: string, key: string, options?: ErrorOptions) {
+    super(`${address} is already in use by another process; stop it or choose another address with ${key}`, 'ERR_ADDRESS_IN_USE', options)
+    this.address = address
+  }
+}
+
+/**
+ * The addresses libp2p reported EADDRINUSE for, from its UnsupportedListenAddressesError
+ * (whose message lists `  <multiaddr>: Error: listen EADDRINUSE …` per address and keeps no causes).
+ */
+export function addressesInUse (err: unknown): string[] {
+  if (!(err instanceof Error) || err.name !== 'UnsupportedListenAddressesError') return []
+  return [...err.message.matchAll(/^\s*(\/\S+): .*EADDRINUSE/gm)].map(m => m[1])
+}

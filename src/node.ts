@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client'
-import { NodeClosedError } from './errors.js'
+import { AddressInUseError, addressesInUse, NodeClosedError } from './errors.js'
+import { envNameForKey } from './config/schema.js'
 import { VERSION } from './version.js'
 import { MemberFlag } from './membership/constants.js'
 import type { GhostnodeConfig } from './config/defaults.js'
@@ -26,6 +27,7 @@ import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { LevelDatastore } from 'datastore-level'
+import type { DataDirLock } from './identity/data-dir.js'
 import type { Libp2p } from 'libp2p'
 
 export interface GhostServices extends Record<string, unknown> {
@@ -64,6 +66,8 @@ export interface GhostnodeOptions {
 /** Everything compose.ts assembles; the node owns and closes all of it. */
 export interface NodeParts {
   config: GhostnodeConfig
+  /** The data dir's lock, released last. */
+  lock: DataDirLock
   libp2p: Libp2p<GhostServices>
   datastore: LevelDatastore
   registry: Registry
@@ -188,7 +192,19 @@ export class Ghostnode {
       // a cell arriving the moment a link opens is handled, not dropped
       { name: 'relay', start: () => { parts.relay.start() }, stop: () => { parts.relay.stop() } },
       // the libp2p services, in their declared order (membership, directory, links, swarm...), then their afterStart
-      { name: 'libp2p', start: async () => { await parts.libp2p.start() }, stop: async () => { await parts.libp2p.stop() } },
+      {
+        name: 'libp2p',
+        start: async () => {
+          try {
+            await parts.libp2p.start()
+          } catch (err) {
+            const taken = addressesInUse(err)
+            if (taken.length > 0) throw new AddressInUseError(taken.join(', '), `listen (--listen, ${envNameForKey('listen')})`, { cause: err })
+            throw err
+          }
+        },
+        stop: async () => { await parts.libp2p.stop() }
+      },
       { name: 'memory watchdog', start: () => { parts.memory.start() }, stop: () => { parts.memory.stop() } },
       { name: 'store sweeper', start: () => { parts.store.startSweeper(parts.config.swarm.sweepIntervalMs) }, stop: async () => { await parts.store.stopSweeper() } },
       ...(http !== undefined ? [{ name: 'http', start: async () => { await http.start() }, stop: async () => { await http.stop() } }] : [])
@@ -245,6 +261,7 @@ export class Ghostnode {
       await Promise.allSettled([p.replay.close(), p.scores.close(), p.store.close()])
       p.limiter.dispose()
       await p.datastore.close()
+      await p.lock.close()
       this.closed = true
       this.state = 'stopped'
     }

@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { ConfigError } from '../config/errors.js'
+import { AddressInUseError } from '../errors.js'
+import { DataDirLockedError, DataDirUnusableError } from '../identity/errors.js'
 import { VERSION } from '../version.js'
 import { authorityCommand } from './commands/authority.js'
 import { configCommand } from './commands/config.js'
@@ -14,8 +16,12 @@ import { consoleOutput, type Output } from './output.js'
 
 export const EXIT_OK = 0
 export const EXIT_FAILURE = 1
-/** Bad configuration or bad command line: fix the input, do not retry. */
+/** Bad configuration or bad command line (or a data dir that is not a directory): fix the input, do not retry. */
 export const EXIT_USAGE = 2
+/** Something this node needs is held by another process: a listen address in use, the data dir locked by a running node. */
+export const EXIT_IN_USE = 3
+/** Node.js older than 22 (checked in bin/ghostnode.js before anything loads). */
+export const EXIT_UNSUPPORTED_NODE = 4
 
 export function createProgram (out: Output = consoleOutput): Command {
   const output = { writeOut: (s: string) => { out.line(s.trimEnd()) }, writeErr: (s: string) => { out.error(s.trimEnd()) } }
@@ -47,9 +53,13 @@ export async function runCli (argv: string[], out: Output = consoleOutput): Prom
       // --help and --version end through here too, with exit code 0
       return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE
     }
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof DataDirUnusableError) {
       out.error(`ghostnode: ${err.message}`)
       return EXIT_USAGE
+    }
+    if (err instanceof AddressInUseError || err instanceof DataDirLockedError) {
+      out.error(`ghostnode: ${err.message}`)
+      return EXIT_IN_USE
     }
     out.error(`ghostnode: ${(err as Error).message}`)
     return EXIT_FAILURE

@@ -14,3 +14,17 @@ export class InvalidKeyFileError extends GhostnodeError {
     super(`identity key ${path} is unusable: ${reason}`, 'ERR_KEY_FILE_INVALID', options)
   }
 }
+
+/** The data directory cannot be used: it is a file, or a parent is, or it cannot be created or written. */
+export class DataDirUnusableError extends GhostnodeError {
+  constructor (dataDir: string, reason: string, options?: ErrorOptions) {
+    super(`data dir ${dataDir} ${reason} (set dataDir, --data-dir or GHOSTNODE_DATA_DIR to a directory)`, 'ERR_DATA_DIR_UNUSABLE', options)
+  }
+}
+
+/** Another running node holds the data directory (its lock is taken). */
+export class DataDirLockedError extends GhostnodeError {
+  constructor (dataDir: string, options?: ErrorOptions) {
+    super(`data dir ${dataDir} is in use by another running ghostnode; stop that node first, or give this one its own --data-dir`, 'ERR_DATA_DIR_LOCKED', options)
+  }
+}

@@ -1,12 +1,12 @@
-import { mkdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { inspectSecretFile, writeSecretFile } from '../secret-file.js'
+import { ensureDataDir } from './data-dir.js'
 import { InsecureKeyFileError, InvalidKeyFileError } from './errors.js'
 import type { PrivateKey } from '@libp2p/interface'
 
 export const IDENTITY_FILE_NAME = 'identity.key'
-const DATA_DIR_MODE = 0o700
 
 export interface Identity {
   privateKey: PrivateKey
@@ -15,10 +15,6 @@ export interface Identity {
   created: boolean
 }
 
-/** Creates the data directory (0700) if missing. */
-export async function ensureDataDir (dataDir: string): Promise<void> {
-  await mkdir(dataDir, { recursive: true, mode: DATA_DIR_MODE })
-}
 
 /** Reads the Ed25519 identity from the data dir, refusing a key file others can read. */
 export async function loadIdentity (dataDir: string): Promise<Identity | undefined> {

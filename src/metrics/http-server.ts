@@ -3,6 +3,8 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
 import { inBackground } from '../background.js'
+import { envNameForKey } from '../config/schema.js'
+import { AddressInUseError } from '../errors.js'
 
 /** What the HTTP endpoints read from the node. */
 export interface HealthSource {
@@ -42,7 +44,14 @@ export class HttpServer {
     server.headersTimeout = HTTP_TIMEOUT_MS
     server.keepAliveTimeout = 5_000
     server.listen(this.init.port, this.init.host)
-    await once(server, 'listening')
+    try {
+      await once(server, 'listening')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new AddressInUseError(`${this.init.host}:${this.init.port}`, `http.host/http.port (--http-host, --http-port, ${envNameForKey('http.port')})`, { cause: err })
+      }
+      throw err
+    }
     this.server = server
   }
 

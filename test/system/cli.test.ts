@@ -105,6 +105,64 @@ describe('ghostnode CLI', function () {
     expect(await portIsFree(Number(tcpPort))).to.equal(true)
   })
 
+  it('start-up failures exit with their own code and one line, no stack trace', async () => {
+    const oneLine = (stderr: string): void => {
+      expect(stderr.trim().split('\n'), stderr).to.have.length(1)
+      expect(stderr, 'no stack trace').to.not.match(/\n\s+at /)
+    }
+    // a running node holds the data dir and a TCP port
+    const run = spawnCli(['start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0'], cleanEnv())
+    child = run.child
+    const [, tcpPort] = await waitForOutput(run.stdout, /listening: \/ip4\/127\.0\.0\.1\/tcp\/(\d+)\/p2p\//, child)
+    const [, httpPort] = await waitForOutput(run.stdout, /http: http:\/\/127\.0\.0\.1:(\d+)/, child)
+
+    const cases: Array<{ what: string, args: string[], code: number, says: RegExp }> = [
+      { what: 'listen port in use', args: ['--data-dir', join(dir, 'b'), '--listen', `/ip4/127.0.0.1/tcp/${tcpPort}`, '--no-http'], code: 3, says: new RegExp(`/ip4/127\\.0\\.0\\.1/tcp/${tcpPort} is already in use.*listen \\(--listen, GHOSTNODE_LISTEN\\)`) },
+      { what: 'HTTP port in use', args: ['--data-dir', join(dir, 'c'), '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', httpPort], code: 3, says: new RegExp(`127\\.0\\.0\\.1:${httpPort} is already in use.*--http-port`) },
+      { what: 'data dir held by the running node', args: ['--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-http'], code: 3, says: /data dir .* is in use by another running ghostnode/ },
+      { what: 'data dir that is a file', args: ['--data-dir', join(dir, 'identity.key'), '--no-http'], code: 2, says: /data dir .*identity\.key is a file, not a directory/ },
+      { what: 'data dir under a file', args: ['--data-dir', join(dir, 'identity.key', 'sub'), '--no-http'], code: 2, says: /cannot be created: a parent of it is a file/ }
+    ]
+    for (const c of cases) {
+      const failed = spawnCli(['start', ...c.args], cleanEnv())
+      const [code] = await once(failed.child, 'exit')
+      expect(code, `${c.what}: ${failed.stderr()}`).to.equal(c.code)
+      expect(failed.stderr(), c.what).to.match(c.says)
+      oneLine(failed.stderr())
+    }
+    // the running node was not disturbed
+    const health: any = await (await fetch(`http://127.0.0.1:${httpPort}/health`)).json()
+    expect(health.status).to.equal('ok')
+  })
+
+  it('start says so when node runs without the V8 flags a relay needs, and not when it has them', async () => {
+    const bare = spawnCli(['start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-http'], cleanEnv())
+    child = bare.child
+    await waitForOutput(bare.stdout, /notice: node was started without --max-semi-space-size=4/, child)
+    child.kill('SIGTERM')
+    await once(child, 'exit')
+
+    const flagged = spawn(process.execPath, ['--max-semi-space-size=4', BIN, 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-http'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    child = flagged
+    let out = ''
+    flagged.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+    await waitForOutput(() => out, /listening: /, flagged)
+    flagged.kill('SIGTERM')
+    await once(flagged, 'exit')
+    expect(out).to.not.contain('notice:')
+  })
+
+  it('refuses Node.js older than 22 before loading anything, naming the version', async () => {
+    // the system Node on the machine that runs the tests may be old; a version check runs first in bin/
+    const fake = spawn(process.execPath, ['-e', `Object.defineProperty(process.versions, 'node', { value: '20.20.2' }); await import(${JSON.stringify(BIN)})`, '--input-type=module'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    fake.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+    const [code] = await once(fake, 'exit')
+    expect(code).to.equal(4)
+    expect(stderr).to.match(/Node\.js 20\.20\.2 is too old; ghostnode needs Node\.js 22 or newer/)
+    expect(stderr.trim().split('\n')).to.have.length(1)
+  })
+
   it('exits 2 and names the key for a bad config file', async () => {
     const file = join(dir, 'bad.json')
     await writeFile(file, JSON.stringify({ connections: { max: -5 } }))

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { Command } from 'commander'
 import { formatMailbox, MailboxKey } from '../../swarm/auth.js'
 import { writeMailboxKeyFile } from '../../swarm/key-file.js'
-import { ensureDataDir } from '../../identity/key-file.js'
+import { ensureDataDir } from '../../identity/data-dir.js'
 import { addCommonOptions, configFromOptions, type CommonOptions } from '../options.js'
 import type { Output } from '../output.js'
 
