@@ -119,6 +119,10 @@ export interface NodeHealth extends Record<string, unknown> {
    * with which flags), and whether it is one of the network's authorities.
    */
   membership: { period: number, members: number, admitted: boolean, flags: string[], authority: boolean }
+  /** Why the node is not ready, in words an operator can act on (empty when ready). */
+  reasons: string[]
+  /** What is wrong although the node is ready (memory pressure, an empty directory, a swarm still pulling). */
+  warnings: string[]
 }
 
 export interface PeerConnectionInfo {
@@ -289,6 +293,7 @@ export class Ghostnode {
   health (): NodeHealth {
     const ready = this.isReady()
     const status = this.state === 'running' ? (ready ? 'ok' : 'degraded') : this.state
+    const { reasons, warnings } = this.diagnose()
     return {
       status,
       version: VERSION,
@@ -302,8 +307,31 @@ export class Ghostnode {
       swarmMembers: this.state === 'running' ? this.swarm.membership.ring.size : 0,
       swarmRecords: this.parts.store.isOpen ? this.parts.store.stats().records : 0,
       memory: { rssBytes: this.parts.memory.rssBytes, maxRssBytes: this.parts.memory.maxRssBytes, pressure: this.parts.memory.underPressure },
-      membership: this.membershipHealth()
+      membership: this.membershipHealth(),
+      reasons,
+      warnings
     }
+  }
+
+  /** The reasons behind isReady() being false, and what is wrong while it is true. */
+  private diagnose (): { reasons: string[], warnings: string[] } {
+    const reasons: string[] = []
+    const warnings: string[] = []
+    if (this.state !== 'running') {
+      reasons.push(`the node is ${this.state}`)
+      return { reasons, warnings }
+    }
+    if (this.libp2p.getMultiaddrs().length === 0) reasons.push('not listening on any address (see the listen key)')
+    const bootstrap = this.config.bootstrap.length
+    if (bootstrap > 0 && this.libp2p.getPeers().length === 0) {
+      reasons.push(`no bootstrap peer reachable (0 connected of ${bootstrap} configured): check the bootstrap addresses and this host's outbound connectivity`)
+    }
+    if (this.parts.memory.underPressure) {
+      warnings.push(`memory pressure: RSS ${mib(this.parts.memory.rssBytes)} of ${mib(this.parts.memory.maxRssBytes)}; new circuits, links and connections are refused until it falls`)
+    }
+    if (bootstrap > 0 && this.libp2p.services.directory.size === 0) warnings.push('directory empty: no relay records fetched yet, so no circuit can be built through this node\'s view')
+    if (this.swarm.membership.ring.size > 0 && !this.swarm.sync.ready) warnings.push('swarm not ready: still pulling the mailboxes it now holds from the other members')
+    return { reasons, warnings }
   }
 
   private membershipHealth (): NodeHealth['membership'] {
@@ -337,4 +365,8 @@ export class Ghostnode {
       }
     })
   }
+}
+
+function mib (bytes: number): string {
+  return `${Math.round(bytes / 1048576)} MiB`
 }

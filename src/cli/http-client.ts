@@ -27,3 +27,10 @@ export async function getJson (url: string): Promise<{ status: number, body: any
   }
   return { status: res.status, body: await res.json() }
 }
+
+/** `ghostnode status` found the node running but not ready (exit 1; the reasons are printed above). */
+export class NodeNotReadyError extends GhostnodeError {
+  constructor (reasons: string[]) {
+    super(`the node is not ready${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`, 'ERR_NODE_NOT_READY')
+  }
+}

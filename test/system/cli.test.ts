@@ -47,6 +47,17 @@ async function waitForOutput (read: () => string, pattern: RegExp, child: ChildP
   throw new Error(`no ${pattern} within ${timeoutMs} ms; got: ${read()}`)
 }
 
+/** A TCP port nothing listens on (bound once, then released). */
+async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const port = (server.address() as { port: number }).port
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
 async function portIsFree (port: number): Promise<boolean> {
   const server = createServer()
   server.listen(port, '127.0.0.1')
@@ -93,6 +104,7 @@ describe('ghostnode CLI', function () {
     const status = capture()
     expect(await runCli(['status', '--data-dir', dir, '--url', `http://127.0.0.1:${port}`], status)).to.equal(0)
     expect(status.out.join('\n')).to.contain(`peer id: ${peerId}`)
+    expect(status.out.join('\n')).to.match(/status: ok \(ready\)\npeers 0, circuits 0, stored messages 0, RSS \d+ MiB/)
     const peers = capture()
     expect(await runCli(['peers', '--data-dir', dir, '--url', `http://127.0.0.1:${port}`], peers)).to.equal(0)
     expect(peers.out[0]).to.equal('0 connection(s)')
@@ -161,6 +173,22 @@ describe('ghostnode CLI', function () {
     expect(code).to.equal(4)
     expect(stderr).to.match(/Node\.js 20\.20\.2 is too old; ghostnode needs Node\.js 22 or newer/)
     expect(stderr.trim().split('\n')).to.have.length(1)
+  })
+
+  it('status exits 1 and says why when the node is not ready (bootstrap peer down), 0 with a summary when it is', async () => {
+    const deadPort = await freePort()
+    const dead = `/ip4/127.0.0.1/tcp/${deadPort}/p2p/12D3KooWD5qmLvTztdaedzarPPsnm5Ujc1cmVrGTkm43deFyM2LL`
+    const run = spawnCli(['start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0', '--bootstrap', dead], cleanEnv())
+    child = run.child
+    const [, port] = await waitForOutput(run.stdout, /http: http:\/\/127\.0\.0\.1:(\d+)/, child)
+    const status = capture()
+    expect(await runCli(['status', '--data-dir', dir, '--url', `http://127.0.0.1:${port}`], status)).to.equal(1)
+    expect(status.out.join('\n')).to.match(/status: degraded \(not ready\)\n {2}not ready: no bootstrap peer reachable \(0 connected of 1 configured\)/)
+    expect(status.out.join('\n')).to.match(/peers 0, circuits 0, stored messages 0, RSS \d+ MiB/)
+    expect(status.err.join('\n')).to.contain('the node is not ready: no bootstrap peer reachable')
+    const json = capture()
+    expect(await runCli(['status', '--json', '--data-dir', dir, '--url', `http://127.0.0.1:${port}`], json)).to.equal(1)
+    expect(JSON.parse(json.out[0]).reasons).to.have.length(1)
   })
 
   it('exits 2 and names the key for a bad config file', async () => {

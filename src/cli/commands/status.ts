@@ -1,5 +1,5 @@
 import { Command } from 'commander'
-import { baseUrl, getJson } from '../http-client.js'
+import { baseUrl, getJson, NodeNotReadyError } from '../http-client.js'
 import { addCommonOptions, configFromOptions, type CommonOptions } from '../options.js'
 import type { Output } from '../output.js'
 
@@ -16,18 +16,33 @@ export function statusCommand (out: Output): Command {
   addQueryOptions(cmd).action(async (opts: QueryOptions) => {
     const { config } = configFromOptions(opts)
     const { body } = await getJson(`${baseUrl(config, opts.url)}/health`)
+    const ready = body.ready === true
     if (opts.json === true) {
       out.line(JSON.stringify(body))
-      return
+    } else {
+      out.line(`status: ${body.status}${ready ? ' (ready)' : ' (not ready)'}`)
+      for (const reason of stringList(body.reasons)) out.line(`  not ready: ${reason}`)
+      for (const warning of stringList(body.warnings)) out.line(`  warning: ${warning}`)
+      out.line(summaryLine(body))
+      out.line(`version: ${body.version}`)
+      out.line(`peer id: ${body.peerId}`)
+      out.line(`uptime: ${body.uptimeSeconds} s`)
+      for (const addr of body.addrs ?? []) out.line(`listening: ${addr}`)
     }
-    out.line(`status: ${body.status}${body.ready === true ? ' (ready)' : ' (not ready)'}`)
-    out.line(`version: ${body.version}`)
-    out.line(`peer id: ${body.peerId}`)
-    out.line(`uptime: ${body.uptimeSeconds} s`)
-    out.line(`connected peers: ${body.connectedPeers}`)
-    for (const addr of body.addrs ?? []) out.line(`listening: ${addr}`)
+    // a script or a health check can act on the exit code alone
+    if (!ready) throw new NodeNotReadyError(stringList(body.reasons))
   })
   return cmd
+}
+
+function stringList (value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
+}
+
+/** `peers 3, circuits 2, stored messages 41, RSS 132 MiB` */
+export function summaryLine (body: Record<string, any>): string {
+  const rss = typeof body.memory?.rssBytes === 'number' ? `${Math.round(body.memory.rssBytes / 1048576)} MiB` : '?'
+  return `peers ${String(body.connectedPeers ?? '?')}, circuits ${String(body.circuits ?? '?')}, stored messages ${String(body.swarmRecords ?? '?')}, RSS ${rss}`
 }
 
 export function peersCommand (out: Output): Command {
