@@ -249,7 +249,7 @@ export class CircuitClient {
         ...(guard != null ? { firstHop: guard } : {})
       }).hops
     } catch (err) {
-      throw new NoPathError(`cannot build a circuit: ${(err as Error).message}`)
+      throw new NoPathError(noPathMessage(err as Error, options.hops ?? this.init.hops ?? DEFAULT_HOPS, validNow, new Set(exclude), this.avoid.size))
     }
   }
 
@@ -314,4 +314,19 @@ export class CircuitClient {
       this.metrics.hopFailures.inc()
     }
   }
+}
+
+/**
+ * Why no path: the selector's reason, what the directory holds after the
+ * exclusions, and what to do. A 3-hop circuit needs three distinct relays; a
+ * network that should survive one relay failure needs a fourth.
+ */
+export function noPathMessage (err: Error, hops: number, records: VerifiedNodeRecord[], excluded: Set<string>, avoided: number): string {
+  const usable = records.filter(r => !excluded.has(r.peerId.toString()))
+  const count = (flag: number): number => usable.filter(r => (r.capabilities & flag) !== 0).length
+  const avoidNote = avoided > 0 ? `, ${avoided} left out for ${DEFAULT_FAILED_HOP_AVOID_MS / 1000} s after failing a circuit` : ''
+  return `cannot build a ${hops}-hop circuit: ${err.message}. The directory holds ${records.length} valid relay record(s); ` +
+    `usable now: ${usable.length} (guards ${count(Capability.GUARD)}, relays ${count(Capability.RELAY)}, exits ${count(Capability.EXIT)}${avoidNote}). ` +
+    `A ${hops}-hop circuit needs ${hops} distinct relays, a guard first and an exit last; to survive one relay failure a network needs ${hops + 1}. ` +
+    'Wait for relays to come back or join, or use a network with more relays.'
 }
