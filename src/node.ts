@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client'
 import { AddressInUseError, addressesInUse, NodeClosedError } from './errors.js'
-import { envNameForKey } from './config/schema.js'
+import { configKeys, envNameForKey } from './config/schema.js'
 import { VERSION } from './version.js'
 import { MemberFlag } from './membership/constants.js'
 import type { GhostnodeConfig } from './config/defaults.js'
@@ -125,6 +125,30 @@ export interface NodeHealth extends Record<string, unknown> {
   warnings: string[]
 }
 
+/** What reload() did: the keys it applied, and the changed ones that need a restart. */
+export interface ConfigReload {
+  applied: string[]
+  restartNeeded: string[]
+}
+
+/** Config keys a running node applies without a restart. */
+export const LIVE_CONFIG_KEYS: readonly string[] = ['rateLimit.limits.*', 'memory.highWatermark', 'memory.lowWatermark', 'bootstrap']
+
+function isLiveKey (key: string): boolean {
+  return LIVE_CONFIG_KEYS.some(live => live.endsWith('.*') ? key.startsWith(live.slice(0, -1)) : key === live)
+}
+
+/** Every leaf key's value, as JSON, for comparing two configs. */
+function flatConfig (config: GhostnodeConfig): Map<string, string> {
+  const values = new Map<string, string>()
+  for (const key of configKeys()) {
+    let value: unknown = config
+    for (const part of key.split('.')) value = (value as Record<string, unknown> | undefined)?.[part]
+    values.set(key, JSON.stringify(value))
+  }
+  return values
+}
+
 export interface PeerConnectionInfo {
   peerId: string
   addr: string
@@ -148,7 +172,9 @@ export function dhtProtocol (prefix: string): string {
  * start() and stop(): both idempotent, and stop waits for a start in flight.
  */
 export class Ghostnode {
-  readonly config: GhostnodeConfig
+  /** The config in force (replaced by reload()). */
+  get config (): GhostnodeConfig { return this.current }
+  private current: GhostnodeConfig
   readonly libp2p: Libp2p<GhostServices>
   readonly registry: Registry
   readonly metrics: NodeMetrics
@@ -166,7 +192,7 @@ export class Ghostnode {
 
   constructor (parts: NodeParts) {
     this.parts = parts
-    this.config = parts.config
+    this.current = parts.config
     this.libp2p = parts.libp2p
     this.registry = parts.registry
     this.metrics = parts.metrics
@@ -269,6 +295,32 @@ export class Ghostnode {
       this.closed = true
       this.state = 'stopped'
     }
+  }
+
+  /**
+   * Applies a new config to the running node (SIGHUP): the keys that can
+   * change live take effect at once (rate limits, memory watermarks, the
+   * bootstrap list); any other key that differs is reported as needing a
+   * restart and keeps its running value. The caller has validated `next`
+   * (loadConfig / checkConfig).
+   */
+  reload (next: GhostnodeConfig): ConfigReload {
+    const before = flatConfig(this.current)
+    const after = flatConfig(next)
+    const changed = configKeys().filter(key => before.get(key) !== after.get(key))
+    const applied = changed.filter(isLiveKey)
+    const restartNeeded = changed.filter(key => !isLiveKey(key))
+    if (applied.some(key => key.startsWith('rateLimit.limits.'))) this.limiter.setLimits(next.rateLimit.limits)
+    if (applied.some(key => key.startsWith('memory.'))) this.parts.memory.setWatermarks(next.memory.highWatermark, next.memory.lowWatermark)
+    if (applied.includes('bootstrap')) this.libp2p.services.bootstrap.setList(next.bootstrap)
+    // the running config: the new values of what was applied, the old ones of the rest
+    const running = structuredClone(this.current)
+    running.rateLimit.limits = structuredClone(next.rateLimit.limits)
+    running.memory.highWatermark = next.memory.highWatermark
+    running.memory.lowWatermark = next.memory.lowWatermark
+    running.bootstrap = [...next.bootstrap]
+    this.current = running
+    return { applied, restartNeeded }
   }
 
   getMultiaddrs (): Multiaddr[] {

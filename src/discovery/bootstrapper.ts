@@ -53,14 +53,29 @@ export class Bootstrapper implements Startable {
     this.retryMinMs = init.retryMinMs ?? DEFAULT_BOOTSTRAP_RETRY_MIN_MS
     this.retryMaxMs = init.retryMaxMs ?? DEFAULT_BOOTSTRAP_RETRY_MAX_MS
     this.onDialFailure = init.onDialFailure
-    for (const addr of init.list) {
-      const ma = multiaddr(addr)
-      const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
-      if (id == null) continue // config validation requires /p2p/; nothing to dial without it
-      const peerId = peerIdFromString(id)
-      const existing = this.targets.get(peerId.toString())
-      if (existing != null) existing.addrs.push(ma)
-      else this.targets.set(peerId.toString(), { peerId, addrs: [ma], failures: 0 })
+    for (const target of targetsOf(init.list)) this.targets.set(target.peerId.toString(), target)
+  }
+
+  /**
+   * A new bootstrap list (a config reload): peers no longer listed stop being
+   * redialled (their connections stay, like any other peer's), new ones are
+   * dialled now, and kept ones take the new addresses.
+   */
+  setList (list: string[]): void {
+    const next = new Map(targetsOf(list).map(t => [t.peerId.toString(), t]))
+    for (const [id, target] of this.targets) {
+      if (next.has(id)) continue
+      clearTimeout(target.timer)
+      this.targets.delete(id)
+    }
+    for (const [id, target] of next) {
+      const kept = this.targets.get(id)
+      if (kept != null) {
+        kept.addrs = target.addrs
+        continue
+      }
+      this.targets.set(id, target)
+      if (this.running) inBackground('bootstrap dial', this.dial(target), this.log)
     }
   }
 
@@ -124,6 +139,21 @@ export class Bootstrapper implements Startable {
       this.schedule(target, delay)
     }
   }
+}
+
+/** One target per bootstrap peer, its addresses gathered (entries without /p2p/ are skipped: config validation requires it). */
+function targetsOf (list: string[]): Target[] {
+  const targets = new Map<string, Target>()
+  for (const addr of list) {
+    const ma = multiaddr(addr)
+    const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+    if (id == null) continue
+    const peerId = peerIdFromString(id)
+    const existing = targets.get(peerId.toString())
+    if (existing != null) existing.addrs.push(ma)
+    else targets.set(peerId.toString(), { peerId, addrs: [ma], failures: 0 })
+  }
+  return [...targets.values()]
 }
 
 export function bootstrapper (init: BootstrapperInit): (components: BootstrapperComponents) => Bootstrapper {

@@ -67,10 +67,9 @@ export interface MemoryWatchdogInit {
  */
 export class MemoryWatchdog implements MemoryGuard {
   readonly maxRssBytes: number
-  readonly highBytes: number
-  readonly lowBytes: number
-  /** Live memory under which RSS over the watermark is only kept pages. */
-  readonly liveFloorBytes: number
+  private _highBytes: number
+  private _lowBytes: number
+  private _liveFloorBytes: number
   private readonly init: MemoryWatchdogInit
   private readonly sample: () => MemorySample
   private readonly now: () => number
@@ -81,12 +80,24 @@ export class MemoryWatchdog implements MemoryGuard {
   private lastRss = 0
   private timer?: ReturnType<typeof setInterval>
 
+  /** New watermarks (fractions of maxRssBytes; a config reload), applied from the next sample. */
+  setWatermarks (highWatermark: number, lowWatermark: number): void {
+    this._highBytes = Math.floor(this.maxRssBytes * highWatermark)
+    this._lowBytes = Math.floor(this.maxRssBytes * lowWatermark)
+    this._liveFloorBytes = Math.floor(this._lowBytes * LIVE_FLOOR_SHARE)
+  }
+
+  get highBytes (): number { return this._highBytes }
+  get lowBytes (): number { return this._lowBytes }
+  /** Live memory under which RSS over the watermark is only kept pages. */
+  get liveFloorBytes (): number { return this._liveFloorBytes }
+
   constructor (init: MemoryWatchdogInit) {
     this.init = init
     this.maxRssBytes = init.maxRssBytes
-    this.highBytes = Math.floor(init.maxRssBytes * (init.highWatermark ?? DEFAULT_HIGH_WATERMARK))
-    this.lowBytes = Math.floor(init.maxRssBytes * (init.lowWatermark ?? DEFAULT_LOW_WATERMARK))
-    this.liveFloorBytes = Math.floor(this.lowBytes * LIVE_FLOOR_SHARE)
+    this._highBytes = Math.floor(init.maxRssBytes * (init.highWatermark ?? DEFAULT_HIGH_WATERMARK))
+    this._lowBytes = Math.floor(init.maxRssBytes * (init.lowWatermark ?? DEFAULT_LOW_WATERMARK))
+    this._liveFloorBytes = Math.floor(this._lowBytes * LIVE_FLOOR_SHARE)
     this.sample = init.sample ?? (() => process.memoryUsage())
     this.now = init.now ?? Date.now
     const registers = [init.registry]

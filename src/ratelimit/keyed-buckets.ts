@@ -38,8 +38,8 @@ const IDLE_SWEEP_PER_OPERATION = 2
  */
 export class KeyedBuckets {
   readonly maxEntries: number
-  private readonly ratePerSecond: number
-  private readonly burst: number
+  private ratePerSecond: number
+  private burst: number
   private readonly now: () => number
   private readonly nodes = new Map<string, LruNode>()
   /** Least recently used end. */
@@ -61,6 +61,14 @@ export class KeyedBuckets {
   }
 
   get size (): number { return this.nodes.size }
+
+  /** New rate and burst for every bucket, existing ones included (a config reload). */
+  setLimit (ratePerSecond: number, burst: number): void {
+    void new TokenBucket({ ratePerSecond, burst, now: this.now }) // validates before anything changes
+    this.ratePerSecond = ratePerSecond
+    this.burst = burst
+    for (const node of this.nodes.values()) node.bucket.setBase(ratePerSecond, burst)
+  }
 
   /** Buckets evicted before they had refilled (only happens at maxEntries). */
   get forcedEvictions (): number { return this._forcedEvictions }

@@ -66,7 +66,8 @@ const PEER_KEYED: Readonly<Record<LimitKind, boolean>> = Object.freeze({
  * touched.
  */
 export class RateLimiter {
-  readonly config: RateLimitConfig
+  /** The config in force (replaced, not mutated, by setLimits). */
+  config: RateLimitConfig
   readonly reputation: ReputationTracker
   readonly registry: Registry
   private readonly now: () => number
@@ -96,6 +97,16 @@ export class RateLimiter {
         for (const kind of LIMIT_KINDS) if (PEER_KEYED[kind]) this.buckets[kind].setWeight(peer, weight)
       })
     ]
+  }
+
+  /**
+   * New rates and bursts (a config reload): every bucket of every kind takes
+   * them at once, keeping its fill fraction and its peer's weight.
+   */
+  setLimits (limits: RateLimitConfig['limits']): void {
+    const next = resolveRateLimitConfig({ ...this.config, limits })
+    for (const kind of LIMIT_KINDS) this.buckets[kind].setLimit(next.limits[kind].ratePerSecond, next.limits[kind].burst)
+    this.config = next
   }
 
   /**

@@ -23,8 +23,8 @@ export interface TokenBucketInit {
  * behaviour that earned the promotion).
  */
 export class TokenBucket {
-  readonly baseRatePerSecond: number
-  readonly baseBurst: number
+  private _baseRate: number
+  private _baseBurst: number
   private readonly now: () => number
   private _weight: number
   private _rate: number
@@ -37,8 +37,8 @@ export class TokenBucket {
     checkPositive('burst', init.burst)
     const weight = init.weight ?? 1
     checkPositive('weight', weight)
-    this.baseRatePerSecond = init.ratePerSecond
-    this.baseBurst = init.burst
+    this._baseRate = init.ratePerSecond
+    this._baseBurst = init.burst
     this.now = init.now
     this._weight = weight
     this._rate = init.ratePerSecond * weight
@@ -47,6 +47,8 @@ export class TokenBucket {
     this.updatedAt = this.now()
   }
 
+  get baseRatePerSecond (): number { return this._baseRate }
+  get baseBurst (): number { return this._baseBurst }
   get weight (): number { return this._weight }
   /** Effective rate in tokens per second (base × weight). */
   get ratePerSecond (): number { return this._rate }
@@ -98,8 +100,24 @@ export class TokenBucket {
     this.refill()
     const fraction = this.tokens / this._burst
     this._weight = weight
-    this._rate = this.baseRatePerSecond * weight
-    this._burst = this.baseBurst * weight
+    this._rate = this._baseRate * weight
+    this._burst = this._baseBurst * weight
+    this.tokens = fraction === 1 ? this._burst : fraction * this._burst
+  }
+
+  /**
+   * New base rate and burst (a config reload), keeping the weight and, like a
+   * weight change, the fill fraction.
+   */
+  setBase (ratePerSecond: number, burst: number): void {
+    checkPositive('ratePerSecond', ratePerSecond)
+    checkPositive('burst', burst)
+    this.refill()
+    const fraction = this.tokens / this._burst
+    this._baseRate = ratePerSecond
+    this._baseBurst = burst
+    this._rate = ratePerSecond * this._weight
+    this._burst = burst * this._weight
     this.tokens = fraction === 1 ? this._burst : fraction * this._burst
   }
 

@@ -191,6 +191,32 @@ describe('ghostnode CLI', function () {
     expect(JSON.parse(json.out[0]).reasons).to.have.length(1)
   })
 
+  it('SIGHUP reloads the config file: applies live keys, names the rest, refuses a broken file, never stops the node', async () => {
+    const file = join(dir, 'node.json')
+    await writeFile(file, JSON.stringify({ rateLimit: { limits: { circuits: { burst: 5 } } } }))
+    const run = spawnCli(['start', '--data-dir', dir, '--config', file, '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0'], cleanEnv())
+    child = run.child
+    const [, port] = await waitForOutput(run.stdout, /http: http:\/\/127\.0\.0\.1:(\d+)/, child)
+
+    await writeFile(file, JSON.stringify({ rateLimit: { limits: { circuits: { burst: 50 } } }, onion: { maxCircuits: 1234 } }))
+    child.kill('SIGHUP')
+    await waitForOutput(run.stdout, /SIGHUP: config reloaded \(.*node\.json\): applied rateLimit\.limits\.circuits\.burst; needs a restart: onion\.maxCircuits \(running values kept\)/, child)
+
+    await writeFile(file, '{ "rateLimit": { "limits": { "circuits": { "burst": -1 } } } }')
+    child.kill('SIGHUP')
+    await waitForOutput(run.stderr, /SIGHUP: config refused, the running config stays: .*rateLimit\.limits\.circuits\.burst/, child)
+
+    await writeFile(file, '{ not json')
+    child.kill('SIGHUP')
+    await waitForOutput(run.stderr, /SIGHUP: config refused, the running config stays: [^\n]*node\.json/, child)
+
+    const health: any = await (await fetch(`http://127.0.0.1:${port}/health`)).json()
+    expect(health.status).to.equal('ok')
+    child.kill('SIGTERM')
+    const [code] = await once(child, 'exit')
+    expect(code).to.equal(0)
+  })
+
   it('exits 2 and names the key for a bad config file', async () => {
     const file = join(dir, 'bad.json')
     await writeFile(file, JSON.stringify({ connections: { max: -5 } }))

@@ -33,7 +33,7 @@ export function startCommand (out: Output): Command {
     if (missing.length > 0) {
       out.line(`notice: node was started without ${missing.join(' ')}; relaying costs about a third more CPU per cell without it (docs/performance.md). \`ghostnode start\` and \`npm start\` set it.`)
     }
-    await waitForSignal(node, config.shutdownTimeoutMs, out)
+    await waitForSignal(node, config.shutdownTimeoutMs, out, () => { reloadConfig(node, opts, out) })
     process.off('unhandledRejection', onRejection)
   })
   return cmd
@@ -44,7 +44,7 @@ export function startCommand (out: Output): Command {
  * or the deadline passing, forces the exit (code 1) so a wedged close cannot
  * keep the process alive forever.
  */
-async function waitForSignal (node: Ghostnode, deadlineMs: number, out: Output): Promise<void> {
+async function waitForSignal (node: Ghostnode, deadlineMs: number, out: Output, onHangup: () => void): Promise<void> {
   await new Promise<void>((resolve) => {
     let stopping = false
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -62,6 +62,7 @@ async function waitForSignal (node: Ghostnode, deadlineMs: number, out: Output):
         clearTimeout(timer)
         process.off('SIGINT', onSignal)
         process.off('SIGTERM', onSignal)
+        process.off('SIGHUP', onHangup)
         out.line('stopped')
         resolve()
       }, (err: Error) => {
@@ -71,5 +72,26 @@ async function waitForSignal (node: Ghostnode, deadlineMs: number, out: Output):
     }
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
+    // HUP reloads (as Tor's does); it never stops the node
+    process.on('SIGHUP', onHangup)
   })
+}
+
+/**
+ * SIGHUP: reads the config again (file, environment, the same flags), applies
+ * what can change live and names what needs a restart. A file that does not
+ * load or check is refused and the running config stays.
+ */
+export function reloadConfig (node: Ghostnode, opts: NodeOptions, out: Output): void {
+  let loaded
+  try {
+    loaded = configFromOptions(opts)
+  } catch (err) {
+    out.error(`SIGHUP: config refused, the running config stays: ${(err as Error).message}`)
+    return
+  }
+  const { applied, restartNeeded } = node.reload(loaded.config)
+  const from = loaded.configFile ?? 'no config file'
+  out.line(`SIGHUP: config reloaded (${from}): ${applied.length > 0 ? `applied ${applied.join(', ')}` : 'no live key changed'}` +
+    (restartNeeded.length > 0 ? `; needs a restart: ${restartNeeded.join(', ')} (running values kept)` : ''))
 }
