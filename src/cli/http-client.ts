@@ -1,3 +1,4 @@
+import { InvalidConfigValueError } from '../config/errors.js'
 import { GhostnodeError } from '../errors.js'
 import type { GhostnodeConfig } from '../config/defaults.js'
 
@@ -11,7 +12,16 @@ export class NodeUnreachableError extends GhostnodeError {
 const REQUEST_TIMEOUT_MS = 5_000
 
 export function baseUrl (config: GhostnodeConfig, override?: string): string {
-  if (override != null) return override.replace(/\/$/, '')
+  if (override != null) {
+    let url: URL | undefined
+    try {
+      url = new URL(override)
+    } catch {}
+    if (url == null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new InvalidConfigValueError('--url', override, 'must be an http:// or https:// URL, e.g. http://127.0.0.1:7402', 'command line')
+    }
+    return override.replace(/\/$/, '')
+  }
   const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host === '::' ? '[::1]' : config.http.host
   return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${config.http.port}`
 }

@@ -5,7 +5,7 @@ import { DataDirLockedError, DataDirUnusableError } from '../identity/errors.js'
 import { VERSION } from '../version.js'
 import { authorityCommand } from './commands/authority.js'
 import { configCommand } from './commands/config.js'
-import { fetchCommand } from './commands/fetch.js'
+import { fetchCommand, NoMailboxKeyError } from './commands/fetch.js'
 import { idCommand } from './commands/id.js'
 import { initCommand } from './commands/init.js'
 import { keygenCommand } from './commands/keygen.js'
@@ -53,7 +53,7 @@ export async function runCli (argv: string[], out: Output = consoleOutput): Prom
       // --help and --version end through here too, with exit code 0
       return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE
     }
-    if (err instanceof ConfigError || err instanceof DataDirUnusableError) {
+    if (err instanceof ConfigError || err instanceof DataDirUnusableError || err instanceof NoMailboxKeyError) {
       out.error(`ghostnode: ${err.message}`)
       return EXIT_USAGE
     }

@@ -3,10 +3,13 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'chai'
 import { renderExampleConfig } from '../../src/cli/commands/config.js'
 import { runCli } from '../../src/cli/program.js'
+import { messageBytes } from '../../src/cli/commands/send.js'
+import { protocolName } from '../../src/cli/commands/status.js'
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js'
 import { loadConfig } from '../../src/config/load.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
@@ -104,7 +107,7 @@ describe('ghostnode CLI', function () {
     const status = capture()
     expect(await runCli(['status', '--data-dir', dir, '--url', `http://127.0.0.1:${port}`], status)).to.equal(0)
     expect(status.out.join('\n')).to.contain(`peer id: ${peerId}`)
-    expect(status.out.join('\n')).to.match(/status: ok \(ready\)\npeers 0, circuits 0, stored messages 0, RSS \d+ MiB/)
+    expect(status.out.join('\n')).to.match(/status: ok \(ready\)\n( {2}warning: .*\n)*peers 0, circuits 0, stored messages 0, RSS \d+ MiB/)
     const peers = capture()
     expect(await runCli(['peers', '--data-dir', dir, '--url', `http://127.0.0.1:${port}`], peers)).to.equal(0)
     expect(peers.out[0]).to.equal('0 connection(s)')
@@ -215,6 +218,51 @@ describe('ghostnode CLI', function () {
     child.kill('SIGTERM')
     const [code] = await once(child, 'exit')
     expect(code).to.equal(0)
+  })
+
+  it('send and fetch refuse bad input up front with exit 2, naming the flag and the limit', async () => {
+    const to = 'ab'.repeat(32)
+    const cases: Array<{ args: string[], says: RegExp }> = [
+      { args: ['send', '--to', 'not-a-key', 'hi'], says: /"--to" has invalid value "not-a-key".*64 characters/ },
+      { args: ['send', '--to', to, ''], says: /"<message>".*is empty/ },
+      { args: ['send', '--to', to, 'x'.repeat(DEFAULT_CONFIG.swarm.maxMessageBytes + 1)], says: new RegExp(`is too large: a mailbox message holds at most ${DEFAULT_CONFIG.swarm.maxMessageBytes} bytes \\(swarm\\.maxMessageBytes\\)`) },
+      { args: ['send', '--to', to, '--ttl', '5', 'hi'], says: /"--ttl" has invalid value "5".*between 10 and 1209600/ },
+      { args: ['send', '--to', to, '--ttl', String(15 * 86_400), 'hi'], says: /between 10 and 1209600/ },
+      { args: ['status', '--url', 'localhost:7402'], says: /"--url".*must be an http:\/\/ or https:\/\/ URL/ },
+      { args: ['fetch'], says: /no mailbox key: pass --key <file>, or create .*mailbox\.key with "ghostnode keygen"/ }
+    ]
+    for (const c of cases) {
+      const io = capture()
+      expect(await runCli([...c.args, '--data-dir', dir], io), c.args.join(' ')).to.equal(2)
+      expect(io.err.join('\n'), c.args.join(' ')).to.match(c.says)
+    }
+  })
+
+  it('send - reads the message from standard input, bytes as they are', async () => {
+    const bytes = Uint8Array.from([0, 1, 2, 255, 10])
+    expect(await messageBytes('-', Readable.from([Buffer.from(bytes)]))).to.deep.equal(bytes)
+    expect(new TextDecoder().decode(await messageBytes('-x'))).to.equal('-x')
+  })
+
+  it('a reader that closes early (| head -1) ends the CLI quietly, exit 0', async () => {
+    const run = spawn(process.execPath, [BIN, 'config', '--defaults', '--data-dir', dir], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    run.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+    run.stdout?.once('data', () => { run.stdout?.destroy() })
+    const [code] = await once(run, 'exit')
+    expect(stderr).to.not.match(/EPIPE|\n\s+at /)
+    expect(code).to.equal(0)
+  })
+
+  it('id prints dialable addresses for a wildcard listen address, and peers readable protocol names', async () => {
+    expect(await runCli(['init', '--data-dir', dir], capture())).to.equal(0)
+    const io = capture()
+    expect(await runCli(['id', '--data-dir', dir, '--listen', '/ip4/0.0.0.0/tcp/7400'], io)).to.equal(0)
+    const text = io.out.join('\n')
+    expect(text).to.not.contain('0.0.0.0')
+    expect(text).to.match(/dial at: \/ip4\/127\.0\.0\.1\/tcp\/7400\/p2p\//)
+    expect(protocolName('/noise')).to.equal('noise')
+    expect(protocolName('/yamux/1.0.0')).to.equal('yamux/1.0.0')
   })
 
   it('exits 2 and names the key for a bad config file', async () => {

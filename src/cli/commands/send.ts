@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { buffer as readAll } from 'node:stream/consumers'
 import { Command } from 'commander'
 import { multiaddr } from '@multiformats/multiaddr'
 import { InvalidConfigValueError } from '../../config/errors.js'
@@ -94,6 +95,22 @@ export async function resolveBootstrap (opts: ClientCommandOptions, config: Ghos
   return addrs.sort((a, b) => Number(b.startsWith('/ip4/127.')) - Number(a.startsWith('/ip4/127.')))
 }
 
+/** The message's bytes: `-` reads standard input, `@file` a file, anything else is the text itself. */
+export async function messageBytes (message: string, stdin: NodeJS.ReadableStream = process.stdin): Promise<Uint8Array> {
+  if (message === '-') return new Uint8Array(await readAll(stdin))
+  if (message.startsWith('@')) return new Uint8Array(await readFile(message.slice(1)))
+  return new TextEncoder().encode(message)
+}
+
+/** A mailbox public key given on the command line (a bad one is a usage error, exit 2). */
+export function mailboxOption (name: string, value: string): Uint8Array {
+  try {
+    return parseMailbox(value)
+  } catch (err) {
+    throw new InvalidConfigValueError(`--${name}`, value, (err as Error).message, 'command line')
+  }
+}
+
 export async function connectClient (opts: ClientCommandOptions, config: GhostnodeConfig): Promise<GhostClient> {
   const bootstrap = await resolveBootstrap(opts, config)
   return GhostClient.create({
@@ -111,17 +128,22 @@ interface SendOptions extends ClientCommandOptions { to: string, ttl?: string, n
 export function sendCommand (out: Output): Command {
   const cmd = new Command('send')
     .description('deposit a message into a mailbox through a 3-hop circuit')
-    .argument('<message>', 'the message text, or @file to send a file\'s bytes')
+    .argument('<message>', 'the message text, @file to send a file\'s bytes, or - to read it from standard input')
     .requiredOption('--to <publicKey>', 'recipient mailbox: its Ed25519 public key, 64 hex characters')
-    .option('--ttl <seconds>', `how long the swarm keeps the message (default ${DEFAULT_SEND_TTL_S})`)
+    .option('--ttl <seconds>', `how long the swarm keeps the message, in seconds (default ${DEFAULT_SEND_TTL_S}; the swarm allows swarm.minTtlMs..swarm.maxTtlMs)`)
     .option('--namespace <n>', 'application namespace, -32768..32767', '0')
     .option('--json', 'print JSON')
   addClientOptions(cmd).action(async (message: string, opts: SendOptions) => {
     const { config } = configFromOptions(opts)
-    const mailbox = parseMailbox(opts.to)
-    const ttlS = intOption('ttl', opts.ttl, DEFAULT_SEND_TTL_S, 1, Math.floor(Number.MAX_SAFE_INTEGER / 1000))
+    const mailbox = mailboxOption('to', opts.to)
+    // the swarm's own bounds, in the flag's unit: the exit would refuse anything outside them
+    const ttlS = intOption('ttl', opts.ttl, DEFAULT_SEND_TTL_S, Math.ceil(config.swarm.minTtlMs / 1000), Math.floor(config.swarm.maxTtlMs / 1000))
     const namespace = intOption('namespace', opts.namespace, 0, -0x8000, 0x7fff)
-    const data = message.startsWith('@') ? new Uint8Array(await readFile(message.slice(1))) : new TextEncoder().encode(message)
+    const data = await messageBytes(message)
+    if (data.byteLength === 0) throw new InvalidConfigValueError('<message>', message, 'is empty: a message needs at least one byte', 'command line')
+    if (data.byteLength > config.swarm.maxMessageBytes) {
+      throw new InvalidConfigValueError('<message>', `${data.byteLength} bytes`, `is too large: a mailbox message holds at most ${config.swarm.maxMessageBytes} bytes (swarm.maxMessageBytes)`, 'command line')
+    }
     const client = await connectClient(opts, config)
     try {
       const receipt = await explained(client.store(mailbox, data, { ttlMs: ttlS * 1000, namespace }))

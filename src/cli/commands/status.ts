@@ -40,8 +40,9 @@ function stringList (value: unknown): string[] {
 }
 
 /** `peers 3, circuits 2, stored messages 41, RSS 132 MiB` */
-export function summaryLine (body: Record<string, any>): string {
-  const rss = typeof body.memory?.rssBytes === 'number' ? `${Math.round(body.memory.rssBytes / 1048576)} MiB` : '?'
+export function summaryLine (body: Record<string, unknown>): string {
+  const rssBytes = (body.memory as { rssBytes?: unknown } | undefined)?.rssBytes
+  const rss = typeof rssBytes === 'number' ? `${Math.round(rssBytes / 1048576)} MiB` : '?'
   return `peers ${String(body.connectedPeers ?? '?')}, circuits ${String(body.circuits ?? '?')}, stored messages ${String(body.swarmRecords ?? '?')}, RSS ${rss}`
 }
 
@@ -57,10 +58,15 @@ export function peersCommand (out: Output): Command {
     const peers = body.peers as Array<Record<string, unknown>>
     out.line(`${peers.length} connection(s)`)
     for (const p of peers) {
-      out.line(`${String(p.peerId)}  ${String(p.direction).padEnd(8)} ${String(p.addr)}  ${String(p.encryption)}/${String(p.muxer)}  streams=${String(p.streams)}${reputationColumns(p)}`)
+      out.line(`${String(p.peerId)}  ${String(p.direction).padEnd(8)} ${String(p.addr)}  ${protocolName(p.encryption)}+${protocolName(p.muxer)}  streams=${String(p.streams)}${reputationColumns(p)}`)
     }
   })
   return cmd
+}
+
+/** `/noise` → `noise`, `/yamux/1.0.0` → `yamux/1.0.0` (a protocol id without its leading slash). */
+export function protocolName (id: unknown): string {
+  return typeof id === 'string' && id !== '' ? id.replace(/^\//, '') : '?'
 }
 
 /**
