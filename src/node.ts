@@ -206,7 +206,8 @@ export class Ghostnode {
       connectedPeers: () => this.libp2p.getPeers().length,
       openConnections: () => this.libp2p.getConnections().length,
       ready: () => this.isReady(),
-      uptimeSeconds: () => this.uptimeSeconds()
+      uptimeSeconds: () => this.uptimeSeconds(),
+      connectedPeerTiers: () => this.libp2p.getPeers().map(peer => this.limiter.reputation.tier(peer.toString()))
     })
     if (parts.config.http.enabled) {
       this.http = new HttpServer({

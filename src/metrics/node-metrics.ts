@@ -11,7 +11,11 @@ export interface NodeMetricsSource {
   openConnections: () => number
   ready: () => boolean
   uptimeSeconds: () => number
+  /** The reputation tier of each connected peer (one entry per distinct peer). */
+  connectedPeerTiers: () => string[]
 }
+
+const TIERS = ['low', 'neutral', 'high'] as const
 
 /**
  * The node-level ghostnode metrics. The counters exist from the start (the
@@ -43,5 +47,16 @@ export class NodeMetrics {
     new Gauge({ name: 'ghostnode_node_connected_peers', help: 'Distinct peers with an open connection', registers, collect () { this.set(source.connectedPeers()) } })
     new Gauge({ name: 'ghostnode_node_open_connections', help: 'Open libp2p connections', registers, collect () { this.set(source.openConnections()) } })
     new Gauge({ name: 'ghostnode_node_ready', help: '1 when /health/ready answers 200', registers, collect () { this.set(source.ready() ? 1 : 0) } })
+    new Gauge({
+      name: 'ghostnode_node_connected_peers_by_tier',
+      help: 'Connected peers by reputation tier (a peer with no record yet is neutral)',
+      labelNames: ['tier'],
+      registers,
+      collect () {
+        const counts = new Map<string, number>(TIERS.map(t => [t, 0]))
+        for (const tier of source.connectedPeerTiers()) counts.set(tier, (counts.get(tier) ?? 0) + 1)
+        for (const [tier, n] of counts) this.set({ tier }, n)
+      }
+    })
   }
 }
