@@ -1,13 +1,17 @@
 import { parseArgs } from 'node:util'
 import { NetemUnavailableError, NetnsUnavailableError, PortInUseError, TestnetAbortedError, TestnetConfigError } from './errors.js'
+import { CONTROL_VERBS, isControlVerb, sendControl, serveControl } from './control.js'
 import { DEFAULT_BASE_PORT } from './ports.js'
 import { formatStopResults, formatTestnet } from './table.js'
 import { DEFAULT_NODE_COUNT, startTestnet, type Testnet, type TestnetOptions } from './testnet.js'
 
 export const USAGE = `usage: npm run testnet -- [--nodes N] [--base-port PORT] [--dir DIR] [--netns] [--latency MS] [-- <ghostnode start args>]
+       npm run testnet -- status|stop|kill|restart [nodeN] --dir DIR
 
 Starts N ghostnode processes (default ${DEFAULT_NODE_COUNT}) bootstrapped to each other, waits until every node is
-ready and connected to all others, prints them, and runs until SIGINT/SIGTERM, then stops them all.
+ready and connected to all others, prints them, and runs until SIGINT/SIGTERM, then stops them all. A node
+that dies is reported and the others keep running. While it runs, a second command with the same --dir
+lists the nodes (status), stops one (SIGTERM), kills one (SIGKILL) or restarts one (same data dir and ports).
 
   --nodes N          number of nodes, 2-50 (default ${DEFAULT_NODE_COUNT})
   --base-port PORT   loopback: node i uses PORT+3i (TCP), +1 (WS), +2 (HTTP); 0 = any free ports
@@ -84,6 +88,7 @@ function isUsageError (err: unknown): boolean {
  * would not stop; 2 bad flags, or --netns/--latency/ports unavailable here.
  */
 export async function runTestnetCli (argv: string[], out: CliOutput = stdio): Promise<number> {
+  if (isControlVerb(argv[0])) return await runControl(argv, out)
   let parsed
   try {
     parsed = parseTestnetArgs(argv)
@@ -111,10 +116,20 @@ export async function runTestnetCli (argv: string[], out: CliOutput = stdio): Pr
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
   for (const s of signals) process.on(s, onSignal)
 
+  const died: string[] = []
   try {
-    let net: Testnet
+    let net: Testnet | undefined
     try {
-      net = await startTestnet({ ...parsed.options, signal: controller.signal, log: (l) => { out.line(l) } })
+      net = await startTestnet({
+        ...parsed.options,
+        signal: controller.signal,
+        log: (l) => { out.line(l) },
+        onUnexpectedExit: (name, exit) => {
+          died.push(name)
+          out.error(`${name} exited on its own (${exit.signal ?? `code ${String(exit.code)}`}); see ${net?.nodes.find(n => n.name === name)?.logPath ?? 'its log'}. ` +
+            `The other nodes keep running; restart it with: npm run testnet -- restart ${name} --dir ${net?.baseDir ?? 'DIR'}`)
+        }
+      })
     } catch (err) {
       if (err instanceof TestnetAbortedError) {
         out.line('stopped before the testnet was up; everything it started is gone')
@@ -128,20 +143,52 @@ export async function runTestnetCli (argv: string[], out: CliOutput = stdio): Pr
     out.line(formatTestnet(net))
     out.line('')
     out.line(`testnet ${net.runId} up: ${net.nodes.length} nodes ready and connected to each other. Ctrl-C (SIGINT) or SIGTERM stops it.`)
+    const control = await serveControl(net, (l) => { out.line(l) })
+    out.line(`one node at a time: npm run testnet -- ${CONTROL_VERBS.join('|')} [nodeN] --dir ${net.baseDir}`)
 
-    const reason = await Promise.race([signalledPromise.then(() => undefined), net.unexpectedExit])
-    if (reason != null) out.error(`${reason.name} exited on its own (${reason.exit.signal ?? `code ${String(reason.exit.code)}`}); see ${net.nodes.find(n => n.name === reason.name)?.logPath ?? 'its log'}. Stopping the rest.`)
+    await signalledPromise
+    await control.close()
     try {
       const results = await net.stop()
       out.line(formatStopResults(results))
       const forced = results.some(r => r.forced)
       out.line(`all ${results.length} node processes exited${net.network != null ? `; namespaces and bridge ${net.network.bridge} removed` : ''}`)
-      return reason != null || forced ? EXIT_FAILURE : EXIT_OK
+      if (died.length > 0) out.error(`nodes that exited on their own during the run: ${died.join(', ')}`)
+      return died.length > 0 || forced ? EXIT_FAILURE : EXIT_OK
     } catch (err) {
       out.error(`testnet: ${(err as Error).message}`)
       return EXIT_FAILURE
     }
   } finally {
     for (const s of signals) process.off(s, onSignal)
+  }
+}
+
+/** `npm run testnet -- <verb> [node] --dir DIR`: asks the launcher running in DIR. */
+async function runControl (argv: string[], out: CliOutput): Promise<number> {
+  let values
+  let positionals
+  try {
+    ({ values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { dir: { type: 'string' } } }))
+  } catch (err) {
+    out.error(`testnet: ${(err as Error).message}\n\n${USAGE}`)
+    return EXIT_USAGE
+  }
+  const [verb, node] = positionals
+  if (values.dir == null || (verb !== 'status' && node == null) || positionals.length > (verb === 'status' ? 1 : 2)) {
+    out.error(`testnet: ${verb} needs ${verb === 'status' ? '' : 'a node name and '}the --dir of the running testnet\n\n${USAGE}`)
+    return EXIT_USAGE
+  }
+  try {
+    const answer = await sendControl(values.dir, [verb, node].filter(w => w != null).join(' '))
+    if (answer.startsWith('error: ')) {
+      out.error(`testnet: ${answer.slice('error: '.length)}`)
+      return EXIT_FAILURE
+    }
+    out.line(answer)
+    return EXIT_OK
+  } catch (err) {
+    out.error(`testnet: ${(err as Error).message}`)
+    return isUsageError(err) ? EXIT_USAGE : EXIT_FAILURE
   }
 }

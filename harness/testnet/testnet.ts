@@ -41,6 +41,8 @@ export const TESTNET_NETWORK_SETTINGS = [
 export interface TestnetOptions {
   /** @default 3 */
   nodes?: number
+  /** Called for every node that exits without kill() or stop() asking it to (unexpectedExit resolves for the first only). */
+  onUnexpectedExit?: (name: string, exit: ProcessExit) => void
   /** Node data dirs are <baseDir>/node1..N. @default a fresh temp dir */
   baseDir?: string
   /**
@@ -228,7 +230,11 @@ export async function startTestnet (options: TestnetOptions = {}): Promise<Testn
   let reportExit: (exit: { name: string, exit: ProcessExit }) => void = () => {}
   const unexpectedExit = new Promise<{ name: string, exit: ProcessExit }>((resolve) => { reportExit = resolve })
   const watch = (p: GhostnodeProcess): void => {
-    void p.exited.then((exit) => { if (!stopping && !killed.has(p)) reportExit({ name: p.name, exit }) })
+    void p.exited.then((exit) => {
+      if (stopping || killed.has(p)) return
+      reportExit({ name: p.name, exit })
+      options.onUnexpectedExit?.(p.name, exit)
+    })
   }
 
   const stop = async (): Promise<StopResult[]> => {

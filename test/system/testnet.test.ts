@@ -1,4 +1,6 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
 import { existsSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { expect } from 'chai'
@@ -10,6 +12,7 @@ import { portIsFree } from '../../harness/testnet/ports.js'
 import { connectedPeerIds, getJson, waitUntil } from '../../harness/testnet/ready.js'
 import { startTestnet, type Testnet } from '../../harness/testnet/testnet.js'
 import { GhostClient } from '../../src/client/mailbox-client.js'
+import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 
 const execFileAsync = promisify(execFile)
 
@@ -167,6 +170,57 @@ describe('testnet launcher behind delay proxies (loopback)', function () {
       err = e
     }
     expect(err).to.be.instanceOf(TestnetConfigError)
+  })
+})
+
+describe('npm run testnet: a node that dies, and one node stopped, killed or restarted on request', function () {
+  this.timeout(120_000)
+
+  it('reports a death and keeps the others serving; stop, kill and restart one node through --dir; exits 1 at the end', async () => {
+    const dir = await makeTempDir()
+    const cli = fileURLToPath(new URL('../../harness/testnet/cli.js', import.meta.url))
+    const launcher = spawn(process.execPath, [cli, '--nodes', '3', '--base-port', '0', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    launcher.stdout?.on('data', (d: Buffer) => { stdout += d.toString() })
+    launcher.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+    const control = async (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> => {
+      return await execFileAsync(process.execPath, [cli, ...args, '--dir', dir]).then(r => ({ code: 0, stdout: r.stdout, stderr: r.stderr }), (err: { code: number, stdout: string, stderr: string }) => err)
+    }
+    try {
+      await waitUntil('the testnet to be up', async () => stdout.includes('3 nodes ready') ? true : undefined, { timeoutMs: 60_000 })
+      const status = await control('status')
+      expect(status.stdout).to.match(/node1 running, pid \d+/)
+      const url = (name: string, text: string): string => new RegExp(`${name} running, pid \\d+, (http://\\S+)`).exec(text)?.[1] ?? ''
+      const node1 = url('node1', status.stdout)
+
+      // stop and restart one node on request
+      expect((await control('stop', 'node2')).stdout).to.match(/node2 stopped \(code 0\)/)
+      expect((await control('status')).stdout).to.match(/node2 exited \(code 0\)/)
+      expect((await getJson(`${node1}/health`)).status).to.equal(200)
+      expect((await control('restart', 'node2')).stdout).to.match(/node2 running again, pid \d+/)
+      const restarted = url('node2', (await control('status')).stdout)
+      await waitUntil('node2 to be ready again', async () => (await getJson(`${restarted}/health/ready`).catch(() => ({ status: 0 }))).status === 200 ? true : undefined, { timeoutMs: 30_000 })
+
+      // a node that dies on its own is reported; the launcher and the others go on
+      const pid3 = Number(/node3 running, pid (\d+)/.exec((await control('status')).stdout)?.[1])
+      process.kill(pid3, 'SIGKILL')
+      await waitUntil('the launcher to report node3', async () => stderr.includes('node3 exited on its own') ? true : undefined, { timeoutMs: 10_000 })
+      expect(stderr).to.contain('The other nodes keep running; restart it with: npm run testnet -- restart node3')
+      expect(launcher.exitCode).to.equal(null)
+      expect((await getJson(`${node1}/health`)).status).to.equal(200)
+      expect((await control('kill', 'node9')).stderr).to.contain('no node "node9"')
+      expect((await control('restart', 'node3')).stdout).to.match(/node3 running again/)
+
+      launcher.kill('SIGINT')
+      const [code] = await once(launcher, 'exit')
+      expect(code, 'a node died during the run').to.equal(1)
+      expect(stderr).to.contain('nodes that exited on their own during the run: node3')
+      expect((await control('status')).stderr).to.match(/no testnet runs in/)
+    } finally {
+      if (launcher.exitCode == null) launcher.kill('SIGKILL')
+      await removeTempDir(dir)
+    }
   })
 })
 
