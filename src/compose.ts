@@ -18,6 +18,7 @@ import { bootstrapper } from './discovery/bootstrapper.js'
 import { peerConnector } from './discovery/peer-connector.js'
 import { loadOrCreateIdentity } from './identity/key-file.js'
 import { DataDirLock, ensureDataDir } from './identity/data-dir.js'
+import { silentLogger } from './logging/logger.js'
 import { checkConfig } from './config/load.js'
 import { MemoryWatchdog } from './memory/watchdog.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
@@ -270,7 +271,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
     })
 
     // the node registers the gauges that read it and builds its HTTP endpoint (both need the node)
-    return new Ghostnode({ config, lock, libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, store, memory: watchdog, now })
+    return new Ghostnode({ config, lock, logger: options.logger ?? silentLogger, libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, store, memory: watchdog, now })
   } catch (err) {
     for (const resource of opened.reverse()) await resource.close().catch(() => {})
     throw err

@@ -28,6 +28,8 @@ import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { LevelDatastore } from 'datastore-level'
 import type { DataDirLock } from './identity/data-dir.js'
+import type { NodeLogger } from './logging/logger.js'
+import { NodeReporter, type ReportSources } from './node-report.js'
 import type { Libp2p } from 'libp2p'
 
 export interface GhostServices extends Record<string, unknown> {
@@ -45,6 +47,8 @@ export interface GhostServices extends Record<string, unknown> {
 }
 
 export interface GhostnodeOptions {
+  /** The operator's log. @default silent (the CLI's start passes one built from log.*) */
+  logger?: NodeLogger
   /**
    * Register libp2p's own metrics (@libp2p/prometheus-metrics). That module
    * keeps process-wide state, so only one node per process should enable it.
@@ -81,6 +85,8 @@ export interface NodeParts {
   store: MessageStore
   /** Keeps RSS under memory.maxRssBytes (sheds load near it). */
   memory: MemoryWatchdog
+  /** The operator's log (silent unless the caller gives one: the CLI does). */
+  logger: NodeLogger
   now: () => number
 }
 
@@ -132,7 +138,7 @@ export interface ConfigReload {
 }
 
 /** Config keys a running node applies without a restart. */
-export const LIVE_CONFIG_KEYS: readonly string[] = ['rateLimit.limits.*', 'memory.highWatermark', 'memory.lowWatermark', 'bootstrap']
+export const LIVE_CONFIG_KEYS: readonly string[] = ['rateLimit.limits.*', 'memory.highWatermark', 'memory.lowWatermark', 'bootstrap', 'log.level', 'log.format']
 
 function isLiveKey (key: string): boolean {
   return LIVE_CONFIG_KEYS.some(live => live.endsWith('.*') ? key.startsWith(live.slice(0, -1)) : key === live)
@@ -202,6 +208,13 @@ export class Ghostnode {
     parts.libp2p.addEventListener('connection:open', (evt) => {
       parts.metrics.connectionsOpened.inc({ direction: evt.detail.direction })
     })
+    // one peer per line, never what it carries
+    parts.libp2p.addEventListener('peer:connect', (evt) => {
+      parts.logger.debug(`peer connected: ${evt.detail.toString()} (${this.libp2p.getPeers().length} connected)`, { peer: evt.detail.toString() })
+    })
+    parts.libp2p.addEventListener('peer:disconnect', (evt) => {
+      parts.logger.debug(`peer disconnected: ${evt.detail.toString()} (${this.libp2p.getPeers().length} connected)`, { peer: evt.detail.toString() })
+    })
     parts.metrics.observe({
       connectedPeers: () => this.libp2p.getPeers().length,
       openConnections: () => this.libp2p.getConnections().length,
@@ -218,6 +231,7 @@ export class Ghostnode {
       })
     }
     const http = this.http
+    const reporter = new NodeReporter(this.reportSources(), parts.logger, { heartbeatMs: parts.config.log.heartbeatMs, now: parts.now })
     this.lifecycle = [
       // the cell handler is in place before libp2p.start() registers the link protocol:
       // a cell arriving the moment a link opens is handled, not dropped
@@ -238,8 +252,34 @@ export class Ghostnode {
       },
       { name: 'memory watchdog', start: () => { parts.memory.start() }, stop: () => { parts.memory.stop() } },
       { name: 'store sweeper', start: () => { parts.store.startSweeper(parts.config.swarm.sweepIntervalMs) }, stop: async () => { await parts.store.stopSweeper() } },
-      ...(http !== undefined ? [{ name: 'http', start: async () => { await http.start() }, stop: async () => { await http.stop() } }] : [])
+      ...(http !== undefined ? [{ name: 'http', start: async () => { await http.start() }, stop: async () => { await http.stop() } }] : []),
+      { name: 'reporter', start: () => { reporter.start() }, stop: () => { reporter.stop() } }
     ]
+  }
+
+  /** What the operator's log reports on, read from the running parts. */
+  private reportSources (): ReportSources {
+    const p = this.parts
+    const services = this.libp2p.services
+    return {
+      uptimeSeconds: () => this.uptimeSeconds(),
+      bootstrap: () => {
+        const peers = services.bootstrap.peers()
+        const connected = new Set(this.libp2p.getPeers().map(String))
+        return { configured: peers.length, connected: peers.filter(id => connected.has(id.toString())).length }
+      },
+      connectedPeers: () => this.libp2p.getPeers().length,
+      directoryRecords: () => services.directory.size,
+      swarm: () => ({ members: this.swarm.membership.ring.size, ready: this.swarm.sync.ready }),
+      circuits: () => this.relay.circuitCount,
+      cellsRelayed: () => this.relay.cellsRelayed,
+      storedMessages: () => p.store.isOpen ? p.store.stats().records : 0,
+      memory: () => ({ rssBytes: p.memory.rssBytes, maxRssBytes: p.memory.maxRssBytes, pressure: p.memory.underPressure }),
+      addresses: () => this.current.announce.length > 0 ? [...this.current.announce] : this.libp2p.getMultiaddrs().map(String),
+      replicationFailures: async () => (await this.swarm.metrics.replicationFailures.get()).values.reduce((sum, v) => sum + v.value, 0),
+      onBan: (listener) => this.limiter.reputation.onBan(listener),
+      onRotate: (listener) => services.onionKeys.onRotate((key) => { listener(key.epoch) })
+    }
   }
 
   get peerId (): PeerId {
@@ -302,7 +342,8 @@ export class Ghostnode {
    * Applies a new config to the running node (SIGHUP): the keys that can
    * change live take effect at once (rate limits, memory watermarks, the
    * bootstrap list); any other key that differs is reported as needing a
-   * restart and keeps its running value. The caller has validated `next`
+   * restart and keeps its running value (log.level and log.format are live
+   * too). The caller has validated `next`
    * (loadConfig / checkConfig).
    */
   reload (next: GhostnodeConfig): ConfigReload {
@@ -314,12 +355,15 @@ export class Ghostnode {
     if (applied.some(key => key.startsWith('rateLimit.limits.'))) this.limiter.setLimits(next.rateLimit.limits)
     if (applied.some(key => key.startsWith('memory.'))) this.parts.memory.setWatermarks(next.memory.highWatermark, next.memory.lowWatermark)
     if (applied.includes('bootstrap')) this.libp2p.services.bootstrap.setList(next.bootstrap)
+    if (applied.some(key => key.startsWith('log.'))) this.parts.logger.reconfigure({ level: next.log.level, format: next.log.format })
     // the running config: the new values of what was applied, the old ones of the rest
     const running = structuredClone(this.current)
     running.rateLimit.limits = structuredClone(next.rateLimit.limits)
     running.memory.highWatermark = next.memory.highWatermark
     running.memory.lowWatermark = next.memory.lowWatermark
     running.bootstrap = [...next.bootstrap]
+    running.log.level = next.log.level
+    running.log.format = next.log.format
     this.current = running
     return { applied, restartNeeded }
   }

@@ -17,6 +17,8 @@ export interface NodeOptions extends CommonOptions {
   httpHost?: string
   httpPort?: string
   http?: boolean
+  logLevel?: string
+  logFormat?: string
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
@@ -36,6 +38,8 @@ export function addNodeOptions (cmd: Command): Command {
     .option('--http-host <host>', 'bind address of /metrics and /health')
     .option('--http-port <port>', 'port of /metrics and /health (0 = any free port)')
     .addOption(new Option('--no-http', 'disable the HTTP endpoint'))
+    .option('--log-level <level>', 'error, warn, info or debug (config log.level)')
+    .option('--log-format <format>', 'text or json (config log.format)')
 }
 
 /** Turns parsed CLI options into config flags (dotted keys) and loads the config. */
@@ -49,6 +53,8 @@ export function configFromOptions (opts: NodeOptions): LoadedConfig {
     flags[item.slice(0, eq)] = item.slice(eq + 1)
   }
   if (opts.dataDir != null) flags.dataDir = opts.dataDir
+  if (opts.logLevel != null) flags['log.level'] = opts.logLevel
+  if (opts.logFormat != null) flags['log.format'] = opts.logFormat
   if (opts.listen != null) flags.listen = opts.listen.join(',')
   if (opts.announce != null) flags.announce = opts.announce.join(',')
   if (opts.bootstrap != null) flags.bootstrap = opts.bootstrap.join(',')

@@ -1,4 +1,5 @@
 import { homedir } from 'node:os'
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../logging/logger.js'
 import { join } from 'node:path'
 import {
   DEFAULT_DOCUMENT_GRACE_MS, DEFAULT_DOCUMENT_INTERVAL_MS, DEFAULT_DROP_AFTER_MS, DEFAULT_MAX_CANDIDATES, DEFAULT_MAX_MEMBERS_PER_16,
@@ -189,7 +190,17 @@ export interface GhostnodeConfig {
   rateLimit: RateLimitConfig
   /** SIGINT/SIGTERM: how long the node may take to drain and close before it is forced. */
   shutdownTimeoutMs: number
+  log: {
+    /** Lines below this level are dropped. */
+    level: LogLevel
+    /** `text`: one readable line per event with a timestamp; `json`: one JSON object per line (journald, log shippers). */
+    format: LogFormat
+    /** A heartbeat line (uptime, peers, circuits, cells, stored messages, RSS) this often; 0 turns it off. */
+    heartbeatMs: number
+  }
 }
+
+export const DEFAULT_HEARTBEAT_MS = 5 * 60_000
 
 export const DEFAULT_TCP_PORT = 7400
 export const DEFAULT_WS_PORT = 7401
@@ -292,7 +303,8 @@ export const DEFAULT_CONFIG: GhostnodeConfig = {
     clockSkewMs: DEFAULT_AUTH_WINDOW_MS
   },
   rateLimit: structuredClone(DEFAULT_RATE_LIMIT_CONFIG) as RateLimitConfig,
-  shutdownTimeoutMs: 10_000
+  shutdownTimeoutMs: 10_000,
+  log: { level: 'info', format: 'text', heartbeatMs: DEFAULT_HEARTBEAT_MS }
 }
 
 /** What a single leaf key accepts. */
@@ -304,6 +316,7 @@ export type LeafSpec =
   | { kind: 'host' }
   | { kind: 'multiaddrs', requirePeerId?: boolean, nonEmpty?: boolean }
   | { kind: 'protocolPrefix' }
+  | { kind: 'enum', values: readonly string[] }
 
 export interface KeySpec { spec: LeafSpec, doc: string }
 
@@ -384,7 +397,10 @@ export const CONFIG_SPEC: Record<string, KeySpec> = {
   'swarm.maxPageBytes': { spec: { kind: 'int', min: 1_024, max: 1024 * 1024 }, doc: 'largest page one retrieve returns (bytes)' },
   'swarm.clockSkewMs': { spec: { kind: 'int', min: 1_000, max: 3_600_000 }, doc: 'accepted clock distance of signed reads and deletes (ms)' },
   ...rateLimitSpec(),
-  shutdownTimeoutMs: { spec: { kind: 'int', min: 100, max: 600_000 }, doc: 'graceful shutdown deadline (ms)' }
+  shutdownTimeoutMs: { spec: { kind: 'int', min: 100, max: 600_000 }, doc: 'graceful shutdown deadline (ms)' },
+  'log.level': { spec: { kind: 'enum', values: LOG_LEVELS }, doc: 'lowest level logged: error, warn, info or debug (DEBUG=libp2p:* still turns on libp2p\'s own debug output)' },
+  'log.format': { spec: { kind: 'enum', values: LOG_FORMATS }, doc: 'text (readable, timestamped) or json (one object per line)' },
+  'log.heartbeatMs': { spec: { kind: 'int', min: 0, max: 7 * DAY_MS }, doc: 'heartbeat line interval (ms); 0 turns it off' }
 }
 
 /**

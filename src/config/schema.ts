@@ -127,6 +127,12 @@ export function validateValue (key: string, value: unknown, source: Source): Con
       checkString(key, value, spec, source)
       return value
     }
+    case 'enum': {
+      if (typeof value !== 'string' || !spec.values.includes(value)) {
+        throw new InvalidConfigValueError(key, value, `must be one of ${spec.values.join(', ')}`, source)
+      }
+      return value
+    }
     case 'multiaddrs': {
       if (!Array.isArray(value) || value.some(v => typeof v !== 'string')) {
         throw new InvalidConfigTypeError(key, value, 'a list of multiaddr strings', source)

@@ -163,6 +163,11 @@ export class OnionRelay {
     return this.circuits
   }
 
+  /** Cells relayed so far, both directions. */
+  get cellsRelayed (): number {
+    return this.metrics.forwardCells + this.metrics.backwardCells
+  }
+
   /**
    * Sizes of the relay's tables, for bound checks (tests, the fuzzer): every
    * one must fall back to zero once all links have closed.

@@ -207,11 +207,11 @@ describe('ghostnode CLI', function () {
 
     await writeFile(file, '{ "rateLimit": { "limits": { "circuits": { "burst": -1 } } } }')
     child.kill('SIGHUP')
-    await waitForOutput(run.stderr, /SIGHUP: config refused, the running config stays: .*rateLimit\.limits\.circuits\.burst/, child)
+    await waitForOutput(run.stdout, /WARN: SIGHUP: config refused, the running config stays: .*rateLimit\.limits\.circuits\.burst/, child)
 
     await writeFile(file, '{ not json')
     child.kill('SIGHUP')
-    await waitForOutput(run.stderr, /SIGHUP: config refused, the running config stays: [^\n]*node\.json/, child)
+    await waitForOutput(run.stdout, /WARN: SIGHUP: config refused, the running config stays: [^\n]*node\.json/, child)
 
     const health: any = await (await fetch(`http://127.0.0.1:${port}/health`)).json()
     expect(health.status).to.equal('ok')

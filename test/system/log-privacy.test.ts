@@ -90,12 +90,14 @@ describe('log privacy of ghostnode processes with DEBUG=*', function () {
     await removeTempDir(dir)
   })
 
-  it('logs no payload, no key material and no line naming both neighbours of a circuit', async () => {
+  for (const format of ['text', 'json'] as const) {
+  it(`logs no payload, no key material and no line naming both neighbours of a circuit (log.format ${format}, log.level debug)`, async () => {
     const env = { DEBUG: '*' }
-    const first = await startGhostnode({ dataDir: join(dir, 'n0'), args: NODE_ARGS, env })
+    const args = [...NODE_ARGS, '--log-level', 'debug', '--log-format', format, '--set', 'log.heartbeatMs=1000']
+    const first = await startGhostnode({ dataDir: join(dir, 'n0'), args, env })
     nodes.push(first)
     for (let i = 1; i < 3; i++) {
-      nodes.push(await startGhostnode({ dataDir: join(dir, `n${i}`), args: [...NODE_ARGS, '--bootstrap', first.addr, '--set', `network.authorities=${first.addr}`], env }))
+      nodes.push(await startGhostnode({ dataDir: join(dir, `n${i}`), args: [...args, '--bootstrap', first.addr, '--set', `network.authorities=${first.addr}`], env }))
     }
     await waitUntil('every node to hold every directory record and swarm member', async (state) => {
       const health = await Promise.all(nodes.map(async n => (await getJson(`${n.httpUrl}/health`)).body))
@@ -141,6 +143,12 @@ describe('log privacy of ghostnode processes with DEBUG=*', function () {
     // the capture works: debug output of both libp2p and ghostnode namespaces is there
     expect(all).to.match(/ libp2p:/)
     expect(all).to.match(/ ghostnode:/)
+    // and so are the operator's log lines, at every level up to debug, in this format
+    const lineOf = (level: string, text: string): RegExp => format === 'json' ? new RegExp(`"level":"${level}".*"msg":"${text}`) : new RegExp(`${level.toUpperCase()}: ${text}`)
+    expect(all).to.match(lineOf('info', 'bootstrap: 1 of 1 bootstrap peers reached'))
+    expect(all).to.match(lineOf('info', 'heartbeat: up'))
+    expect(all).to.match(lineOf('debug', 'peer connected: '))
+    expect(all).to.match(lineOf('warn', 'this node announces only private'))
 
     const leaks: string[] = []
     const findIn = (what: string, needle: string): void => {
@@ -184,4 +192,5 @@ describe('log privacy of ghostnode processes with DEBUG=*', function () {
     }
     expect(leaks, leaks.join('\n')).to.deep.equal([])
   })
+  }
 })
