@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client'
 import { AddressInUseError, addressesInUse, NodeClosedError } from './errors.js'
 import { configKeys, envNameForKey } from './config/schema.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { VERSION } from './version.js'
 import { MemberFlag } from './membership/constants.js'
 import type { GhostnodeConfig } from './config/defaults.js'
@@ -29,6 +30,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { LevelDatastore } from 'datastore-level'
 import type { DataDirLock } from './identity/data-dir.js'
 import type { NodeLogger } from './logging/logger.js'
+import type { BanSummary } from './ratelimit/reputation.js'
 import { NodeReporter, type ReportSources } from './node-report.js'
 import type { Libp2p } from 'libp2p'
 
@@ -155,6 +157,15 @@ function flatConfig (config: GhostnodeConfig): Map<string, string> {
   return values
 }
 
+/** One swarm member (`/members`, `ghostnode members`). */
+export interface SwarmMemberInfo {
+  peer: string
+  self: boolean
+  connected: boolean
+  /** Epoch ms this node last heard from it (null: never since this node started keeping scores). */
+  lastSeen: number | null
+}
+
 export interface PeerConnectionInfo {
   peerId: string
   addr: string
@@ -227,7 +238,15 @@ export class Ghostnode {
         host: parts.config.http.host,
         port: parts.config.http.port,
         registry: parts.registry,
-        source: { health: () => this.health(), ready: () => this.isReady(), peers: () => this.peers() }
+        source: {
+          health: () => this.health(),
+          ready: () => this.isReady(),
+          peers: () => this.peers(),
+          bans: () => this.bans(),
+          members: () => this.members(),
+          ban: (peer, durationMs) => this.ban(peer, durationMs),
+          unban: (peer) => this.unban(peer)
+        }
       })
     }
     const http = this.http
@@ -441,6 +460,45 @@ export class Ghostnode {
       flags: Object.entries(MemberFlag).filter(([, bit]) => (flags & bit) !== 0).map(([name]) => name.toLowerCase()),
       authority: m.isAuthority
     }
+  }
+
+  /** Peers banned now: why and until when (`/bans`, `ghostnode bans`). */
+  bans (): BanSummary[] {
+    return this.limiter.reputation.bans()
+  }
+
+  /** Bans `peer` for `durationMs` (operator action): its connections are closed and it is refused until then. */
+  ban (peer: string, durationMs: number): BanSummary {
+    peerIdFromString(peer) // throws on something that is not a peer id
+    this.limiter.reputation.ban(peer, durationMs)
+    this.parts.logger.info(`peer ${peer} banned by the operator for ${Math.round(durationMs / 1000)} s`, { peer, durationMs })
+    return this.bans().find(b => b.peer === peer) as BanSummary
+  }
+
+  /** Lifts a ban (operator action); false when the peer was not banned. */
+  unban (peer: string): boolean {
+    const lifted = this.limiter.reputation.unban(peer)
+    if (lifted) this.parts.logger.info(`peer ${peer} unbanned by the operator`, { peer })
+    return lifted
+  }
+
+  /**
+   * The swarm's members as this node sees them: the membership document's SWARM
+   * members on its ring, whether each is connected now and when it was last
+   * heard from (its reputation record), and whether this node holds its share.
+   */
+  members (): SwarmMemberInfo[] {
+    const connected = new Set(this.libp2p.getPeers().map(String))
+    const self = this.peerId.toString()
+    return this.swarm.membership.ring.nodes().map(id => {
+      const lastSeen = this.limiter.reputation.exportRecord(id)?.lastSeen
+      return {
+        peer: id,
+        self: id === self,
+        connected: id === self || connected.has(id),
+        lastSeen: id === self ? this.parts.now() : (lastSeen != null && lastSeen > 0 ? lastSeen : null)
+      }
+    })
   }
 
   peers (): PeerConnectionInfo[] {

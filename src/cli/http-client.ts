@@ -44,3 +44,24 @@ export class NodeNotReadyError extends GhostnodeError {
     super(`the node is not ready${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`, 'ERR_NODE_NOT_READY')
   }
 }
+
+/** The node refused an admin request (ban/unban): the message is the node's reason. */
+export class AdminRequestRefusedError extends GhostnodeError {
+  constructor (status: number, reason: string) {
+    super(`the node refused (HTTP ${status}): ${reason}`, 'ERR_ADMIN_REFUSED')
+  }
+}
+
+/** POST or DELETE to the running node's local endpoint (no body), with `headers`; non-2xx is an error naming the node's reason. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- documents of our own endpoints, read field by field by each caller
+export async function requestJson (method: 'POST' | 'DELETE', url: string, headers: Record<string, string>): Promise<{ status: number, body: any }> {
+  let res: Response
+  try {
+    res = await fetch(url, { method, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
+  } catch (err) {
+    throw new NodeUnreachableError(url, { cause: err })
+  }
+  const body = await res.json() as { error?: string }
+  if (!res.ok) throw new AdminRequestRefusedError(res.status, body.error ?? res.statusText)
+  return { status: res.status, body }
+}

@@ -4,6 +4,7 @@ import { AddressInUseError } from '../errors.js'
 import { DataDirLockedError, DataDirUnusableError } from '../identity/errors.js'
 import { VERSION } from '../version.js'
 import { authorityCommand } from './commands/authority.js'
+import { banCommand, bansCommand, membersCommand, unbanCommand } from './commands/bans.js'
 import { configCommand } from './commands/config.js'
 import { fetchCommand, NoMailboxKeyError } from './commands/fetch.js'
 import { idCommand } from './commands/id.js'
@@ -31,7 +32,7 @@ export function createProgram (out: Output = consoleOutput): Command {
     .exitOverride()
     .configureOutput(output)
   for (const cmd of [initCommand(out), startCommand(out), idCommand(out), statusCommand(out), peersCommand(out), configCommand(out),
-    keygenCommand(out), sendCommand(out), fetchCommand(out), authorityCommand(out)]) {
+    keygenCommand(out), sendCommand(out), fetchCommand(out), authorityCommand(out), bansCommand(out), banCommand(out), unbanCommand(out), membersCommand(out)]) {
     // addCommand() does not pass settings down, so each command (and its subcommands) gets them itself
     program.addCommand(settle(cmd))
   }

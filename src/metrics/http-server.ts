@@ -11,7 +11,18 @@ export interface HealthSource {
   health: () => Record<string, unknown> & { status: string }
   ready: () => boolean
   peers: () => unknown[]
+  bans: () => unknown[]
+  members: () => unknown[]
+  /** @throws Error when `peer` is not a peer id */
+  ban: (peer: string, durationMs: number) => unknown
+  unban: (peer: string) => boolean
 }
+
+/** The header `ghostnode ban`/`unban` send; a browser cannot add it to a cross-site request without a preflight we never grant. */
+export const ADMIN_HEADER = 'x-ghostnode-admin'
+
+/** Longest ban an operator may ask for over HTTP: 30 days. */
+const MAX_BAN_MS = 30 * 86_400_000
 
 export interface HttpServerInit {
   host: string
@@ -72,11 +83,16 @@ export class HttpServer {
   }
 
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local')
+    const path = url.pathname
+    if ((req.method === 'POST' || req.method === 'DELETE') && path.startsWith('/bans/')) {
+      this.admin(req, res, decodeURIComponent(path.slice('/bans/'.length)), url)
+      return
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       send(res, 405, { error: 'method not allowed' }, { allow: 'GET, HEAD' })
       return
     }
-    const path = (req.url ?? '/').split('?')[0]
     try {
       switch (path) {
         case '/metrics': {
@@ -99,6 +115,12 @@ export class HttpServer {
         case '/peers':
           send(res, 200, { peers: this.init.source.peers() })
           return
+        case '/bans':
+          send(res, 200, { bans: this.init.source.bans() })
+          return
+        case '/members':
+          send(res, 200, { members: this.init.source.members() })
+          return
         default:
           send(res, 404, { error: 'not found' })
       }
@@ -106,6 +128,46 @@ export class HttpServer {
       send(res, 500, { error: (err as Error).message })
     }
   }
+
+  /**
+   * POST /bans/<peer>?forMs=N bans, DELETE /bans/<peer> unbans. Only while the
+   * endpoint is bound to loopback: then only this host reaches it. Bound
+   * anywhere else, anyone who reaches the port could ban peers, so it refuses.
+   * No request body is read.
+   */
+  private admin (req: IncomingMessage, res: ServerResponse, peer: string, url: URL): void {
+    if (!isLoopback(this.init.host)) {
+      send(res, 403, { error: `ban and unban are served only while http.host is a loopback address (it is ${this.init.host})` })
+      return
+    }
+    // A web page the operator has open could otherwise send this POST to 127.0.0.1 (a
+    // "simple" cross-site request needs no CORS approval) or reach it by DNS rebinding:
+    // refuse anything a browser sends (Origin), any Host that is not loopback, and any
+    // request without the header only our CLI sets (a browser would need a preflight for it).
+    const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1')
+    if (req.headers.origin != null || !isLoopback(hostHeader) || req.headers[ADMIN_HEADER] !== '1') {
+      send(res, 403, { error: `ban and unban need the ${ADMIN_HEADER}: 1 header, a loopback Host and no Origin (use ghostnode ban/unban)` })
+      return
+    }
+    if (req.method === 'DELETE') {
+      send(res, 200, { peer, unbanned: this.init.source.unban(peer) })
+      return
+    }
+    const forMs = Number(url.searchParams.get('forMs') ?? '3600000')
+    if (!Number.isSafeInteger(forMs) || forMs < 1000 || forMs > MAX_BAN_MS) {
+      send(res, 400, { error: `forMs must be an integer between 1000 and ${MAX_BAN_MS}` })
+      return
+    }
+    try {
+      send(res, 200, { ban: this.init.source.ban(peer, forMs) })
+    } catch (err) {
+      send(res, 400, { error: `not a peer id: ${peer} (${(err as Error).message})` })
+    }
+  }
+}
+
+function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host)
 }
 
 function send (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -44,6 +44,17 @@ interface PeerEntry extends PeerScoreRecord {
   rewardInWindow: number
   /** Per violation, when its cooldown ends; only allocated for peers that hit one. */
   cooldownUntil: Partial<Record<Violation, number>> | undefined
+  /** Why the current ban began (kept in memory only: after a restart it reads 'before restart'). */
+  banReason?: string
+}
+
+/** A banned peer as an operator sees it. */
+export interface BanSummary {
+  peer: string
+  score: number
+  /** The violation that took the score to the threshold, or 'operator'. */
+  reason: string
+  until: number
 }
 
 const MS_PER_MINUTE = 60_000
@@ -142,7 +153,10 @@ export class ReputationTracker {
     if (penalise) {
       if (cooldown > 0) (entry.cooldownUntil ??= {})[violation] = now + cooldown
       entry.score = Math.max(MIN_SCORE, entry.score - this.config.penalties[violation])
-      if (entry.score <= this.config.banThresholdScore) entry.bannedUntil = now + this.config.banDurationMs
+      if (entry.score <= this.config.banThresholdScore) {
+        entry.bannedUntil = now + this.config.banDurationMs
+        entry.banReason = violation
+      }
       this.changed(peer)
     }
     emit(this.violationListeners, peer, violation, penalise)
@@ -176,8 +190,37 @@ export class ReputationTracker {
     const now = this.now()
     const entry = this.settleOrCreate(peer, now)
     entry.bannedUntil = Math.max(entry.bannedUntil, now + durationMs)
+    entry.banReason = 'operator'
     this.changed(peer)
     emit(this.banListeners, peer, entry.bannedUntil)
+  }
+
+  /**
+   * Lifts a ban now (operator action). The peer resumes at `scoreAfterBan` at
+   * least, as when a ban runs out. False when it was not banned.
+   */
+  unban (peer: string): boolean {
+    const now = this.now()
+    const entry = this.settle(peer)
+    if (entry === undefined || entry.bannedUntil <= now) return false
+    entry.score = Math.max(entry.score, this.config.scoreAfterBan)
+    entry.bannedUntil = 0
+    entry.banReason = undefined
+    entry.updatedAt = now
+    this.changed(peer)
+    this.updateTier(peer, entry)
+    return true
+  }
+
+  /** Peers banned now, with why and until when, soonest-ending first. */
+  bans (): BanSummary[] {
+    const now = this.now()
+    const rows: BanSummary[] = []
+    for (const [peer, entry] of this.peers) {
+      if (entry.bannedUntil <= now) continue
+      rows.push({ peer, score: this.effectiveScore(entry, now), reason: entry.banReason ?? 'before restart', until: entry.bannedUntil })
+    }
+    return rows.sort((a, b) => a.until - b.until)
   }
 
   /** Called after the peer is banned (by score or by `ban()`); the wiring disconnects it. Returns an unsubscribe function. */

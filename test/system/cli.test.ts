@@ -265,6 +265,66 @@ describe('ghostnode CLI', function () {
     expect(protocolName('/yamux/1.0.0')).to.equal('yamux/1.0.0')
   })
 
+  it('ban and unban a connected peer through the loopback endpoint; bans, members; a browser-style request is refused', async () => {
+    const run = spawnCli(['start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--http-port', '0'], cleanEnv())
+    child = run.child
+    const [, port] = await waitForOutput(run.stdout, /http: http:\/\/127\.0\.0\.1:(\d+)/, child)
+    const [, addr] = await waitForOutput(run.stdout, /listening: (\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\S+)/, child)
+    const url = `http://127.0.0.1:${port}`
+    // a second node, a peer of the first
+    const other = spawnCli(['start', '--data-dir', join(dir, 'other'), '--listen', '/ip4/127.0.0.1/tcp/0', '--no-http', '--bootstrap', addr, '--set', 'discovery.bootstrapRetryMinMs=250'], cleanEnv())
+    try {
+      const [, otherId] = await waitForOutput(other.stdout, /peer id: (\S+)/, other.child)
+      const peersOf = async (): Promise<string[]> => ((await (await fetch(`${url}/peers`)).json()) as { peers: Array<{ peerId: string }> }).peers.map(p => p.peerId)
+      const deadline = Date.now() + 15_000
+      while (!(await peersOf()).includes(otherId) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 200))
+      expect(await peersOf()).to.include(otherId)
+
+      const ban = capture()
+      expect(await runCli(['ban', otherId, '--for', '10m', '--url', url], ban), ban.err.join('\n')).to.equal(0)
+      expect(ban.out[0]).to.match(new RegExp(`banned ${otherId} until \\d{4}-`))
+      const bans = capture()
+      expect(await runCli(['bans', '--url', url], bans)).to.equal(0)
+      expect(bans.out.join('\n')).to.match(new RegExp(`1 banned peer\\(s\\)\\n${otherId} {2}score=[\\d.]+ reason=operator until=`))
+      // hung up, and kept out while it keeps redialling its bootstrap peer
+      await new Promise(resolve => setTimeout(resolve, 1500))
+      expect(await peersOf()).to.not.include(otherId)
+
+      // what a web page could send to 127.0.0.1 is refused: an Origin, or no admin header
+      const fromPage = await fetch(`${url}/bans/${otherId}`, { method: 'DELETE', headers: { origin: 'https://evil.example', 'x-ghostnode-admin': '1' } })
+      expect(fromPage.status).to.equal(403)
+      const noHeader = await fetch(`${url}/bans/${otherId}`, { method: 'POST' })
+      expect(noHeader.status).to.equal(403)
+      expect((await (await fetch(`${url}/bans`)).json() as { bans: unknown[] }).bans).to.have.length(1)
+      const bad = capture()
+      expect(await runCli(['ban', 'not-a-peer', '--url', url], bad)).to.equal(1)
+      expect(bad.err.join('\n')).to.match(/refused \(HTTP 400\): not a peer id/)
+
+      const unban = capture()
+      expect(await runCli(['unban', otherId, '--url', url], unban)).to.equal(0)
+      expect(unban.out[0]).to.equal(`unbanned ${otherId}`)
+      const none = capture()
+      expect(await runCli(['bans', '--url', url], none)).to.equal(0)
+      expect(none.out[0]).to.equal('0 banned peer(s)')
+
+      const members = capture()
+      expect(await runCli(['members', '--url', url], members)).to.equal(0)
+      expect(members.out.join('\n')).to.match(/\d+ swarm member\(s\)\n\S+ \(this node\) {2}connected/)
+    } finally {
+      other.child.kill('SIGKILL')
+      await once(other.child, 'exit')
+    }
+  })
+
+  it('refuses ban and unban while the endpoint is bound beyond loopback', async () => {
+    const run = spawnCli(['start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--http-host', '0.0.0.0', '--http-port', '0'], cleanEnv())
+    child = run.child
+    const [, port] = await waitForOutput(run.stdout, /http: http:\/\/0\.0\.0\.0:(\d+)/, child)
+    const io = capture()
+    expect(await runCli(['ban', '12D3KooWD5qmLvTztdaedzarPPsnm5Ujc1cmVrGTkm43deFyM2LL', '--url', `http://127.0.0.1:${port}`], io)).to.equal(1)
+    expect(io.err.join('\n')).to.match(/HTTP 403.*only while http\.host is a loopback address/)
+  })
+
   it('exits 2 and names the key for a bad config file', async () => {
     const file = join(dir, 'bad.json')
     await writeFile(file, JSON.stringify({ connections: { max: -5 } }))

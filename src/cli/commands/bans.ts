@@ -1,0 +1,85 @@
+import { Command } from 'commander'
+import { InvalidConfigValueError } from '../../config/errors.js'
+import { ADMIN_HEADER } from '../../metrics/http-server.js'
+import { baseUrl, getJson, requestJson } from '../http-client.js'
+import { addCommonOptions, configFromOptions, type CommonOptions } from '../options.js'
+import type { Output } from '../output.js'
+
+interface AdminOptions extends CommonOptions { url?: string, json?: boolean, for?: string }
+
+function addAdminOptions (cmd: Command): Command {
+  return addCommonOptions(cmd)
+    .option('--url <url>', 'the node\'s HTTP endpoint (default from config http.host/http.port)')
+    .option('--json', 'print the raw JSON')
+}
+
+/** `90s`, `15m`, `1h`, `7d` or plain milliseconds → milliseconds. */
+export function parseDuration (text: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim())
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+  if (m == null) throw new InvalidConfigValueError('--for', text, 'must be a duration such as 90s, 15m, 1h or 7d', 'command line')
+  return Number(m[1]) * unit[(m[2] ?? 'ms') as keyof typeof unit]
+}
+
+const when = (ms: unknown): string => typeof ms === 'number' ? new Date(ms).toISOString() : 'never'
+
+export function bansCommand (out: Output): Command {
+  const cmd = new Command('bans').description('list the peers the running node has banned: score, reason, until when')
+  addAdminOptions(cmd).action(async (opts: AdminOptions) => {
+    const { config } = configFromOptions(opts)
+    const { body } = await getJson(`${baseUrl(config, opts.url)}/bans`)
+    if (opts.json === true) {
+      out.line(JSON.stringify(body))
+      return
+    }
+    const bans = body.bans as Array<Record<string, unknown>>
+    out.line(`${bans.length} banned peer(s)`)
+    for (const b of bans) out.line(`${String(b.peer)}  score=${Number(b.score).toFixed(1)} reason=${String(b.reason)} until=${when(b.until)}`)
+  })
+  return cmd
+}
+
+export function banCommand (out: Output): Command {
+  const cmd = new Command('ban').description('ban a peer on the running node now (closes its connections); needs http.host on loopback')
+    .argument('<peer>', 'peer id')
+    .option('--for <duration>', 'how long: 90s, 15m, 1h, 7d (default 1h)', '1h')
+  addAdminOptions(cmd).action(async (peer: string, opts: AdminOptions) => {
+    const { config } = configFromOptions(opts)
+    const forMs = parseDuration(opts.for ?? '1h')
+    const { body } = await requestJson('POST', `${baseUrl(config, opts.url)}/bans/${encodeURIComponent(peer)}?forMs=${forMs}`, { [ADMIN_HEADER]: '1' })
+    if (opts.json === true) out.line(JSON.stringify(body))
+    else out.line(`banned ${peer} until ${when((body.ban as Record<string, unknown> | undefined)?.until)}`)
+  })
+  return cmd
+}
+
+export function unbanCommand (out: Output): Command {
+  const cmd = new Command('unban').description('lift a ban on the running node; needs http.host on loopback')
+    .argument('<peer>', 'peer id')
+  addAdminOptions(cmd).action(async (peer: string, opts: AdminOptions) => {
+    const { config } = configFromOptions(opts)
+    const { body } = await requestJson('DELETE', `${baseUrl(config, opts.url)}/bans/${encodeURIComponent(peer)}`, { [ADMIN_HEADER]: '1' })
+    if (opts.json === true) out.line(JSON.stringify(body))
+    else out.line(body.unbanned === true ? `unbanned ${peer}` : `${peer} was not banned`)
+  })
+  return cmd
+}
+
+export function membersCommand (out: Output): Command {
+  const cmd = new Command('members').description('list the swarm members the running node sees: connected, last heard from')
+  addAdminOptions(cmd).action(async (opts: AdminOptions) => {
+    const { config } = configFromOptions(opts)
+    const { body } = await getJson(`${baseUrl(config, opts.url)}/members`)
+    if (opts.json === true) {
+      out.line(JSON.stringify(body))
+      return
+    }
+    const members = body.members as Array<Record<string, unknown>>
+    out.line(`${members.length} swarm member(s)`)
+    for (const m of members) {
+      out.line(`${String(m.peer)}${m.self === true ? ' (this node)' : ''}  ${m.connected === true ? 'connected' : 'not connected'}  last seen ${when(m.lastSeen)}`)
+    }
+    out.line('a member that left for good stays until the authorities drop it: on each authority, ghostnode authority deny <peer> (or forget it)')
+  })
+  return cmd
+}
