@@ -14,6 +14,28 @@ describe('ReputationTracker', () => {
     clock = new FakeClock()
   })
 
+  it('lists bans with the violation that caused them or the operator, and an unban restores scoreAfterBan', () => {
+    const rep = new ReputationTracker({ now: clock.now })
+    for (let i = 0; i < 20 && !rep.isBanned('a'); i++) {
+      rep.penalize('a', 'protocol_misuse')
+      clock.advance(MINUTE)
+    }
+    expect(rep.isBanned('a')).to.equal(true)
+    rep.ban('b', HOUR)
+    const bans = rep.bans()
+    expect(bans.map(b => [b.peer, b.reason])).to.have.deep.members([['a', 'protocol_misuse'], ['b', 'operator']])
+    expect(bans.every(b => b.until > clock.now())).to.equal(true)
+
+    expect(rep.unban('a')).to.equal(true)
+    expect(rep.isBanned('a')).to.equal(false)
+    expect(rep.score('a')).to.be.at.least(rep.config.scoreAfterBan)
+    expect(rep.unban('a'), 'not banned any more').to.equal(false)
+    expect(rep.unban('nobody')).to.equal(false)
+    expect(rep.bans().map(b => b.peer)).to.deep.equal(['b'])
+    clock.advance(HOUR + 1)
+    expect(rep.bans()).to.deep.equal([])
+  })
+
   it('starts an unknown peer at neutral 50 without tracking it', () => {
     const rep = new ReputationTracker({ now: clock.now })
     expect(rep.score('p')).to.equal(50)
