@@ -15,6 +15,7 @@ import { Registry } from 'prom-client'
 import { ReplayFilter } from './crypto/replay-filter.js'
 import { sodiumNoiseCrypto } from './crypto/noise-crypto.js'
 import { bootstrapper } from './discovery/bootstrapper.js'
+import { reachability } from './discovery/reachability.js'
 import { peerConnector } from './discovery/peer-connector.js'
 import { loadOrCreateIdentity } from './identity/key-file.js'
 import { DataDirLock, ensureDataDir } from './identity/data-dir.js'
@@ -153,6 +154,11 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
           peerInfoMapper: passthroughMapper,
           validators: nodeRecordDhtValidators(verifier, (peer) => membership.isMember(peer)),
           selectors: nodeRecordDhtSelectors()
+        }),
+        reachability: reachability({
+          startupDelayMs: config.reachability.startupDelayMs,
+          intervalMs: config.reachability.intervalMs,
+          now
         }),
         bootstrap: bootstrapper({
           list: config.bootstrap,

@@ -21,6 +21,7 @@ export interface ReportSources {
   replicationFailures: () => Promise<number>
   onBan: (listener: (peer: string, bannedUntil: number) => void) => () => void
   onRotate: (listener: (epoch: number) => void) => () => void
+  reachability: () => { status: string, reached: string[], answeredBy: number }
 }
 
 const POLL_MS = 1_000
@@ -43,7 +44,7 @@ export class NodeReporter {
   private timers: Array<ReturnType<typeof setInterval>> = []
   private unsubscribe: Array<() => void> = []
   private startedAt = 0
-  private last = { bootstrapConnected: -1, directoryRecords: -1, swarmReady: false, pressure: false, warnedBootstrap: false, reportedBootstrapDone: false }
+  private last = { bootstrapConnected: -1, directoryRecords: -1, swarmReady: false, pressure: false, warnedBootstrap: false, reportedBootstrapDone: false, reachability: 'unknown' }
   private lastHeartbeat = { cells: 0 }
   private replicationSeen = 0
 
@@ -101,6 +102,12 @@ export class NodeReporter {
       this.last.swarmReady = swarm.ready
       if (swarm.ready) this.log.info(`swarm ready: holds its mailboxes, ring of ${swarm.members} member(s)`, { members: swarm.members })
       else this.log.info('swarm not ready: pulling the mailboxes it now holds', { members: swarm.members })
+    }
+    const reach = this.sources.reachability()
+    if (reach.status !== this.last.reachability) {
+      this.last.reachability = reach.status
+      if (reach.status === 'reachable') this.log.info(`reachability: peers dialled this node back at ${reach.reached.join(' ')} (${reach.answeredBy} peer(s) tested)`, { reached: reach.reached.join(' '), answeredBy: reach.answeredBy })
+      else if (reach.status === 'unreachable') this.log.warn(`reachability: none of ${reach.answeredBy} peer(s) could dial this node's announced addresses back; check the firewall or port forwarding, and announce`, { answeredBy: reach.answeredBy })
     }
     const memory = this.sources.memory()
     if (memory.pressure !== this.last.pressure) {

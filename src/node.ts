@@ -7,6 +7,7 @@ import { MemberFlag } from './membership/constants.js'
 import type { GhostnodeConfig } from './config/defaults.js'
 import type { ReplayFilter } from './crypto/replay-filter.js'
 import type { Bootstrapper } from './discovery/bootstrapper.js'
+import type { ReachabilityService, ReachabilityState } from './discovery/reachability.js'
 import type { PeerConnector } from './discovery/peer-connector.js'
 import type { MemorySample, MemoryWatchdog } from './memory/watchdog.js'
 import { HttpServer } from './metrics/http-server.js'
@@ -39,6 +40,7 @@ export interface GhostServices extends Record<string, unknown> {
   ping: Ping
   dht: KadDHT
   bootstrap: Bootstrapper
+  reachability: ReachabilityService
   connector: PeerConnector
   onionKeys: OnionKeyManager
   membership: MembershipService
@@ -127,6 +129,8 @@ export interface NodeHealth extends Record<string, unknown> {
    * with which flags), and whether it is one of the network's authorities.
    */
   membership: { period: number, members: number, admitted: boolean, flags: string[], authority: boolean }
+  /** Whether peers could dial this node's announced addresses back (the self-test). */
+  reachability: ReachabilityState
   /** Why the node is not ready, in words an operator can act on (empty when ready). */
   reasons: string[]
   /** What is wrong although the node is ready (memory pressure, an empty directory, a swarm still pulling). */
@@ -231,7 +235,8 @@ export class Ghostnode {
       openConnections: () => this.libp2p.getConnections().length,
       ready: () => this.isReady(),
       uptimeSeconds: () => this.uptimeSeconds(),
-      connectedPeerTiers: () => this.libp2p.getPeers().map(peer => this.limiter.reputation.tier(peer.toString()))
+      connectedPeerTiers: () => this.libp2p.getPeers().map(peer => this.limiter.reputation.tier(peer.toString())),
+      reachability: () => this.libp2p.services.reachability.state.status
     })
     if (parts.config.http.enabled) {
       this.http = new HttpServer({
@@ -297,7 +302,8 @@ export class Ghostnode {
       addresses: () => this.current.announce.length > 0 ? [...this.current.announce] : this.libp2p.getMultiaddrs().map(String),
       replicationFailures: async () => (await this.swarm.metrics.replicationFailures.get()).values.reduce((sum, v) => sum + v.value, 0),
       onBan: (listener) => this.limiter.reputation.onBan(listener),
-      onRotate: (listener) => services.onionKeys.onRotate((key) => { listener(key.epoch) })
+      onRotate: (listener) => services.onionKeys.onRotate((key) => { listener(key.epoch) }),
+      reachability: () => services.reachability.state
     }
   }
 
@@ -424,6 +430,7 @@ export class Ghostnode {
       swarmRecords: this.parts.store.isOpen ? this.parts.store.stats().records : 0,
       memory: { rssBytes: this.parts.memory.rssBytes, maxRssBytes: this.parts.memory.maxRssBytes, pressure: this.parts.memory.underPressure },
       membership: this.membershipHealth(),
+      reachability: this.libp2p.services.reachability.state,
       reasons,
       warnings
     }
@@ -446,6 +453,9 @@ export class Ghostnode {
       warnings.push(`memory pressure: RSS ${mib(this.parts.memory.rssBytes)} of ${mib(this.parts.memory.maxRssBytes)}; new circuits, links and connections are refused until it falls`)
     }
     if (bootstrap > 0 && this.libp2p.services.directory.size === 0) warnings.push('directory empty: no relay records fetched yet, so no circuit can be built through this node\'s view')
+    if (this.libp2p.services.reachability.state.status === 'unreachable') {
+      warnings.push('unreachable: no peer could dial this node\'s announced addresses back; check the firewall or port forwarding, and announce')
+    }
     if (this.swarm.membership.ring.size > 0 && !this.swarm.sync.ready) warnings.push('swarm not ready: still pulling the mailboxes it now holds from the other members')
     return { reasons, warnings }
   }

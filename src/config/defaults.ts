@@ -190,6 +190,12 @@ export interface GhostnodeConfig {
   rateLimit: RateLimitConfig
   /** SIGINT/SIGTERM: how long the node may take to drain and close before it is forced. */
   shutdownTimeoutMs: number
+  reachability: {
+    /** First self-test this long after start. */
+    startupDelayMs: number
+    /** A self-test (peers dial this node's announced TCP addresses back) this often; 0 turns it off. */
+    intervalMs: number
+  }
   log: {
     /** Lines below this level are dropped. */
     level: LogLevel
@@ -304,6 +310,7 @@ export const DEFAULT_CONFIG: GhostnodeConfig = {
   },
   rateLimit: structuredClone(DEFAULT_RATE_LIMIT_CONFIG) as RateLimitConfig,
   shutdownTimeoutMs: 10_000,
+  reachability: { startupDelayMs: 20_000, intervalMs: 30 * 60_000 },
   log: { level: 'info', format: 'text', heartbeatMs: DEFAULT_HEARTBEAT_MS }
 }
 
@@ -398,6 +405,8 @@ export const CONFIG_SPEC: Record<string, KeySpec> = {
   'swarm.clockSkewMs': { spec: { kind: 'int', min: 1_000, max: 3_600_000 }, doc: 'accepted clock distance of signed reads and deletes (ms)' },
   ...rateLimitSpec(),
   shutdownTimeoutMs: { spec: { kind: 'int', min: 100, max: 600_000 }, doc: 'graceful shutdown deadline (ms)' },
+  'reachability.startupDelayMs': { spec: { kind: 'int', min: 0, max: DAY_MS }, doc: 'first reachability self-test this long after start (ms)' },
+  'reachability.intervalMs': { spec: { kind: 'int', min: 0, max: 7 * DAY_MS }, doc: 'reachability self-test interval (ms): peers dial this node\'s announced TCP addresses back; 0 turns it off' },
   'log.level': { spec: { kind: 'enum', values: LOG_LEVELS }, doc: 'lowest level logged: error, warn, info or debug (DEBUG=libp2p:* still turns on libp2p\'s own debug output)' },
   'log.format': { spec: { kind: 'enum', values: LOG_FORMATS }, doc: 'text (readable, timestamped) or json (one object per line)' },
   'log.heartbeatMs': { spec: { kind: 'int', min: 0, max: 7 * DAY_MS }, doc: 'heartbeat line interval (ms); 0 turns it off' }

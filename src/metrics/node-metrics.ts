@@ -13,6 +13,8 @@ export interface NodeMetricsSource {
   uptimeSeconds: () => number
   /** The reputation tier of each connected peer (one entry per distinct peer). */
   connectedPeerTiers: () => string[]
+  /** The reachability self-test's verdict. */
+  reachability: () => 'unknown' | 'reachable' | 'unreachable'
 }
 
 const TIERS = ['low', 'neutral', 'high'] as const
@@ -47,6 +49,15 @@ export class NodeMetrics {
     new Gauge({ name: 'ghostnode_node_connected_peers', help: 'Distinct peers with an open connection', registers, collect () { this.set(source.connectedPeers()) } })
     new Gauge({ name: 'ghostnode_node_open_connections', help: 'Open libp2p connections', registers, collect () { this.set(source.openConnections()) } })
     new Gauge({ name: 'ghostnode_node_ready', help: '1 when /health/ready answers 200', registers, collect () { this.set(source.ready() ? 1 : 0) } })
+    new Gauge({
+      name: 'ghostnode_node_reachable',
+      help: 'Reachability self-test: 1 when a peer dialled this node\'s announced address back, 0 when none could, -1 before any peer answered',
+      registers,
+      collect () {
+        const status = source.reachability()
+        this.set(status === 'reachable' ? 1 : status === 'unreachable' ? 0 : -1)
+      }
+    })
     new Gauge({
       name: 'ghostnode_node_connected_peers_by_tier',
       help: 'Connected peers by reputation tier (a peer with no record yet is neutral)',

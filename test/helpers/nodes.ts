@@ -55,6 +55,8 @@ export function testConfig (baseDir: string, name: string, overrides: ConfigOver
       admission: { ...d.network.admission, ...TEST_ADMISSION, ...overrides.network?.admission }
     },
     memory: { ...d.memory, maxRssBytes: IN_PROCESS_MAX_RSS_BYTES, ...overrides.memory },
+    // in-process nodes answer dial-backs but do not run the self-test unless a test asks
+    reachability: { ...d.reachability, intervalMs: 0, ...overrides.reachability },
     rateLimit: { ...d.rateLimit, ...overrides.rateLimit, limits: { ...d.rateLimit.limits, ...overrides.rateLimit?.limits } }
   } as GhostnodeConfig
 }

@@ -306,13 +306,13 @@ describe('docker/ files (static checks)', () => {
       const services = parse(read(join(DOCKER, 'docker-compose.yml'))).services
       expect(services.prometheus.volumes).to.include('./prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro')
       const rules = parse(read(join(DOCKER, 'prometheus/alerts.yml'))).groups.flatMap((g: any) => g.rules) as Array<{ alert: string, expr: string }>
-      expect(rules.map(r => r.alert)).to.include.members(['GhostnodeNotReady', 'GhostnodeMemoryPressure', 'GhostnodeReplicationLag', 'GhostnodeBanSpike'])
+      expect(rules.map(r => r.alert)).to.include.members(['GhostnodeNotReady', 'GhostnodeUnreachable', 'GhostnodeMemoryPressure', 'GhostnodeReplicationLag', 'GhostnodeBanSpike'])
       const unknown = rules.flatMap(r => metricNames(r.expr).filter(n => !registered.has(n) && !PROMETHEUS_SERIES.has(n)).map(n => `${r.alert}: ${n}`))
       expect(unknown, 'alert expressions naming metrics no node registers').to.deep.equal([])
     })
 
     it('charts what operators.md tells operators to watch: memory pressure, queued bytes, link closes, replication lag', () => {
-      for (const name of ['ghostnode_memory_pressure', 'ghostnode_onion_queued_bytes', 'ghostnode_onion_links_closed_total', 'ghostnode_swarm_replication_lag_seconds_bucket', 'ghostnode_node_connected_peers_by_tier']) {
+      for (const name of ['ghostnode_node_reachable', 'ghostnode_memory_pressure', 'ghostnode_onion_queued_bytes', 'ghostnode_onion_links_closed_total', 'ghostnode_swarm_replication_lag_seconds_bucket', 'ghostnode_node_connected_peers_by_tier']) {
         expect(referenced, name).to.include(name)
       }
     })
