@@ -266,17 +266,25 @@ describe('docker/ files (static checks)', () => {
     const referenced = new Set(dashboardQueries(dashboard).flatMap(metricNames))
     const registered = new Set<string>()
 
-    // Collect the metric names a started node registers (libp2p metrics included); the node lives only inside this hook.
+    // Scrape a started node's /metrics (libp2p metrics included) for the names it exports; the node lives only inside this hook.
     before(async () => {
       const dir = await makeTempDir()
       try {
-        const node = await startNode(testConfig(dir, 'metrics'), { libp2pMetrics: true })
+        const node = await startNode(testConfig(dir, 'metrics', { http: { enabled: true, host: '127.0.0.1', port: 0 } }), { libp2pMetrics: true })
         try {
-          for (const m of await node.registry.getMetricsAsJSON()) {
-            // prom-client types `type` as a numeric enum but reports the exposition name ('histogram')
-            const type = String(m.type)
-            const suffixes = type === 'histogram' ? ['_bucket', '_sum', '_count'] : type === 'summary' ? ['', '_sum', '_count'] : ['']
-            for (const s of suffixes) registered.add(m.name + s)
+          const http = node.httpAddress()
+          if (http == null) throw new Error('the node serves no HTTP endpoint')
+          const text = await (await fetch(`http://${http.host}:${http.port}/metrics`)).text()
+          for (const line of text.split('\n')) {
+            // exposition samples: `name{labels} value` or `name value`; histograms list _bucket/_sum/_count themselves
+            const name = /^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]/.exec(line)?.[1]
+            if (name != null) registered.add(name)
+            // a metric with no sample yet (a labelled counter nothing has counted) still has its TYPE line
+            const typed = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (\w+)/.exec(line)
+            if (typed != null) {
+              const suffixes = typed[2] === 'histogram' ? ['_bucket', '_sum', '_count'] : typed[2] === 'summary' ? ['', '_sum', '_count'] : ['']
+              for (const s of suffixes) registered.add(typed[1] + s)
+            }
           }
         } finally {
           await node.stop()
