@@ -20,6 +20,7 @@ import { peerConnector } from './discovery/peer-connector.js'
 import { loadOrCreateIdentity } from './identity/key-file.js'
 import { DataDirLock, ensureDataDir } from './identity/data-dir.js'
 import { silentLogger } from './logging/logger.js'
+import { readAdminToken } from './metrics/admin-token.js'
 import { checkConfig } from './config/load.js'
 import { MemoryWatchdog } from './memory/watchdog.js'
 import { NodeMetrics } from './metrics/node-metrics.js'
@@ -63,6 +64,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
   checkConfig(config)
   // one node per data dir: a second one would share its LevelDB stores and identity
   await ensureDataDir(config.dataDir)
+  const adminToken = config.http.enabled && config.http.adminTokenFile !== '' ? await readAdminToken(config.http.adminTokenFile) : undefined
   const lock = await DataDirLock.acquire(config.dataDir)
   const registry = new Registry()
   const opened: Array<{ close: () => Promise<void> }> = [lock]
@@ -277,7 +279,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
     })
 
     // the node registers the gauges that read it and builds its HTTP endpoint (both need the node)
-    return new Ghostnode({ config, lock, logger: options.logger ?? silentLogger, libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, store, memory: watchdog, now })
+    return new Ghostnode({ config, lock, logger: options.logger ?? silentLogger, ...(adminToken != null ? { adminToken } : {}), libp2p, datastore, registry, metrics, relay, exits, replay, limiter, scores, store, memory: watchdog, now })
   } catch (err) {
     for (const resource of opened.reverse()) await resource.close().catch(() => {})
     throw err

@@ -91,6 +91,8 @@ export interface NodeParts {
   memory: MemoryWatchdog
   /** The operator's log (silent unless the caller gives one: the CLI does). */
   logger: NodeLogger
+  /** The token of http.adminTokenFile, when one is configured. */
+  adminToken?: string
   now: () => number
 }
 
@@ -242,6 +244,7 @@ export class Ghostnode {
       this.http = new HttpServer({
         host: parts.config.http.host,
         port: parts.config.http.port,
+        ...(parts.adminToken != null ? { adminToken: parts.adminToken } : {}),
         registry: parts.registry,
         source: {
           health: () => this.health(),

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { ConfigError } from '../config/errors.js'
 import { AddressInUseError } from '../errors.js'
+import { AdminTokenFileError } from '../metrics/admin-token.js'
 import { DataDirLockedError, DataDirUnusableError } from '../identity/errors.js'
 import { VERSION } from '../version.js'
 import { authorityCommand } from './commands/authority.js'
@@ -54,7 +55,7 @@ export async function runCli (argv: string[], out: Output = consoleOutput): Prom
       // --help and --version end through here too, with exit code 0
       return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE
     }
-    if (err instanceof ConfigError || err instanceof DataDirUnusableError || err instanceof NoMailboxKeyError) {
+    if (err instanceof ConfigError || err instanceof DataDirUnusableError || err instanceof NoMailboxKeyError || err instanceof AdminTokenFileError) {
       out.error(`ghostnode: ${err.message}`)
       return EXIT_USAGE
     }

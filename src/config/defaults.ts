@@ -61,6 +61,12 @@ export interface GhostnodeConfig {
     /** Bind address. Keep it on loopback unless a firewall guards the port. */
     host: string
     port: number
+    /**
+     * A file (mode 0600) holding a token of at least 32 characters: ban and unban
+     * are then served on any bind address to requests that carry it. Empty: only
+     * while `host` is loopback.
+     */
+    adminTokenFile: string
   }
   onion: {
     /** Circuit length a client built on this node's code uses (the relay accepts any). */
@@ -245,7 +251,8 @@ export const DEFAULT_CONFIG: GhostnodeConfig = {
   http: {
     enabled: true,
     host: '127.0.0.1',
-    port: DEFAULT_HTTP_PORT
+    port: DEFAULT_HTTP_PORT,
+    adminTokenFile: ''
   },
   onion: {
     hops: 3,
@@ -316,7 +323,7 @@ export const DEFAULT_CONFIG: GhostnodeConfig = {
 
 /** What a single leaf key accepts. */
 export type LeafSpec =
-  | { kind: 'path' }
+  | { kind: 'path', optional?: boolean }
   | { kind: 'int', min: number, max: number }
   | { kind: 'number', min: number, max: number }
   | { kind: 'bool' }
@@ -354,6 +361,7 @@ export const CONFIG_SPEC: Record<string, KeySpec> = {
   'http.enabled': { spec: { kind: 'bool' }, doc: 'serve /metrics and /health*' },
   'http.host': { spec: { kind: 'host' }, doc: 'HTTP bind address' },
   'http.port': { spec: { kind: 'int', min: 0, max: 65_535 }, doc: 'HTTP port (0 picks a free one)' },
+  'http.adminTokenFile': { spec: { kind: 'path', optional: true }, doc: 'token file (0600, at least 32 characters) that lets ban/unban be served on a non-loopback http.host; empty: loopback only' },
   'onion.hops': { spec: { kind: 'int', min: 1, max: 5 }, doc: 'circuit length for clients (default 3, at most 5)' },
   'onion.keyEpochMs': { spec: { kind: 'int', min: 60_000, max: 30 * DAY_MS }, doc: 'onion key lifetime (ms)' },
   'onion.keyGraceMs': { spec: { kind: 'int', min: 0, max: 7 * DAY_MS }, doc: 'grace period of a rotated-out onion key (ms)' },

@@ -124,6 +124,7 @@ export function validateValue (key: string, value: unknown, source: Source): Con
       if (typeof value !== 'string') {
         throw new InvalidConfigTypeError(key, value, 'a string', source)
       }
+      if (spec.kind === 'path' && spec.optional === true && value === '') return value
       checkString(key, value, spec, source)
       return value
     }

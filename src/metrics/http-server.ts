@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client'
 import { inBackground } from '../background.js'
 import { envNameForKey } from '../config/schema.js'
 import { AddressInUseError } from '../errors.js'
+import { tokenMatches } from './admin-token.js'
 
 /** What the HTTP endpoints read from the node. */
 export interface HealthSource {
@@ -27,6 +28,8 @@ const MAX_BAN_MS = 30 * 86_400_000
 export interface HttpServerInit {
   host: string
   port: number
+  /** With a token, ban and unban are served on any bind address to requests bearing it (http.adminTokenFile). */
+  adminToken?: string
   registry: Registry
   source: HealthSource
 }
@@ -136,18 +139,31 @@ export class HttpServer {
    * No request body is read.
    */
   private admin (req: IncomingMessage, res: ServerResponse, peer: string, url: URL): void {
-    if (!isLoopback(this.init.host)) {
-      send(res, 403, { error: `ban and unban are served only while http.host is a loopback address (it is ${this.init.host})` })
+    // A web page the operator has open could otherwise send this POST (a "simple"
+    // cross-site request needs no CORS approval) or reach it by DNS rebinding: refuse
+    // anything a browser sends (Origin) and any request without the header only our
+    // CLI sets (a browser would need a preflight for it, which this server never grants).
+    if (req.headers.origin != null || req.headers[ADMIN_HEADER] !== '1') {
+      send(res, 403, { error: `ban and unban need the ${ADMIN_HEADER}: 1 header and no Origin (use ghostnode ban/unban)` })
       return
     }
-    // A web page the operator has open could otherwise send this POST to 127.0.0.1 (a
-    // "simple" cross-site request needs no CORS approval) or reach it by DNS rebinding:
-    // refuse anything a browser sends (Origin), any Host that is not loopback, and any
-    // request without the header only our CLI sets (a browser would need a preflight for it).
-    const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1')
-    if (req.headers.origin != null || !isLoopback(hostHeader) || req.headers[ADMIN_HEADER] !== '1') {
-      send(res, 403, { error: `ban and unban need the ${ADMIN_HEADER}: 1 header, a loopback Host and no Origin (use ghostnode ban/unban)` })
-      return
+    const token = this.init.adminToken
+    if (token != null) {
+      const presented = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? ''
+      if (!tokenMatches(presented, token)) {
+        send(res, 401, { error: 'ban and unban need the token of http.adminTokenFile (Authorization: Bearer <token>)' })
+        return
+      }
+    } else {
+      if (!isLoopback(this.init.host)) {
+        send(res, 403, { error: `ban and unban are served only while http.host is a loopback address (it is ${this.init.host}) or with http.adminTokenFile` })
+        return
+      }
+      const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1')
+      if (!isLoopback(hostHeader)) {
+        send(res, 403, { error: 'ban and unban need a loopback Host' })
+        return
+      }
     }
     if (req.method === 'DELETE') {
       send(res, 200, { peer, unbanned: this.init.source.unban(peer) })

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
@@ -323,6 +323,29 @@ describe('ghostnode CLI', function () {
     const io = capture()
     expect(await runCli(['ban', '12D3KooWD5qmLvTztdaedzarPPsnm5Ujc1cmVrGTkm43deFyM2LL', '--url', `http://127.0.0.1:${port}`], io)).to.equal(1)
     expect(io.err.join('\n')).to.match(/HTTP 403.*only while http\.host is a loopback address/)
+  })
+
+  it('with http.adminTokenFile, ban works on a non-loopback endpoint for the token holder only; a token file others can read stops the start', async () => {
+    const tokenFile = join(dir, 'admin.token')
+    await writeFile(tokenFile, 'b'.repeat(64) + '\n', { mode: 0o644 })
+    const exposed = spawnCli(['start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--http-host', '0.0.0.0', '--http-port', '0', '--set', `http.adminTokenFile=${tokenFile}`], cleanEnv())
+    const [code] = await once(exposed.child, 'exit')
+    expect(code).to.equal(2)
+    expect(exposed.stderr()).to.match(/http\.adminTokenFile .* has mode 644; run "chmod 600/)
+    await chmod(tokenFile, 0o600)
+
+    const run = spawnCli(['start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--http-host', '0.0.0.0', '--http-port', '0', '--set', `http.adminTokenFile=${tokenFile}`], cleanEnv())
+    child = run.child
+    const [, port] = await waitForOutput(run.stdout, /http: http:\/\/0\.0\.0\.0:(\d+)/, child)
+    const url = `http://127.0.0.1:${port}`
+    const peer = '12D3KooWD5qmLvTztdaedzarPPsnm5Ujc1cmVrGTkm43deFyM2LL'
+    const wrong = await fetch(`${url}/bans/${peer}`, { method: 'POST', headers: { 'x-ghostnode-admin': '1', authorization: `Bearer ${'c'.repeat(64)}` } })
+    expect(wrong.status).to.equal(401)
+    const io = capture()
+    expect(await runCli(['ban', peer, '--url', url, '--data-dir', dir, '--set', `http.adminTokenFile=${tokenFile}`], io), io.err.join('\n')).to.equal(0)
+    const bans = capture()
+    expect(await runCli(['bans', '--url', url], bans)).to.equal(0)
+    expect(bans.out[0]).to.equal('1 banned peer(s)')
   })
 
   it('exits 2 and names the key for a bad config file', async () => {

@@ -1,6 +1,8 @@
 import { Command } from 'commander'
 import { InvalidConfigValueError } from '../../config/errors.js'
 import { ADMIN_HEADER } from '../../metrics/http-server.js'
+import { readAdminToken } from '../../metrics/admin-token.js'
+import type { GhostnodeConfig } from '../../config/defaults.js'
 import { baseUrl, getJson, requestJson } from '../http-client.js'
 import { addCommonOptions, configFromOptions, type CommonOptions } from '../options.js'
 import type { Output } from '../output.js'
@@ -19,6 +21,13 @@ export function parseDuration (text: string): number {
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
   if (m == null) throw new InvalidConfigValueError('--for', text, 'must be a duration such as 90s, 15m, 1h or 7d', 'command line')
   return Number(m[1]) * unit[(m[2] ?? 'ms') as keyof typeof unit]
+}
+
+/** The admin header, and the token of http.adminTokenFile when the config names one. */
+async function adminHeaders (config: GhostnodeConfig): Promise<Record<string, string>> {
+  const headers: Record<string, string> = { [ADMIN_HEADER]: '1' }
+  if (config.http.adminTokenFile !== '') headers.authorization = `Bearer ${await readAdminToken(config.http.adminTokenFile)}`
+  return headers
 }
 
 const when = (ms: unknown): string => typeof ms === 'number' ? new Date(ms).toISOString() : 'never'
@@ -46,7 +55,7 @@ export function banCommand (out: Output): Command {
   addAdminOptions(cmd).action(async (peer: string, opts: AdminOptions) => {
     const { config } = configFromOptions(opts)
     const forMs = parseDuration(opts.for ?? '1h')
-    const { body } = await requestJson('POST', `${baseUrl(config, opts.url)}/bans/${encodeURIComponent(peer)}?forMs=${forMs}`, { [ADMIN_HEADER]: '1' })
+    const { body } = await requestJson('POST', `${baseUrl(config, opts.url)}/bans/${encodeURIComponent(peer)}?forMs=${forMs}`, await adminHeaders(config))
     if (opts.json === true) out.line(JSON.stringify(body))
     else out.line(`banned ${peer} until ${when((body.ban as Record<string, unknown> | undefined)?.until)}`)
   })
@@ -58,7 +67,7 @@ export function unbanCommand (out: Output): Command {
     .argument('<peer>', 'peer id')
   addAdminOptions(cmd).action(async (peer: string, opts: AdminOptions) => {
     const { config } = configFromOptions(opts)
-    const { body } = await requestJson('DELETE', `${baseUrl(config, opts.url)}/bans/${encodeURIComponent(peer)}`, { [ADMIN_HEADER]: '1' })
+    const { body } = await requestJson('DELETE', `${baseUrl(config, opts.url)}/bans/${encodeURIComponent(peer)}`, await adminHeaders(config))
     if (opts.json === true) out.line(JSON.stringify(body))
     else out.line(body.unbanned === true ? `unbanned ${peer}` : `${peer} was not banned`)
   })
