@@ -20,6 +20,8 @@ export interface ReportSources {
   /** Swarm writes that did not reach every replica, so far. */
   replicationFailures: () => Promise<number>
   onBan: (listener: (peer: string, bannedUntil: number) => void) => () => void
+  /** Peers banned now, with why (a violation, or 'operator'). */
+  bans: () => Array<{ peer: string, reason: string }>
   onRotate: (listener: (epoch: number) => void) => () => void
   reachability: () => { status: string, reached: string[], answeredBy: number }
 }
@@ -47,6 +49,8 @@ export class NodeReporter {
   private last = { bootstrapConnected: -1, directoryRecords: -1, swarmReady: false, pressure: false, warnedBootstrap: false, reportedBootstrapDone: false, reachability: 'unknown' }
   private lastHeartbeat = { cells: 0 }
   private replicationSeen = 0
+  /** Peers this reporter saw banned, to say when each ban ends (ran out or lifted). */
+  private readonly banned = new Set<string>()
 
   constructor (sources: ReportSources, log: NodeLogger, options: { heartbeatMs: number, now?: () => number }) {
     this.sources = sources
@@ -62,7 +66,10 @@ export class NodeReporter {
       this.log.warn(`this node announces only private or unspecified addresses (${addrs.join(' ')}): peers outside this network cannot dial it; set announce to its public address`, { addresses: addrs.join(' ') })
     }
     this.unsubscribe.push(this.sources.onBan((peer, until) => {
-      this.log.info(`peer ${peer} banned until ${new Date(until).toISOString()} (its reputation fell below rateLimit.reputation.banThresholdScore)`, { peer, until: new Date(until).toISOString() })
+      const reason = this.sources.bans().find(b => b.peer === peer)?.reason ?? 'unknown'
+      const why = reason === 'operator' ? 'by the operator' : `after ${reason} took its reputation to the ban threshold`
+      this.banned.add(peer)
+      this.log.info(`peer ${peer} banned until ${new Date(until).toISOString()}, ${why}`, { peer, until: new Date(until).toISOString(), reason })
     }))
     this.unsubscribe.push(this.sources.onRotate((epoch) => {
       this.log.info(`onion key rotated: epoch ${epoch} is current`, { epoch })
@@ -102,6 +109,14 @@ export class NodeReporter {
       this.last.swarmReady = swarm.ready
       if (swarm.ready) this.log.info(`swarm ready: holds its mailboxes, ring of ${swarm.members} member(s)`, { members: swarm.members })
       else this.log.info('swarm not ready: pulling the mailboxes it now holds', { members: swarm.members })
+    }
+    if (this.banned.size > 0) {
+      const still = new Set(this.sources.bans().map(b => b.peer))
+      for (const peer of this.banned) {
+        if (still.has(peer)) continue
+        this.banned.delete(peer)
+        this.log.info(`peer ${peer} is no longer banned (the ban ran out or an operator lifted it)`, { peer })
+      }
     }
     const reach = this.sources.reachability()
     if (reach.status !== this.last.reachability) {

@@ -146,7 +146,7 @@ export interface ConfigReload {
 }
 
 /** Config keys a running node applies without a restart. */
-export const LIVE_CONFIG_KEYS: readonly string[] = ['rateLimit.limits.*', 'memory.highWatermark', 'memory.lowWatermark', 'bootstrap', 'log.level', 'log.format']
+export const LIVE_CONFIG_KEYS: readonly string[] = ['rateLimit.limits.*', 'rateLimit.reputation.tiers.*', 'memory.highWatermark', 'memory.lowWatermark', 'bootstrap', 'log.level', 'log.format']
 
 function isLiveKey (key: string): boolean {
   return LIVE_CONFIG_KEYS.some(live => live.endsWith('.*') ? key.startsWith(live.slice(0, -1)) : key === live)
@@ -305,6 +305,7 @@ export class Ghostnode {
       addresses: () => this.current.announce.length > 0 ? [...this.current.announce] : this.libp2p.getMultiaddrs().map(String),
       replicationFailures: async () => (await this.swarm.metrics.replicationFailures.get()).values.reduce((sum, v) => sum + v.value, 0),
       onBan: (listener) => this.limiter.reputation.onBan(listener),
+      bans: () => this.limiter.reputation.bans(),
       onRotate: (listener) => services.onionKeys.onRotate((key) => { listener(key.epoch) }),
       reachability: () => services.reachability.state
     }
@@ -381,12 +382,14 @@ export class Ghostnode {
     const applied = changed.filter(isLiveKey)
     const restartNeeded = changed.filter(key => !isLiveKey(key))
     if (applied.some(key => key.startsWith('rateLimit.limits.'))) this.limiter.setLimits(next.rateLimit.limits)
+    if (applied.some(key => key.startsWith('rateLimit.reputation.tiers.'))) this.limiter.reputation.setTiers(next.rateLimit.reputation.tiers)
     if (applied.some(key => key.startsWith('memory.'))) this.parts.memory.setWatermarks(next.memory.highWatermark, next.memory.lowWatermark)
     if (applied.includes('bootstrap')) this.libp2p.services.bootstrap.setList(next.bootstrap)
     if (applied.some(key => key.startsWith('log.'))) this.parts.logger.reconfigure({ level: next.log.level, format: next.log.format })
     // the running config: the new values of what was applied, the old ones of the rest
     const running = structuredClone(this.current)
     running.rateLimit.limits = structuredClone(next.rateLimit.limits)
+    running.rateLimit.reputation.tiers = structuredClone(next.rateLimit.reputation.tiers)
     running.memory.highWatermark = next.memory.highWatermark
     running.memory.lowWatermark = next.memory.lowWatermark
     running.bootstrap = [...next.bootstrap]
@@ -484,15 +487,12 @@ export class Ghostnode {
   ban (peer: string, durationMs: number): BanSummary {
     peerIdFromString(peer) // throws on something that is not a peer id
     this.limiter.reputation.ban(peer, durationMs)
-    this.parts.logger.info(`peer ${peer} banned by the operator for ${Math.round(durationMs / 1000)} s`, { peer, durationMs })
     return this.bans().find(b => b.peer === peer) as BanSummary
   }
 
   /** Lifts a ban (operator action); false when the peer was not banned. */
   unban (peer: string): boolean {
-    const lifted = this.limiter.reputation.unban(peer)
-    if (lifted) this.parts.logger.info(`peer ${peer} unbanned by the operator`, { peer })
-    return lifted
+    return this.limiter.reputation.unban(peer)
   }
 
   /**

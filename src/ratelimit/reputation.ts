@@ -81,7 +81,8 @@ const EVICTION_FRACTION = 0.1
  * node costs no memory here.
  */
 export class ReputationTracker {
-  readonly config: ReputationConfig
+  /** The config in force (replaced, not mutated, by setTiers). */
+  config: ReputationConfig
   private readonly now: () => number
   private readonly peers = new Map<string, PeerEntry>()
   private readonly banListeners = new Set<BanListener>()
@@ -106,6 +107,28 @@ export class ReputationTracker {
   }
 
   /** The rate/burst multiplier of a tier. */
+  /**
+   * New tier bounds and weights (a config reload). Every tracked peer is placed
+   * in its tier again at once, and every peer whose weight changed has its
+   * buckets rescaled (the tier listeners; an untracked peer's weight applies at
+   * its next request).
+   */
+  setTiers (tiers: ReputationConfig['tiers']): void {
+    const before = this.config.tiers
+    this.config = resolveReputationConfig({ ...this.config, tiers })
+    const now = this.now()
+    for (const [peer, entry] of this.peers) {
+      const score = this.effectiveScore(entry, now)
+      const tier = this.tierOf(score)
+      const weightBefore = entry.tier === 'low' ? before.lowWeight : entry.tier === 'high' ? before.highWeight : before.neutralWeight
+      if (tier !== entry.tier || this.weightOfTier(tier) !== weightBefore) {
+        const old = entry.tier
+        entry.tier = tier
+        emit(this.tierListeners, peer, old, tier)
+      }
+    }
+  }
+
   weightOfTier (tier: Tier): number {
     const { tiers } = this.config
     return tier === 'low' ? tiers.lowWeight : tier === 'high' ? tiers.highWeight : tiers.neutralWeight

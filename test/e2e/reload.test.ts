@@ -50,6 +50,21 @@ describe('config reload (what SIGHUP does): live keys change the running node, t
     expect(node.health().reasons.join(' ')).to.match(/no bootstrap peer reachable \(0 connected of 1 configured\)/)
   })
 
+  it('applies new reputation tiers to the peers it tracks at once', async () => {
+    node = await createGhostnode(testConfig(dir, 'relay'), { libp2pMetrics: false })
+    await node.start()
+    const peer = '12D3KooWS32bLqn8QjcNHKX57Ev5WSWnYQPrijVRv9d5qRKUX2XV'
+    const score = node.limiter.reputation.penalize(peer, 'protocol_misuse')
+    expect(node.limiter.reputation.tier(peer)).to.equal('neutral')
+    const next = structuredClone(node.config)
+    next.rateLimit.reputation.tiers.lowMaxScore = Math.ceil(score) + 1
+    const result = node.reload(next)
+    expect(result.applied).to.deep.equal(['rateLimit.reputation.tiers.lowMaxScore'])
+    expect(result.restartNeeded).to.deep.equal([])
+    expect(node.limiter.reputation.tier(peer)).to.equal('low')
+    expect(node.config.rateLimit.reputation.tiers.lowMaxScore).to.equal(Math.ceil(score) + 1)
+  })
+
   it('a reload with nothing changed applies nothing', async () => {
     node = await createGhostnode(testConfig(dir, 'relay'), { libp2pMetrics: false })
     await node.start()
