@@ -170,6 +170,8 @@ export interface SwarmMemberInfo {
   connected: boolean
   /** Epoch ms this node last heard from it (null: never since this node started keeping scores). */
   lastSeen: number | null
+  /** 'ready' once this node's last pull included this member (for itself: pulled from every member), else 'pulling'. */
+  sync: 'ready' | 'pulling'
 }
 
 export interface PeerConnectionInfo {
@@ -509,7 +511,9 @@ export class Ghostnode {
         peer: id,
         self: id === self,
         connected: id === self || connected.has(id),
-        lastSeen: id === self ? this.parts.now() : (lastSeen != null && lastSeen > 0 ? lastSeen : null)
+        lastSeen: id === self ? this.parts.now() : (lastSeen != null && lastSeen > 0 ? lastSeen : null),
+        // this node's own pull: has it fetched what this member held for the ranges it now shares?
+        sync: (id === self ? this.swarm.sync.ready : this.swarm.sync.pulledFrom(id)) ? 'ready' : 'pulling'
       }
     })
   }

@@ -309,7 +309,7 @@ describe('ghostnode CLI', function () {
 
       const members = capture()
       expect(await runCli(['members', '--url', url], members)).to.equal(0)
-      expect(members.out.join('\n')).to.match(/\d+ swarm member\(s\)\n\S+ \(this node\) {2}connected/)
+      expect(members.out.join('\n')).to.match(/\d+ swarm member\(s\)\n\S+ \(this node\) {2}connected {2}(ready|pulling) {2}last seen /)
     } finally {
       other.child.kill('SIGKILL')
       await once(other.child, 'exit')

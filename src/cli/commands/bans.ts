@@ -75,7 +75,7 @@ export function unbanCommand (out: Output): Command {
 }
 
 export function membersCommand (out: Output): Command {
-  const cmd = new Command('members').description('list the swarm members the running node sees: connected, last heard from')
+  const cmd = new Command('members').description('list the swarm members the running node sees: connected, pulled from (ready) or not yet (pulling), last heard from')
   addAdminOptions(cmd).action(async (opts: AdminOptions) => {
     const { config } = configFromOptions(opts)
     const { body } = await getJson(`${baseUrl(config, opts.url)}/members`)
@@ -86,7 +86,7 @@ export function membersCommand (out: Output): Command {
     const members = body.members as Array<Record<string, unknown>>
     out.line(`${members.length} swarm member(s)`)
     for (const m of members) {
-      out.line(`${String(m.peer)}${m.self === true ? ' (this node)' : ''}  ${m.connected === true ? 'connected' : 'not connected'}  last seen ${when(m.lastSeen)}`)
+      out.line(`${String(m.peer)}${m.self === true ? ' (this node)' : ''}  ${m.connected === true ? 'connected' : 'not connected'}  ${String(m.sync)}  last seen ${when(m.lastSeen)}`)
     }
     out.line('a member that left for good stays until the authorities drop it: on each authority, ghostnode authority deny <peer> (or forget it)')
   })

@@ -112,6 +112,11 @@ export class SwarmSync {
     return this.ready && (this.readyRing as HashRing).swarmFor(mailbox, this.init.replicas).includes(this.init.selfId)
   }
 
+  /** True when the last completed pull included `member` (its share of the mailboxes is here). */
+  pulledFrom (member: string): boolean {
+    return this.readyRing?.has(member) ?? false
+  }
+
   /** True when the last completed pull covers every member of the current ring. */
   get ready (): boolean {
     const ready = this.readyRing
