@@ -30,6 +30,15 @@ export function addCommonOptions (cmd: Command): Command {
     .option('--set <key=value>', 'set any config key, e.g. --set connections.max=500 (repeatable)', collect)
 }
 
+/** Options of the commands that ask the running node's local HTTP endpoint (status, peers, bans, ...). */
+export interface EndpointOptions extends CommonOptions { url?: string, json?: boolean }
+
+export function addEndpointOptions (cmd: Command): Command {
+  return addCommonOptions(cmd)
+    .option('--url <url>', 'the node\'s HTTP endpoint (default from config http.host/http.port)')
+    .option('--json', 'print the raw JSON')
+}
+
 export function addNodeOptions (cmd: Command): Command {
   return addCommonOptions(cmd)
     .option('--listen <multiaddr>', 'listen address (repeatable; replaces the configured list)', collect)

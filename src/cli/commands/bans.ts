@@ -3,17 +3,12 @@ import { InvalidConfigValueError } from '../../config/errors.js'
 import { ADMIN_HEADER } from '../../metrics/http-server.js'
 import { readAdminToken } from '../../metrics/admin-token.js'
 import type { GhostnodeConfig } from '../../config/defaults.js'
-import { baseUrl, getJson, requestJson } from '../http-client.js'
-import { addCommonOptions, configFromOptions, type CommonOptions } from '../options.js'
+import { baseUrl, requestJson } from '../http-client.js'
+import { listCommand } from '../list-command.js'
+import { addEndpointOptions, configFromOptions, type EndpointOptions } from '../options.js'
 import type { Output } from '../output.js'
 
-interface AdminOptions extends CommonOptions { url?: string, json?: boolean, for?: string }
-
-function addAdminOptions (cmd: Command): Command {
-  return addCommonOptions(cmd)
-    .option('--url <url>', 'the node\'s HTTP endpoint (default from config http.host/http.port)')
-    .option('--json', 'print the raw JSON')
-}
+interface AdminOptions extends EndpointOptions { for?: string }
 
 /** `90s`, `15m`, `1h`, `7d` or plain milliseconds → milliseconds. */
 export function parseDuration (text: string): number {
@@ -33,26 +28,21 @@ async function adminHeaders (config: GhostnodeConfig): Promise<Record<string, st
 const when = (ms: unknown): string => typeof ms === 'number' ? new Date(ms).toISOString() : 'never'
 
 export function bansCommand (out: Output): Command {
-  const cmd = new Command('bans').description('list the peers the running node has banned: score, reason, until when')
-  addAdminOptions(cmd).action(async (opts: AdminOptions) => {
-    const { config } = configFromOptions(opts)
-    const { body } = await getJson(`${baseUrl(config, opts.url)}/bans`)
-    if (opts.json === true) {
-      out.line(JSON.stringify(body))
-      return
-    }
-    const bans = body.bans as Array<Record<string, unknown>>
-    out.line(`${bans.length} banned peer(s)`)
-    for (const b of bans) out.line(`${String(b.peer)}  score=${Number(b.score).toFixed(1)} reason=${String(b.reason)} until=${when(b.until)}`)
+  return listCommand(out, {
+    name: 'bans',
+    description: 'list the peers the running node has banned: score, reason, until when',
+    path: '/bans',
+    field: 'bans',
+    count: (n) => `${n} banned peer(s)`,
+    line: (b) => `${String(b.peer)}  score=${Number(b.score).toFixed(1)} reason=${String(b.reason)} until=${when(b.until)}`
   })
-  return cmd
 }
 
 export function banCommand (out: Output): Command {
   const cmd = new Command('ban').description('ban a peer on the running node now (closes its connections); needs http.host on loopback')
     .argument('<peer>', 'peer id')
     .option('--for <duration>', 'how long: 90s, 15m, 1h, 7d (default 1h)', '1h')
-  addAdminOptions(cmd).action(async (peer: string, opts: AdminOptions) => {
+  addEndpointOptions(cmd).action(async (peer: string, opts: AdminOptions) => {
     const { config } = configFromOptions(opts)
     const forMs = parseDuration(opts.for ?? '1h')
     const { body } = await requestJson('POST', `${baseUrl(config, opts.url)}/bans/${encodeURIComponent(peer)}?forMs=${forMs}`, await adminHeaders(config))
@@ -65,7 +55,7 @@ export function banCommand (out: Output): Command {
 export function unbanCommand (out: Output): Command {
   const cmd = new Command('unban').description('lift a ban on the running node; needs http.host on loopback')
     .argument('<peer>', 'peer id')
-  addAdminOptions(cmd).action(async (peer: string, opts: AdminOptions) => {
+  addEndpointOptions(cmd).action(async (peer: string, opts: AdminOptions) => {
     const { config } = configFromOptions(opts)
     const { body } = await requestJson('DELETE', `${baseUrl(config, opts.url)}/bans/${encodeURIComponent(peer)}`, await adminHeaders(config))
     if (opts.json === true) out.line(JSON.stringify(body))
@@ -75,20 +65,13 @@ export function unbanCommand (out: Output): Command {
 }
 
 export function membersCommand (out: Output): Command {
-  const cmd = new Command('members').description('list the swarm members the running node sees: connected, pulled from (ready) or not yet (pulling), last heard from')
-  addAdminOptions(cmd).action(async (opts: AdminOptions) => {
-    const { config } = configFromOptions(opts)
-    const { body } = await getJson(`${baseUrl(config, opts.url)}/members`)
-    if (opts.json === true) {
-      out.line(JSON.stringify(body))
-      return
-    }
-    const members = body.members as Array<Record<string, unknown>>
-    out.line(`${members.length} swarm member(s)`)
-    for (const m of members) {
-      out.line(`${String(m.peer)}${m.self === true ? ' (this node)' : ''}  ${m.connected === true ? 'connected' : 'not connected'}  ${String(m.sync)}  last seen ${when(m.lastSeen)}`)
-    }
-    out.line('a member that left for good stays until the authorities drop it: on each authority, ghostnode authority deny <peer> (or forget it)')
+  return listCommand(out, {
+    name: 'members',
+    description: 'list the swarm members the running node sees: connected, pulled from (ready) or not yet (pulling), last heard from',
+    path: '/members',
+    field: 'members',
+    count: (n) => `${n} swarm member(s)`,
+    line: (m) => `${String(m.peer)}${m.self === true ? ' (this node)' : ''}  ${m.connected === true ? 'connected' : 'not connected'}  ${String(m.sync)}  last seen ${when(m.lastSeen)}`,
+    footer: 'a member that left for good stays until the authorities drop it: on each authority, ghostnode authority deny <peer> (or forget it)'
   })
-  return cmd
 }

@@ -1,19 +1,12 @@
 import { Command } from 'commander'
 import { baseUrl, getJson, NodeNotReadyError } from '../http-client.js'
-import { addCommonOptions, configFromOptions, type CommonOptions } from '../options.js'
+import { listCommand } from '../list-command.js'
+import { addEndpointOptions, configFromOptions, type EndpointOptions } from '../options.js'
 import type { Output } from '../output.js'
-
-interface QueryOptions extends CommonOptions { url?: string, json?: boolean }
-
-function addQueryOptions (cmd: Command): Command {
-  return addCommonOptions(cmd)
-    .option('--url <url>', 'the node\'s HTTP endpoint (default from config http.host/http.port)')
-    .option('--json', 'print the raw JSON')
-}
 
 export function statusCommand (out: Output): Command {
   const cmd = new Command('status').description('show the running node\'s health (from its local HTTP endpoint)')
-  addQueryOptions(cmd).action(async (opts: QueryOptions) => {
+  addEndpointOptions(cmd).action(async (opts: EndpointOptions) => {
     const { config } = configFromOptions(opts)
     const { body } = await getJson(`${baseUrl(config, opts.url)}/health`)
     const ready = body.ready === true
@@ -47,21 +40,14 @@ export function summaryLine (body: Record<string, unknown>): string {
 }
 
 export function peersCommand (out: Output): Command {
-  const cmd = new Command('peers').description('list the running node\'s connected peers (from its local HTTP endpoint)')
-  addQueryOptions(cmd).action(async (opts: QueryOptions) => {
-    const { config } = configFromOptions(opts)
-    const { body } = await getJson(`${baseUrl(config, opts.url)}/peers`)
-    if (opts.json === true) {
-      out.line(JSON.stringify(body))
-      return
-    }
-    const peers = body.peers as Array<Record<string, unknown>>
-    out.line(`${peers.length} connection(s)`)
-    for (const p of peers) {
-      out.line(`${String(p.peerId)}  ${String(p.direction).padEnd(8)} ${String(p.addr)}  ${protocolName(p.encryption)}+${protocolName(p.muxer)}  streams=${String(p.streams)}${reputationColumns(p)}`)
-    }
+  return listCommand(out, {
+    name: 'peers',
+    description: 'list the running node\'s connected peers (from its local HTTP endpoint)',
+    path: '/peers',
+    field: 'peers',
+    count: (n) => `${n} connection(s)`,
+    line: (p) => `${String(p.peerId)}  ${String(p.direction).padEnd(8)} ${String(p.addr)}  ${protocolName(p.encryption)}+${protocolName(p.muxer)}  streams=${String(p.streams)}${reputationColumns(p)}`
   })
-  return cmd
 }
 
 /** `/noise` → `noise`, `/yamux/1.0.0` → `yamux/1.0.0` (a protocol id without its leading slash). */
