@@ -6,7 +6,7 @@ import type { NodeLogger } from './logging/logger.js'
 /** What the reporter reads from the running node (each call cheap: it polls every second). */
 export interface ReportSources {
   uptimeSeconds: () => number
-  /** Peer ids of the configured bootstrap peers, and whether each is connected. */
+  /** How many bootstrap peers are configured, and how many of them are connected. */
   bootstrap: () => { configured: number, connected: number }
   connectedPeers: () => number
   directoryRecords: () => number
@@ -46,8 +46,8 @@ export class NodeReporter {
   private timers: Array<ReturnType<typeof setInterval>> = []
   private unsubscribe: Array<() => void> = []
   private startedAt = 0
-  private last = { bootstrapConnected: -1, directoryRecords: -1, swarmReady: false, pressure: false, warnedBootstrap: false, reportedBootstrapDone: false, reachability: 'unknown' }
-  private lastHeartbeat = { cells: 0 }
+  private last = { bootstrapConnected: -1, directoryRecords: -1, swarmReady: false, pressure: false, warnedBootstrap: false, reachability: 'unknown' }
+  private cellsAtLastHeartbeat = 0
   private replicationSeen = 0
   /** Peers this reporter saw banned, to say when each ban ends (ran out or lifted). */
   private readonly banned = new Set<string>()
@@ -148,11 +148,11 @@ export class NodeReporter {
       peers: this.sources.connectedPeers(),
       circuits: this.sources.circuits(),
       cellsRelayed: cells,
-      cellsSinceLast: cells - this.lastHeartbeat.cells,
+      cellsSinceLast: cells - this.cellsAtLastHeartbeat,
       storedMessages: this.sources.storedMessages(),
       rssMiB: mib(memory.rssBytes)
     }
-    this.lastHeartbeat.cells = cells
+    this.cellsAtLastHeartbeat = cells
     this.log.info(`heartbeat: up ${formatUptime(fields.uptimeS)}, ${fields.peers} peers, ${fields.circuits} circuits, ${fields.cellsSinceLast} cells relayed since the last heartbeat (${cells} in all), ${fields.storedMessages} stored messages, RSS ${fields.rssMiB} MiB`, fields)
   }
 }

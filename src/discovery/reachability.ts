@@ -4,6 +4,7 @@ import type { ComponentLogger, Connection, Logger, PeerId, PeerStore, Startable,
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { inBackground } from '../background.js'
 import { GhostnodeError } from '../errors.js'
+import { dialsBackAs } from '../membership/dial-back.js'
 import { ipScope } from '../ratelimit/ip-prefix.js'
 
 /**
@@ -276,16 +277,7 @@ export class ReachabilityService implements Startable {
     if (host === undefined || from === undefined || host !== from || ipScope(host) === 'unspecified' || ipScope(host) === 'invalid') return DialBackResult.REFUSED
     const p2p = addr.getComponents().find(c => c.name === 'p2p')?.value
     if (p2p != null && p2p !== peer.toString()) return DialBackResult.REFUSED
-    const target = p2p != null ? addr : addr.encapsulate(`/p2p/${peer.toString()}`)
-    try {
-      // a fresh connection to exactly this address: the one the request came on proves nothing
-      const conn = await this.components.connectionManager.openConnection(target, { force: true, signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-      const ok = conn.remotePeer.equals(peer)
-      if (this.components.connectionManager.getConnections(peer).length > 1) await conn.close().catch(() => {})
-      return ok ? DialBackResult.REACHED : DialBackResult.UNREACHABLE
-    } catch {
-      return DialBackResult.UNREACHABLE
-    }
+    return await dialsBackAs(this.components.connectionManager, addr, peer, DIAL_TIMEOUT_MS) ? DialBackResult.REACHED : DialBackResult.UNREACHABLE
   }
 
   private remember (peer: string): void {

@@ -19,6 +19,7 @@ import {
 import { MembershipView, type MembershipChange } from './view.js'
 import type { AdmissionPolicy, CandidateRecord } from './admission.js'
 import { isDialable } from './address-policy.js'
+import { dialsBackAs } from './dial-back.js'
 import type { ComponentLogger, Connection, IdentifyResult, Libp2pEvents, Logger, PeerId, PeerStore, PrivateKey, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Registry } from 'prom-client'
@@ -334,14 +335,7 @@ export class MembershipService implements Startable {
     const reachable: Multiaddr[] = []
     for (const addr of addrs) {
       if (!isDialable(addr, this.view.policy)) continue
-      try {
-        // a fresh connection to exactly this address: an existing one proves nothing about it
-        const conn = await this.components.connectionManager.openConnection(addr.encapsulate(`/p2p/${peer}`), { force: true, signal: AbortSignal.timeout(10_000) })
-        if (conn.remotePeer.equals(id)) reachable.push(addr)
-        if (this.components.connectionManager.getConnections(id).length > 1) await conn.close().catch(() => {})
-      } catch {
-        // unreachable at this address
-      }
+      if (await dialsBackAs(this.components.connectionManager, addr, id, 10_000)) reachable.push(addr)
     }
     return reachable
   }

@@ -6,6 +6,7 @@ import { inBackground } from '../background.js'
 import { envNameForKey } from '../config/schema.js'
 import { AddressInUseError } from '../errors.js'
 import { tokenMatches } from './admin-token.js'
+import { ipScope } from '../ratelimit/ip-prefix.js'
 
 /** What the HTTP endpoints read from the node. */
 export interface HealthSource {
@@ -183,7 +184,7 @@ export class HttpServer {
 }
 
 function isLoopback (host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host)
+  return host === 'localhost' || ipScope(host) === 'loopback'
 }
 
 function send (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

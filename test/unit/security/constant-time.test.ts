@@ -37,9 +37,8 @@ const PUBLIC: Array<Site & { why: string }> = [
   { file: 'swarm/record-codec.ts', text: 'expected.equals(record.hash)', why: 'content hash of a record the sender chose; integrity, not authentication' },
   { file: 'membership/document.ts', text: 'a[i] !== b[i]', why: 'orders and compares public keys and hashes of signed, public membership documents' },
   { file: 'membership/service.ts', text: 'p.equals(from)', why: 'peer ids are public' },
-  { file: 'membership/service.ts', text: 'conn.remotePeer.equals(id)', why: 'peer ids are public' },
+  { file: 'membership/dial-back.ts', text: 'conn.remotePeer.equals(peer)', why: 'peer ids are public' },
   { file: 'discovery/reachability.ts', text: 'p.equals(conn.remotePeer)', why: 'peer ids are public' },
-  { file: 'discovery/reachability.ts', text: 'conn.remotePeer.equals(peer)', why: 'peer ids are public' },
   { file: 'membership/view.ts', text: 'x.equals(b.addrs[i])', why: 'member addresses are published in the membership document' },
   { file: 'directory/directory.ts', text: 'decoded.peerId.equals(from)', why: 'peer ids are public' },
   { file: 'directory/directory.ts', text: 'Buffer.from(member.recordHash).equals(sha256(record.bytes))', why: 'hash of a public node record, listed in the public membership document' }
