@@ -152,15 +152,23 @@ function isLiveKey (key: string): boolean {
   return LIVE_CONFIG_KEYS.some(live => live.endsWith('.*') ? key.startsWith(live.slice(0, -1)) : key === live)
 }
 
+/** The value at a dotted leaf key (`memory.highWatermark`). */
+function leafOf (config: GhostnodeConfig, key: string): unknown {
+  let value: unknown = config
+  for (const part of key.split('.')) value = (value as Record<string, unknown> | undefined)?.[part]
+  return value
+}
+
+function setLeaf (config: GhostnodeConfig, key: string, value: unknown): void {
+  const parts = key.split('.')
+  let parent = config as unknown as Record<string, unknown>
+  for (const part of parts.slice(0, -1)) parent = parent[part] as Record<string, unknown>
+  parent[parts[parts.length - 1]] = value
+}
+
 /** Every leaf key's value, as JSON, for comparing two configs. */
 function flatConfig (config: GhostnodeConfig): Map<string, string> {
-  const values = new Map<string, string>()
-  for (const key of configKeys()) {
-    let value: unknown = config
-    for (const part of key.split('.')) value = (value as Record<string, unknown> | undefined)?.[part]
-    values.set(key, JSON.stringify(value))
-  }
-  return values
+  return new Map(configKeys().map(key => [key, JSON.stringify(leafOf(config, key))]))
 }
 
 /** One swarm member (`/members`, `ghostnode members`). */
@@ -390,13 +398,7 @@ export class Ghostnode {
     if (applied.some(key => key.startsWith('log.'))) this.parts.logger.reconfigure({ level: next.log.level, format: next.log.format })
     // the running config: the new values of what was applied, the old ones of the rest
     const running = structuredClone(this.current)
-    running.rateLimit.limits = structuredClone(next.rateLimit.limits)
-    running.rateLimit.reputation.tiers = structuredClone(next.rateLimit.reputation.tiers)
-    running.memory.highWatermark = next.memory.highWatermark
-    running.memory.lowWatermark = next.memory.lowWatermark
-    running.bootstrap = [...next.bootstrap]
-    running.log.level = next.log.level
-    running.log.format = next.log.format
+    for (const key of applied) setLeaf(running, key, structuredClone(leafOf(next, key)))
     this.current = running
     return { applied, restartNeeded }
   }
