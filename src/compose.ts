@@ -42,7 +42,9 @@ import { StreamGuard } from './ratelimit/stream-guard.js'
 import { ReputationTracker } from './ratelimit/reputation.js'
 import { ScoreStore } from './ratelimit/score-store.js'
 import { judgeAddress, type AddressPolicy } from './membership/address-policy.js'
-import { membershipService, resolveAuthorities, type ResolvedAuthorities } from './membership/service.js'
+import { membershipService } from './membership/service.js'
+import { recordRejectionMetric } from './directory/record-metrics.js'
+import { resolveAuthorities, type ResolvedAuthorities } from './membership/authority-list.js'
 import { MembershipView } from './membership/view.js'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { swarmExitHandler } from './swarm/exit/exit-handler.js'
@@ -89,7 +91,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
     opened.push(store)
 
     const verifier = new NodeRecordVerifier({
-      registry,
+      onReject: recordRejectionMetric(registry),
       now,
       maxValidityMs: config.onion.keyEpochMs + config.onion.keyGraceMs + DEFAULT_RECORD_CLOCK_SKEW_MS,
       epochMs: config.onion.keyEpochMs,

@@ -1,4 +1,5 @@
-import { buildCreate, decodeRoutingSlot, processCreateLayer } from '../../src/crypto/create-header.js'
+import { buildCreate, decodeRoutingSlot } from '../../src/crypto/create-header.js'
+import { processCreateLayer } from '../../src/crypto/create-peel.js'
 import { CreateMacError, CreateRoutingError } from '../../src/crypto/errors.js'
 import { deriveCreateKeys, headerMac } from '../../src/crypto/kdf.js'
 import { onionKeyFromRaw, x25519, type OnionKey } from '../../src/crypto/x25519.js'

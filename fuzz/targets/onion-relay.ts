@@ -1,4 +1,5 @@
-import { buildCreate, processCreateLayer } from '../../src/crypto/create-header.js'
+import { buildCreate } from '../../src/crypto/create-header.js'
+import { processCreateLayer } from '../../src/crypto/create-peel.js'
 import { HopCrypto } from '../../src/crypto/layer.js'
 import { CELL_PAYLOAD_BYTES, CELL_SIZE, CellCommand, RELAY_DATA_BYTES, RELAY_TAGS_BYTES, RelayCommand } from '../../src/wire/onion-format.js'
 import { ExitService } from '../../src/onion/exit.js'

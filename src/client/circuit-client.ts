@@ -1,13 +1,9 @@
-import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
-import { tcp } from '@libp2p/tcp'
-import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { Registry } from 'prom-client'
 import { buildCreate } from '../crypto/create-header.js'
-import { sodiumNoiseCrypto } from '../crypto/noise-crypto.js'
+import { clientLibp2pParts } from './libp2p-parts.js'
 import { CircuitDestroyedError, ExitError, LinkClosedError, NoPathError } from '../onion/circuit-errors.js'
 import { ClientCircuit, DEFAULT_BUILD_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './circuit.js'
 import { DEFAULT_HOPS } from '../wire/onion-format.js'
@@ -19,12 +15,13 @@ import { NodeRecordVerifier } from '../directory/record-verifier.js'
 import { ClientMetrics } from './metrics.js'
 import { MEMBERSHIP_PROTOCOL } from '../membership/constants.js'
 import { MembershipRequestKind, MembershipStatus, membershipExchange } from '../membership/protocol.js'
-import { resolveAuthorities } from '../membership/service.js'
+import { resolveAuthorities } from '../membership/authority-list.js'
 import { MembershipView } from '../membership/view.js'
 import { Capability } from '../directory/node-record.js'
 import type { Link } from '../onion/link.js'
 import type { VerifiedNodeRecord } from '../directory/node-record.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Registry } from 'prom-client'
 
 export const DEFAULT_CLIENT_RETRIES = 3
 /** A hop that failed is avoided by new circuits for this long. */
@@ -87,10 +84,8 @@ export class CircuitClient {
   protected constructor (libp2p: Libp2p<{ links: LinkManager }>, init: CircuitClientInit) {
     this.libp2p = libp2p
     this.init = init
-    // an app's client, not a node: without the app's registry it keeps one of its own
-    const registry = init.registry ?? new Registry()
-    this.metrics = new ClientMetrics(registry)
-    this.verifier = new NodeRecordVerifier({ registry })
+    this.metrics = new ClientMetrics(init.registry)
+    this.verifier = new NodeRecordVerifier({})
     // the document's addresses were checked by the authorities under the network's own policy; /unix and the like never pass
     const trust = init.authorities != null && init.authorities.length > 0
       ? resolveAuthorities(init.authorities, init.authorityThreshold ?? 0, '').trust
@@ -119,8 +114,7 @@ export class CircuitClient {
     const libp2p = await createLibp2p({
       ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
       addresses: { listen: [] },
-      transports: [tcp(), webSockets()],
-      connectionEncrypters: [noise({ crypto: sodiumNoiseCrypto })],
+      ...clientLibp2pParts(),
       streamMuxers: [yamux()],
       services: {
         identify: identify(),

@@ -1,11 +1,16 @@
-import { Counter, Histogram, type Registry } from 'prom-client'
+import { Counter, Histogram, Registry } from 'prom-client'
 
-/** Client-side onion metrics (the bench client exports them too). */
+/**
+ * Client-side onion metrics on prom-client (the bench client exports them too).
+ * In browser builds metrics.browser.ts takes this module's place (the package's
+ * `browser` field): same shape, plain numbers, no prom-client.
+ */
 export class ClientMetrics {
   readonly builds: Histogram<'outcome'>
   readonly hopFailures: Counter
 
-  constructor (registry: Registry) {
+  /** Without the app's registry the client keeps one of its own. */
+  constructor (registry: Registry = new Registry()) {
     const registers = [registry]
     this.builds = new Histogram({
       name: 'ghostnode_onion_circuit_build_seconds',

@@ -1,5 +1,6 @@
-import { randomInt } from 'node:crypto'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { platform } from '../crypto/platform/index.js'
+import { bytesToHex } from '../wire/bytes.js'
 import { DEFAULT_HOPS, MAX_HOPS } from '../wire/onion-format.js'
 import { InvalidOnionOptionError } from '../onion/errors.js'
 import { Capability, hasCapability } from '../directory/node-record.js'
@@ -60,7 +61,7 @@ export function networkGroups (addrs: Multiaddr[]): string[] {
         const bytes = ip6Bytes(c.value)
         if (bytes == null) continue
         const mapped = bytes.subarray(0, 10).every(x => x === 0) && bytes[10] === 0xff && bytes[11] === 0xff
-        groups.add(mapped ? `4:${bytes[12]}.${bytes[13]}` : `6:${Buffer.from(bytes.subarray(0, 6)).toString('hex')}`)
+        groups.add(mapped ? `4:${bytes[12]}.${bytes[13]}` : `6:${bytesToHex(bytes.subarray(0, 6))}`)
       }
     }
   }
@@ -104,7 +105,7 @@ export function selectPath<T extends PathCandidate> (records: Iterable<T>, optio
   if (!Number.isInteger(hops) || hops < 1 || hops > MAX_HOPS) {
     throw new InvalidOnionOptionError(`hops must be an integer in 1..${MAX_HOPS}`)
   }
-  const random = options.random ?? randomInt
+  const random = options.random ?? ((maxExclusive: number) => platform.randomInt(0, maxExclusive))
   const excluded = new Set<string>()
   for (const p of options.exclude ?? []) excluded.add(p.toString())
 

@@ -1,4 +1,5 @@
 import sodium from 'sodium-native'
+import { AEAD_TAG_BYTES } from './sizes.js'
 
 /**
  * The layer AEAD on Node: ChaCha20-Poly1305, IETF form (RFC 8439), through
@@ -13,9 +14,6 @@ import sodium from 'sodium-native'
  * (one caller at a time: JS is single-threaded and nothing here awaits).
  */
 
-export const AEAD_KEY_BYTES = 32
-export const AEAD_NONCE_BYTES = 12
-export const AEAD_TAG_BYTES = 16
 
 /** One-time Poly1305 key: the first 32 bytes of ChaCha20 block 0. */
 const POLY_KEY = new Uint8Array(32)

@@ -1,14 +1,11 @@
-import { createCipheriv, createSecretKey, timingSafeEqual } from 'node:crypto'
 import {
   CELL_PAYLOAD_BYTES, CREATE_BETA_BYTES, CREATE_HEADER_BYTES, CREATE_MAC_BYTES, MAX_HOPS, MAX_PEER_ID_BYTES,
   ROUTING_SLOT_BYTES, SLOT_FLAG_EXIT, SLOT_FLAGS_OFFSET, SLOT_NEXT_EPH_OFFSET, SLOT_NEXT_MAC_OFFSET,
   SLOT_PEER_ID_LEN_OFFSET, SLOT_PEER_ID_OFFSET, SLOT_RESERVED_OFFSET, X25519_KEY_BYTES
 } from '../wire/onion-format.js'
-import { CreateMacError, CreateRoutingError, CreateSizeError, InvalidKeyError, InvalidPathError } from './errors.js'
-import { deriveCreateKeys, headerMac } from './kdf.js'
-import { randomFill } from './random.js'
-import { generateX25519Raw, onionX25519, x25519Raw, type OnionKey } from './x25519.js'
-import type { CreateKeys } from './labels.js'
+import { CreateRoutingError, InvalidPathError } from './errors.js'
+import { CREATE_KEY_BYTES, KDF_SALT, createInfo, splitCreateKeys, type CreateKeys } from './labels.js'
+import { platform } from './platform/index.js'
 
 /**
  * One-shot CREATE: a Sphinx-style header (Danezis & Goldberg 2009) that every hop
@@ -24,8 +21,8 @@ import type { CreateKeys } from './labels.js'
 
 const L = CREATE_BETA_BYTES
 const S = ROUTING_SLOT_BYTES
-const KEYSTREAM_BYTES = L + S
-const ZERO_IV = Buffer.alloc(16)
+/** Bytes of keystream a hop applies: its beta plus the slot it shifts in. */
+export const KEYSTREAM_BYTES = L + S
 
 /** One hop of a path as the client sees it. */
 export interface PathHop {
@@ -48,20 +45,28 @@ export type RoutingInfo =
   | { exit: true }
   | { exit: false, nextPeerId: Uint8Array, nextEph: Uint8Array, nextMac: Uint8Array }
 
-/** Result of peeling one CREATE layer. */
-export type CreateLayerResult = {
-  /** Epoch of the onion key that opened the layer (the replay filter is per epoch). */
-  epoch: number
-  keys: CreateKeys
-  /** Check-and-insert this in the replay filter before acting on the CREATE. */
-  replayTag: Uint8Array
-} & ({ exit: true } | { exit: false, nextPeerId: Uint8Array, nextPayload: Uint8Array })
-
-function keystream (headerKey: Uint8Array, input: Uint8Array): Buffer {
-  return createCipheriv('aes-256-ctr', createSecretKey(headerKey), ZERO_IV).update(input)
+/** The hop's header keystream (AES-256-CTR, IV 0) XORed over `input`. */
+export function keystream (headerKey: Uint8Array, input: Uint8Array): Uint8Array {
+  return platform.aes256CtrZeroIv(headerKey, input)
 }
 
-function xorInto (target: Uint8Array, source: Uint8Array): void {
+/** The client's side of kdf.ts deriveCreateKeys, on the platform's HKDF (the same bytes). */
+function deriveCreateKeys (shared: Uint8Array, ephPub: Uint8Array, onionPub: Uint8Array): CreateKeys {
+  return splitCreateKeys(platform.hkdfSha256(shared, KDF_SALT, createInfo(ephPub, onionPub), CREATE_KEY_BYTES))
+}
+
+/** The client's side of kdf.ts headerMac. */
+function headerMac (macKey: Uint8Array, beta: Uint8Array): Uint8Array {
+  return platform.hmacSha256(macKey, beta).subarray(0, CREATE_MAC_BYTES)
+}
+
+/** A fresh ephemeral X25519 key pair. */
+function generateX25519 (): { privateKey: Uint8Array, publicKey: Uint8Array } {
+  const privateKey = platform.randomFill(new Uint8Array(X25519_KEY_BYTES))
+  return { privateKey, publicKey: platform.x25519PublicKey(privateKey) }
+}
+
+export function xorInto (target: Uint8Array, source: Uint8Array): void {
   for (let i = 0; i < target.length; i++) target[i] ^= source[i]
 }
 
@@ -143,9 +148,9 @@ function checkPath (path: readonly PathHop[]): void {
 export function buildCreate (path: readonly PathHop[]): BuiltCreate {
   checkPath(path)
   const n = path.length
-  const ephs = path.map(() => generateX25519Raw())
+  const ephs = path.map(() => generateX25519())
   const hops = path.map((hop, i) =>
-    deriveCreateKeys(x25519Raw(ephs[i].privateKey, hop.onionKey), ephs[i].publicKey, hop.onionKey))
+    deriveCreateKeys(platform.x25519(ephs[i].privateKey, hop.onionKey), ephs[i].publicKey, hop.onionKey))
   // the ephemeral secrets are spent: only the derived keys live on
   for (const eph of ephs) eph.privateKey.fill(0)
   const streams = hops.map(k => keystream(k.headerKey, new Uint8Array(KEYSTREAM_BYTES)))
@@ -165,7 +170,7 @@ export function buildCreate (path: readonly PathHop[]): BuiltCreate {
   const head = L - (n - 1) * S
   let beta = new Uint8Array(L)
   encodeRoutingSlot(beta.subarray(0, S), { exit: true })
-  randomFill(beta.subarray(S, head))
+  platform.randomFill(beta.subarray(S, head))
   xorInto(beta.subarray(0, head), streams[n - 1])
   beta.set(filler, head)
   let mac = headerMac(hops[n - 1].headerMacKey, beta)
@@ -185,51 +190,6 @@ export function buildCreate (path: readonly PathHop[]): BuiltCreate {
   payload.set(ephs[0].publicKey, 0)
   payload.set(mac, X25519_KEY_BYTES)
   payload.set(beta, X25519_KEY_BYTES + CREATE_MAC_BYTES)
-  randomFill(payload.subarray(CREATE_HEADER_BYTES))
+  platform.randomFill(payload.subarray(CREATE_HEADER_BYTES))
   return { payload, hops }
-}
-
-/**
- * Peel one CREATE layer with the first onion key (current, then previous) whose MAC
- * verifies. Does not consult the replay filter: the caller checks `replayTag`.
- * @throws CreateSizeError, LowOrderPointError, CreateMacError, CreateRoutingError
- */
-export function processCreateLayer (onionKeys: readonly OnionKey[], payload: Uint8Array): CreateLayerResult {
-  if (onionKeys.length === 0) {
-    throw new InvalidKeyError('no onion key to process CREATE with')
-  }
-  if (!(payload instanceof Uint8Array) || payload.byteLength !== CELL_PAYLOAD_BYTES) {
-    throw new CreateSizeError(`CREATE payload must be ${CELL_PAYLOAD_BYTES} bytes`)
-  }
-  const ephPub = payload.slice(0, X25519_KEY_BYTES)
-  const mac = payload.subarray(X25519_KEY_BYTES, X25519_KEY_BYTES + CREATE_MAC_BYTES)
-  const beta = payload.subarray(X25519_KEY_BYTES + CREATE_MAC_BYTES, CREATE_HEADER_BYTES)
-
-  let keys: CreateKeys | undefined
-  let epoch = 0
-  for (const onion of onionKeys) {
-    const candidate = deriveCreateKeys(onionX25519(onion.privateKey, ephPub), ephPub, onion.publicKey)
-    if (timingSafeEqual(headerMac(candidate.headerMacKey, beta), mac)) {
-      keys = candidate
-      epoch = onion.epoch
-      break
-    }
-  }
-  if (keys == null) {
-    throw new CreateMacError()
-  }
-
-  const padded = new Uint8Array(KEYSTREAM_BYTES)
-  padded.set(beta, 0)
-  const plain = keystream(keys.headerKey, padded)
-  const routing = decodeRoutingSlot(plain.subarray(0, S))
-  if (routing.exit) {
-    return { epoch, keys, replayTag: keys.replayTag, exit: true }
-  }
-  const nextPayload = new Uint8Array(CELL_PAYLOAD_BYTES)
-  nextPayload.set(routing.nextEph, 0)
-  nextPayload.set(routing.nextMac, X25519_KEY_BYTES)
-  nextPayload.set(plain.subarray(S, S + L), X25519_KEY_BYTES + CREATE_MAC_BYTES)
-  randomFill(nextPayload.subarray(CREATE_HEADER_BYTES))
-  return { epoch, keys, replayTag: keys.replayTag, exit: false, nextPeerId: routing.nextPeerId, nextPayload }
 }

@@ -1,8 +1,7 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto'
 import { ed25519 } from '@noble/curves/ed25519.js'
 
-export const ED25519_PUBLIC_KEY_BYTES = 32
-export const ED25519_SIGNATURE_BYTES = 64
+import { ED25519_PUBLIC_KEY_BYTES, ED25519_SIGNATURE_BYTES } from './sizes.js'
 
 /** A raw 32-byte Ed25519 public key as a node:crypto key (JWK import: no DER prefix to get wrong). */
 export function ed25519PublicKeyObject (raw: Uint8Array): KeyObject {

@@ -2,8 +2,8 @@ import { GhostnodeError } from '../errors.js'
 
 /** A key or key-shaped input has the wrong length or cannot be imported. */
 export class InvalidKeyError extends GhostnodeError {
-  constructor (message = 'invalid key') {
-    super(message, 'ERR_INVALID_KEY')
+  constructor (message = 'invalid key', options?: ErrorOptions) {
+    super(message, 'ERR_INVALID_KEY', options)
   }
 }
 

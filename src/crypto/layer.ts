@@ -1,14 +1,13 @@
-import { timingSafeEqual } from 'node:crypto'
 import {
   CELL_PAYLOAD_BYTES, MAX_HOPS, RELAY_TAG_BYTES, RELAY_TAGS_BYTES
 } from '../wire/onion-format.js'
 import {
   CircuitCryptoFailedError, CreatedConfirmError, InvalidKeyError, InvalidPathError, LayerAuthError, LayerSizeError
 } from './errors.js'
-import { aeadOpenInPlace, aeadSealInPlace, AEAD_KEY_BYTES } from './aead.js'
+import { AEAD_KEY_BYTES } from './sizes.js'
+import { platform } from './platform/index.js'
 import { ORIGIN_AAD } from './labels.js'
 import { NonceCounter } from './nonce.js'
-import { randomFill, randomFillAt } from './random.js'
 
 /**
  * Layered ChaCha20-Poly1305 (IETF, RFC 8439; aead.ts: libsodium through sodium-native)
@@ -78,7 +77,7 @@ class Direction {
 
   /** Encrypts `body` in place and writes the tag to `tagOut`. */
   seal (body: Uint8Array, tagOut: Uint8Array, origin: boolean): void {
-    aeadSealInPlace(this.key, this.nonces.next(), body, tagOut, origin ? ORIGIN : null)
+    platform.aeadSealInPlace(this.key, this.nonces.next(), body, tagOut, origin ? ORIGIN : null)
   }
 
   /**
@@ -87,7 +86,7 @@ class Direction {
    * advanced, so a caller holding a copy may retry with the other associated data.
    */
   open (body: Uint8Array, tag: Uint8Array, origin: boolean): boolean {
-    if (!aeadOpenInPlace(this.key, this.nonces.current(), body, tag, origin ? ORIGIN : null)) return false
+    if (!platform.aeadOpenInPlace(this.key, this.nonces.current(), body, tag, origin ? ORIGIN : null)) return false
     this.nonces.advance()
     return true
   }
@@ -132,7 +131,7 @@ export class HopCrypto {
       throw new LayerAuthError()
     }
     SCRATCH.copyWithin(0, RELAY_TAG_BYTES, RELAY_TAGS_BYTES)
-    randomFillAt(SCRATCH, RELAY_TAGS_BYTES - RELAY_TAG_BYTES, RELAY_TAG_BYTES)
+    platform.randomFillAt(SCRATCH, RELAY_TAGS_BYTES - RELAY_TAG_BYTES, RELAY_TAG_BYTES)
     payload.set(SCRATCH)
   }
 
@@ -152,7 +151,7 @@ export class HopCrypto {
   originate (payload: Uint8Array): void {
     this.checkUsable(payload)
     SCRATCH.set(payload)
-    randomFillAt(SCRATCH, 0, RELAY_TAGS_BYTES)
+    platform.randomFillAt(SCRATCH, 0, RELAY_TAGS_BYTES)
     this.sealBackward(true)
     payload.set(SCRATCH)
   }
@@ -167,7 +166,7 @@ export class HopCrypto {
   sealCreated (): Uint8Array {
     const payload = new Uint8Array(CELL_PAYLOAD_BYTES)
     payload.set(this.confirm, RELAY_TAGS_BYTES)
-    randomFill(payload.subarray(RELAY_TAGS_BYTES + CONFIRM_BYTES))
+    platform.randomFill(payload.subarray(RELAY_TAGS_BYTES + CONFIRM_BYTES))
     this.originate(payload)
     return payload
   }
@@ -202,7 +201,7 @@ export class ClientCircuitCrypto {
   sealForward (payload: Uint8Array): void {
     this.checkUsable(payload)
     const n = this.fwd.length
-    randomFill(payload.subarray(n * RELAY_TAG_BYTES, RELAY_TAGS_BYTES))
+    platform.randomFill(payload.subarray(n * RELAY_TAG_BYTES, RELAY_TAGS_BYTES))
     const body = payload.subarray(RELAY_TAGS_BYTES)
     for (let i = n - 1; i >= 0; i--) {
       this.fwd[i].seal(body, payload.subarray(i * RELAY_TAG_BYTES, (i + 1) * RELAY_TAG_BYTES), false)
@@ -260,7 +259,7 @@ export class ClientCircuitCrypto {
   openCreated (payload: Uint8Array): void {
     this.openBackward(payload)
     const got = payload.subarray(RELAY_TAGS_BYTES, RELAY_TAGS_BYTES + CONFIRM_BYTES)
-    if (!timingSafeEqual(got, this.exitConfirm)) {
+    if (!platform.equal(got, this.exitConfirm)) {
       this.failed = true
       throw new CreatedConfirmError()
     }

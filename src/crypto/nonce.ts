@@ -14,7 +14,7 @@ const COUNTER_MAX_WORD = 0xffffffff
  */
 export class NonceCounter {
   private readonly base: Uint8Array
-  private readonly nonce = Buffer.alloc(NONCE_BYTES)
+  private readonly nonce = new Uint8Array(NONCE_BYTES)
   private hi: number
   private lo: number
   private exhausted = false
@@ -47,7 +47,7 @@ export class NonceCounter {
    * reused by the next call: consume it (e.g. pass it to createCipheriv, which
    * copies it) before calling again.
    */
-  next (): Buffer {
+  next (): Uint8Array {
     const nonce = this.current()
     this.advance()
     return nonce
@@ -58,7 +58,7 @@ export class NonceCounter {
    * try the same cell twice (see ClientCircuitCrypto.openBackwardFromAny) advances
    * only once a layer authenticates. Same buffer-reuse rule as next().
    */
-  current (): Buffer {
+  current (): Uint8Array {
     if (this.exhausted) {
       throw new NonceExhaustedError()
     }

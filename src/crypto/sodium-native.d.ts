@@ -28,4 +28,10 @@ declare module 'sodium-native' {
   export function crypto_hash_sha256_init (state: Uint8Array): void
   export function crypto_hash_sha256_update (state: Uint8Array, input: Uint8Array): void
   export function crypto_hash_sha256_final (state: Uint8Array, out: Uint8Array): void
+  /** Ed25519 key pair from a 32-byte seed: pk 32, sk 64 (seed || pk). */
+  export function crypto_sign_seed_keypair (pk: Uint8Array, sk: Uint8Array, seed: Uint8Array): void
+  export function crypto_sign_detached (sig: Uint8Array, m: Uint8Array, sk: Uint8Array): void
+  /** Ed25519 public key to X25519; throws for non-canonical, non-point or small-order keys. */
+  export function crypto_sign_ed25519_pk_to_curve25519 (x25519Pk: Uint8Array, ed25519Pk: Uint8Array): void
+  export function crypto_sign_ed25519_sk_to_curve25519 (x25519Sk: Uint8Array, ed25519Sk: Uint8Array): void
 }

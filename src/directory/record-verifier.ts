@@ -1,8 +1,8 @@
-import { Counter, Registry } from 'prom-client'
+import { hexToBytes } from '../wire/bytes.js'
 import { DEFAULT_ONION_EPOCH_MS, DEFAULT_ONION_GRACE_MS } from '../wire/onion-format.js'
 import { decodeNodeRecord, markVerified, nodeRecordBody, nodeRecordSigningMessage, type SignedNodeRecord, type VerifiedNodeRecord } from './node-record.js'
 import {
-  NodeRecordError, RECORD_REJECT_REASONS, RecordEpochError, RecordExpiredError, RecordFarFutureError, RecordLowOrderKeyError,
+  NodeRecordError, RecordEpochError, RecordExpiredError, RecordFarFutureError, RecordLowOrderKeyError,
   RecordSignatureError, RecordWrongSignerError, type RecordRejectReason
 } from './record-errors.js'
 import type { PeerId } from '@libp2p/interface'
@@ -29,7 +29,7 @@ const LOW_ORDER_POINTS: Uint8Array[] = [
   'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
   'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
   'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'
-].map(hex => new Uint8Array(Buffer.from(hex, 'hex')))
+].map(hexToBytes)
 
 /** True for the all-zero key and the other small-order X25519 points (top bit ignored). */
 export function isLowOrderX25519Key (key: Uint8Array): boolean {
@@ -92,8 +92,8 @@ export async function verifyNodeRecord (bytes: Uint8Array, options: VerifyOption
 }
 
 export interface NodeRecordVerifierInit {
-  /** Where the rejection counter registers (the node's registry). */
-  registry: Registry
+  /** Called for every refusal, with its reason (the node counts them in `ghostnode_directory_records_rejected_total`: record-metrics.ts). */
+  onReject?: (reason: RecordRejectReason) => void
   /** @default Date.now */
   now?: () => number
   /** Largest validity a record may claim, ms ahead of now. @default DEFAULT_RECORD_MAX_VALIDITY_MS (26 h 5 min) */
@@ -106,31 +106,22 @@ export interface NodeRecordVerifierInit {
 
 /**
  * Verifies records for every consumer (the directory and the DHT validator)
- * and counts refusals by reason in `ghostnode_directory_records_rejected_total`.
- * Create one per node: the counter can be registered only once per registry.
+ * and counts refusals by reason (and reports each to `onReject`).
  */
 export class NodeRecordVerifier {
-  readonly registry: Registry
   readonly maxValidityMs: number
   private readonly epochMs?: number
   private readonly graceMs: number
   private readonly now: () => number
-  private readonly rejected: Counter<'reason'>
+  private readonly rejected = new Map<RecordRejectReason, number>()
+  private readonly onReject?: (reason: RecordRejectReason) => void
 
   constructor (init: NodeRecordVerifierInit) {
-    this.registry = init.registry
     this.now = init.now ?? Date.now
     this.maxValidityMs = init.maxValidityMs ?? DEFAULT_RECORD_MAX_VALIDITY_MS
     if (init.epochMs !== undefined) this.epochMs = init.epochMs
     this.graceMs = init.graceMs ?? DEFAULT_ONION_GRACE_MS
-    this.rejected = new Counter({
-      name: 'ghostnode_directory_records_rejected_total',
-      help: 'Node records refused, by reason',
-      labelNames: ['reason'],
-      registers: [this.registry]
-    })
-    // export every series from the start so alerts see zeros rather than absence
-    for (const reason of RECORD_REJECT_REASONS) this.rejected.inc({ reason }, 0)
+    if (init.onReject != null) this.onReject = init.onReject
   }
 
   /** Decodes and verifies; a NodeRecordError is counted by its reason and rethrown. */
@@ -145,13 +136,13 @@ export class NodeRecordVerifier {
 
   /** Counts a refusal decided elsewhere (a full directory, a decode failure). */
   reject (reason: RecordRejectReason): void {
-    this.rejected.inc({ reason })
+    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1)
+    this.onReject?.(reason)
   }
 
   /** Current count for one reason (tests, health output). */
   async rejectedCount (reason: RecordRejectReason): Promise<number> {
-    const metric = await this.rejected.get()
-    return metric.values.find(v => v.labels.reason === reason)?.value ?? 0
+    return this.rejected.get(reason) ?? 0
   }
 
   private options (expectedPeer?: PeerId): VerifyOptions {

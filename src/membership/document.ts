@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { ED25519_PUBLIC_KEY_BYTES, ED25519_SIGNATURE_BYTES, verifyEd25519 } from '../crypto/ed25519.js'
-import { Reader, Writer } from '../wire/bytes.js'
+import { platform } from '../crypto/platform/index.js'
+import { ED25519_PUBLIC_KEY_BYTES, ED25519_SIGNATURE_BYTES } from '../crypto/sizes.js'
+import { bytesToHex, Reader, Writer } from '../wire/bytes.js'
 import {
   DocumentKind, MAX_AUTHORITIES, MAX_DOCUMENT_BYTES, MAX_MEMBER_ADDR_BYTES,
   MAX_MEMBER_ADDRS, MEMBERSHIP_FORMAT, MEMBERSHIP_SIGNING_DOMAIN, RECORD_HASH_BYTES, type DocumentKindValue
@@ -82,7 +82,7 @@ const DOMAIN = new TextEncoder().encode(MEMBERSHIP_SIGNING_DOMAIN)
 const malformed = (message: string): Error => new MalformedDocumentError(message)
 
 export function sha256 (bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(bytes).digest())
+  return platform.sha256(bytes)
 }
 
 export function compareBytes (a: Uint8Array, b: Uint8Array): number {
@@ -255,7 +255,7 @@ class DecodedMember implements MemberEntry {
       try {
         this.id = peerIdOfKey(this.key)
       } catch {
-        this.id = `invalid:${Buffer.from(this.key).toString('hex')}`
+        this.id = `invalid:${bytesToHex(this.key)}`
       }
     }
     return this.id
@@ -288,7 +288,7 @@ export function verifyConsensus (doc: SignedDocument, trust: AuthorityTrust): nu
   const message = documentSigningMessage(doc.body)
   const valid: number[] = []
   for (const s of candidates) {
-    if (verifyEd25519(doc.authorities[s.index], message, s.signature)) valid.push(s.index)
+    if (platform.ed25519Verify(doc.authorities[s.index], message, s.signature)) valid.push(s.index)
   }
   if (valid.length < trust.threshold) throw new TooFewSignaturesError(`${valid.length} valid trusted signatures, ${trust.threshold} needed`)
   return valid
@@ -300,5 +300,5 @@ export function verifyVote (doc: SignedDocument, trust: AuthorityTrust): void {
   const voterKey = doc.authorities[doc.voter]
   if (!trust.authorities.some(t => bytesEqual(t, voterKey))) throw new ForeignNetworkError('vote by an authority this node does not trust')
   if (doc.signatures.length !== 1 || doc.signatures[0].index !== doc.voter) throw new DocumentSignatureError('a vote carries its voter\'s signature only')
-  if (!verifyEd25519(voterKey, documentSigningMessage(doc.body), doc.signatures[0].signature)) throw new DocumentSignatureError()
+  if (!platform.ed25519Verify(voterKey, documentSigningMessage(doc.body), doc.signatures[0].signature)) throw new DocumentSignatureError()
 }

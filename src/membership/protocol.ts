@@ -1,6 +1,6 @@
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { Reader, Writer } from '../wire/bytes.js'
-import { ED25519_SIGNATURE_BYTES } from '../crypto/ed25519.js'
+import { ED25519_SIGNATURE_BYTES } from '../crypto/sizes.js'
 import { MAX_AUTHORITIES, MAX_DOCUMENT_BYTES } from './constants.js'
 import { MembershipProtocolError } from './errors.js'
 import type { AbortOptions, Stream } from '@libp2p/interface'

@@ -1,5 +1,5 @@
 import { Uint8ArrayList } from 'uint8arraylist'
-import { randomFill } from '../crypto/random.js'
+import { platform } from '../crypto/platform/index.js'
 import {
   CELL_HEADER_BYTES, CELL_PAYLOAD_BYTES, CELL_SIZE, CellCommand, DestroyReason, MAX_CIRC_ID
 } from '../wire/onion-format.js'
@@ -78,7 +78,7 @@ export function writeCell (target: Uint8Array, offset: number, cell: CellInit): 
   writeHeader(target, offset, cell.circId, cell.cmd)
   const start = offset + CELL_HEADER_BYTES
   if (payload != null) target.set(payload, start)
-  if (used < CELL_PAYLOAD_BYTES) randomFill(target.subarray(start + used, offset + CELL_SIZE))
+  if (used < CELL_PAYLOAD_BYTES) platform.randomFill(target.subarray(start + used, offset + CELL_SIZE))
 }
 
 /** One encoded cell. */

@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto'
+import { platform } from '../crypto/platform/index.js'
 import { CellDecoder, type Cell } from './cell.js'
 import { CELL_HEADER_BYTES, CELL_SIZE } from '../wire/onion-format.js'
 import { CircuitIdExhaustedError, LinkClosedError } from './circuit-errors.js'
@@ -189,7 +189,7 @@ export class Link {
   allocateCircId (): number {
     const high = this.initiator ? INITIATOR_BIT : 0
     for (let i = 0; i < CIRC_ID_TRIES; i++) {
-      const id = (high | randomInt(1, INITIATOR_BIT)) >>> 0
+      const id = (high | platform.randomInt(1, INITIATOR_BIT)) >>> 0
       if (!this.circIds.has(id)) {
         this.circIds.add(id)
         return id
@@ -321,7 +321,7 @@ export class Link {
       if (left <= 0) throw new LinkStalledError(this.stallTimeoutMs)
       await streamEvent(this.stream, Math.min(left, STREAM_POLL_MS))
       // the stream sends on 'drain' in a microtask: look after it had its turn
-      await new Promise(resolve => setImmediate(resolve))
+      await nextTurn()
       const now = this.stream.writeBufferLength
       if (now < held) deadline = this.now() + this.stallTimeoutMs
       held = now
@@ -359,4 +359,12 @@ function concatCells (cells: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(cells.length * CELL_SIZE)
   for (let i = 0; i < cells.length; i++) out.set(cells[i], i * CELL_SIZE)
   return out
+}
+
+/** Resolves on a later turn of the event loop (setImmediate in Node; browsers have only timers). */
+async function nextTurn (): Promise<void> {
+  await new Promise<void>(resolve => {
+    if (typeof setImmediate === 'function') setImmediate(resolve)
+    else setTimeout(resolve, 0)
+  })
 }

@@ -1,4 +1,4 @@
-import { randomFill } from '../crypto/random.js'
+import { platform } from '../crypto/platform/index.js'
 import {
   DEFAULT_MAX_ONION_MESSAGE_BYTES, MAX_FRAGMENTS, RELAY_BODY_BYTES, RELAY_DATA_BYTES, RELAY_MESSAGE_HEADER_BYTES,
   RelayCommand
@@ -82,7 +82,7 @@ export function writeRelayBody (target: Uint8Array, fragment: RelayFragment): vo
   view.setUint16(7, fragCount)
   view.setUint16(9, data.byteLength)
   target.set(data, RELAY_MESSAGE_HEADER_BYTES)
-  randomFill(target.subarray(RELAY_MESSAGE_HEADER_BYTES + data.byteLength))
+  platform.randomFill(target.subarray(RELAY_MESSAGE_HEADER_BYTES + data.byteLength))
 }
 
 /** A standalone RELAY_BODY_BYTES body for `fragment`. */

@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client'
-import { processCreateLayer } from '../crypto/create-header.js'
+import { processCreateLayer } from '../crypto/create-peel.js'
 import { HopCrypto, relayBodyOf } from '../crypto/layer.js'
 import { ReplayError, ReplayFilterFullError } from '../crypto/errors.js'
 import { LinkClosedError } from './circuit-errors.js'

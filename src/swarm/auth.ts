@@ -1,6 +1,8 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
-import { ed25519PublicKeyObject, verifyEd25519 } from '../crypto/ed25519.js'
-import { HASH_BYTES, MAILBOX_BYTES } from './record-codec.js'
+import { InvalidKeyError } from '../crypto/errors.js'
+import { platform } from '../crypto/platform/index.js'
+import { ED25519_SEED_BYTES, ED25519_SIGNATURE_BYTES } from '../crypto/sizes.js'
+import { bytesToHex, hexToBytes } from '../wire/bytes.js'
+import { HASH_BYTES, MAILBOX_BYTES } from './sizes.js'
 import { DEFAULT_AUTH_WINDOW_MS } from './service-defaults.js'
 import { BadSignatureError, InvalidMailboxKeyError, StaleTimestampError } from './service-errors.js'
 import { Writer } from './wire.js'
@@ -19,13 +21,14 @@ import { Writer } from './wire.js'
  * another operation or another protocol; the timestamp bounds replay to the
  * accepted window (±60 s by default).
  *
- * Verification uses node:crypto (about 90 µs per verify on the development
- * machine, against 1.6 ms for @noble/ed25519).
+ * Signing and verification go through the crypto platform: node:crypto and
+ * libsodium on Node (about 90 µs per verify on the development machine),
+ * @noble/curves in browsers (about 1.6 ms).
  */
 
 export const SWARM_AUTH_DOMAIN = 'ghostnode/v1/swarm-auth'
-export const SIGNATURE_BYTES = 64
-export const ED25519_SEED_BYTES = 32
+export const SIGNATURE_BYTES = ED25519_SIGNATURE_BYTES
+export { ED25519_SEED_BYTES }
 export { DEFAULT_AUTH_WINDOW_MS }
 
 export const AuthOp = {
@@ -72,15 +75,9 @@ export function deleteAllFields (mailbox: Uint8Array, namespace: number | undefi
   return { op: AuthOp.DELETE_ALL, mailbox, namespace: namespace ?? 0, timestamp, payload: Uint8Array.of(namespace === undefined ? 0 : 1) }
 }
 
-/** A raw 32-byte Ed25519 public key as a node:crypto key. */
-export function publicKeyObject (raw: Uint8Array): KeyObject {
-  if (raw.byteLength !== MAILBOX_BYTES) throw new InvalidMailboxKeyError(`an Ed25519 public key is ${MAILBOX_BYTES} bytes`)
-  return ed25519PublicKeyObject(raw)
-}
-
 /** True when `signature` is the mailbox key's signature over `message`. */
 export function verifyAuth (mailbox: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  return mailbox.byteLength === MAILBOX_BYTES && signature.byteLength === SIGNATURE_BYTES && verifyEd25519(mailbox, message, signature)
+  return mailbox.byteLength === MAILBOX_BYTES && signature.byteLength === SIGNATURE_BYTES && platform.ed25519Verify(mailbox, message, signature)
 }
 
 /**
@@ -96,33 +93,28 @@ export function checkAuth (fields: SignedFields, signature: Uint8Array, now: num
 /** A mailbox owner's key pair: the public key is the mailbox address. */
 export class MailboxKey {
   readonly publicKey: Uint8Array
-  private readonly privateKey: KeyObject
   private readonly seed: Uint8Array
+  private x25519?: Uint8Array
 
-  private constructor (seed: Uint8Array, privateKey: KeyObject, publicKey: Uint8Array) {
+  private constructor (seed: Uint8Array, publicKey: Uint8Array) {
     this.seed = seed
-    this.privateKey = privateKey
     this.publicKey = publicKey
   }
 
   static generate (): MailboxKey {
-    const { privateKey } = generateKeyPairSync('ed25519')
-    const jwk = privateKey.export({ format: 'jwk' })
-    return MailboxKey.fromSeed(Buffer.from(jwk.d as string, 'base64url'))
+    return MailboxKey.fromSeed(platform.randomFill(new Uint8Array(ED25519_SEED_BYTES)))
   }
 
   /** From the 32-byte private seed (RFC 8032). */
   static fromSeed (seed: Uint8Array): MailboxKey {
-    if (seed.byteLength !== ED25519_SEED_BYTES) throw new InvalidMailboxKeyError(`an Ed25519 seed is ${ED25519_SEED_BYTES} bytes`)
-    let privateKey: KeyObject
+    if (!(seed instanceof Uint8Array) || seed.byteLength !== ED25519_SEED_BYTES) throw new InvalidMailboxKeyError(`an Ed25519 seed is ${ED25519_SEED_BYTES} bytes`)
+    let publicKey: Uint8Array
     try {
-      // the JWK needs x as well; derive it by importing the seed as PKCS#8 first
-      privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' })
+      publicKey = platform.ed25519PublicKey(seed)
     } catch (err) {
       throw new InvalidMailboxKeyError('not a usable Ed25519 seed', { cause: err })
     }
-    const x = Buffer.from(createPublicKey(privateKey).export({ format: 'jwk' }).x as string, 'base64url')
-    return new MailboxKey(Uint8Array.from(seed), privateKey, Uint8Array.from(x))
+    return new MailboxKey(Uint8Array.from(seed), publicKey)
   }
 
   /** The private seed (for the key file). */
@@ -131,25 +123,32 @@ export class MailboxKey {
   }
 
   sign (message: Uint8Array): Uint8Array {
-    return Uint8Array.from(sign(null, message, this.privateKey))
+    return platform.ed25519Sign(this.seed, message)
   }
 
   /** Signs a request's fields (see {@link authMessage}). */
   signFields (fields: Omit<SignedFields, 'mailbox'>): Uint8Array {
     return this.sign(authMessage({ ...fields, mailbox: this.publicKey }))
   }
-}
 
-/** DER prefix of a PKCS#8 Ed25519 private key (RFC 8410): followed by the 32-byte seed. */
-const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+  /** X25519(this key's X25519 form, `publicKey`): what opens envelopes sealed to this mailbox. */
+  agree (publicKey: Uint8Array): Uint8Array {
+    this.x25519 ??= platform.ed25519SeedToX25519(this.seed)
+    try {
+      return platform.x25519(this.x25519, publicKey)
+    } catch (err) {
+      throw new InvalidKeyError('key agreement failed: the peer key is unusable', { cause: err as Error })
+    }
+  }
+}
 
 /** Public keys are written as 64 lowercase hex characters (docs/swarm.md). */
 export function formatMailbox (publicKey: Uint8Array): string {
-  return Buffer.from(publicKey).toString('hex')
+  return bytesToHex(publicKey)
 }
 
 export function parseMailbox (text: string): Uint8Array {
   const t = text.trim().toLowerCase()
   if (!/^[0-9a-f]{64}$/.test(t)) throw new InvalidMailboxKeyError(`a mailbox is a 32-byte Ed25519 public key in hex (64 characters), got "${text}"`)
-  return Uint8Array.from(Buffer.from(t, 'hex'))
+  return hexToBytes(t)
 }

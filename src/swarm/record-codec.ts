@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto'
+import { HASH_BYTES, MAILBOX_BYTES, NAMESPACE_MAX, NAMESPACE_MIN } from './sizes.js'
 import {
   InvalidRecordError,
   MalformedStoredRecordError,
@@ -29,10 +30,6 @@ export interface SwarmRecord {
 }
 
 export const RECORD_ENCODING_VERSION = 1
-export const MAILBOX_BYTES = 32
-export const HASH_BYTES = 32
-export const NAMESPACE_MIN = -0x8000
-export const NAMESPACE_MAX = 0x7fff
 
 /**
  * Encoding v1, all integers big-endian:

@@ -151,3 +151,20 @@ export class Writer {
     return this.buf.subarray(0, this.length)
   }
 }
+
+const HEX = /^(?:[0-9a-f]{2})*$/i
+
+/** Lowercase hex of `bytes` (no Buffer: this module runs in browsers too). */
+export function bytesToHex (bytes: Uint8Array): string {
+  let out = ''
+  for (let i = 0; i < bytes.byteLength; i++) out += bytes[i].toString(16).padStart(2, '0')
+  return out
+}
+
+/** Bytes of an even-length hex string; throws RangeError for anything else. */
+export function hexToBytes (hex: string): Uint8Array {
+  if (!HEX.test(hex)) throw new RangeError('not an even-length hex string')
+  const out = new Uint8Array(hex.length / 2)
+  for (let i = 0; i < out.byteLength; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16)
+  return out
+}

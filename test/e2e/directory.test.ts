@@ -65,7 +65,7 @@ describe('directory', function () {
 
   async function createNode (options: NodeOptions = {}): Promise<Node> {
     const { dht, ...init } = options
-    const verifier = init.verifier ?? new NodeRecordVerifier({ now: clock.now, registry: new Registry() })
+    const verifier = init.verifier ?? new NodeRecordVerifier({ now: clock.now })
     const services: Record<string, any> = {
       identify: identify(),
       ping: ping(),
@@ -363,7 +363,7 @@ describe('directory records in the DHT', () => {
   it('refuses a record of a peer that is not a member before checking its signature', async () => {
     const key = await generateKeyPair('Ed25519')
     const record = await createNodeRecord(key, { addrs: [], onionKey: generateX25519().publicKey, epoch: Math.floor(Date.now() / DAY), validUntil: (Math.floor(Date.now() / DAY) + 1) * DAY, version: 1n, capabilities: ALL_CAPABILITIES })
-    const verifier = new NodeRecordVerifier({ registry: new Registry() })
+    const verifier = new NodeRecordVerifier({})
     let member = false
     const validate = nodeRecordDhtValidators(verifier, () => member)['ghostnode-record']
     const dhtKey = nodeRecordDhtKey(record.peerId)

@@ -1,4 +1,4 @@
-import { HASH_BYTES, MAILBOX_BYTES } from '../record-codec.js'
+import { HASH_BYTES, MAILBOX_BYTES } from '../sizes.js'
 import { SIGNATURE_BYTES, deleteAllFields, deleteFields, retrieveFields, type SignedFields } from '../auth.js'
 import { SwarmProtocolError } from '../service-errors.js'
 import { Reader, Writer } from '../wire.js'

@@ -1,7 +1,8 @@
-import { HASH_BYTES, MAILBOX_BYTES, decodeRecord, encodeRecord, type SwarmRecord } from '../record-codec.js'
+import { HASH_BYTES, MAILBOX_BYTES } from '../sizes.js'
+import { decodeRecord, encodeRecord, type SwarmRecord } from '../record-codec.js'
 import { SwarmProtocolError, UnsupportedSwarmVersionError } from '../service-errors.js'
 import { Reader, Writer } from '../wire.js'
-import { ED25519_SIGNATURE_BYTES as SIGNATURE_BYTES } from '../../crypto/ed25519.js'
+import { ED25519_SIGNATURE_BYTES as SIGNATURE_BYTES } from '../../crypto/sizes.js'
 import type { RingRange } from '../ring.js'
 import type { HashListing } from '../store/store-options.js'
 

@@ -1,4 +1,5 @@
-import { HASH_BYTES, MAILBOX_BYTES, writeU64 } from '../record-codec.js'
+import { HASH_BYTES, MAILBOX_BYTES } from '../sizes.js'
+import { writeU64 } from '../record-codec.js'
 
 /**
  * LevelDB key layout of the message store (layout version 1). One keyspace,

@@ -6,9 +6,8 @@ import {
 import {
   InvalidRequestError, StoredMessageTooLargeError, StoredRecordExpiredError, TtlOutOfBoundsError
 } from './errors.js'
-import {
-  HASH_BYTES, MAILBOX_BYTES, NAMESPACE_MAX, NAMESPACE_MIN, checkRecordHash, checkRecordShape, type SwarmRecord
-} from '../record-codec.js'
+import { HASH_BYTES, MAILBOX_BYTES, NAMESPACE_MAX, NAMESPACE_MIN } from '../sizes.js'
+import { checkRecordHash, checkRecordShape, type SwarmRecord } from '../record-codec.js'
 import type { SweeperTimers } from './sweeper.js'
 
 export interface MessageStoreInit {

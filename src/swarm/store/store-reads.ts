@@ -1,6 +1,7 @@
 import type { Level } from 'level'
 import { InvalidCursorError } from './errors.js'
-import { MAILBOX_BYTES, decodeRecord, type SwarmRecord } from '../record-codec.js'
+import { MAILBOX_BYTES } from '../sizes.js'
+import { decodeRecord, type SwarmRecord } from '../record-codec.js'
 import {
   decodeCursor, encodeCursor, hashKey, hashRange, allHashesRange, parseHashValue, prefixEnd, recordKey, recordRange,
   type Usage

@@ -5,7 +5,8 @@ import { StoreClosedError, StoreSchemaError } from './errors.js'
 import {
   bytesId, commitPutBatch, prefetchPutBatch, type CommitInProgress, type PutPrefetch, type PutResult, type StoreDb
 } from './put-batch.js'
-import { MAILBOX_BYTES, decodeRecord, writeU64, type SwarmRecord } from '../record-codec.js'
+import { MAILBOX_BYTES } from '../sizes.js'
+import { decodeRecord, writeU64, type SwarmRecord } from '../record-codec.js'
 import { commitRemoval, type Removal, type RemovalContext } from './remove-batch.js'
 import {
   KEY_LAYOUT, KEY_NODE_META, LAYOUT_VERSION, allHashesRange, decodeNodeMeta, encodeNodeMeta, hashKey,

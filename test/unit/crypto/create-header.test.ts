@@ -1,7 +1,6 @@
 import { expect } from 'chai'
-import {
-  buildCreate, decodeRoutingSlot, encodeRoutingSlot, processCreateLayer, type CreateLayerResult
-} from '../../../src/crypto/create-header.js'
+import { buildCreate, decodeRoutingSlot, encodeRoutingSlot } from '../../../src/crypto/create-header.js'
+import { processCreateLayer, type CreateLayerResult } from '../../../src/crypto/create-peel.js'
 import {
   CreateMacError, CreateRoutingError, CreateSizeError, InvalidPathError, LowOrderPointError
 } from '../../../src/crypto/errors.js'

@@ -1,5 +1,6 @@
 import { expect } from 'chai'
-import { buildCreate, processCreateLayer } from '../../../src/crypto/create-header.js'
+import { buildCreate } from '../../../src/crypto/create-header.js'
+import { processCreateLayer } from '../../../src/crypto/create-peel.js'
 import {
   CircuitCryptoFailedError, CreatedConfirmError, InvalidPathError, LayerAuthError, LayerSizeError
 } from '../../../src/crypto/errors.js'

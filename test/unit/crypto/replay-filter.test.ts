@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'chai'
-import { buildCreate, processCreateLayer } from '../../../src/crypto/create-header.js'
+import { buildCreate } from '../../../src/crypto/create-header.js'
+import { processCreateLayer } from '../../../src/crypto/create-peel.js'
 import {
   InvalidReplayTagError, ReplayError, ReplayFilterClosedError, ReplayFilterFullError
 } from '../../../src/crypto/errors.js'

@@ -15,6 +15,7 @@ import {
   InvalidRecordFieldError, MalformedRecordError, NodeRecordError, RecordEpochError, RecordExpiredError, RecordFarFutureError, RecordLowOrderKeyError,
   RecordSignatureError, RecordTooLargeError, RecordWrongSignerError, UnsupportedRecordFormatError, type RecordRejectReason
 } from '../../../src/directory/record-errors.js'
+import { recordRejectionMetric } from '../../../src/directory/record-metrics.js'
 import { DEFAULT_RECORD_MAX_VALIDITY_MS, NodeRecordVerifier, isLowOrderX25519Key } from '../../../src/directory/record-verifier.js'
 import { DEFAULT_ONION_EPOCH_MS, DEFAULT_ONION_GRACE_MS } from '../../../src/wire/onion-format.js'
 import { FakeClock } from '../../helpers/fake-clock.js'
@@ -61,7 +62,7 @@ describe('node records', () => {
   beforeEach(() => {
     clock = new FakeClock()
     registry = new Registry()
-    verifier = new NodeRecordVerifier({ registry, now: clock.now, epochMs: DEFAULT_ONION_EPOCH_MS })
+    verifier = new NodeRecordVerifier({ onReject: recordRejectionMetric(registry), now: clock.now, epochMs: DEFAULT_ONION_EPOCH_MS })
   })
 
   it('round-trips a signed record', async () => {

@@ -1,5 +1,6 @@
 import { expect } from 'chai'
-import { buildCreate, decodeRoutingSlot, processCreateLayer } from '../../../src/crypto/create-header.js'
+import { buildCreate, decodeRoutingSlot } from '../../../src/crypto/create-header.js'
+import { processCreateLayer } from '../../../src/crypto/create-peel.js'
 import { ClientCircuitCrypto, HopCrypto } from '../../../src/crypto/layer.js'
 import { randomBytes } from '../../../src/crypto/random.js'
 import { generateOnionKey } from '../../../src/crypto/x25519.js'

@@ -1,0 +1,5 @@
+/** Sizes in the swarm's formats, apart from the record codec so client code loads no storage code. */
+export const MAILBOX_BYTES = 32
+export const HASH_BYTES = 32
+export const NAMESPACE_MIN = -0x8000
+export const NAMESPACE_MAX = 0x7fff
