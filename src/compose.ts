@@ -255,6 +255,8 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
       coordinator: swarm.coordinator,
       // deposits need no signature: the mailbox's own budget is what limits flooding it
       allowDeposit: (mailbox) => limiter.check('deposit', Buffer.from(mailbox).toString('hex')).allowed,
+      // subscriptions are signed by the owner: each mailbox's own budget bounds how fast its owner re-asks
+      allowSubscribe: (mailbox) => limiter.check('subscribe', Buffer.from(mailbox).toString('hex')).allowed,
       metrics: swarm.metrics,
       now,
       authWindowMs: config.swarm.clockSkewMs

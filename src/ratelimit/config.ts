@@ -8,9 +8,9 @@
  * peer at most about half.
  */
 
-/** What a bucket counts. `connection` is keyed by IP prefix, `deposit` by mailbox, the rest by peer id. */
-export type LimitKind = 'connection' | 'cells' | 'bytes' | 'circuits' | 'swarm' | 'deposit'
-export const LIMIT_KINDS: readonly LimitKind[] = Object.freeze(['connection', 'cells', 'bytes', 'circuits', 'swarm', 'deposit'])
+/** What a bucket counts. `connection` is keyed by IP prefix, `deposit` and `subscribe` by mailbox, the rest by peer id. */
+export type LimitKind = 'connection' | 'cells' | 'bytes' | 'circuits' | 'swarm' | 'deposit' | 'subscribe'
+export const LIMIT_KINDS: readonly LimitKind[] = Object.freeze(['connection', 'cells', 'bytes', 'circuits', 'swarm', 'deposit', 'subscribe'])
 
 /** Misbehaviour the wiring layer reports. Also the label values of the violations metric. */
 export type Violation = 'bucket_overflow' | 'malformed_cell' | 'bad_mac' | 'bad_signature' | 'handshake_failure' | 'protocol_misuse'
@@ -102,6 +102,10 @@ export const DEFAULT_SWARM_REQUEST_BURST = 100
 export const DEFAULT_DEPOSITS_PER_SECOND = 5
 /** A busy group chat may deliver a burst to one member. @default 50 */
 export const DEFAULT_DEPOSIT_BURST = 50
+/** Subscriptions to one mailbox per second (its owner's long polls: one per message delivered, or per wait). @default 5 */
+export const DEFAULT_SUBSCRIBES_PER_SECOND = 5
+/** @default 50 */
+export const DEFAULT_SUBSCRIBE_BURST = 50
 
 export const DEFAULT_LOW_TIER_MAX_SCORE = 30
 export const DEFAULT_HIGH_TIER_MIN_SCORE = 70
@@ -166,7 +170,8 @@ export const DEFAULT_RATE_LIMIT_CONFIG: Readonly<RateLimitConfig> = deepFreeze({
     bytes: { ratePerSecond: DEFAULT_BYTES_PER_SECOND, burst: DEFAULT_BYTE_BURST_BYTES },
     circuits: { ratePerSecond: DEFAULT_CIRCUIT_CREATIONS_PER_SECOND, burst: DEFAULT_CIRCUIT_BURST },
     swarm: { ratePerSecond: DEFAULT_SWARM_REQUESTS_PER_SECOND, burst: DEFAULT_SWARM_REQUEST_BURST },
-    deposit: { ratePerSecond: DEFAULT_DEPOSITS_PER_SECOND, burst: DEFAULT_DEPOSIT_BURST }
+    deposit: { ratePerSecond: DEFAULT_DEPOSITS_PER_SECOND, burst: DEFAULT_DEPOSIT_BURST },
+    subscribe: { ratePerSecond: DEFAULT_SUBSCRIBES_PER_SECOND, burst: DEFAULT_SUBSCRIBE_BURST }
   },
   reputation: {
     tiers: {

@@ -55,7 +55,8 @@ const PEER_KEYED: Readonly<Record<LimitKind, boolean>> = Object.freeze({
   bytes: true,
   circuits: true,
   swarm: true,
-  deposit: false
+  deposit: false,
+  subscribe: false
 })
 
 /**

@@ -15,9 +15,9 @@ import { Writer } from './wire.js'
  *   "ghostnode/v1/swarm-auth" || 0x00 || label || 0x00 || mailbox (32)
  *   || namespace (i16) || timestamp (u64 ms) || len (u32) || payload
  *
- * label is "retrieve", "delete" or "delete_all"; payload is the cursor
- * (retrieve), the concatenated hashes (delete) or the flags byte
- * (delete_all). The domain and label keep a signature from being valid for
+ * label is "retrieve", "delete", "delete_all" or "subscribe"; payload is the
+ * cursor (retrieve), the concatenated hashes (delete), the flags byte
+ * (delete_all) or since u64 || waitMs u32 || the known hashes (subscribe). The domain and label keep a signature from being valid for
  * another operation or another protocol; the timestamp bounds replay to the
  * accepted window (±60 s by default).
  *
@@ -34,7 +34,8 @@ export { DEFAULT_AUTH_WINDOW_MS }
 export const AuthOp = {
   RETRIEVE: 'retrieve',
   DELETE: 'delete',
-  DELETE_ALL: 'delete_all'
+  DELETE_ALL: 'delete_all',
+  SUBSCRIBE: 'subscribe'
 } as const
 export type AuthOp = typeof AuthOp[keyof typeof AuthOp]
 
@@ -68,6 +69,13 @@ export function deleteFields (mailbox: Uint8Array, namespace: number, timestamp:
   const payload = new Uint8Array(hashes.length * HASH_BYTES)
   hashes.forEach((h, i) => payload.set(h, i * HASH_BYTES))
   return { op: AuthOp.DELETE, mailbox, namespace, timestamp, payload }
+}
+
+/** What a subscribe signs: where it starts, how long it may wait, and the hashes the subscriber already has. */
+export function subscribeFields (mailbox: Uint8Array, namespace: number, timestamp: number, since: number, waitMs: number, known: Uint8Array[]): SignedFields {
+  const w = new Writer(12 + known.length * HASH_BYTES).u64(since).u32(waitMs)
+  for (const h of known) w.bytes(h)
+  return { op: AuthOp.SUBSCRIBE, mailbox, namespace, timestamp, payload: w.finish() }
 }
 
 /** What a delete-all signs: a flags byte (1 when limited to `namespace`). */

@@ -2,8 +2,9 @@ import { createRecord, encodedRecordSize, type SwarmRecord } from './record-code
 import { encodeCursor } from './store/store-keys.js'
 import { checkPut, type StoreLimits } from './store/store-options.js'
 import {
-  MAX_PEER_PAGE_BYTES, SwarmOp, type GetRequest, type OwnerAuth, type PageAnswer, type PutAnswer, type SignedDelete
+  MAX_PEER_PAGE_BYTES, SwarmOp, type GetRequest, type OwnerAuth, type PageAnswer, type PutAnswer, type SignedDelete, type WatchRequest
 } from './peer/protocol.js'
+import type { Subscriptions } from './subscriptions.js'
 import { QuorumFailedError, SwarmNotReadyError, SwarmUnavailableError } from './service-errors.js'
 import { InvalidRequestError, TtlOutOfBoundsError } from './store/errors.js'
 import { isEd25519PublicKey } from '../crypto/ed25519.js'
@@ -34,7 +35,23 @@ export interface SwarmCoordinatorInit {
   metrics: SwarmMetrics
   log: Logger
   /** Notes a signed read or delete this node runs as a member for its own clients (its owner check then refuses a replay). */
-  noteSigned?: (request: GetRequest | SignedDelete) => void
+  noteSigned?: (request: GetRequest | SignedDelete | WatchRequest) => void
+  /** Clients' subscriptions waiting here for a member's PUSH. */
+  subscriptions?: Subscriptions
+}
+
+/** A client's subscription as the exit runs it (the owner's signature checked). */
+export interface SubscribeInit {
+  mailbox: Uint8Array
+  namespace: number
+  since: number
+  waitMs: number
+  maxBytes: number
+  known: Uint8Array[]
+  auth: OwnerAuth
+  /** Identifies the circuit (for its bound) and ends the wait when it closes. */
+  circuit: object
+  signal: AbortSignal
 }
 
 export interface StoreInit {
@@ -58,6 +75,7 @@ interface MemberOps {
   put: (record: SwarmRecord) => Promise<PutAnswer>
   get: (request: GetRequest) => Promise<PageAnswer>
   delete: (request: SignedDelete) => Promise<number>
+  watch: (request: WatchRequest) => Promise<PageAnswer>
 }
 
 /**
@@ -170,6 +188,46 @@ export class SwarmCoordinator {
   }
 
   /**
+   * Live delivery (docs/protocol.md §10.6). The subscription is opened here
+   * first, then every member is asked to WATCH: each answers the records at or
+   * after `since` the client does not know, or registers this node and later
+   * PUSHes the next new record. Any records: answered at once (merged, the
+   * subscription closed). None: the first record pushed, or none at the
+   * deadline. Throws SwarmUnavailableError when no member took the watch.
+   */
+  async subscribe (req: SubscribeInit): Promise<SwarmRecord[]> {
+    const hub = this.init.subscriptions
+    if (hub == null) throw new SwarmUnavailableError('this node does not serve subscriptions')
+    const members = this.members(req.mailbox)
+    if (members.length === 0) throw new SwarmUnavailableError('no swarm members known')
+    const subscription = hub.open(req.mailbox, req.namespace, req.known, req.waitMs, req.circuit, req.signal)
+    const budget = Math.max(1, Math.min(req.maxBytes, this.maxPageBytes))
+    const watch: WatchRequest = {
+      op: SwarmOp.WATCH, mailbox: req.mailbox, namespace: req.namespace, since: req.since, waitMs: req.waitMs, maxBytes: budget, known: req.known, auth: req.auth
+    }
+    const results = await Promise.allSettled(members.map(async m => this.on(m).watch(watch)))
+    const pages = results.flatMap(r => r.status === 'fulfilled' ? [r.value] : [])
+    if (pages.length === 0) {
+      subscription.close()
+      await subscription.record.catch(() => {})
+      const errors = results.map(r => (r as PromiseRejectedResult).reason as unknown)
+      const typed = errors.find(e => swarmStatusOf(e) !== undefined)
+      if (typed !== undefined && errors.every(e => swarmStatusOf(e) === swarmStatusOf(typed))) throw typed
+      throw new SwarmUnavailableError(errors.some(e => e instanceof SwarmNotReadyError) ? 'swarm members are still pulling this mailbox; retry shortly' : 'no swarm member answered')
+    }
+    const failed = results.length - pages.length
+    if (failed > 0) this.init.metrics.replicationFailures.inc(failed)
+    const merged = mergePages(pages.map(p => ({ records: p.records })), budget).records
+    if (merged.length > 0) {
+      subscription.close()
+      await subscription.record.catch(() => {})
+      return merged
+    }
+    const record = await subscription.record
+    return record != null ? [record] : []
+  }
+
+  /**
    * Deletes the listed records stored at or before the owner's signed
    * timestamp on every member; returns the largest count a member deleted.
    */
@@ -212,6 +270,10 @@ export class SwarmCoordinator {
         delete: async (r) => {
           noteSigned?.(r)
           return r.op === SwarmOp.DELETE ? local.delete(r) : local.deleteAll(r)
+        },
+        watch: async (r) => {
+          noteSigned?.(r)
+          return local.watch(this.init.selfId, r)
         }
       }
     }
@@ -219,7 +281,8 @@ export class SwarmCoordinator {
     return {
       put: async (record) => peers.put(member, record),
       get: async (r) => peers.get(member, r),
-      delete: async (r) => peers.delete(member, r)
+      delete: async (r) => peers.delete(member, r),
+      watch: async (r) => peers.watch(member, r)
     }
   }
 }

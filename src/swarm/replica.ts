@@ -3,9 +3,11 @@ import { RangeSet, digestOfListing } from './sync/ranges.js'
 import {
   MAX_PEER_PAGE_BYTES, SwarmOp, encodeCountAnswer, encodeDigestAnswer, encodeHashesAnswer, encodePageAnswer, encodePutAnswer,
   encodeRangeAnswer, encodeRecordsAnswer, type DigestAnswer, type DigestEntry, type PageAnswer, type PutAnswer, type RangeAnswer,
-  type DeleteAllRequest, type DeleteRequest, type SwarmRequest
+  type DeleteAllRequest, type DeleteRequest, type SwarmRequest, type WatchRequest
 } from './peer/protocol.js'
-import { encodedRecordSize, type SwarmRecord } from './record-codec.js'
+import { encodeCursor } from './store/store-keys.js'
+import type { Watchers } from './watchers.js'
+import { checkRecordHash, encodedRecordSize, type SwarmRecord } from './record-codec.js'
 import { SwarmNotReadyError, SwarmUnauthorizedError } from './service-errors.js'
 import type { RingRange } from './ring.js'
 import type { MessageStore } from './store/store.js'
@@ -18,8 +20,16 @@ export interface LocalReplicaInit {
   isReady: (mailbox: Uint8Array) => boolean
   /** Longest TTL: how long a tombstone for a record of unknown expiry is kept. */
   maxTtlMs: number
+  /** Exits watching mailboxes here for their subscribed clients: told of every record newly stored. */
+  watchers?: Watchers
+  /** A member pushed a record this node (an exit) watched for; false when nothing here waits for it. */
+  onPush?: (record: SwarmRecord) => boolean
 }
 
+/** Pages a WATCH reads past records the subscriber already knows (it lists at most 64). */
+const MAX_WATCH_PAGES = 4
+
+const MAX_HASH = new Uint8Array(32).fill(0xff)
 const bufferOf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => bufferOf(a).equals(b)
 
@@ -34,18 +44,46 @@ export class LocalReplica {
   readonly tombstones: Tombstones
   private readonly isReady: (mailbox: Uint8Array) => boolean
   private readonly maxTtlMs: number
+  private readonly watchers?: Watchers
+  private readonly onPush?: (record: SwarmRecord) => boolean
 
   constructor (init: LocalReplicaInit) {
     this.store = init.store
     this.tombstones = init.tombstones
     this.isReady = init.isReady
     this.maxTtlMs = init.maxTtlMs
+    if (init.watchers != null) this.watchers = init.watchers
+    if (init.onPush != null) this.onPush = init.onPush
   }
 
   /** Stores a record; a copy of a deleted record is acknowledged but not stored. */
   async put (record: SwarmRecord): Promise<PutAnswer> {
     if (this.tombstones.blocks(record.mailbox, record.hash, record.timestamp)) return { stored: false, expiry: record.expiry }
-    return this.store.put(record)
+    const answer = await this.store.put(record)
+    if (answer.stored) this.watchers?.stored(record)
+    return answer
+  }
+
+  /**
+   * The records at or after `since` the subscriber does not know; with none,
+   * `peer` stays registered as a watcher and gets the next new record pushed.
+   * The watch is registered before the read, so a record stored meanwhile is
+   * either read or pushed (the caller checked the owner's signature).
+   */
+  async watch (peer: string, req: WatchRequest): Promise<PageAnswer> {
+    if (!this.isReady(req.mailbox)) throw new SwarmNotReadyError()
+    const drop = this.watchers?.add(peer, req)
+    const known = new Set(req.known.map(h => bufferOf(h).toString('hex')))
+    let cursor = req.since > 0 ? encodeCursor(req.since - 1, MAX_HASH) : undefined
+    const records: SwarmRecord[] = []
+    for (let pages = 0; pages < MAX_WATCH_PAGES && records.length === 0; pages++) {
+      const page = await this.store.retrieve(req.mailbox, req.namespace, { maxBytes: Math.min(req.maxBytes, MAX_PEER_PAGE_BYTES), ...(cursor !== undefined ? { cursor } : {}) })
+      records.push(...page.records.filter(r => !known.has(bufferOf(r.hash).toString('hex'))))
+      if (page.nextCursor === undefined) break
+      cursor = page.nextCursor
+    }
+    if (records.length > 0) drop?.()
+    return { records }
   }
 
   async get (mailbox: Uint8Array, namespace: number, maxBytes: number, cursor?: Uint8Array): Promise<PageAnswer> {
@@ -164,6 +202,11 @@ export class LocalReplica {
       case SwarmOp.FETCH: return encodeRecordsAnswer(await this.fetch(request.mailbox, request.hashes, request.maxBytes, scope))
       case SwarmOp.RANGE: return encodeRangeAnswer(await this.range(request.ranges, request.limit, request.after, scope))
       case SwarmOp.HANDOFF: return encodeHashesAnswer(await this.handoff(request.mailbox, request.hashes, scope.signal))
+      case SwarmOp.WATCH: return encodePageAnswer(await this.watch(scope.peer ?? '', request))
+      case SwarmOp.PUSH:
+        checkRecordHash(request.record)
+        this.onPush?.(request.record)
+        return new Uint8Array(0)
     }
   }
 }
@@ -173,4 +216,6 @@ export interface ServeScope {
   signal?: AbortSignal
   /** Mailboxes whose swarm the requester belongs to; absent: all. */
   mayList?: (mailbox: Uint8Array) => boolean
+  /** Who asks (a WATCH registers it as the watcher). */
+  peer?: string
 }

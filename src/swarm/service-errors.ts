@@ -119,3 +119,10 @@ export class InvalidMailboxKeyError extends GhostnodeError {
     super(message, 'ERR_MAILBOX_KEY', options)
   }
 }
+
+/** A subscription over its bounds: per circuit, per node, per member, or the memory budget. */
+export class SubscriptionLimitError extends GhostnodeError {
+  constructor (message = 'too many subscriptions waiting') {
+    super(message, 'ERR_SUBSCRIPTION_LIMIT')
+  }
+}

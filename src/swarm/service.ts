@@ -11,6 +11,8 @@ import { peerStatusName } from './status.js'
 import { SwarmMetrics } from './swarm-metrics.js'
 import { SwarmSync, type ReconcileReport } from './sync/sync.js'
 import { Tombstones } from './sync/tombstones.js'
+import { Subscriptions } from './subscriptions.js'
+import { Watchers } from './watchers.js'
 import { DEFAULT_REPLICATION_FACTOR } from './constants.js'
 import { MemberFlag } from '../membership/constants.js'
 import type { MembershipService } from '../membership/service.js'
@@ -31,6 +33,8 @@ export const UNKNOWN_PEER_FETCH_INTERVAL_MS = 5_000
  * was just displaced still hands the mailbox over.
  */
 export const SWARM_SCOPE_SLACK = 2
+/** How often expired watches are dropped. */
+const WATCH_SWEEP_INTERVAL_MS = 5_000
 /** Bound on the peers remembered for that throttle (stale entries are dropped beyond it). */
 const MAX_UNKNOWN_PEERS_TRACKED = 1_000
 
@@ -73,6 +77,10 @@ export interface SwarmServiceInit {
    * @default always allow
    */
   allowDeposit?: (mailbox: Uint8Array) => boolean
+  /** Subscriptions held open at once as an exit. @default 10000 */
+  maxSubscriptions?: number
+  /** Subscriptions one circuit may hold open. @default 8 */
+  maxSubscriptionsPerCircuit?: number
   /** The node-wide budget of memory peers can make it hold: inbound partial frames and requests in flight are charged to it. */
   budget?: MemoryBudget
   /** An inbound stream was closed because the budget had no room for it. */
@@ -102,11 +110,16 @@ export class SwarmService implements Startable {
   readonly sync: SwarmSync
   readonly metrics: SwarmMetrics
   readonly tombstones: Tombstones
+  /** Clients' subscriptions this node holds open as their exit. */
+  readonly subscriptions: Subscriptions
+  /** Exits watching mailboxes on this node as a member. */
+  readonly watchers: Watchers
   readonly replicas: number
   private readonly components: SwarmServiceComponents
   private readonly init: SwarmServiceInit
   private readonly log: Logger
   private running = false
+  private watchSweep?: ReturnType<typeof setInterval>
   private unregisterHolders?: () => void
   /** When we last fetched the membership document of a peer that used the protocol without being a member here. */
   private readonly unknownFetchedAt = new Map<string, number>()
@@ -125,7 +138,32 @@ export class SwarmService implements Startable {
     this.tombstones = new Tombstones({ now })
     this.metrics = new SwarmMetrics(init.registry, {
       members: () => this.membership.ring.size,
-      ready: () => this.sync.ready
+      ready: () => this.sync.ready,
+      subscriptions: () => this.subscriptions.size,
+      watchers: () => this.watchers.size
+    })
+    this.subscriptions = new Subscriptions({
+      now,
+      ...(init.budget !== undefined ? { budget: init.budget } : {}),
+      ...(init.maxSubscriptions !== undefined ? { max: init.maxSubscriptions } : {}),
+      ...(init.maxSubscriptionsPerCircuit !== undefined ? { maxPerCircuit: init.maxSubscriptionsPerCircuit } : {})
+    })
+    this.watchers = new Watchers({
+      now,
+      ...(init.budget !== undefined ? { budget: init.budget } : {}),
+      push: (peer, record) => {
+        if (peer === selfId) {
+          this.metrics.pushes.inc({ outcome: this.subscriptions.deliver(record) > 0 ? 'delivered' : 'unwanted' })
+          return
+        }
+        this.peers.push(peer, record).then(
+          () => { this.metrics.pushes.inc({ outcome: 'sent' }) },
+          (err: Error) => {
+            // the exit may be gone or its subscription over: the client asks again with what it knows
+            this.metrics.pushes.inc({ outcome: 'failed' })
+            this.log.trace('push to a watching exit failed - %e', err)
+          })
+      }
     })
     const ring = (): HashRing => this.membership.ring
     const owner = new OwnerCheck({ now, ...(init.authWindowMs !== undefined ? { windowMs: init.authWindowMs } : {}) })
@@ -133,7 +171,13 @@ export class SwarmService implements Startable {
       store: init.store,
       tombstones: this.tombstones,
       isReady: (mailbox) => this.sync.isReady(mailbox),
-      maxTtlMs: init.limits.maxTtlMs
+      maxTtlMs: init.limits.maxTtlMs,
+      watchers: this.watchers,
+      onPush: (record) => {
+        const taken = this.subscriptions.deliver(record) > 0
+        this.metrics.pushes.inc({ outcome: taken ? 'delivered' : 'unwanted' })
+        return taken
+      }
     })
     this.peers = new SwarmPeers({
       connectionManager: components.connectionManager,
@@ -174,7 +218,8 @@ export class SwarmService implements Startable {
       now,
       metrics: this.metrics,
       log: this.log,
-      noteSigned: (request) => { owner.note(request) }
+      noteSigned: (request) => { owner.note(request) },
+      subscriptions: this.subscriptions
     })
     this.sync = new SwarmSync({
       selfId,
@@ -197,6 +242,9 @@ export class SwarmService implements Startable {
     this.running = true
     this.peers.start()
     this.unregisterHolders = this.init.budget?.addHolderSource(() => this.server.holders())
+    // watches end on their own when a record comes; the rest are swept (and their memory released) here
+    this.watchSweep = setInterval(() => { this.watchers.sweep() }, WATCH_SWEEP_INTERVAL_MS)
+    this.watchSweep.unref?.()
     await this.components.registrar.handle(this.protocol, this.server.handle, {
       maxInboundStreams: this.init.maxInboundStreams ?? DEFAULT_SWARM_MAX_INBOUND_STREAMS,
       maxOutboundStreams: SWARM_MAX_OUTBOUND_STREAMS
@@ -219,6 +267,9 @@ export class SwarmService implements Startable {
     await this.components.registrar.unhandle(this.protocol)
     this.peers.stop()
     this.server.closeAll(new SwarmChannelClosedError('node stopping'))
+    clearInterval(this.watchSweep)
+    this.subscriptions.clear()
+    this.watchers.clear()
     this.unregisterHolders?.()
     this.unknownFetchedAt.clear()
     await this.sync.idle()

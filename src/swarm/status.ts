@@ -5,7 +5,7 @@ import {
 } from './store/errors.js'
 import {
   BadSignatureError, QuorumFailedError, ReplayedRequestError, StaleTimestampError, SwarmBusyError, SwarmNotReadyError, SwarmPeerStatusError,
-  SwarmProtocolError, SwarmRequestTimeoutError, SwarmUnauthorizedError, SwarmUnavailableError, UnsupportedSwarmVersionError
+  SubscriptionLimitError, SwarmProtocolError, SwarmRequestTimeoutError, SwarmUnauthorizedError, SwarmUnavailableError, UnsupportedSwarmVersionError
 } from './service-errors.js'
 
 /**
@@ -37,7 +37,9 @@ export const SwarmStatus = {
   /** No member of the mailbox's swarm could answer (none known, reachable or ready). */
   SWARM_UNAVAILABLE: 25,
   /** A member already executed this signed read or delete (same signature): a replay is refused. */
-  REPLAYED: 26
+  REPLAYED: 26,
+  /** Too many subscriptions wait on this circuit, node or member, or the memory budget is spent: retry later. */
+  SUBSCRIPTION_LIMIT: 27
 } as const
 
 /** Node-to-node statuses below 16 (§10.5). */
@@ -75,7 +77,8 @@ const PEER_STATUS_NAMES: Record<number, string> = {
   21: 'stale_timestamp',
   24: 'invalid_cursor',
   25: 'unavailable',
-  26: 'replayed'
+  26: 'replayed',
+  27: 'subscription_limit'
 }
 
 export function peerStatusName (status: number): string {
@@ -96,6 +99,7 @@ export function swarmStatusOf (err: unknown): number | undefined {
   if (err instanceof InvalidCursorError) return SwarmStatus.INVALID_CURSOR
   if (err instanceof SwarmUnavailableError) return SwarmStatus.SWARM_UNAVAILABLE
   if (err instanceof ReplayedRequestError) return SwarmStatus.REPLAYED
+  if (err instanceof SubscriptionLimitError) return SwarmStatus.SUBSCRIPTION_LIMIT
   if (err instanceof SwarmPeerStatusError && err.status >= 16) return err.status
   return undefined
 }
@@ -136,6 +140,7 @@ export function errorOfPeerStatus (status: number, message: string): Error {
     case SwarmStatus.BAD_SIGNATURE: return new BadSignatureError(message)
     case SwarmStatus.STALE_TIMESTAMP: return Object.assign(new StaleTimestampError(0, 0), { message })
     case SwarmStatus.REPLAYED: return new ReplayedRequestError(message)
+    case SwarmStatus.SUBSCRIPTION_LIMIT: return new SubscriptionLimitError(message)
     case SwarmPeerStatus.NOT_READY: return new SwarmNotReadyError()
     case SwarmPeerStatus.UNAUTHORIZED: return new SwarmUnauthorizedError()
     case SwarmPeerStatus.BUSY: return new SwarmBusyError(message)

@@ -6,15 +6,25 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client'
  * value comes from a fixed set below; no mailbox or peer id is ever a label.
  */
 
-export type ClientOp = 'store' | 'retrieve' | 'delete' | 'delete_all'
+export type ClientOp = 'store' | 'retrieve' | 'delete' | 'delete_all' | 'subscribe'
 export type ClientOutcome = 'ok' | 'duplicate' | 'rejected' | 'unauthorized' | 'rate_limited' | 'quota' | 'failed' | 'error'
 export type SyncAction = 'pulled' | 'pushed' | 'purged' | 'deletes_propagated'
 export type HandoffOutcome = 'confirmed' | 'pending' | 'failed'
 
-const CLIENT_OPS: ClientOp[] = ['store', 'retrieve', 'delete', 'delete_all']
+const CLIENT_OPS: ClientOp[] = ['store', 'retrieve', 'delete', 'delete_all', 'subscribe']
 const CLIENT_OUTCOMES: ClientOutcome[] = ['ok', 'duplicate', 'rejected', 'unauthorized', 'rate_limited', 'quota', 'failed', 'error']
 const SYNC_ACTIONS: SyncAction[] = ['pulled', 'pushed', 'purged', 'deletes_propagated']
 const HANDOFF_OUTCOMES: HandoffOutcome[] = ['confirmed', 'pending', 'failed']
+
+export type PushOutcome = 'sent' | 'failed' | 'delivered' | 'unwanted'
+const PUSH_OUTCOMES: PushOutcome[] = ['sent', 'failed', 'delivered', 'unwanted']
+
+export interface SwarmMetricSources {
+  members: () => number
+  ready: () => boolean
+  subscriptions: () => number
+  watchers: () => number
+}
 
 export class SwarmMetrics {
   readonly requests: Counter<'op' | 'outcome'>
@@ -25,8 +35,9 @@ export class SwarmMetrics {
   readonly syncRecords: Counter<'action'>
   readonly handoffs: Counter<'outcome'>
   readonly reconciles: Counter<'outcome'>
+  readonly pushes: Counter<'outcome'>
 
-  constructor (registry: Registry, sources: { members: () => number, ready: () => boolean } = { members: () => 0, ready: () => false }) {
+  constructor (registry: Registry, sources: SwarmMetricSources = { members: () => 0, ready: () => false, subscriptions: () => 0, watchers: () => 0 }) {
     this.requests = new Counter({
       name: 'ghostnode_swarm_requests_total',
       help: 'Client swarm requests executed at this exit, by op and outcome',
@@ -74,6 +85,24 @@ export class SwarmMetrics {
       labelNames: ['outcome'],
       registers: [registry]
     })
+    this.pushes = new Counter({
+      name: 'ghostnode_swarm_pushes_total',
+      help: 'Live delivery: records pushed to watching exits (sent, failed) and received from members (delivered to a subscription, unwanted)',
+      labelNames: ['outcome'],
+      registers: [registry]
+    })
+    new Gauge({
+      name: 'ghostnode_swarm_subscriptions',
+      help: 'Clients\' subscriptions this exit holds open',
+      registers: [registry],
+      collect () { this.set(sources.subscriptions()) }
+    })
+    new Gauge({
+      name: 'ghostnode_swarm_watchers',
+      help: 'Exits watching mailboxes on this member for their subscribed clients',
+      registers: [registry],
+      collect () { this.set(sources.watchers()) }
+    })
     new Gauge({
       name: 'ghostnode_swarm_members',
       help: 'Members of the swarm ring as this node sees it (itself included)',
@@ -90,5 +119,6 @@ export class SwarmMetrics {
     for (const action of SYNC_ACTIONS) this.syncRecords.inc({ action }, 0)
     for (const outcome of HANDOFF_OUTCOMES) this.handoffs.inc({ outcome }, 0)
     for (const outcome of ['ok', 'error']) this.reconciles.inc({ outcome }, 0)
+    for (const outcome of PUSH_OUTCOMES) this.pushes.inc({ outcome }, 0)
   }
 }

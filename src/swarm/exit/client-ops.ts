@@ -74,3 +74,31 @@ function signed (key: MailboxKey, req: Exclude<SwarmExitRequest, { op: typeof Sw
   req.signature = key.sign(authMessage(signedFieldsOf(req)))
   return encodeSwarmExitRequest(req)
 }
+
+export interface SubscribeBodyOptions extends SignedOptions {
+  /** Records stored at or after this time (ms). @default 0 (all) */
+  since?: number
+  /** How long the exit may hold the request open. @default 20000 */
+  waitMs?: number
+  /** @default 65536 */
+  maxBytes?: number
+  /** Hashes of records at or after `since` the subscriber already has (at most 64). */
+  known?: Uint8Array[]
+}
+
+/** How long a subscription asks the exit to wait when the caller gives nothing. */
+export const DEFAULT_SUBSCRIBE_WAIT_MS = 20_000
+
+export function subscribeBody (key: MailboxKey, options: SubscribeBodyOptions = {}): Uint8Array {
+  return signed(key, {
+    op: SwarmExitOp.SUBSCRIBE,
+    mailbox: key.publicKey,
+    namespace: options.namespace ?? 0,
+    timestamp: options.timestamp ?? Date.now(),
+    since: options.since ?? 0,
+    waitMs: options.waitMs ?? DEFAULT_SUBSCRIBE_WAIT_MS,
+    maxBytes: options.maxBytes ?? DEFAULT_RETRIEVE_MAX_BYTES,
+    known: options.known ?? [],
+    signature: new Uint8Array(64)
+  })
+}

@@ -1,4 +1,5 @@
-import { ExitStatus, ExitStatusError, type ExitHandler } from '../../onion/exit.js'
+import { ExitStatus, ExitStatusError, type ExitHandler, type ExitRequestContext } from '../../onion/exit.js'
+import { DEFAULT_MAX_SUBSCRIBE_WAIT_MS } from '../subscriptions.js'
 import { DEFAULT_AUTH_WINDOW_MS, checkAuth } from '../auth.js'
 import {
   SwarmExitOp, decodeSwarmExitRequest, encodeDeleteCount, encodeRetrievePage, encodeStoreReceipt, signedFieldsOf,
@@ -20,16 +21,22 @@ export interface SwarmExitInit {
   authWindowMs?: number
   /** Executed deletes by signature: a replay gets the first answer. @default a fresh one */
   seen?: SeenRequests
+  /** Charges one subscription to the mailbox's budget (`rateLimit.limits.subscribe`); false refuses it. @default always allow */
+  allowSubscribe?: (mailbox: Uint8Array) => boolean
+  /** Longest a subscription is held open here. @default 25000 */
+  maxSubscribeWaitMs?: number
 }
 
-const OP_NAMES: Record<number, ClientOp> = { 1: 'store', 2: 'retrieve', 3: 'delete', 4: 'delete_all' }
+const OP_NAMES: Record<number, ClientOp> = { 1: 'store', 2: 'retrieve', 3: 'delete', 4: 'delete_all', 5: 'subscribe' }
 
 /** Fixed metric outcome for an exit status. */
 function outcomeOf (status: number): ClientOutcome {
   switch (status) {
     case ExitStatus.RATE_LIMITED: return 'rate_limited'
     case SwarmStatus.BAD_SIGNATURE:
-    case SwarmStatus.STALE_TIMESTAMP: return 'unauthorized'
+    case SwarmStatus.STALE_TIMESTAMP:
+    case SwarmStatus.REPLAYED: return 'unauthorized'
+    case SwarmStatus.SUBSCRIPTION_LIMIT: return 'rate_limited'
     case SwarmStatus.MAILBOX_FULL:
     case SwarmStatus.NODE_FULL: return 'quota'
     case SwarmStatus.QUORUM_FAILED:
@@ -56,7 +63,8 @@ export function swarmExitHandler (init: SwarmExitInit): ExitHandler {
     seen.remember(req.signature, body, req.timestamp + window)
     return { body }
   }
-  const run = async (req: SwarmExitRequest): Promise<{ body: Uint8Array, duplicate?: boolean }> => {
+  const maxWaitMs = init.maxSubscribeWaitMs ?? DEFAULT_MAX_SUBSCRIBE_WAIT_MS
+  const run = async (req: SwarmExitRequest, context: ExitRequestContext): Promise<{ body: Uint8Array, duplicate?: boolean }> => {
     const c = init.coordinator
     switch (req.op) {
       case SwarmExitOp.STORE: {
@@ -86,9 +94,27 @@ export function swarmExitHandler (init: SwarmExitInit): ExitHandler {
         checkAuth(signedFieldsOf(req), req.signature, init.now(), window)
         // what the owner signed at T covers what was stored by T: a replay spares newer messages
         return once(req, async () => encodeDeleteCount(await c.deleteAll(req.mailbox, req.namespace, { timestamp: req.timestamp, signature: req.signature })))
+      case SwarmExitOp.SUBSCRIBE: {
+        checkAuth(signedFieldsOf(req), req.signature, init.now(), window)
+        if (req.maxBytes < 1) throw new InvalidRequestError('maxBytes must be at least 1')
+        if (init.allowSubscribe?.(req.mailbox) === false) throw new ExitStatusError(ExitStatus.RATE_LIMITED, 'too many subscriptions to this mailbox')
+        const records = await c.subscribe({
+          mailbox: req.mailbox,
+          namespace: req.namespace,
+          since: req.since,
+          waitMs: Math.min(req.waitMs, maxWaitMs),
+          maxBytes: req.maxBytes,
+          known: req.known,
+          auth: { timestamp: req.timestamp, signature: req.signature },
+          // one signal per circuit: it is the circuit's identity for the per-circuit bound
+          circuit: context.signal,
+          signal: context.signal
+        })
+        return { body: encodeRetrievePage({ messages: records.map(r => ({ timestamp: r.timestamp, expiry: r.expiry, hash: r.hash, data: r.data })) }) }
+      }
     }
   }
-  return async (request) => {
+  return async (request, context) => {
     let req: SwarmExitRequest
     try {
       req = decodeSwarmExitRequest(request)
@@ -97,7 +123,7 @@ export function swarmExitHandler (init: SwarmExitInit): ExitHandler {
     }
     const op = OP_NAMES[req.op]
     try {
-      const { body, duplicate } = await run(req)
+      const { body, duplicate } = await run(req, context)
       init.metrics.requests.inc({ op, outcome: duplicate === true ? 'duplicate' : 'ok' })
       return body
     } catch (err) {

@@ -1,5 +1,5 @@
-import { HASH_BYTES, MAILBOX_BYTES } from '../sizes.js'
-import { SIGNATURE_BYTES, deleteAllFields, deleteFields, retrieveFields, type SignedFields } from '../auth.js'
+import { HASH_BYTES, MAILBOX_BYTES, MAX_KNOWN_HASHES } from '../sizes.js'
+import { SIGNATURE_BYTES, deleteAllFields, deleteFields, retrieveFields, subscribeFields, type SignedFields } from '../auth.js'
 import { SwarmProtocolError } from '../service-errors.js'
 import { Reader, Writer } from '../wire.js'
 
@@ -12,13 +12,19 @@ import { Reader, Writer } from '../wire.js'
  *   RETRIEVE    2 | mailbox 32 | namespace i16 | timestamp u64 | maxBytes u32 | cursorLen u8 | cursor | signature 64
  *   DELETE      3 | mailbox 32 | namespace i16 | timestamp u64 | count u16 | count × hash 32 | signature 64
  *   DELETE_ALL  4 | mailbox 32 | flags u8 | namespace i16 | timestamp u64 | signature 64
+ *   SUBSCRIBE   5 | mailbox 32 | namespace i16 | timestamp u64 | since u64 | waitMs u32 | maxBytes u32 | count u8 | count × hash 32 | signature 64
+ *
+ * SUBSCRIBE is answered like RETRIEVE (a page, never a cursor): the records at
+ * or after `since` not among the listed hashes, at once when there are any,
+ * else the first one stored within `waitMs`, else none (docs/protocol.md §10.6).
  */
 
 export const SwarmExitOp = {
   STORE: 1,
   RETRIEVE: 2,
   DELETE: 3,
-  DELETE_ALL: 4
+  DELETE_ALL: 4,
+  SUBSCRIBE: 5
 } as const
 export type SwarmExitOp = typeof SwarmExitOp[keyof typeof SwarmExitOp]
 
@@ -30,6 +36,7 @@ export type SwarmExitRequest =
   | { op: typeof SwarmExitOp.RETRIEVE, mailbox: Uint8Array, namespace: number, timestamp: number, maxBytes: number, cursor?: Uint8Array, signature: Uint8Array }
   | { op: typeof SwarmExitOp.DELETE, mailbox: Uint8Array, namespace: number, timestamp: number, hashes: Uint8Array[], signature: Uint8Array }
   | { op: typeof SwarmExitOp.DELETE_ALL, mailbox: Uint8Array, namespace?: number, timestamp: number, signature: Uint8Array }
+  | { op: typeof SwarmExitOp.SUBSCRIBE, mailbox: Uint8Array, namespace: number, timestamp: number, since: number, waitMs: number, maxBytes: number, known: Uint8Array[], signature: Uint8Array }
 
 /** STORE answer. */
 export interface StoreReceipt {
@@ -78,6 +85,11 @@ export function encodeSwarmExitRequest (req: SwarmExitRequest): Uint8Array {
     case SwarmExitOp.DELETE_ALL:
       return w.u8(req.namespace === undefined ? 0 : 1).i16(req.namespace ?? 0).u64(req.timestamp)
         .bytes(fixed(req.signature, SIGNATURE_BYTES, 'signature')).finish()
+    case SwarmExitOp.SUBSCRIBE:
+      if (req.known.length > MAX_KNOWN_HASHES) throw new SwarmProtocolError(`at most ${MAX_KNOWN_HASHES} known hashes`)
+      w.i16(req.namespace).u64(req.timestamp).u64(req.since).u32(req.waitMs).u32(req.maxBytes).u8(req.known.length)
+      for (const h of req.known) w.bytes(fixed(h, HASH_BYTES, 'hash'))
+      return w.bytes(fixed(req.signature, SIGNATURE_BYTES, 'signature')).finish()
   }
 }
 
@@ -126,6 +138,20 @@ export function decodeSwarmExitRequest (body: Uint8Array): SwarmExitRequest {
       req = flags === 1 ? { op, mailbox, namespace, timestamp, signature } : { op, mailbox, timestamp, signature }
       break
     }
+    case SwarmExitOp.SUBSCRIBE: {
+      const mailbox = r.bytesOf(MAILBOX_BYTES, 'mailbox')
+      const namespace = r.i16('namespace')
+      const timestamp = r.u64('timestamp')
+      const since = r.u64('since')
+      const waitMs = r.u32('waitMs')
+      const maxBytes = r.u32('maxBytes')
+      const n = r.u8('known count')
+      if (n > MAX_KNOWN_HASHES) throw new SwarmProtocolError(`at most ${MAX_KNOWN_HASHES} known hashes`)
+      const known: Uint8Array[] = []
+      for (let i = 0; i < n; i++) known.push(r.bytesOf(HASH_BYTES, 'hash'))
+      req = { op, mailbox, namespace, timestamp, since, waitMs, maxBytes, known, signature: r.bytesOf(SIGNATURE_BYTES, 'signature') }
+      break
+    }
     default:
       throw new SwarmProtocolError(`unknown swarm exit op ${op}`)
   }
@@ -139,6 +165,7 @@ export function signedFieldsOf (req: Exclude<SwarmExitRequest, { op: typeof Swar
     case SwarmExitOp.RETRIEVE: return retrieveFields(req.mailbox, req.namespace, req.timestamp, req.cursor)
     case SwarmExitOp.DELETE: return deleteFields(req.mailbox, req.namespace, req.timestamp, req.hashes)
     case SwarmExitOp.DELETE_ALL: return deleteAllFields(req.mailbox, req.namespace, req.timestamp)
+    case SwarmExitOp.SUBSCRIBE: return subscribeFields(req.mailbox, req.namespace, req.timestamp, req.since, req.waitMs, req.known)
   }
 }
 

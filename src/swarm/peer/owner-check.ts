@@ -1,7 +1,7 @@
-import { DEFAULT_AUTH_WINDOW_MS, deleteAllFields, deleteFields, retrieveFields, verifyAuth, authMessage, type SignedFields } from '../auth.js'
+import { DEFAULT_AUTH_WINDOW_MS, deleteAllFields, deleteFields, retrieveFields, subscribeFields, verifyAuth, authMessage, type SignedFields } from '../auth.js'
 import { SeenRequests } from '../seen-requests.js'
 import { BadSignatureError, ReplayedRequestError, StaleTimestampError } from '../service-errors.js'
-import { SwarmOp, type GetRequest, type SignedDelete } from './protocol.js'
+import { SwarmOp, type GetRequest, type SignedDelete, type WatchRequest } from './protocol.js'
 
 /** Signed reads and deletes a member remembers (by signature) to refuse their replays. */
 export const DEFAULT_MAX_SEEN_SIGNATURES = 50_000
@@ -9,11 +9,12 @@ export const DEFAULT_MAX_SEEN_SIGNATURES = 50_000
 const EMPTY = new Uint8Array(0)
 
 /** The fields the owner's signature on a node-to-node read or delete covers. */
-export function fieldsOfOwnerRequest (req: GetRequest | SignedDelete): SignedFields {
+export function fieldsOfOwnerRequest (req: GetRequest | SignedDelete | WatchRequest): SignedFields {
   switch (req.op) {
     case SwarmOp.GET: return retrieveFields(req.mailbox, req.namespace, req.auth.timestamp, req.cursor)
     case SwarmOp.DELETE: return deleteFields(req.mailbox, req.namespace, req.auth.timestamp, req.hashes)
     case SwarmOp.DELETE_ALL: return deleteAllFields(req.mailbox, req.namespace, req.auth.timestamp)
+    case SwarmOp.WATCH: return subscribeFields(req.mailbox, req.namespace, req.auth.timestamp, req.since, req.waitMs, req.known)
   }
 }
 
@@ -56,11 +57,11 @@ export class OwnerCheck {
    * unless the request carries its mailbox owner's valid signature.
    * `fromSwarmPeer`: the requester is a member of the mailbox's swarm.
    */
-  check (req: GetRequest | SignedDelete, fromSwarmPeer: boolean): void {
+  check (req: GetRequest | SignedDelete | WatchRequest, fromSwarmPeer: boolean): void {
     const { timestamp, signature } = req.auth
     const skew = timestamp - this.now()
     const fresh = Math.abs(skew) <= this.windowMs
-    const passedOn = !fresh && req.op !== SwarmOp.GET && fromSwarmPeer && skew < 0
+    const passedOn = !fresh && (req.op === SwarmOp.DELETE || req.op === SwarmOp.DELETE_ALL) && fromSwarmPeer && skew < 0
     if (!fresh && !passedOn) throw new StaleTimestampError(skew, this.windowMs)
     if (fresh && this.seen.answerOf(signature) !== undefined) throw new ReplayedRequestError()
     if (!verifyAuth(req.mailbox, authMessage(fieldsOfOwnerRequest(req)), signature)) throw new BadSignatureError()
@@ -73,7 +74,7 @@ export class OwnerCheck {
    * which checked the signature): noted, so the same signature sent to it
    * by another member is refused as a replay, as at every other member.
    */
-  note (req: GetRequest | SignedDelete): void {
+  note (req: GetRequest | SignedDelete | WatchRequest): void {
     const { timestamp, signature } = req.auth
     if (Math.abs(timestamp - this.now()) <= this.windowMs) this.seen.remember(signature, EMPTY, timestamp + this.windowMs)
   }
@@ -83,7 +84,7 @@ export class OwnerCheck {
    * a deadline): the same signature may come again, from anti-entropy
    * passing the delete on, and is then no replay.
    */
-  release (req: GetRequest | SignedDelete): void {
+  release (req: GetRequest | SignedDelete | WatchRequest): void {
     this.seen.forget(req.auth.signature)
   }
 }

@@ -3,7 +3,7 @@ import { SwarmChannel, type SwarmChannelInit } from './channel.js'
 import {
   SWARM_PROTOCOL, SwarmOp, decodeCountAnswer, decodeDigestAnswer, decodeHashesAnswer, decodePageAnswer, decodePutAnswer,
   decodeRangeAnswer, decodeReason, decodeRecordsAnswer, type DigestAnswer, type DigestEntry, type PageAnswer, type PutAnswer,
-  type GetRequest, type RangeAnswer, type SignedDelete, type SwarmRequest
+  type GetRequest, type RangeAnswer, type SignedDelete, type SwarmRequest, type WatchRequest
 } from './protocol.js'
 import { DEFAULT_SWARM_REQUEST_TIMEOUT_MS } from '../service-defaults.js'
 import { SwarmChannelClosedError } from '../service-errors.js'
@@ -86,6 +86,16 @@ export class SwarmPeers {
   /** A read, carrying the owner's signature the member verifies. */
   async get (peer: string, request: GetRequest): Promise<PageAnswer> {
     return decodePageAnswer(await this.call(peer, request))
+  }
+
+  /** A WATCH for a subscribed client, carrying the owner's signature the member verifies. */
+  async watch (peer: string, request: WatchRequest): Promise<PageAnswer> {
+    return decodePageAnswer(await this.call(peer, request))
+  }
+
+  /** Hands a watching exit the record it waits for. */
+  async push (peer: string, record: SwarmRecord): Promise<void> {
+    await this.call(peer, { op: SwarmOp.PUSH, record })
   }
 
   /** A DELETE or DELETE_ALL, carrying the owner's signature the member verifies. */

@@ -1,4 +1,4 @@
-import { HASH_BYTES, MAILBOX_BYTES } from '../sizes.js'
+import { HASH_BYTES, MAILBOX_BYTES, MAX_KNOWN_HASHES } from '../sizes.js'
 import { decodeRecord, encodeRecord, type SwarmRecord } from '../record-codec.js'
 import { SwarmProtocolError, UnsupportedSwarmVersionError } from '../service-errors.js'
 import { Reader, Writer } from '../wire.js'
@@ -49,13 +49,15 @@ export const SwarmOp = {
   DIGEST: 5,
   FETCH: 6,
   RANGE: 7,
-  HANDOFF: 8
+  HANDOFF: 8,
+  WATCH: 9,
+  PUSH: 10
 } as const
 export type SwarmOp = typeof SwarmOp[keyof typeof SwarmOp]
 
 /** Metric label of each op (a fixed set). */
 export const SWARM_OP_NAMES: Record<SwarmOp, string> = {
-  1: 'put', 2: 'get', 3: 'delete', 4: 'delete_all', 5: 'digest', 6: 'fetch', 7: 'range', 8: 'handoff'
+  1: 'put', 2: 'get', 3: 'delete', 4: 'delete_all', 5: 'digest', 6: 'fetch', 7: 'range', 8: 'handoff', 9: 'watch', 10: 'push'
 }
 
 const MessageType = { REQUEST: 1, RESPONSE: 2 } as const
@@ -72,6 +74,15 @@ export type GetRequest = { op: typeof SwarmOp.GET, mailbox: Uint8Array, namespac
 export type DeleteRequest = { op: typeof SwarmOp.DELETE, mailbox: Uint8Array, namespace: number, hashes: Uint8Array[], auth: OwnerAuth }
 /** Deletes the records of the mailbox (or one namespace) stored at or before `auth.timestamp`. */
 export type DeleteAllRequest = { op: typeof SwarmOp.DELETE_ALL, mailbox: Uint8Array, namespace?: number, auth: OwnerAuth }
+/**
+ * An exit asks a member, for its subscribed client, for the records at or after
+ * `since` it does not `know`; with none, the member registers the asker as a
+ * watcher of the mailbox until `timestamp + waitMs` and PUSHes it the next new
+ * record stored (docs/protocol.md §10.6). Signed by the owner (op "subscribe").
+ */
+export type WatchRequest = { op: typeof SwarmOp.WATCH, mailbox: Uint8Array, namespace: number, since: number, waitMs: number, maxBytes: number, known: Uint8Array[], auth: OwnerAuth }
+/** A member hands a watcher the record it was waiting for. */
+export type PushRequest = { op: typeof SwarmOp.PUSH, record: SwarmRecord }
 /** An owner's signed delete: what a tombstone keeps, so the delete can be passed on. */
 export type SignedDelete = DeleteRequest | DeleteAllRequest
 
@@ -84,6 +95,8 @@ export type SwarmRequest =
   | { op: typeof SwarmOp.FETCH, mailbox: Uint8Array, maxBytes: number, hashes: Uint8Array[] }
   | { op: typeof SwarmOp.RANGE, ranges: RingRange[], limit: number, after?: Uint8Array }
   | { op: typeof SwarmOp.HANDOFF, mailbox: Uint8Array, hashes: Uint8Array[] }
+  | WatchRequest
+  | PushRequest
 
 export interface DigestEntry { mailbox: Uint8Array, digest: Uint8Array }
 
@@ -172,6 +185,15 @@ function writeRequestBody (w: Writer, req: SwarmRequest): void {
     case SwarmOp.HANDOFF:
       w.bytes(fixed(req.mailbox, MAILBOX_BYTES, 'mailbox')).u32(req.hashes.length)
       for (const h of req.hashes) w.bytes(fixed(h, HASH_BYTES, 'hash'))
+      return
+    case SwarmOp.WATCH:
+      if (req.known.length > MAX_KNOWN_HASHES) throw new SwarmProtocolError(`at most ${MAX_KNOWN_HASHES} known hashes`)
+      w.bytes(fixed(req.mailbox, MAILBOX_BYTES, 'mailbox')).i16(req.namespace).u64(req.since).u32(req.waitMs).u32(req.maxBytes).u8(req.known.length)
+      for (const h of req.known) w.bytes(fixed(h, HASH_BYTES, 'hash'))
+      writeAuth(w, req.auth)
+      return
+    case SwarmOp.PUSH:
+      w.bytes(encodeRecord(req.record))
   }
 }
 
@@ -238,6 +260,18 @@ export function decodeRequestBody (op: number, body: Uint8Array): SwarmRequest {
       req = { op, mailbox, hashes: readHashes(r, capped(r.u32('hash count'), MAX_REQUEST_HASHES, 'hashes')) }
       break
     }
+    case SwarmOp.WATCH: {
+      const mailbox = r.bytesOf(MAILBOX_BYTES, 'mailbox')
+      const namespace = r.i16('namespace')
+      const since = r.u64('since')
+      const waitMs = r.u32('waitMs')
+      const maxBytes = r.u32('maxBytes')
+      const known = readHashes(r, capped(r.u8('known count'), MAX_KNOWN_HASHES, 'known hashes'))
+      req = { op, mailbox, namespace, since, waitMs, maxBytes, known, auth: readAuth(r) }
+      break
+    }
+    case SwarmOp.PUSH:
+      return { op, record: decodeRecord(r.rest()) }
     default:
       throw new SwarmProtocolError(`unknown swarm op ${op}`)
   }

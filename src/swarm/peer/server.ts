@@ -256,12 +256,12 @@ export class SwarmServer {
     // in-flight slot is freed only once it has stopped, not when the answer goes out
     const deadline = this.init.deadline ?? AbortSignal.timeout
     const signal = AbortSignal.any([deadline(this.init.requestTimeoutMs ?? DEFAULT_SERVER_REQUEST_TIMEOUT_MS), gone])
-    const work = this.init.replica.serve(request, { signal, mayList: (mailbox) => this.init.inSwarm(peer, mailbox) })
+    const work = this.init.replica.serve(request, { signal, mayList: (mailbox) => this.init.inSwarm(peer, mailbox), peer: peer.toString() })
     try {
       const body = await raceSignal(work, signal)
       answer(SwarmPeerStatus.OK, body)
     } catch (err) {
-      if (request.op === SwarmOp.GET || request.op === SwarmOp.DELETE || request.op === SwarmOp.DELETE_ALL) this.init.owner.release(request)
+      if (request.op === SwarmOp.GET || request.op === SwarmOp.DELETE || request.op === SwarmOp.DELETE_ALL || request.op === SwarmOp.WATCH) this.init.owner.release(request)
       const status = peerStatusOf(err)
       if (status === SwarmPeerStatus.INTERNAL && !signal.aborted) this.init.log.error('swarm %s from %p failed - %e', op, peer, err)
       answer(status, encodeReason(status === SwarmPeerStatus.INTERNAL ? (signal.aborted ? 'deadline passed' : 'internal error') : (err as Error).message))
@@ -278,6 +278,7 @@ export class SwarmServer {
       case SwarmOp.GET:
       case SwarmOp.DELETE:
       case SwarmOp.DELETE_ALL:
+      case SwarmOp.WATCH:
         try {
           this.init.owner.check(request, this.init.inSwarm(peer, request.mailbox))
         } catch (err) {
@@ -286,6 +287,10 @@ export class SwarmServer {
           if (err instanceof BadSignatureError) this.init.onViolation?.(peer, 'unauthorized')
           return { status: peerStatusOf(err), reason: (err as Error).message }
         }
+        return undefined
+      case SwarmOp.PUSH:
+        // only a member of the record's swarm can have stored it; anyone else's push is refused unread
+        if (!this.init.inSwarm(peer, request.record.mailbox)) return { status: SwarmPeerStatus.UNAUTHORIZED, reason: 'not a member of this mailbox\'s swarm' }
         return undefined
       case SwarmOp.PUT:
         // a member's PUTs count against the mailbox's deposit budget here, as a client's do at its exit

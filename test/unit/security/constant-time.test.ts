@@ -42,6 +42,9 @@ const PUBLIC: Array<Site & { why: string }> = [
   { file: 'discovery/reachability.ts', text: 'p.equals(conn.remotePeer)', why: 'peer ids are public' },
   { file: 'membership/view.ts', text: 'x.equals(b.addrs[i])', why: 'member addresses are published in the membership document' },
   { file: 'directory/directory.ts', text: 'decoded.peerId.equals(from)', why: 'peer ids are public' },
+  { file: 'client/envelope.ts', text: 'bytes[0] === MAGIC[0]', why: 'the envelope header is public (it is the same for every envelope)' },
+  { file: 'client/envelope.ts', text: 'bytes[1] === MAGIC[1]', why: 'the envelope header is public (it is the same for every envelope)' },
+  { file: 'client/envelope.ts', text: 'bytes[2] === MAGIC[2]', why: 'the envelope header is public (it is the same for every envelope)' },
   { file: 'directory/directory.ts', text: 'Buffer.from(member.recordHash).equals(sha256(record.bytes))', why: 'hash of a public node record, listed in the public membership document' }
 ]
 
