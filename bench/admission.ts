@@ -58,7 +58,7 @@ async function main (): Promise<void> {
     const [node1] = net.nodes
     client = await GhostClient.create({ bootstrap: [tcpAddr(node1)] })
     // mailboxes stored before the join: the newcomer takes over a share of them once it is a swarm member
-    for (let i = 0; i < 30; i++) await client.store(MailboxKey.generate().publicKey, new TextEncoder().encode(`m${i}`), { ttlMs: 600_000 })
+    for (let i = 0; i < 30; i++) await client.store(MailboxKey.generate().publicKey, new TextEncoder().encode(`m${i}`), { raw: true, ttlMs: 600_000 })
 
     const [tcp, http] = await freePorts(2)
     const dataDir = join(net.baseDir, 'newcomer')

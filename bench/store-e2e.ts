@@ -123,7 +123,7 @@ async function main (): Promise<void> {
         const key = MailboxKey.generate()
         const t0 = performance.now()
         try {
-          await client.store(key.publicKey, data, { ttlMs: 600_000 })
+          await client.store(key.publicKey, data, { raw: true, ttlMs: 600_000 })
           const t1 = performance.now()
           const page = await client.retrieve(key)
           const t2 = performance.now()

@@ -92,7 +92,7 @@ export class StoreLoad {
       this.sent++
       const startedAt = performance.now()
       try {
-        const receipt = await c.store(this.keys[mailbox].publicKey, encoder.encode(text), { ttlMs: LOAD_TTL_MS })
+        const receipt = await c.store(this.keys[mailbox].publicKey, encoder.encode(text), { raw: true, ttlMs: LOAD_TTL_MS })
         this.completions[client].push({ client, startedAt, endedAt: performance.now() })
         this.acked.push({ text, mailbox, hash: receipt.hash, members: receipt.members })
         if (!receipt.stored) this.duplicates++

@@ -30,7 +30,7 @@ export const swarmStoreRetrieveWorkload: Workload = {
       op: async () => {
         const key = keys[next++ % keys.length]
         const data = randomBytes(ctx.sizeBytes)
-        await client.store(key.publicKey, data, { ttlMs: TTL_MS, timeoutMs: ctx.requestTimeoutMs })
+        await client.store(key.publicKey, data, { raw: true, ttlMs: TTL_MS, timeoutMs: ctx.requestTimeoutMs })
         stored++
         const page = await client.retrieve(key, { timeoutMs: ctx.requestTimeoutMs })
         if (!page.messages.some(m => Buffer.from(m.data).equals(data))) {

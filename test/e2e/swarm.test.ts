@@ -65,7 +65,7 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
 
   it('delivers a message sent through one 3-hop circuit to its owner through another, and keeps it on all three nodes', async () => {
     const key = MailboxKey.generate()
-    const receipt = await sender.store(key.publicKey, encoder.encode('hello, offline friend'), { ttlMs: 600_000 })
+    const receipt = await sender.store(key.publicKey, encoder.encode('hello, offline friend'), { raw: true, ttlMs: 600_000 })
     expect(receipt.stored).to.equal(true)
     // acknowledged after W = 2 (majority of 3) durable copies, and those members are named
     expect(receipt.members.length).to.be.at.least(2)
@@ -85,7 +85,7 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
   it('refuses retrieve and delete signed by a wrong key, with a bad signature, or 61 s old', async () => {
     const key = MailboxKey.generate()
     const thief = MailboxKey.generate()
-    const { hash } = await sender.store(key.publicKey, encoder.encode('secret'), { ttlMs: 600_000 })
+    const { hash } = await sender.store(key.publicKey, encoder.encode('secret'), { raw: true, ttlMs: 600_000 })
     const swarm = async (body: Uint8Array): Promise<Uint8Array> => owner.request(ExitService.SWARM, body)
 
     expect(await exitStatus(swarm(tamper(retrieveBody(key), { signer: thief })))).to.equal(SwarmStatus.BAD_SIGNATURE)
@@ -108,23 +108,23 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
   it('refuses an oversized message, a TTL out of bounds and a full mailbox, each with its own status, storing nothing', async () => {
     const key = MailboxKey.generate()
     const limits = DEFAULT_CONFIG.swarm
-    expect(await exitStatus(sender.store(key.publicKey, new Uint8Array(limits.maxMessageBytes + 1)))).to.equal(SwarmStatus.MESSAGE_TOO_LARGE)
-    expect(await exitStatus(sender.store(key.publicKey, Uint8Array.of(1), { ttlMs: limits.minTtlMs - 1 }))).to.equal(SwarmStatus.TTL_OUT_OF_BOUNDS)
-    expect(await exitStatus(sender.store(key.publicKey, Uint8Array.of(1), { ttlMs: limits.maxTtlMs + 1 }))).to.equal(SwarmStatus.TTL_OUT_OF_BOUNDS)
+    expect(await exitStatus(sender.store(key.publicKey, new Uint8Array(limits.maxMessageBytes + 1), { raw: true }))).to.equal(SwarmStatus.MESSAGE_TOO_LARGE)
+    expect(await exitStatus(sender.store(key.publicKey, Uint8Array.of(1), { raw: true, ttlMs: limits.minTtlMs - 1 }))).to.equal(SwarmStatus.TTL_OUT_OF_BOUNDS)
+    expect(await exitStatus(sender.store(key.publicKey, Uint8Array.of(1), { raw: true, ttlMs: limits.maxTtlMs + 1 }))).to.equal(SwarmStatus.TTL_OUT_OF_BOUNDS)
     // a TTL whose expiry would overflow is a TTL out of bounds too, not a malformed record
-    expect(await exitStatus(sender.store(key.publicKey, Uint8Array.of(1), { ttlMs: Number.MAX_SAFE_INTEGER }))).to.equal(SwarmStatus.TTL_OUT_OF_BOUNDS)
+    expect(await exitStatus(sender.store(key.publicKey, Uint8Array.of(1), { raw: true, ttlMs: Number.MAX_SAFE_INTEGER }))).to.equal(SwarmStatus.TTL_OUT_OF_BOUNDS)
     for (const n of nodes) expect((await n.swarm.store.usage(key.publicKey)).records).to.equal(0)
     // 32 bytes that are no Ed25519 key: nobody could ever sign a read or delete of that mailbox
     let notAKey: Uint8Array
     do notAKey = randomBytes(32)
     while (isEd25519PublicKey(notAKey))
-    expect(await exitStatus(sender.store(notAKey, Uint8Array.of(1)))).to.equal(ExitStatus.BAD_REQUEST)
+    expect(await exitStatus(sender.store(notAKey, Uint8Array.of(1), { raw: true }))).to.equal(ExitStatus.BAD_REQUEST)
     for (const n of nodes) expect((await n.swarm.store.usage(notAKey)).records).to.equal(0)
 
     const hashes: Uint8Array[] = []
-    for (let i = 0; i < MAILBOX_QUOTA_RECORDS; i++) hashes.push((await sender.store(key.publicKey, Uint8Array.of(i))).hash)
+    for (let i = 0; i < MAILBOX_QUOTA_RECORDS; i++) hashes.push((await sender.store(key.publicKey, Uint8Array.of(i), { raw: true })).hash)
     await until(async () => (await Promise.all(hashes.map(async h => holders(key.publicKey, h)))).every(n => n === 3), 5_000, 'all copies')
-    const full = await exitStatus(sender.store(key.publicKey, Uint8Array.of(99)))
+    const full = await exitStatus(sender.store(key.publicKey, Uint8Array.of(99), { raw: true }))
     expect(full).to.equal(SwarmStatus.MAILBOX_FULL)
     for (const n of nodes) expect((await n.swarm.store.usage(key.publicKey)).records).to.equal(MAILBOX_QUOTA_RECORDS)
     const quota = await Promise.all(nodes.map(async n => metric(n, 'ghostnode_swarm_quota_rejections_total', '{kind="mailbox_records"}')))
@@ -133,9 +133,9 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
 
   it('stores a duplicate once and only extends its expiry', async () => {
     const key = MailboxKey.generate()
-    const first = await sender.store(key.publicKey, encoder.encode('same'), { ttlMs: 60_000 })
+    const first = await sender.store(key.publicKey, encoder.encode('same'), { raw: true, ttlMs: 60_000 })
     await until(async () => await holders(key.publicKey, first.hash) === 3, 5_000, 'all copies')
-    const second = await sender.store(key.publicKey, encoder.encode('same'), { ttlMs: 120_000 })
+    const second = await sender.store(key.publicKey, encoder.encode('same'), { raw: true, ttlMs: 120_000 })
     expect(second.stored).to.equal(false)
     expect(hex(second.hash)).to.equal(hex(first.hash))
     expect(second.expiry).to.be.greaterThan(first.expiry)
@@ -145,8 +145,8 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
 
   it('deletes a message from every member when its owner asks', async () => {
     const key = MailboxKey.generate()
-    const a = await sender.store(key.publicKey, encoder.encode('a'))
-    const b = await sender.store(key.publicKey, encoder.encode('b'))
+    const a = await sender.store(key.publicKey, encoder.encode('a'), { raw: true })
+    const b = await sender.store(key.publicKey, encoder.encode('b'), { raw: true })
     await until(async () => await holders(key.publicKey, a.hash) === 3 && await holders(key.publicKey, b.hash) === 3, 5_000, 'all copies')
     expect(await owner.delete(key, [a.hash])).to.equal(1)
     expect(await holders(key.publicKey, a.hash)).to.equal(0)
@@ -157,11 +157,11 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
 
   it('a replayed DELETE_ALL spares messages stored after it, at the exit and at every replica', async () => {
     const key = MailboxKey.generate()
-    await sender.store(key.publicKey, encoder.encode('before'))
+    await sender.store(key.publicKey, encoder.encode('before'), { raw: true })
     const signedAt = now()
     expect(await owner.deleteAll(key, { timestamp: signedAt })).to.equal(1)
     await until(() => now() > signedAt, 1_000, 'the clock to move on')
-    const later = await sender.store(key.publicKey, encoder.encode('after'))
+    const later = await sender.store(key.publicKey, encoder.encode('after'), { raw: true })
     await until(async () => await holders(key.publicKey, later.hash) === 3, 5_000, 'all copies of the later message')
     // the same signed bytes again (Ed25519 is deterministic), through the same circuit: the exit answers
     // as the first time (1) and executes nothing
@@ -181,7 +181,7 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
 
   it('answers a signed cursor whose timestamp is past 2^53 with INVALID_CURSOR', async () => {
     const key = MailboxKey.generate()
-    await sender.store(key.publicKey, encoder.encode('x'))
+    await sender.store(key.publicKey, encoder.encode('x'), { raw: true })
     const cursor = new Uint8Array(41).fill(0xff)
     cursor[0] = 1
     expect(await exitStatus(owner.retrieve(key, { cursor }))).to.equal(SwarmStatus.INVALID_CURSOR)
@@ -190,7 +190,7 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
   it('pages a mailbox by cursor within the byte budget', async () => {
     const key = MailboxKey.generate()
     const bodies = [1, 2, 3].map(i => new Uint8Array(2_000).fill(i))
-    for (const body of bodies) await sender.store(key.publicKey, body)
+    for (const body of bodies) await sender.store(key.publicKey, body, { raw: true })
     const seen: number[] = []
     let cursor: Uint8Array | undefined
     let pages = 0
@@ -206,7 +206,7 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
 
   it('hides and sweeps expired messages', async () => {
     const key = MailboxKey.generate()
-    const { hash } = await sender.store(key.publicKey, encoder.encode('short-lived'), { ttlMs: 10_000 })
+    const { hash } = await sender.store(key.publicKey, encoder.encode('short-lived'), { raw: true, ttlMs: 10_000 })
     await until(async () => await holders(key.publicKey, hash) === 3, 5_000, 'all copies')
     clockOffset += 11_000
     expect((await owner.retrieve(key)).messages).to.deep.equal([])
@@ -219,7 +219,7 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
     const key = MailboxKey.generate()
     // default budget per mailbox: a burst of 50 deposits, then 5/s; one client's circuit reaches one exit
     const statuses = await Promise.all(Array.from({ length: 70 }, async (_, i) =>
-      sender.store(key.publicKey, Uint8Array.of(i), { ttlMs: 60_000 }).then(() => ExitStatus.OK as number, (e: ExitError) => e.status)))
+      sender.store(key.publicKey, Uint8Array.of(i), { raw: true, ttlMs: 60_000 }).then(() => ExitStatus.OK as number, (e: ExitError) => e.status)))
     const count = (status: number): number => statuses.filter(s => s === status).length
     expect(count(ExitStatus.OK)).to.equal(MAILBOX_QUOTA_RECORDS)
     expect(count(ExitStatus.RATE_LIMITED)).to.be.at.least(10)
@@ -241,7 +241,7 @@ describe('swarm mailboxes through onion circuits (3 nodes, R = 3)', function () 
     nodes.forEach((n, i) => { n.exits.register(ExitService.SWARM, 'swarm', unavailableFirst(i)) })
     try {
       const key = MailboxKey.generate()
-      const receipt = await sender.store(key.publicKey, encoder.encode('after two refusals'), { ttlMs: 60_000 })
+      const receipt = await sender.store(key.publicKey, encoder.encode('after two refusals'), { raw: true, ttlMs: 60_000 })
       expect(receipt.members.length).to.be.at.least(2)
       expect(seen, 'two refusals, then the stored attempt').to.equal(3)
       // a signed read is signed afresh per attempt and still accepted

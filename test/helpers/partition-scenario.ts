@@ -64,7 +64,7 @@ export async function runPartitionScenario (h: PartitionHarness, clients: Partit
   clients.list.push(minority)
 
   const store = async (client: GhostClient, text: string, mailbox: number): Promise<Acked> => {
-    const receipt = await client.store(keys[mailbox].publicKey, encoder.encode(text), { ttlMs: TTL_MS })
+    const receipt = await client.store(keys[mailbox].publicKey, encoder.encode(text), { raw: true, ttlMs: TTL_MS })
     return { text, mailbox, hash: receipt.hash, members: receipt.members }
   }
 

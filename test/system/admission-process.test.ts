@@ -44,7 +44,7 @@ describe('admission on a 3-node process testnet, attacked by an outsider process
     if (net == null) throw new Error('no testnet')
     client = await GhostClient.create({ bootstrap: [tcpAddr(net.nodes[0])] })
     const victim = MailboxKey.generate()
-    for (let i = 0; i < 8; i++) await client.store(victim.publicKey, encoder.encode(`secret ${i}`), { ttlMs: 600_000 })
+    for (let i = 0; i < 8; i++) await client.store(victim.publicKey, encoder.encode(`secret ${i}`), { raw: true, ttlMs: 600_000 })
 
     for (const node of net.nodes) {
       const result = await runOutsider(['--mode', 'swarm', '--target', tcpAddr(node), '--mailbox', Buffer.from(victim.publicKey).toString('hex'), '--puts', '20'])
@@ -93,7 +93,7 @@ describe('admission on a 3-node process testnet, attacked by an outsider process
     expect(client.records()).to.have.length(3)
     expect(decoder.decode(await client.echo(encoder.encode('still here')))).to.equal('still here')
     const key = MailboxKey.generate()
-    const receipt = await client.store(key.publicKey, encoder.encode('after the flood'), { ttlMs: 600_000 })
+    const receipt = await client.store(key.publicKey, encoder.encode('after the flood'), { raw: true, ttlMs: 600_000 })
     expect(receipt.members.length).to.be.at.least(2)
   })
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { envelopeOverhead } from '../../src/client/envelope.js'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { chmod, readFile, stat, writeFile } from 'node:fs/promises'
@@ -225,7 +226,9 @@ describe('ghostnode CLI', function () {
     const cases: Array<{ args: string[], says: RegExp }> = [
       { args: ['send', '--to', 'not-a-key', 'hi'], says: /"--to" has invalid value "not-a-key".*64 characters/ },
       { args: ['send', '--to', to, ''], says: /"<message>".*is empty/ },
-      { args: ['send', '--to', to, 'x'.repeat(DEFAULT_CONFIG.swarm.maxMessageBytes + 1)], says: new RegExp(`is too large: a mailbox message holds at most ${DEFAULT_CONFIG.swarm.maxMessageBytes} bytes \\(swarm\\.maxMessageBytes\\)`) },
+      { args: ['send', '--to', to, 'x'.repeat(DEFAULT_CONFIG.swarm.maxMessageBytes - envelopeOverhead(false) + 1)], says: new RegExp(`is too large: a mailbox message holds at most ${DEFAULT_CONFIG.swarm.maxMessageBytes - envelopeOverhead(false)} bytes once sealed \\(swarm\\.maxMessageBytes\\)`) },
+      { args: ['send', '--raw', '--to', to, 'x'.repeat(DEFAULT_CONFIG.swarm.maxMessageBytes + 1)], says: new RegExp(`is too large: a mailbox message holds at most ${DEFAULT_CONFIG.swarm.maxMessageBytes} bytes \\(swarm\\.maxMessageBytes\\)`) },
+      { args: ['send', '--raw', '--from', 'me.key', '--to', to, 'x'], says: /"--from".*cannot be used with --raw/ },
       { args: ['send', '--to', to, '--ttl', '5', 'hi'], says: /"--ttl" has invalid value "5".*between 10 and 1209600/ },
       { args: ['send', '--to', to, '--ttl', String(15 * 86_400), 'hi'], says: /between 10 and 1209600/ },
       { args: ['status', '--url', 'localhost:7402'], says: /"--url".*must be an http:\/\/ or https:\/\/ URL/ },

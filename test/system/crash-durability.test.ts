@@ -67,7 +67,7 @@ describe('swarm store durability across SIGKILL of a ghostnode process', functio
           sent++
           roundSent.n++
           try {
-            await c.store(key.publicKey, encoder.encode(text), { ttlMs: 600_000 })
+            await c.store(key.publicKey, encoder.encode(text), { raw: true, ttlMs: 600_000 })
           } catch {
             return
           }

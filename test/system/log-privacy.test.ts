@@ -122,7 +122,7 @@ describe('log privacy of ghostnode processes with DEBUG=*', function () {
     await notePath()
     expect(await c.echo(echoMarker)).to.deep.equal(echoMarker)
     await notePath()
-    await c.store(mailbox.publicKey, storeMarker, { ttlMs: 600_000 })
+    await c.store(mailbox.publicKey, storeMarker, { raw: true, ttlMs: 600_000 })
     await notePath()
     const page = await c.retrieve(mailbox)
     await notePath()

@@ -54,7 +54,7 @@ describe('least privilege on a 4-node process testnet, attacked by a rogue membe
     if (net == null || client == null) throw new Error('no testnet')
     const victim = MailboxKey.generate()
     const secrets = Array.from({ length: 8 }, (_, i) => `secret ${i}`)
-    for (const s of secrets) await client.store(victim.publicKey, encoder.encode(s), { ttlMs: 600_000 })
+    for (const s of secrets) await client.store(victim.publicKey, encoder.encode(s), { raw: true, ttlMs: 600_000 })
     const rogue = net.nodes[3]
     await net.kill(3)
     const targets = net.nodes.slice(0, 3).map(tcpAddr)
@@ -88,11 +88,11 @@ describe('least privilege on a 4-node process testnet, attacked by a rogue membe
   it('a replayed DELETE_ALL is refused by the replicas that ran it and spares the message stored after it', async () => {
     if (net == null || client == null) throw new Error('no testnet')
     const owner = MailboxKey.generate()
-    await client.store(owner.publicKey, encoder.encode('before'), { ttlMs: 600_000 })
+    await client.store(owner.publicKey, encoder.encode('before'), { raw: true, ttlMs: 600_000 })
     const signedAt = Date.now()
     expect(await client.deleteAll(owner, { timestamp: signedAt })).to.equal(1)
     await new Promise(resolve => setTimeout(resolve, 5))
-    await client.store(owner.publicKey, encoder.encode('after'), { ttlMs: 600_000 })
+    await client.store(owner.publicKey, encoder.encode('after'), { raw: true, ttlMs: 600_000 })
     // the signed bytes an exit that carried the delete would hold (Ed25519 signatures are deterministic)
     const signature = owner.sign(authMessage(deleteAllFields(owner.publicKey, undefined, signedAt)))
     const targets = net.nodes.slice(0, 3).map(tcpAddr)
@@ -127,7 +127,7 @@ describe('least privilege on a 4-node process testnet, attacked by a rogue membe
       const load = (async () => {
         while (attacking) {
           try {
-            await client!.store(mailbox.publicKey, encoder.encode(`during ${honest}`), { ttlMs: 600_000 })
+            await client!.store(mailbox.publicKey, encoder.encode(`during ${honest}`), { raw: true, ttlMs: 600_000 })
             honest++
           } catch {
             failed++

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { expect } from 'chai'
@@ -6,13 +7,16 @@ import { getJson, waitForReady, waitUntil } from '../../harness/testnet/ready.js
 import { startTestnet, type Testnet, type TestnetNode } from '../../harness/testnet/testnet.js'
 import { runCli } from '../../src/cli/program.js'
 import { GhostClient } from '../../src/client/mailbox-client.js'
-import { MailboxKey } from '../../src/swarm/auth.js'
+import { MailboxKey, formatMailbox } from '../../src/swarm/auth.js'
+import { readMailboxKeyFile, writeMailboxKeyFile } from '../../src/swarm/key-file.js'
+import { fileURLToPath } from 'node:url'
 import { MessageStore } from '../../src/swarm/store/store.js'
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js'
 import type { Output } from '../../src/cli/output.js'
 import { Registry } from 'prom-client'
 
 const decoder = new TextDecoder()
+const BIN = fileURLToPath(new URL('../../../bin/ghostnode.js', import.meta.url))
 
 function tcpAddr (node: TestnetNode): string {
   const addr = node.multiaddrs.find(a => a.includes('/tcp/') && !a.includes('/ws'))
@@ -64,7 +68,7 @@ describe('swarm on ghostnode processes (3-node testnet)', function () {
     if (net == null) throw new Error('no testnet')
     client = await GhostClient.create({ bootstrap: [tcpAddr(net.nodes[0])] })
     const key = MailboxKey.generate()
-    const receipt = await client.store(key.publicKey, new TextEncoder().encode('survives SIGKILL'), { ttlMs: 600_000 })
+    const receipt = await client.store(key.publicKey, new TextEncoder().encode('survives SIGKILL'), { raw: true, ttlMs: 600_000 })
     const victim = net.nodes.find(n => receipt.members.includes(n.peerId))
     if (victim == null) throw new Error('no testnet node acknowledged')
     process.kill(victim.pid, 'SIGKILL')
@@ -106,11 +110,17 @@ describe('swarm on ghostnode processes (3-node testnet)', function () {
 
     const send = capture()
     expect(await runCli(['send', '--to', publicKey as string, '--ttl', '600', ...boot, ...common, 'hello from the CLI'], send), send.err.join('\n')).to.equal(0)
-    expect(send.out.join('\n')).to.match(/^stored: [0-9a-f]{64}$/m)
+    expect(send.out.join('\n')).to.match(/^stored \(sealed to the recipient\): [0-9a-f]{64}$/m)
     const file = join(dir, 'note.txt')
     await writeFile(file, 'a file\'s bytes')
     const sendFile = capture()
     expect(await runCli(['send', '--to', publicKey as string, ...boot, ...common, `@${file}`], sendFile), sendFile.err.join('\n')).to.equal(0)
+    // signed inside the envelope by the sender's own mailbox key
+    const senderKey = join(dir, 'sender.key')
+    expect(await runCli(['keygen', '--out', senderKey, ...common], capture())).to.equal(0)
+    const senderPublic = MailboxKey.fromSeed((await readMailboxKeyFile(senderKey)).exportSeed()).publicKey
+    const signed = capture()
+    expect(await runCli(['send', '--to', publicKey as string, '--from', senderKey, ...boot, ...common, 'signed by me'], signed), signed.err.join('\n')).to.equal(0)
 
     // no --bootstrap: the client asks the local node (here: one testnet node's HTTP endpoint) for its addresses
     const fetch = capture()
@@ -118,8 +128,9 @@ describe('swarm on ghostnode processes (3-node testnet)', function () {
     const text = fetch.out.join('\n')
     expect(text).to.contain('hello from the CLI')
     expect(text).to.contain('a file\'s bytes')
-    expect(text).to.contain('2 message(s)')
-    expect(text).to.contain('deleted 2 message(s)')
+    expect(text).to.match(new RegExp(`\\[from ${formatMailbox(senderPublic)}\\] signed by me`))
+    expect(text).to.contain('3 message(s)')
+    expect(text).to.contain('deleted 3 message(s)')
 
     const again = capture()
     expect(await runCli(['fetch', '--key', keyFile, ...boot, ...common], again)).to.equal(0)
@@ -134,5 +145,33 @@ describe('swarm on ghostnode processes (3-node testnet)', function () {
     const bad = capture()
     expect(await runCli(['send', '--to', 'not-a-key', ...boot, ...common, 'x'], bad)).to.not.equal(0)
     expect(bad.err.join('\n')).to.match(/64 characters/)
+  })
+
+  it('ghostnode fetch --follow prints messages as they arrive, until SIGINT', async () => {
+    if (net == null) throw new Error('no testnet')
+    const key = MailboxKey.generate()
+    const keyFile = join(dir, 'follow.key')
+    await writeMailboxKeyFile(keyFile, key)
+    const child = spawn(process.execPath, [BIN, 'fetch', '--follow', '--key', keyFile, '--bootstrap', tcpAddr(net.nodes[0]), '--data-dir', join(dir, 'follow-home')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (b: Buffer) => { out += b.toString() })
+    child.stderr.on('data', (b: Buffer) => { err += b.toString() })
+    const exited = new Promise<number | null>(resolve => child.once('exit', (code) => { resolve(code) }))
+    try {
+      const sender = await GhostClient.create({ bootstrap: [tcpAddr(net.nodes[1])] })
+      try {
+        await sender.store(key.publicKey, new TextEncoder().encode('first, while following'))
+        await waitUntil('the followed message', async () => out.includes('first, while following') ? true : undefined, { timeoutMs: 30_000 }).catch((e: Error) => { throw new Error(`${e.message} (stderr: ${err})`) })
+        await sender.store(key.publicKey, new TextEncoder().encode('second, while following'))
+        await waitUntil('the second followed message', async () => out.includes('second, while following') ? true : undefined, { timeoutMs: 30_000 })
+      } finally {
+        await sender.stop()
+      }
+    } finally {
+      child.kill('SIGINT')
+    }
+    expect(await exited).to.equal(0)
+    expect(out.split('\n').filter(l => l.includes('while following'))).to.have.length(2)
   })
 })

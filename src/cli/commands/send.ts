@@ -8,6 +8,8 @@ import { ExitError } from '../../onion/circuit-errors.js'
 import { GhostClient } from '../../client/mailbox-client.js'
 import { SwarmStatus } from '../../swarm/status.js'
 import { parseMailbox } from '../../swarm/auth.js'
+import { readMailboxKeyFile } from '../../swarm/key-file.js'
+import { envelopeOverhead } from '../../client/envelope.js'
 import { baseUrl, getJson } from '../http-client.js'
 import { addCommonOptions, configFromOptions, type CommonOptions } from '../options.js'
 import type { GhostnodeConfig } from '../../config/defaults.js'
@@ -118,20 +120,23 @@ export async function connectClient (opts: ClientCommandOptions, config: Ghostno
     hops: config.onion.hops,
     requestTimeoutMs: intOption('timeout', opts.timeout, 30_000, 100, 600_000),
     maxMessageBytes: config.onion.maxMessageBytes,
+    maxEnvelopeBytes: config.swarm.maxMessageBytes,
     // the network's authorities, when the config names them; otherwise those the bootstrap relay's document names
     ...(config.network.authorities.length > 0 ? { authorities: config.network.authorities, authorityThreshold: config.network.authorityThreshold } : {})
   })
 }
 
-interface SendOptions extends ClientCommandOptions { to: string, ttl?: string, namespace?: string, json?: boolean }
+interface SendOptions extends ClientCommandOptions { to: string, ttl?: string, namespace?: string, json?: boolean, raw?: boolean, from?: string }
 
 export function sendCommand (out: Output): Command {
   const cmd = new Command('send')
-    .description('deposit a message into a mailbox through a 3-hop circuit')
+    .description('deposit a message into a mailbox through a 3-hop circuit, sealed to the recipient\'s key')
     .argument('<message>', 'the message text, @file to send a file\'s bytes, or - to read it from standard input')
     .requiredOption('--to <publicKey>', 'recipient mailbox: its Ed25519 public key, 64 hex characters')
     .option('--ttl <seconds>', `how long the swarm keeps the message, in seconds (default ${DEFAULT_SEND_TTL_S}; the swarm allows swarm.minTtlMs..swarm.maxTtlMs)`)
     .option('--namespace <n>', 'application namespace, -32768..32767', '0')
+    .option('--from <file>', 'sign the message inside the envelope with this mailbox key file, so the recipient (and only it) sees who sent it')
+    .option('--raw', 'store the bytes as given, unsealed (for applications with their own encryption)')
     .option('--json', 'print JSON')
   addClientOptions(cmd).action(async (message: string, opts: SendOptions) => {
     const { config } = configFromOptions(opts)
@@ -141,18 +146,21 @@ export function sendCommand (out: Output): Command {
     const namespace = intOption('namespace', opts.namespace, 0, -0x8000, 0x7fff)
     const data = await messageBytes(message)
     if (data.byteLength === 0) throw new InvalidConfigValueError('<message>', message, 'is empty: a message needs at least one byte', 'command line')
-    if (data.byteLength > config.swarm.maxMessageBytes) {
-      throw new InvalidConfigValueError('<message>', `${data.byteLength} bytes`, `is too large: a mailbox message holds at most ${config.swarm.maxMessageBytes} bytes (swarm.maxMessageBytes)`, 'command line')
+    if (opts.raw === true && opts.from != null) throw new InvalidConfigValueError('--from', opts.from, 'signs inside an envelope: it cannot be used with --raw', 'command line')
+    const room = opts.raw === true ? config.swarm.maxMessageBytes : config.swarm.maxMessageBytes - envelopeOverhead(opts.from != null)
+    if (data.byteLength > room) {
+      throw new InvalidConfigValueError('<message>', `${data.byteLength} bytes`, `is too large: a mailbox message holds at most ${room} bytes${opts.raw === true ? '' : ' once sealed'} (swarm.maxMessageBytes)`, 'command line')
     }
+    const from = opts.from != null ? await readMailboxKeyFile(opts.from) : undefined
     const client = await connectClient(opts, config)
     try {
-      const receipt = await explained(client.store(mailbox, data, { ttlMs: ttlS * 1000, namespace }))
+      const receipt = await explained(client.store(mailbox, data, { ttlMs: ttlS * 1000, namespace, ...(opts.raw === true ? { raw: true } : {}), ...(from != null ? { from } : {}) }))
       const hash = Buffer.from(receipt.hash).toString('hex')
       if (opts.json === true) {
         out.line(JSON.stringify({ hash, stored: receipt.stored, expiry: receipt.expiry, members: receipt.members }))
         return
       }
-      out.line(`${receipt.stored ? 'stored' : 'already stored (duplicate)'}: ${hash}`)
+      out.line(`${receipt.stored ? 'stored' : 'already stored (duplicate)'}${opts.raw === true ? ' (raw, unsealed)' : ' (sealed to the recipient)'}: ${hash}`)
       out.line(`expires: ${new Date(receipt.expiry).toISOString()}`)
       out.line(`acknowledged by ${receipt.members.length} swarm member(s): ${receipt.members.join(', ')}`)
     } finally {
