@@ -25,6 +25,11 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-floating-promises': ['error', { ignoreVoid: false }] }
   },
   {
+    // build scripts run on Node
+    files: ['scripts/**/*.mjs'],
+    languageOptions: { globals: { console: 'readonly', process: 'readonly' } }
+  },
+  {
     // tests, benchmarks, fuzz targets and their shared harness build hostile and partial objects on purpose
     files: ['test/**/*.ts', 'bench/**/*.ts', 'fuzz/**/*.ts', 'harness/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' }
