@@ -124,7 +124,7 @@ export class GhostClient extends CircuitClient {
 
   /**
    * Live delivery: yields each message of the key's mailbox once, opened, as it
-   * is stored (docs/protocol.md §10.6). Each step is one signed long poll the
+   * is stored (docs/protocol.md §10.8). Each step is one signed long poll the
    * exit holds until a swarm member pushes a new record or the wait ends; no
    * polling. A lost circuit or relay is rebuilt around and the subscription
    * resumes from what it already has, so nothing is lost or repeated. Ends when

@@ -17,7 +17,7 @@ const MAX_DELIVERED = 4096
  * Where a subscription stands: `since` and the hashes it already holds at or
  * after it (sent to the exit, at most 64), plus a larger local memory of what
  * was delivered. Resuming from this state through any circuit, after any
- * failure, neither loses nor repeats a message (docs/protocol.md §10.6).
+ * failure, neither loses nor repeats a message (docs/protocol.md §10.8).
  */
 export class SubscriptionState {
   since: number

@@ -188,7 +188,7 @@ export class SwarmCoordinator {
   }
 
   /**
-   * Live delivery (docs/protocol.md §10.6). The subscription is opened here
+   * Live delivery (docs/protocol.md §10.8). The subscription is opened here
    * first, then every member is asked to WATCH: each answers the records at or
    * after `since` the client does not know, or registers this node and later
    * PUSHes the next new record. Any records: answered at once (merged, the

@@ -35,7 +35,7 @@ export interface WatchersInit {
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
 
 /**
- * The member's side of live delivery (docs/protocol.md §10.6): exits that
+ * The member's side of live delivery (docs/protocol.md §10.8): exits that
  * asked, with the owner's signature, to be told of the next record of a
  * mailbox. A newly stored record is pushed once to each watcher that does not
  * already know it, and the watch ends. Bounded in number, per asking node and

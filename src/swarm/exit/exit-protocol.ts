@@ -16,7 +16,7 @@ import { Reader, Writer } from '../wire.js'
  *
  * SUBSCRIBE is answered like RETRIEVE (a page, never a cursor): the records at
  * or after `since` not among the listed hashes, at once when there are any,
- * else the first one stored within `waitMs`, else none (docs/protocol.md §10.6).
+ * else the first one stored within `waitMs`, else none (docs/protocol.md §10.8).
  */
 
 export const SwarmExitOp = {

@@ -78,7 +78,7 @@ export type DeleteAllRequest = { op: typeof SwarmOp.DELETE_ALL, mailbox: Uint8Ar
  * An exit asks a member, for its subscribed client, for the records at or after
  * `since` it does not `know`; with none, the member registers the asker as a
  * watcher of the mailbox until `timestamp + waitMs` and PUSHes it the next new
- * record stored (docs/protocol.md §10.6). Signed by the owner (op "subscribe").
+ * record stored (docs/protocol.md §10.8). Signed by the owner (op "subscribe").
  */
 export type WatchRequest = { op: typeof SwarmOp.WATCH, mailbox: Uint8Array, namespace: number, since: number, waitMs: number, maxBytes: number, known: Uint8Array[], auth: OwnerAuth }
 /** A member hands a watcher the record it was waiting for. */
