@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util'
 import { CHROMIUM_MISSING, findChromium, launchChromium, openUser, sendFromPage, type PageUser } from '../harness/web/browser.js'
 import { serveExample } from '../harness/web/server.js'
 import { LatencyRecorder, type LatencySummary } from '../harness/lib/stats.js'
-import { getJson, waitUntil } from '../harness/testnet/ready.js'
+import { waitForSwarmRings, waitUntil } from '../harness/testnet/ready.js'
 import { startTestnet, type TestnetNode } from '../harness/testnet/testnet.js'
 import { GhostClient } from '../src/client/mailbox-client.js'
 import { MailboxKey } from '../src/swarm/auth.js'
@@ -181,11 +181,7 @@ async function main (): Promise<void> {
     bundle
   }
   try {
-    await waitUntil('every swarm ring to hold 4 members', async (state) => {
-      const members = await Promise.all(net.nodes.map(async n => (await getJson(`${n.httpUrl}/health`)).body?.swarmMembers))
-      state.last = members.join(',')
-      return members.every(m => m === 4) ? true : undefined
-    }, { timeoutMs: 30_000 })
+    await waitForSwarmRings(net.nodes.map(n => n.httpUrl), 4, { timeoutMs: 30_000 })
 
     const server = await serveExample({ bootstrap: [addrOf(net.nodes[0], true)] })
     const browser = await launchChromium(chromium)

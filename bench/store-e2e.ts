@@ -21,7 +21,7 @@ import { cpus } from 'node:os'
 import { writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { getJson, waitUntil } from '../harness/testnet/ready.js'
+import { waitForSwarmRings } from '../harness/testnet/ready.js'
 import { startTestnet, type Testnet, type TestnetNode } from '../harness/testnet/testnet.js'
 import { GhostClient } from '../src/client/mailbox-client.js'
 import { ExitError } from '../src/onion/circuit-errors.js'
@@ -98,11 +98,7 @@ async function main (): Promise<void> {
   const net = await startTestnet({ nodes: 3, basePort: 0, extraArgs: overrides.flatMap(o => ['--set', o]) })
   const clients: GhostClient[] = []
   try {
-    await waitUntil('every swarm ring to hold 3 members', async (state) => {
-      const members = await Promise.all(net.nodes.map(async n => (await getJson(`${n.httpUrl}/health`)).body?.swarmMembers))
-      state.last = members.join(',')
-      return members.every(m => m === 3) ? true : undefined
-    }, { timeoutMs: 20_000 })
+    await waitForSwarmRings(net.nodes.map(n => n.httpUrl), 3, { timeoutMs: 20_000 })
     for (let i = 0; i < CLIENTS; i++) {
       const client = await GhostClient.create({ bootstrap: [tcpAddr(net.nodes[i % net.nodes.length])], requestTimeoutMs: 30_000 })
       await client.echo(Uint8Array.of(1))

@@ -9,8 +9,9 @@
  *        [--puts n] [--replay-delete-all <timestamp>:<signature hex>]
  *   node dist/harness/attacks/member.js --identity-dir <dir> --target <ma/p2p/id> --pin-frames <connections> [--fresh] [--seconds s]
  *
- * Against each target in turn: a GET and a DELETE_ALL of the mailbox with a
- * fresh timestamp and a signature of its own making; the owner's DELETE_ALL
+ * Against each target in turn: a GET, a DELETE_ALL and a WATCH (live delivery)
+ * of the mailbox with a fresh timestamp and a signature of its own making; a
+ * PUSH of a record whose content does not match its hash; the owner's DELETE_ALL
  * replayed, when given (as an exit that carried it would hold it); then `puts`
  * records into the mailbox, pipelined on one stream as fast as the target
  * answers. Prints the statuses per target.
@@ -43,6 +44,8 @@ interface TargetResult {
   target: string
   get: number | string
   deleteAll: number | string
+  watch: number | string
+  push: number | string
   replay?: number | string
   puts: Record<string, number>
   putSeconds: number
@@ -55,7 +58,12 @@ async function attack (node: Libp2p, target: Multiaddr, mailbox: Uint8Array, put
     const forged = (): OwnerAuth => ({ timestamp: Date.now(), signature: Uint8Array.from({ length: 64 }, () => Math.floor(Math.random() * 256)) })
     const get = await wire.call({ op: SwarmOp.GET, mailbox, namespace: 0, maxBytes: 1 << 20, auth: forged() })
     const deleteAll = await wire.call({ op: SwarmOp.DELETE_ALL, mailbox, auth: forged() })
-    const result: TargetResult = { target: target.toString(), get, deleteAll, puts: {}, putSeconds: 0 }
+    const watch = await wire.call({ op: SwarmOp.WATCH, mailbox, namespace: 0, since: 0, waitMs: 60_000, maxBytes: 1 << 20, known: [], auth: forged() })
+    // a record altered after its hash was taken: what a member would push to slip a message past a subscriber
+    const altered = createRecord({ mailbox, namespace: 0, timestamp: Date.now(), ttlMs: HOUR_MS, data: new TextEncoder().encode('pushed, not stored') })
+    altered.data[0] ^= 1
+    const push = await wire.call({ op: SwarmOp.PUSH, record: altered })
+    const result: TargetResult = { target: target.toString(), get, deleteAll, watch, push, puts: {}, putSeconds: 0 }
     if (replay != null) result.replay = await wire.call({ op: SwarmOp.DELETE_ALL, mailbox, auth: replay })
     const started = performance.now()
     const now = Date.now()

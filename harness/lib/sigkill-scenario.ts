@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks'
 import { GhostClient } from '../../src/client/mailbox-client.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
 import { HashRing } from '../../src/swarm/ring.js'
-import { getJson, waitUntil } from '../testnet/ready.js'
+import { getJson, waitForSwarmRings, waitUntil } from '../testnet/ready.js'
 import { startTestnet, type Testnet, type TestnetNode } from '../testnet/testnet.js'
 import { BenchSetupError } from './errors.js'
 import { inspectStores, readMailbox } from './mailbox-check.js'
@@ -127,11 +127,7 @@ export async function runSigkillScenario (options: SigkillScenarioOptions, res: 
   const net = res.net = await startTestnet({ nodes: nodeCount, basePort: 0, baseDir: options.baseDir, extraArgs: set.flatMap(s => ['--set', s]) })
   const names = net.nodes.map(n => n.name)
   const nameOf = new Map(net.nodes.map(n => [n.peerId, n.name]))
-  await waitUntil('every swarm ring to hold every node', async (state) => {
-    const members = await Promise.all(net.nodes.map(async n => (await getJson(`${n.httpUrl}/health`)).body?.swarmMembers))
-    state.last = `swarm members ${members.join(', ')}`
-    return members.every(m => m === nodeCount) ? true : undefined
-  }, { timeoutMs: phaseMs })
+  await waitForSwarmRings(net.nodes.map(n => n.httpUrl), nodeCount, { timeoutMs: phaseMs })
   const ring = new HashRing({ nodes: net.nodes.map(n => n.peerId) })
 
   const keys = Array.from({ length: options.mailboxes ?? 48 }, () => MailboxKey.generate())

@@ -97,3 +97,12 @@ export async function waitForMembers (httpUrl: string, count: number, options: W
     return members >= count && records >= count ? true : undefined
   }, options)
 }
+
+/** Resolves once every node's swarm ring holds exactly `count` members (from each node's /health). */
+export async function waitForSwarmRings (httpUrls: string[], count: number, options: WaitOptions = {}): Promise<void> {
+  await waitUntil(`every swarm ring to hold ${count} members`, async (state) => {
+    const members = await Promise.all(httpUrls.map(async url => (await getJson(`${url}/health`)).body?.swarmMembers))
+    state.last = `swarm members ${members.join(', ')}`
+    return members.every(m => m === count) ? true : undefined
+  }, options)
+}

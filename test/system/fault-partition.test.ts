@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import { inspectStores } from '../../harness/lib/mailbox-check.js'
 import { assertNetnsAvailable, partitionHosts, type Partition } from '../../harness/testnet/netns.js'
-import { getJson, waitUntil } from '../../harness/testnet/ready.js'
+import { getJson, waitForSwarmRings } from '../../harness/testnet/ready.js'
 import { startTestnet, type Testnet, type TestnetNode } from '../../harness/testnet/testnet.js'
 import { DEFAULT_CONFIG, type GhostnodeConfig } from '../../src/config/defaults.js'
 import { stopAll } from '../helpers/nodes.js'
@@ -60,10 +60,7 @@ describe('network partition: the isolated node heals and reconciles (R = 3, W = 
       const testnet = net
       const network = testnet.network
       if (network == null) throw new Error('no namespace network')
-      await waitUntil('every swarm ring to hold every node', async () => {
-        const members = await Promise.all(testnet.nodes.map(async n => (await getJson(`${n.httpUrl}/health`)).body?.swarmMembers))
-        return members.every(m => m === 3) ? true : undefined
-      }, { timeoutMs: 20_000 })
+      await waitForSwarmRings(testnet.nodes.map(n => n.httpUrl), 3, { timeoutMs: 20_000 })
       const harness: PartitionHarness = {
         kind: 'netns',
         names: testnet.nodes.map(n => n.name),

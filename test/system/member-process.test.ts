@@ -50,7 +50,7 @@ describe('least privilege on a 4-node process testnet, attacked by a rogue membe
     await net?.stop()
   })
 
-  it('reads nothing, deletes nothing and pushes no more than the mailbox\'s deposit budget without the owner\'s signature', async () => {
+  it('reads nothing, deletes nothing, watches nothing, pushes no altered record and stores no more than the mailbox\'s deposit budget without the owner\'s signature', async () => {
     if (net == null || client == null) throw new Error('no testnet')
     const victim = MailboxKey.generate()
     const secrets = Array.from({ length: 8 }, (_, i) => `secret ${i}`)
@@ -63,6 +63,9 @@ describe('least privilege on a 4-node process testnet, attacked by a rogue membe
     for (const r of result.results) {
       expect(r.get, `GET on ${r.target}`).to.equal(SwarmStatus.BAD_SIGNATURE)
       expect(r.deleteAll, `DELETE_ALL on ${r.target}`).to.equal(SwarmStatus.BAD_SIGNATURE)
+      expect(r.watch, `WATCH on ${r.target}`).to.equal(SwarmStatus.BAD_SIGNATURE)
+      // outside the mailbox's swarm a push is refused unread; inside, its hash is checked
+      expect([SwarmPeerStatus.UNAUTHORIZED, SwarmStatus.INVALID_RECORD], `PUSH on ${r.target}`).to.include(r.push)
       const ok = r.puts[String(SwarmPeerStatus.OK)] ?? 0
       // the mailbox's budget there: the burst plus what refilled while the PUTs went on (the client's 8 stores spent some)
       const bound = DEFAULT_DEPOSIT_BURST + Math.ceil(DEFAULT_DEPOSITS_PER_SECOND * (r.putSeconds + 1))
