@@ -104,7 +104,25 @@ export class LocalReplica {
       if (record !== undefined && record.timestamp > before) continue
       this.tombstones.add(req.mailbox, hash, record?.timestamp ?? before, record?.expiry ?? before + this.maxTtlMs, req)
     }
+    // durable before the records go: a crash in between is finished at the next start
+    await this.tombstones.flush()
     return this.store.delete(req.mailbox, req.namespace, req.hashes, before)
+  }
+
+  /**
+   * At start, after the tombstones are loaded: deletes what a tombstone covers
+   * and the store still holds (a crash came between the tombstones' write and
+   * the records' delete). Returns how many it deleted.
+   */
+  async finishDeletes (): Promise<number> {
+    let deleted = 0
+    for (const t of [...this.tombstones.live()]) {
+      if (!await this.store.has(t.mailbox, t.hash)) continue
+      const record = await this.store.get(t.mailbox, t.hash)
+      if (record === undefined || record.timestamp > t.timestamp) continue
+      deleted += await this.store.delete(t.mailbox, record.namespace, [t.hash], t.timestamp)
+    }
+    return deleted
   }
 
   /** Deletes the records stored at or before the owner's signed timestamp, leaving tombstones. */
@@ -115,6 +133,7 @@ export class LocalReplica {
     for (const e of listing) {
       if ((namespace === undefined || e.namespace === namespace) && (e.timestamp ?? 0) <= before) this.tombstones.add(mailbox, e.hash, before, e.expiry, req)
     }
+    await this.tombstones.flush()
     return this.store.deleteAll(mailbox, namespace, before)
   }
 

@@ -135,7 +135,7 @@ export class SwarmService implements Startable {
     this.store = init.store
     this.replicas = init.replicas ?? DEFAULT_REPLICATION_FACTOR
     this.membership = new SwarmMembership({ selfId, view: components.membership.view, vnodesPerNode: init.vnodesPerNode })
-    this.tombstones = new Tombstones({ now })
+    this.tombstones = new Tombstones({ now, persistence: init.store })
     this.metrics = new SwarmMetrics(init.registry, {
       members: () => this.membership.ring.size,
       ready: () => this.sync.ready,
@@ -240,6 +240,10 @@ export class SwarmService implements Startable {
   async start (): Promise<void> {
     if (this.running) return
     this.running = true
+    // deletes survive restarts: their tombstones are back before anyone is served
+    const tombstones = await this.tombstones.load()
+    const finished = await this.local.finishDeletes()
+    if (tombstones > 0) this.log('%d delete tombstones loaded, %d interrupted deletes finished', tombstones, finished)
     this.peers.start()
     this.unregisterHolders = this.init.budget?.addHolderSource(() => this.server.holders())
     // watches end on their own when a record comes; the rest are swept (and their memory released) here

@@ -226,7 +226,7 @@ function writeLocator (out: Buffer, offset: number, loc: Locator): void {
   writeU64(out, offset + MAILBOX_BYTES + 2, loc.timestamp)
 }
 
-function readU64 (bytes: Uint8Array, offset: number): number {
+export function readU64 (bytes: Uint8Array, offset: number): number {
   const b = view(bytes)
   return b.readUInt32BE(offset) * TWO_POW_32 + b.readUInt32BE(offset + 4)
 }

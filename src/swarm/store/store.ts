@@ -3,7 +3,7 @@ import { Level } from 'level'
 import { DEFAULT_MAX_BATCH_PUTS, DEFAULT_SWEEP_INTERVAL_MS } from '../constants.js'
 import { StoreClosedError, StoreSchemaError } from './errors.js'
 import {
-  bytesId, commitPutBatch, prefetchPutBatch, type CommitInProgress, type PutPrefetch, type PutResult, type StoreDb
+  bytesId, commitPutBatch, prefetchPutBatch, type BatchOp, type CommitInProgress, type PutPrefetch, type PutResult, type StoreDb
 } from './put-batch.js'
 import { MAILBOX_BYTES } from '../sizes.js'
 import { decodeRecord, writeU64, type SwarmRecord } from '../record-codec.js'
@@ -21,6 +21,10 @@ import {
 } from './store-options.js'
 import { pageRange, readHashes, readPage, readRecord, scanMailboxes, scanUsage } from './store-reads.js'
 import { sweepChunk } from './sweep-batch.js'
+import {
+  decodeProofRow, decodeTombstoneRow, encodeProofValue, encodeTombstoneValue, proofKey, tagRange, tombstoneKey,
+  type ProofRow, type TombstoneBatch, type TombstonePersistence, type TombstoneRow
+} from './tombstone-rows.js'
 import { Sweeper } from './sweeper.js'
 import { WriteBatcher, type ItemOutcome } from './write-batcher.js'
 
@@ -43,7 +47,7 @@ const MIN_FILTER_RECORDS = 65_536
  * (hash-filter.ts). Reads use LevelDB snapshots and never wait for writes.
  * The key layout is in store-keys.ts.
  */
-export class MessageStore {
+export class MessageStore implements TombstonePersistence {
   private readonly db: Level<Uint8Array, Uint8Array>
   /** The two calls the batch writers need, typed without classic-level's generics. */
   private readonly writerDb: StoreDb
@@ -319,6 +323,32 @@ export class MessageStore {
       const record = decodeRecord(value)
       if (record.expiry > now) yield record
     }
+  }
+
+  /**
+   * Writes tombstone and proof rows in one batch, through the single writer
+   * and always synced: a delete's tombstones are durable before its records
+   * go (tombstone-rows.ts).
+   */
+  async writeTombstones (batch: TombstoneBatch): Promise<void> {
+    this.assertOpen()
+    const ops: BatchOp[] = []
+    for (const d of batch.drop) ops.push({ type: 'del', key: tombstoneKey(d.mailbox, d.hash) })
+    for (const id of batch.dropProofs) ops.push({ type: 'del', key: proofKey(id) })
+    for (const p of batch.proofs) ops.push({ type: 'put', key: proofKey(p.id), value: encodeProofValue(p) })
+    for (const t of batch.put) ops.push({ type: 'put', key: tombstoneKey(t.mailbox, t.hash), value: encodeTombstoneValue(t) })
+    if (ops.length === 0) return
+    await this.batcher.exclusive(async () => this.writerDb.batch(ops, { sync: true }))
+  }
+
+  async * readTombstones (): AsyncGenerator<TombstoneRow> {
+    this.assertOpen()
+    for await (const [key, value] of this.db.iterator(tagRange('tombstone'))) yield decodeTombstoneRow(key, value)
+  }
+
+  async * readDeleteProofs (): AsyncGenerator<ProofRow> {
+    this.assertOpen()
+    for await (const [key, value] of this.db.iterator(tagRange('proof'))) yield decodeProofRow(key, value)
   }
 
   /** Records and encoded bytes stored, expired-but-unswept included. */

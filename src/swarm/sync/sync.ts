@@ -248,6 +248,7 @@ export class SwarmSync {
       else report.pending++
     }
     this.init.local.tombstones.sweep()
+    await this.init.local.tombstones.flush().catch((err: Error) => { this.log('writing swept tombstones failed - %e', err) })
     return report
   }
 }
