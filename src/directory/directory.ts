@@ -7,11 +7,11 @@ import {
   DIRECTORY_MAX_MISSING_LOOKUPS, DIRECTORY_UNADMITTED_TOLERANCE, resolveDirectoryOptions, type DirectoryComponents, type DirectoryEvents,
   type DirectoryInit, type FetchResult, type ResolvedDirectoryOptions
 } from './options.js'
-import { DIRECTORY_PROTOCOL, DirectoryStatus, pushRecord, requestDirectory, serveDirectoryRequest } from './protocol.js'
+import { DIRECTORY_PROTOCOL, DirectoryStatus, NO_CURSOR, pushRecord, requestChanges, requestDirectory, serveDirectoryRequest } from './protocol.js'
 import { createNodeRecord, decodeNodeRecord, ownRecordAddrs, type SignedNodeRecord, type VerifiedNodeRecord } from './node-record.js'
 import { DirectoryNotStartedError, DirectoryResponseTooLargeError, NodeRecordError, UnadmittedRecordError, type RecordRejectReason } from './record-errors.js'
 import { nodeRecordDhtKey } from './record-dht.js'
-import { DEFAULT_DIRECTORY_MAX_RECORDS, RecordStore, type OfferOutcome } from './record-store.js'
+import { DEFAULT_DIRECTORY_MAX_RECORDS, RecordStore, sameEpoch, type ChangeCursor, type OfferOutcome } from './record-store.js'
 import { NodeRecordVerifier } from './record-verifier.js'
 import type { CandidateRecord } from '../membership/admission.js'
 import type { MembershipChange } from '../membership/view.js'
@@ -46,6 +46,8 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
   /** Connected peers whose identify listed the directory protocol. */
   private readonly dirPeers = new Map<string, PeerId>()
   private readonly servedAt = new Map<string, number>()
+  /** Where this node stands in each peer's change log (CHANGES). */
+  private readonly cursors = new Map<string, ChangeCursor>()
   private readonly timers: Array<ReturnType<typeof setInterval>> = []
   private shutdown?: AbortController
   private unsubscribeRotate?: () => void
@@ -245,27 +247,46 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     return this.store.get(peerId)
   }
 
-  /** Fetches the whole directory of one peer. */
-  async fetchFrom (peer: PeerId): Promise<FetchResult> {
+  /**
+   * Fetches what changed in one peer's directory since the last fetch from it
+   * (the first time, and with `full`, all of it). Peers that do not know
+   * CHANGES are asked with GET.
+   */
+  async fetchFrom (peer: PeerId, options: { full?: boolean } = {}): Promise<FetchResult> {
     const shutdown = this.shutdown
     if (shutdown == null) throw new DirectoryNotStartedError()
     const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(this.init.streamTimeoutMs)])
-    const stream = await this.components.connectionManager.openStream(peer, this.protocol, { signal })
-    const result: FetchResult = { added: 0, updated: 0, stale: 0, full: 0, rejected: 0, unadmitted: 0 }
+    const key = peer.toString()
+    const since = options.full === true ? undefined : this.cursors.get(key)
+    const result: FetchResult = { added: 0, updated: 0, stale: 0, full: 0, rejected: 0, unadmitted: 0, incremental: since !== undefined, bytes: 0 }
     // a reply can hold the members' records and the sender's own: more is refused before it is read
     const maxRecords = Math.min(this.store.maxRecords, this.components.membership.view.size) + 1 + DIRECTORY_UNADMITTED_TOLERANCE
     const bounds = { signal, maxRecords, maxBytes: this.init.maxResponseBytes }
+    const onRecord = async (bytes: Uint8Array): Promise<void> => {
+      result.bytes += bytes.byteLength
+      const outcome = await this.ingest(bytes, peer)
+      if (outcome === 'added') result.added++
+      else if (outcome === 'updated') result.updated++
+      else if (outcome === 'rejected') result.rejected++
+      else if (outcome === 'full') result.full++
+      else if (outcome === 'unadmitted' || outcome === 'candidate') {
+        if (++result.unadmitted > DIRECTORY_UNADMITTED_TOLERANCE) throw new UnadmittedRecordError(`directory reply carries more than ${DIRECTORY_UNADMITTED_TOLERANCE} records of peers that are not members`)
+      } else result.stale++
+    }
     try {
-      await requestDirectory(stream, bounds, async (bytes) => {
-        const outcome = await this.ingest(bytes, peer)
-        if (outcome === 'added') result.added++
-        else if (outcome === 'updated') result.updated++
-        else if (outcome === 'rejected') result.rejected++
-        else if (outcome === 'full') result.full++
-        else if (outcome === 'unadmitted' || outcome === 'candidate') {
-          if (++result.unadmitted > DIRECTORY_UNADMITTED_TOLERANCE) throw new UnadmittedRecordError(`directory reply carries more than ${DIRECTORY_UNADMITTED_TOLERANCE} records of peers that are not members`)
-        } else result.stale++
-      })
+      const stream = await this.components.connectionManager.openStream(peer, this.protocol, { signal })
+      const cursor = await requestChanges(stream, since ?? NO_CURSOR, bounds, onRecord)
+      if (cursor === undefined) {
+        result.incremental = false
+        await requestDirectory(await this.components.connectionManager.openStream(peer, this.protocol, { signal }), bounds, onRecord)
+      } else {
+        // the peer restarted since (a new epoch): that was its whole directory
+        result.incremental = since !== undefined && sameEpoch(since.epoch, cursor.epoch)
+        // bounded, oldest first: a peer forgotten here gets a full fetch next time
+        this.cursors.delete(key)
+        this.cursors.set(key, cursor)
+        if (this.cursors.size > MAX_SERVED_PEERS_TRACKED) this.cursors.delete(this.cursors.keys().next().value!)
+      }
     } catch (err) {
       // a flood of strangers' records, or more records than the network has members: the sender pays
       if (err instanceof UnadmittedRecordError || err instanceof DirectoryResponseTooLargeError) this.onInvalidRecord?.(peer, 'unadmitted')
@@ -274,14 +295,18 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     return result
   }
 
-  /** One periodic round: fetch from a few random directory peers. */
-  async refresh (): Promise<void> {
+  /**
+   * One periodic round: fetch from a few random directory peers what changed
+   * since the last fetch from each (`full`: everything, as when a new document
+   * admits members whose records this node has not taken yet).
+   */
+  async refresh (options: { full?: boolean } = {}): Promise<void> {
     const peers = [...this.dirPeers.values()]
     const picked: PeerId[] = []
     while (picked.length < this.init.fetchPeersPerRound && peers.length > 0) {
       picked.push(peers.splice(randomInt(peers.length), 1)[0])
     }
-    await Promise.all(picked.map(async p => this.fetchLogged(p)))
+    await Promise.all(picked.map(async p => this.fetchLogged(p, options)))
     if (this.dhtPublishedVersion !== this.ownRecord()?.version) await this.publishToDht()
   }
 
@@ -301,9 +326,9 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     this.timers.push(timer)
   }
 
-  private async fetchLogged (peer: PeerId): Promise<void> {
+  private async fetchLogged (peer: PeerId, options: { full?: boolean } = {}): Promise<void> {
     try {
-      const r = await this.fetchFrom(peer)
+      const r = await this.fetchFrom(peer, options)
       this.log.trace('fetched directory of %p: %d added, %d updated, %d stale, %d refused for capacity, %d rejected',
         peer, r.added, r.updated, r.stale, r.full, r.rejected)
     } catch (err) {
@@ -442,7 +467,8 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
   }
 
   private async findMissing (ids: string[]): Promise<void> {
-    await this.refresh()
+    // records refused while they were not members yet are behind our cursors: ask for everything
+    await this.refresh({ full: true })
     const still = ids.filter(id => this.store.get(id) == null).slice(0, DIRECTORY_MAX_MISSING_LOOKUPS)
     for (let i = 0; i < still.length; i += 4) {
       await Promise.all(still.slice(i, i + 4).map(async id => this.findRecord(peerIdFromString(id)).catch(() => undefined)))
@@ -478,20 +504,32 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
   private readonly handle = async (stream: Stream, connection: Connection): Promise<void> => {
     const peer = connection.remotePeer
     const key = peer.toString()
+    // one full or incremental answer per peer per minServeIntervalMs, kept across reconnects
+    // (a peer must not reset its interval by redialling), bounded oldest-first
+    const mayServe = (): boolean => {
+      const last = this.servedAt.get(key)
+      const t = this.now()
+      if (last != null && t - last < this.init.minServeIntervalMs) return false
+      this.servedAt.delete(key)
+      this.servedAt.set(key, t)
+      if (this.servedAt.size > MAX_SERVED_PEERS_TRACKED) this.servedAt.delete(this.servedAt.keys().next().value!)
+      return true
+    }
+    // members' records only: the store holds no one else's, and ours only counts once we are admitted
+    const ownServed = (): boolean => this.components.membership.view.isMember(this.components.peerId.toString())
     try {
       await serveDirectoryRequest(stream, {
         get: () => {
-          const last = this.servedAt.get(key)
-          const t = this.now()
-          if (last != null && t - last < this.init.minServeIntervalMs) return undefined
-          // kept across reconnects (a peer must not reset its interval by redialling), bounded oldest-first
-          this.servedAt.delete(key)
-          this.servedAt.set(key, t)
-          if (this.servedAt.size > MAX_SERVED_PEERS_TRACKED) this.servedAt.delete(this.servedAt.keys().next().value!)
-          // members' records only: the store holds no one else's, and ours only counts once we are admitted
+          if (!mayServe()) return undefined
           const own = this.store.get(this.components.peerId)
           const served = this.store.encoded(this.init.maxResponseBytes)
-          return own == null || this.components.membership.view.isMember(this.components.peerId.toString()) ? served : served.filter(b => b !== own.bytes)
+          return own == null || ownServed() ? served : served.filter(b => b !== own.bytes)
+        },
+        changes: (since) => {
+          if (!mayServe()) return undefined
+          const self = this.components.peerId.toString()
+          const withOwn = ownServed()
+          return this.store.changedSince(since, this.init.maxResponseBytes, r => withOwn || r.peerId.toString() !== self)
         },
         // a PUSH speaks for the pusher only: others' records travel by GET
         push: async (record) => {

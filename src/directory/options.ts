@@ -99,7 +99,18 @@ export interface DirectoryEvents {
 }
 
 /** Outcome counts of one fetch. */
-export interface FetchResult { added: number, updated: number, stale: number, full: number, rejected: number, unadmitted: number }
+export interface FetchResult {
+  added: number
+  updated: number
+  stale: number
+  full: number
+  rejected: number
+  unadmitted: number
+  /** Only what changed since the previous fetch from this peer (false: its whole directory). */
+  incremental: boolean
+  /** Encoded record bytes received. */
+  bytes: number
+}
 
 /** DirectoryInit with every tunable resolved to a value. */
 export type ResolvedDirectoryOptions = Required<Pick<DirectoryInit, 'capabilities' | 'fetchIntervalMs' | 'fetchPeersPerRound' |

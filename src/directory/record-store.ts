@@ -1,8 +1,18 @@
+import { platform } from '../crypto/platform/index.js'
 import type { SignedNodeRecord, VerifiedNodeRecord } from './node-record.js'
 import type { PeerId } from '@libp2p/interface'
 
 /** Records held at most; a full store refuses new peers (updates of known peers still apply). */
 export const DEFAULT_DIRECTORY_MAX_RECORDS = 10_000
+
+/** Bytes of a change-log epoch: new each time a store is created, so a cursor from before a restart is never reused. */
+export const CHANGE_EPOCH_BYTES = 8
+
+/** Where an asker stands in a responder's change log. */
+export interface ChangeCursor {
+  epoch: Uint8Array
+  seq: number
+}
 
 /** What offering a record did. */
 export type OfferOutcome = 'added' | 'updated' | 'stale' | 'full'
@@ -22,6 +32,10 @@ export class RecordStore {
   private readonly self?: string
   /** Encoded records in serving order, rebuilt lazily after a change. */
   private snapshot?: Uint8Array[]
+  /** This store's change log: each held record's key with the sequence number of its last change, oldest change first. */
+  readonly epoch: Uint8Array = platform.randomFill(new Uint8Array(CHANGE_EPOCH_BYTES))
+  private readonly changes = new Map<string, number>()
+  private seq = 0
 
   /** `self` is never counted against the bound, so a full store can still hold our own record. */
   constructor (maxRecords = DEFAULT_DIRECTORY_MAX_RECORDS, self?: PeerId) {
@@ -65,6 +79,8 @@ export class RecordStore {
     const previous = this.records.get(key)
     this.records.set(key, record)
     this.snapshot = undefined
+    this.changes.delete(key)
+    this.changes.set(key, ++this.seq)
     return { outcome, previous }
   }
 
@@ -74,6 +90,7 @@ export class RecordStore {
     const held = this.records.get(key)
     if (held == null || key === this.self) return undefined
     this.records.delete(key)
+    this.changes.delete(key)
     this.snapshot = undefined
     return held
   }
@@ -84,6 +101,7 @@ export class RecordStore {
     for (const [key, record] of this.records) {
       if (record.validUntil <= now) {
         this.records.delete(key)
+        this.changes.delete(key)
         expired.push(record)
       }
     }
@@ -111,7 +129,41 @@ export class RecordStore {
     return out
   }
 
+  /**
+   * The records added or updated after `since` (this store's cursor; another
+   * epoch, or a sequence number ahead of ours, means everything), oldest change
+   * first, stopping before `maxBytes` (4 bytes of length prefix counted per
+   * record). The returned cursor is where the asker stands afterwards: past the
+   * last record sent, or at the newest change when all of them fit. Removals
+   * are not sent: every node drops expired and non-member records itself.
+   */
+  changedSince (since: ChangeCursor | undefined, maxBytes: number, include: (record: VerifiedNodeRecord) => boolean = () => true): { records: Uint8Array[], cursor: ChangeCursor } {
+    const from = since !== undefined && sameEpoch(since.epoch, this.epoch) && since.seq <= this.seq ? since.seq : 0
+    const records: Uint8Array[] = []
+    let through = from
+    let total = 0
+    for (const [key, seq] of this.changes) {
+      if (seq <= from) continue
+      const record = this.records.get(key)
+      if (record === undefined) continue
+      if (include(record)) {
+        total += record.bytes.byteLength + 4
+        if (total > maxBytes) return { records, cursor: { epoch: this.epoch, seq: through } }
+        records.push(record.bytes)
+      }
+      through = seq
+    }
+    return { records, cursor: { epoch: this.epoch, seq: this.seq } }
+  }
+
   private othersCount (): number {
     return this.self != null && this.records.has(this.self) ? this.records.size - 1 : this.records.size
   }
+}
+
+/** Whether two change-log epochs are the same (public values: no constant-time compare needed). */
+export function sameEpoch (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
 }

@@ -13,7 +13,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { generateX25519 } from '../../src/crypto/x25519.js'
 import { directoryService, type DirectoryInit, type DirectoryService } from '../../src/directory/directory.js'
 import {
-  DIRECTORY_PROTOCOL, DirectoryRequestKind, DirectoryStatus, decodeRequest, decodeStatus, encodeGetHeader, encodeRequest
+  DIRECTORY_PROTOCOL, DirectoryRequestKind, DirectoryStatus, NO_CURSOR, decodeRequest, decodeStatus, encodeChangesHeader, encodeGetHeader, encodeRequest, encodeStatus
 } from '../../src/directory/protocol.js'
 import {
   ALL_CAPABILITIES, assembleNodeRecord, createNodeRecord, decodeNodeRecord, encodeNodeRecordBody, nodeRecordSigningMessage,
@@ -193,6 +193,10 @@ describe('directory', function () {
       })
     })
 
+    /** A reply header of the shape the request asks for (GET or CHANGES), announcing `count` records. */
+    const headerFor = (request: ReturnType<typeof decodeRequest>, count: number): Uint8Array =>
+      request.kind === DirectoryRequestKind.CHANGES ? encodeChangesHeader(DirectoryStatus.OK, count, NO_CURSOR) : encodeGetHeader(DirectoryStatus.OK, count)
+
     async function serve (stream: Stream, header: Uint8Array, records: Uint8Array[]): Promise<void> {
       const lp = lpStream(stream)
       await lp.write(header)
@@ -222,7 +226,7 @@ describe('directory', function () {
       const body = encodeNodeRecordBody(genuine.identityKey, { ...genuine, onionKey: generateX25519().publicKey, version: genuine.version + 1n })
       const forged = assembleNodeRecord(body, await evilKey.sign(nodeRecordSigningMessage(body)))
       const served = new Promise<void>(resolve => {
-        reply = async (stream) => { await serve(stream, encodeGetHeader(DirectoryStatus.OK, 1), [forged]); resolve() }
+        reply = async (stream, request) => { await serve(stream, headerFor(request, 1), [forged]); resolve() }
       })
       await evil.dial(a.getMultiaddrs()[0])
       await served // a fetched from evil on identify
@@ -260,9 +264,39 @@ describe('directory', function () {
       expect(await a.services.directory.verifier.rejectedCount('wrong_signer')).to.equal(before + 1)
     })
 
+    it('asks a peer that does not know CHANGES with GET', async () => {
+      const a = await createNode()
+      await admit([a, evil])
+      const own = await createNodeRecord(evilKey, {
+        addrs: evil.getMultiaddrs().map(m => m.decapsulateCode(421)),
+        onionKey: generateX25519().publicKey,
+        epoch: Math.floor(clock.now() / DAY),
+        validUntil: (Math.floor(clock.now() / DAY) + 1) * DAY + 3_600_000,
+        version: 1n,
+        capabilities: ALL_CAPABILITIES
+      })
+      const kinds: number[] = []
+      // an older node: CHANGES is an unknown kind to it
+      reply = async (stream, request) => {
+        kinds.push(request.kind)
+        if (request.kind === DirectoryRequestKind.CHANGES) {
+          await lpStream(stream).write(encodeStatus(DirectoryStatus.BAD_REQUEST))
+          await stream.close()
+        } else await serve(stream, encodeGetHeader(DirectoryStatus.OK, 1), [own.bytes])
+      }
+      const identified = new Promise(resolve => { a.addEventListener('peer:identify', resolve, { once: true }) })
+      await evil.dial(a.getMultiaddrs()[0])
+      await identified
+      const result = await a.services.directory.fetchFrom(evil.peerId)
+      expect(result.incremental).to.equal(false)
+      expect(result.added + result.stale).to.equal(1)
+      expect(a.services.directory.get(evil.peerId)?.version).to.equal(1n)
+      expect(kinds).to.include.members([DirectoryRequestKind.CHANGES, DirectoryRequestKind.GET])
+    })
+
     it('refuses a reply announcing more records than it accepts', async () => {
       const a = await createNode({ maxRecords: 10 })
-      reply = async (stream) => { await serve(stream, encodeGetHeader(DirectoryStatus.OK, 1_000_000), []) }
+      reply = async (stream, request) => { await serve(stream, headerFor(request, 1_000_000), []) }
       const identified = new Promise(resolve => { a.addEventListener('peer:identify', resolve, { once: true }) })
       await evil.dial(a.getMultiaddrs()[0])
       await identified // the responder's side of the connection is up too
@@ -282,6 +316,36 @@ describe('directory', function () {
       expect(Date.now() - started).to.be.lessThan(5_000)
       expect(stream.status).to.not.equal('open')
     })
+  })
+
+  it('answers a repeat fetch with only what changed since the asker\'s cursor; a new document asks for everything', async () => {
+    const [a, b, c] = await Promise.all([1, 2, 3].map(async () => createNode()))
+    await admit([a, b, c])
+    await b.dial(a.getMultiaddrs()[0])
+    await c.dial(b.getMultiaddrs()[0])
+    await until([a, b], () => knows(b, [a, c]) && knows(a, [b]), 'b to know a and c, a to know b')
+    const first = await a.services.directory.fetchFrom(b.peerId)
+    expect(first.incremental, 'a has fetched from b on identify: this one is incremental').to.equal(true)
+
+    // nothing changed at b: nothing comes
+    const idle = await a.services.directory.fetchFrom(b.peerId)
+    expect(idle).to.deep.include({ incremental: true, bytes: 0, added: 0, updated: 0, stale: 0 })
+
+    // c signs a new version; b takes it; a's next fetch from b carries that record alone
+    const before = b.services.directory.get(c.peerId)!.version
+    await c.services.directory.publish()
+    await until([b], () => (b.services.directory.get(c.peerId)?.version ?? 0n) > before, 'b to take c\'s new record')
+    const changed = await a.services.directory.fetchFrom(b.peerId)
+    const cRecord = b.services.directory.get(c.peerId)!
+    expect(changed.incremental).to.equal(true)
+    expect(changed.added + changed.updated + changed.stale).to.equal(1)
+    expect(changed.bytes).to.equal(cRecord.bytes.byteLength)
+    expect(a.services.directory.get(c.peerId)?.version).to.equal(cRecord.version)
+
+    // everything, when asked for it (as after a document admitting members a node lacks)
+    const full = await a.services.directory.fetchFrom(b.peerId, { full: true })
+    expect(full.incremental).to.equal(false)
+    expect(full.stale).to.equal(3)
   })
 
   it('tells a peer that asks again too soon to wait', async () => {
