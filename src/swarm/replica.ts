@@ -1,14 +1,15 @@
 import { positionOf } from './ring.js'
 import { RangeSet, digestOfListing } from './sync/ranges.js'
+import { BucketAccumulator } from './sync/buckets.js'
 import {
-  MAX_PEER_PAGE_BYTES, SwarmOp, encodeCountAnswer, encodeDigestAnswer, encodeHashesAnswer, encodePageAnswer, encodePutAnswer,
+  MAX_BUCKETS, MAX_PEER_PAGE_BYTES, SwarmOp, encodeBucketsAnswer, encodeCountAnswer, encodeDigestAnswer, encodeHashesAnswer, encodePageAnswer, encodePutAnswer,
   encodeRangeAnswer, encodeRecordsAnswer, type DigestAnswer, type DigestEntry, type PageAnswer, type PutAnswer, type RangeAnswer,
-  type DeleteAllRequest, type DeleteRequest, type SwarmRequest, type WatchRequest
+  type BucketEntry, type DeleteAllRequest, type DeleteRequest, type SwarmRequest, type WatchRequest
 } from './peer/protocol.js'
 import { encodeCursor } from './store/store-keys.js'
 import type { Watchers } from './watchers.js'
 import { checkRecordHash, encodedRecordSize, type SwarmRecord } from './record-codec.js'
-import { SwarmNotReadyError, SwarmUnauthorizedError } from './service-errors.js'
+import { SwarmNotReadyError, SwarmProtocolError, SwarmUnauthorizedError } from './service-errors.js'
 import type { RingRange } from './ring.js'
 import type { MessageStore } from './store/store.js'
 import type { Tombstones } from './sync/tombstones.js'
@@ -182,16 +183,37 @@ export class LocalReplica {
     const set = new RangeSet(ranges)
     const mailboxes: DigestEntry[] = []
     if (set.isEmpty || limit === 0) return { mailboxes, more: false }
-    for await (const mailbox of this.store.iterateMailboxes()) {
+    // a page starts where the last one stopped: paging through n mailboxes reads each once
+    for await (const { mailbox, listing } of this.store.iterateListings(after)) {
       signal?.throwIfAborted()
-      if (after !== undefined && Buffer.compare(bufferOf(mailbox), bufferOf(after)) <= 0) continue
       if (!set.has(positionOf(mailbox))) continue
       if (mayList !== undefined && !mayList(mailbox)) continue
       if (mailboxes.length >= limit) return { mailboxes, more: true }
-      const listing = await this.store.listHashes(mailbox)
-      if (listing.length > 0) mailboxes.push({ mailbox, digest: digestOfListing(listing) })
+      mailboxes.push({ mailbox, digest: digestOfListing(listing) })
     }
     return { mailboxes, more: false }
+  }
+
+  /**
+   * Bucket digests of the mailboxes held in `ranges` (that the requester may
+   * list): grouped by the top `bits` bits of their ring position, each digest
+   * SHA-256 over (mailbox || mailbox digest) in mailbox byte order, truncated.
+   * Two members holding the same records in those arcs answer the same.
+   */
+  async buckets (ranges: RingRange[], bits: number, scope: ServeScope = {}): Promise<BucketEntry[]> {
+    const { signal, mayList } = scope
+    const set = new RangeSet(ranges)
+    const acc = new BucketAccumulator(bits)
+    if (set.isEmpty) return []
+    for await (const { mailbox, listing } of this.store.iterateListings()) {
+      signal?.throwIfAborted()
+      const position = positionOf(mailbox)
+      if (!set.has(position)) continue
+      if (mayList !== undefined && !mayList(mailbox)) continue
+      acc.add(mailbox, position, digestOfListing(listing))
+      if (acc.size > MAX_BUCKETS) throw new SwarmProtocolError(`more than ${MAX_BUCKETS} buckets: ask with fewer bits`)
+    }
+    return acc.entries()
   }
 
   /** The hashes among `hashes` this member holds neither as a record nor as a tombstone. */
@@ -226,6 +248,7 @@ export class LocalReplica {
         checkRecordHash(request.record)
         this.onPush?.(request.record)
         return new Uint8Array(0)
+      case SwarmOp.BUCKETS: return encodeBucketsAnswer(await this.buckets(request.ranges, request.bits, scope))
     }
   }
 }

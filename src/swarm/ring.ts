@@ -189,13 +189,26 @@ export class HashRing {
    * contiguous. Empty when the node is not a member.
    */
   rangesOwnedBy (nodeId: string, r: number = DEFAULT_REPLICATION_FACTOR): RingRange[] {
+    return this.rangesWhere([nodeId], r)
+  }
+
+  /**
+   * Arcs whose swarm (size r) includes both `a` and `b`, merged where
+   * contiguous: the mailboxes two members should both hold.
+   */
+  rangesSharedBy (a: string, b: string, r: number = DEFAULT_REPLICATION_FACTOR): RingRange[] {
+    return this.rangesWhere([a, b], r)
+  }
+
+  private rangesWhere (nodeIds: string[], r: number): RingRange[] {
     checkReplication(r)
-    const idx = this.index.get(nodeId)
+    const idxs = nodeIds.map(id => this.index.get(id))
     const len = this.run.hi.length
-    if (idx === undefined || len === 0) return []
+    if (idxs.some(i => i === undefined) || len === 0) return []
     const ranges: RingRange[] = []
     for (let i = 0; i < len; i++) {
-      if (!this.ownersOfArc(i, r).includes(idx)) continue
+      const owners = this.ownersOfArc(i, r)
+      if (!idxs.every(idx => owners.includes(idx!))) continue
       const start = this.positionAt(i === 0 ? len - 1 : i - 1)
       const end = this.positionAt(i)
       const prev = ranges[ranges.length - 1]

@@ -1,9 +1,9 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { SwarmChannel, type SwarmChannelInit } from './channel.js'
 import {
-  SWARM_PROTOCOL, SwarmOp, decodeCountAnswer, decodeDigestAnswer, decodeHashesAnswer, decodePageAnswer, decodePutAnswer,
+  SWARM_PROTOCOL, SwarmOp, decodeBucketsAnswer, decodeCountAnswer, decodeDigestAnswer, decodeHashesAnswer, decodePageAnswer, decodePutAnswer,
   decodeRangeAnswer, decodeReason, decodeRecordsAnswer, type DigestAnswer, type DigestEntry, type PageAnswer, type PutAnswer,
-  type GetRequest, type RangeAnswer, type SignedDelete, type SwarmRequest, type WatchRequest
+  type BucketEntry, type GetRequest, type RangeAnswer, type SignedDelete, type SwarmRequest, type WatchRequest
 } from './protocol.js'
 import { DEFAULT_SWARM_REQUEST_TIMEOUT_MS } from '../service-defaults.js'
 import { SwarmChannelClosedError } from '../service-errors.js'
@@ -113,6 +113,10 @@ export class SwarmPeers {
 
   async range (peer: string, ranges: RingRange[], limit: number, after?: Uint8Array): Promise<RangeAnswer> {
     return decodeRangeAnswer(await this.call(peer, { op: SwarmOp.RANGE, ranges, limit, ...(after !== undefined ? { after } : {}) }))
+  }
+
+  async buckets (peer: string, ranges: RingRange[], bits: number): Promise<BucketEntry[]> {
+    return decodeBucketsAnswer(await this.call(peer, { op: SwarmOp.BUCKETS, bits, ranges }))
   }
 
   async handoff (peer: string, mailbox: Uint8Array, hashes: Uint8Array[]): Promise<Uint8Array[]> {

@@ -36,6 +36,12 @@ export const MAX_LIST_ENTRIES = 0xffff
 export const MAX_DIGEST_ENTRIES = 128
 export const MAX_REQUEST_HASHES = 1024
 export const MAX_RANGE_LIMIT = 512
+/** Non-empty buckets one BUCKETS answer may list (a requester picks its bits to stay under). */
+export const MAX_BUCKETS = 4096
+/** Finest BUCKETS split: the top 32 bits of a ring position. */
+export const MAX_BUCKET_BITS = 32
+/** Bytes of a bucket digest (a truncated SHA-256). */
+export const BUCKET_DIGEST_BYTES = 16
 /** Longest UTF-8 reason in an error response. */
 export const MAX_REASON_BYTES = 200
 export const MESSAGE_HEADER_BYTES = 7
@@ -51,13 +57,14 @@ export const SwarmOp = {
   RANGE: 7,
   HANDOFF: 8,
   WATCH: 9,
-  PUSH: 10
+  PUSH: 10,
+  BUCKETS: 11
 } as const
 export type SwarmOp = typeof SwarmOp[keyof typeof SwarmOp]
 
 /** Metric label of each op (a fixed set). */
 export const SWARM_OP_NAMES: Record<SwarmOp, string> = {
-  1: 'put', 2: 'get', 3: 'delete', 4: 'delete_all', 5: 'digest', 6: 'fetch', 7: 'range', 8: 'handoff', 9: 'watch', 10: 'push'
+  1: 'put', 2: 'get', 3: 'delete', 4: 'delete_all', 5: 'digest', 6: 'fetch', 7: 'range', 8: 'handoff', 9: 'watch', 10: 'push', 11: 'buckets'
 }
 
 const MessageType = { REQUEST: 1, RESPONSE: 2 } as const
@@ -83,6 +90,13 @@ export type DeleteAllRequest = { op: typeof SwarmOp.DELETE_ALL, mailbox: Uint8Ar
 export type WatchRequest = { op: typeof SwarmOp.WATCH, mailbox: Uint8Array, namespace: number, since: number, waitMs: number, maxBytes: number, known: Uint8Array[], auth: OwnerAuth }
 /** A member hands a watcher the record it was waiting for. */
 export type PushRequest = { op: typeof SwarmOp.PUSH, record: SwarmRecord }
+/**
+ * Anti-entropy's first look: the responder's mailboxes in `ranges` grouped by
+ * the top `bits` bits of their ring position, one digest per non-empty bucket.
+ */
+export type BucketsRequest = { op: typeof SwarmOp.BUCKETS, bits: number, ranges: RingRange[] }
+/** One non-empty bucket: its index, how many mailboxes it holds, and their digest. */
+export interface BucketEntry { bucket: number, count: number, digest: Uint8Array }
 /** An owner's signed delete: what a tombstone keeps, so the delete can be passed on. */
 export type SignedDelete = DeleteRequest | DeleteAllRequest
 
@@ -97,6 +111,7 @@ export type SwarmRequest =
   | { op: typeof SwarmOp.HANDOFF, mailbox: Uint8Array, hashes: Uint8Array[] }
   | WatchRequest
   | PushRequest
+  | BucketsRequest
 
 export interface DigestEntry { mailbox: Uint8Array, digest: Uint8Array }
 
@@ -194,6 +209,11 @@ function writeRequestBody (w: Writer, req: SwarmRequest): void {
       return
     case SwarmOp.PUSH:
       w.bytes(encodeRecord(req.record))
+      return
+    case SwarmOp.BUCKETS:
+      count16(req.ranges.length, 'ranges')
+      w.u8(req.bits).u16(req.ranges.length)
+      for (const range of req.ranges) w.u64n(range.start).u64n(range.end)
   }
 }
 
@@ -272,6 +292,16 @@ export function decodeRequestBody (op: number, body: Uint8Array): SwarmRequest {
     }
     case SwarmOp.PUSH:
       return { op, record: decodeRecord(r.rest()) }
+    case SwarmOp.BUCKETS: {
+      const bits = r.u8('bits')
+      if (bits > MAX_BUCKET_BITS) throw new SwarmProtocolError(`BUCKETS bits must be at most ${MAX_BUCKET_BITS}`)
+      const n = r.u16('range count')
+      expectBytes(r, n * 16, 'ranges')
+      const ranges: RingRange[] = []
+      for (let i = 0; i < n; i++) ranges.push({ start: r.u64n(), end: r.u64n() })
+      req = { op, bits, ranges }
+      break
+    }
     default:
       throw new SwarmProtocolError(`unknown swarm op ${op}`)
   }
@@ -387,6 +417,24 @@ export function decodeRangeAnswer (body: Uint8Array): RangeAnswer {
   for (let i = 0; i < n; i++) mailboxes.push({ mailbox: r.bytesOf(MAILBOX_BYTES), digest: r.bytesOf(DIGEST_BYTES) })
   r.end('RANGE answer')
   return { mailboxes, more: more === 1 }
+}
+
+export function encodeBucketsAnswer (entries: BucketEntry[]): Uint8Array {
+  if (entries.length > MAX_BUCKETS) throw new SwarmProtocolError(`too many buckets: ${entries.length} > ${MAX_BUCKETS}`)
+  const w = new Writer(2 + entries.length * (8 + BUCKET_DIGEST_BYTES)).u16(entries.length)
+  for (const e of entries) w.u32(e.bucket).u32(e.count).bytes(fixed(e.digest, BUCKET_DIGEST_BYTES, 'bucket digest'))
+  return w.finish()
+}
+
+export function decodeBucketsAnswer (body: Uint8Array): BucketEntry[] {
+  const r = new Reader(body)
+  const n = r.u16('bucket count')
+  if (n > MAX_BUCKETS) throw new SwarmProtocolError(`too many buckets: ${n} > ${MAX_BUCKETS}`)
+  expectBytes(r, n * (8 + BUCKET_DIGEST_BYTES), 'buckets')
+  const out: BucketEntry[] = []
+  for (let i = 0; i < n; i++) out.push({ bucket: r.u32('bucket'), count: r.u32('count'), digest: r.bytesOf(BUCKET_DIGEST_BYTES) })
+  r.end('BUCKETS answer')
+  return out
 }
 
 /** HANDOFF answer: the hashes the new owner does not hold yet. */

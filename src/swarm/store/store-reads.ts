@@ -62,6 +62,28 @@ export async function readHashes (db: Db, mailbox: Uint8Array, now: number): Pro
   return out
 }
 
+/**
+ * Every mailbox (after `after`, in byte order) with its live hash listing, in
+ * one pass over the hash index: what anti-entropy needs of every mailbox,
+ * without an iterator per mailbox. Mailboxes with nothing live are skipped.
+ */
+export async function * scanListings (db: Db, now: number, after?: Uint8Array): AsyncGenerator<{ mailbox: Uint8Array, listing: HashListing[] }> {
+  const all = allHashesRange()
+  let current: Uint8Array | undefined
+  let listing: HashListing[] = []
+  for await (const [key, value] of db.iterator(after === undefined ? all : { gte: hashRange(after).lt, lt: all.lt })) {
+    const mailbox = key.subarray(1, 1 + MAILBOX_BYTES)
+    if (current === undefined || Buffer.compare(viewOf(mailbox), viewOf(current)) !== 0) {
+      if (current !== undefined && listing.length > 0) yield { mailbox: current, listing }
+      current = Uint8Array.from(mailbox)
+      listing = []
+    }
+    const e = parseHashValue(value)
+    if (e.expiry > now) listing.push({ hash: key.slice(1 + MAILBOX_BYTES), namespace: e.namespace, expiry: e.expiry, timestamp: e.timestamp })
+  }
+  if (current !== undefined && listing.length > 0) yield { mailbox: current, listing }
+}
+
 /** The live record with this hash, via the hash index. */
 export async function readRecord (db: Db, mailbox: Uint8Array, hash: Uint8Array, now: number): Promise<SwarmRecord | undefined> {
   const v = await db.get(hashKey(mailbox, hash))
@@ -83,9 +105,9 @@ export async function scanUsage (db: Db, mailbox: Uint8Array): Promise<Usage> {
 }
 
 /** Each mailbox with at least one record, jumping over its entries with seek. */
-export async function * scanMailboxes (db: Db): AsyncGenerator<Uint8Array> {
-  const range = allHashesRange()
-  const it = db.keys(range)
+export async function * scanMailboxes (db: Db, after?: Uint8Array): AsyncGenerator<Uint8Array> {
+  const all = allHashesRange()
+  const it = db.keys(after === undefined ? all : { gte: hashRange(after).lt, lt: all.lt })
   try {
     for (let key = await it.next(); key !== undefined; key = await it.next()) {
       const mailbox = Uint8Array.from(key.subarray(1, 1 + MAILBOX_BYTES))
@@ -95,4 +117,8 @@ export async function * scanMailboxes (db: Db): AsyncGenerator<Uint8Array> {
   } finally {
     await it.close()
   }
+}
+
+function viewOf (b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength)
 }

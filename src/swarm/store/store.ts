@@ -19,7 +19,7 @@ import {
   checkHash, checkMailbox, checkNamespace, checkPut, checkRetrieveOptions, resolveLimits, type HashListing,
   type MessageStoreInit, type RetrieveOptions, type RetrieveResult, type StoreLimits
 } from './store-options.js'
-import { pageRange, readHashes, readPage, readRecord, scanMailboxes, scanUsage } from './store-reads.js'
+import { pageRange, readHashes, readPage, readRecord, scanListings, scanMailboxes, scanUsage } from './store-reads.js'
 import { sweepChunk } from './sweep-batch.js'
 import {
   decodeProofRow, decodeTombstoneRow, encodeProofValue, encodeTombstoneValue, proofKey, tagRange, tombstoneKey,
@@ -308,10 +308,18 @@ export class MessageStore implements TombstonePersistence {
     return { ...(this.usageCache.get(bytesId(mailbox)) ?? await scanUsage(this.db, mailbox)) }
   }
 
-  /** Every mailbox holding at least one record, in byte order; for churn handover. */
-  async * iterateMailboxes (): AsyncGenerator<Uint8Array> {
+  /** Every mailbox holding at least one record, in byte order (only those after `after` when given). */
+  async * iterateMailboxes (after?: Uint8Array): AsyncGenerator<Uint8Array> {
     this.assertOpen()
-    yield * scanMailboxes(this.db)
+    if (after !== undefined) checkMailbox(after)
+    yield * scanMailboxes(this.db, after)
+  }
+
+  /** Every mailbox holding live records (after `after`), in byte order, with its hash listing: one pass, for anti-entropy. */
+  async * iterateListings (after?: Uint8Array): AsyncGenerator<{ mailbox: Uint8Array, listing: HashListing[] }> {
+    this.assertOpen()
+    if (after !== undefined) checkMailbox(after)
+    yield * scanListings(this.db, this.now(), after)
   }
 
   /** Every live record of a mailbox in (namespace, timestamp, hash) order; for handover. */

@@ -1,5 +1,10 @@
-import { RangeSet, digestOfListing } from './ranges.js'
-import { MAX_DIGEST_ENTRIES, MAX_PEER_PAGE_BYTES, MAX_RANGE_LIMIT, MAX_REQUEST_HASHES, type DigestEntry, type SignedDelete } from '../peer/protocol.js'
+import { RangeSet, arcsOf, bucketInterval, digestOfListing, intersectArcs } from './ranges.js'
+import { BucketAccumulator } from './buckets.js'
+import {
+  MAX_BUCKETS, MAX_BUCKET_BITS, MAX_DIGEST_ENTRIES, MAX_PEER_PAGE_BYTES, MAX_RANGE_LIMIT, MAX_REQUEST_HASHES,
+  type BucketEntry, type DigestEntry, type SignedDelete
+} from '../peer/protocol.js'
+import type { RingRange } from '../ring.js'
 import { positionOf } from '../ring.js'
 import { SwarmPeerStatus, swarmStatusOf } from '../status.js'
 import { SwarmPeerStatusError } from '../service-errors.js'
@@ -19,6 +24,25 @@ const HASH_BATCH = MAX_REQUEST_HASHES
 export const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
 export const fromHex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'))
 const EMPTY_DIGEST = digestOfListing([])
+/** Mailboxes per bucket aimed at on the first level: 2,048 buckets cover ~16,000 mailboxes at this, and more share. */
+const MAILBOXES_PER_BUCKET = 8
+/** First-level buckets at most: an answer of 2,048 × 24 bytes stays under 64 KiB. */
+const MAX_FIRST_LEVEL_BITS = 11
+/** A differing bucket holding more mailboxes than this (either side) is split again rather than listed. */
+const SPLIT_ABOVE = 16
+
+/** A mailbox this member holds, with what bucket comparison needs (callers keep them in mailbox byte order). */
+export interface LocalMailbox {
+  mailbox: Uint8Array
+  position: bigint
+  digest: Uint8Array
+}
+
+function bitsFor (count: number, max: number): number {
+  let bits = 0
+  while (bits < max && count / 2 ** bits > MAILBOXES_PER_BUCKET) bits++
+  return bits
+}
 
 export interface MailboxExchangeInit {
   local: LocalReplica
@@ -72,6 +96,40 @@ export class MailboxExchange {
       }
     }
     return out
+  }
+
+  /**
+   * The arcs of `shared` (arcs both members should hold) where `peer` and this
+   * member may differ, found by comparing bucket digests (BUCKETS) rather than
+   * listing every mailbox: identical replicas exchange one bucket list; a
+   * differing bucket is split again when large, then listed (RANGE) by the
+   * caller. `local` is what this member holds in `shared`, in byte order.
+   */
+  async differingArcs (peer: string, shared: RingRange[], local: LocalMailbox[]): Promise<RingRange[]> {
+    if (shared.length === 0) return []
+    const sharedSet = new RangeSet(shared)
+    const bits = bitsFor(local.length, MAX_FIRST_LEVEL_BITS)
+    const first = await this.init.peers.buckets(peer, arcsOf(sharedSet.intervals()), bits)
+    const differing = compareBuckets(bucketize(local, bits), first)
+    const listed: Array<[bigint, bigint]> = []
+    const split: Array<{ bucket: number, count: number }> = []
+    for (const d of differing) {
+      if (d.count > SPLIT_ABOVE && bits < MAX_BUCKET_BITS) split.push(d)
+      else listed.push(bucketInterval(d.bucket, bits))
+    }
+    // a second level: each large differing bucket cut so its sub-buckets hold about one mailbox each
+    const sub = Math.min(MAX_BUCKET_BITS, bits + Math.min(12, Math.ceil(Math.log2(Math.max(...split.map(s => s.count), 2)))))
+    const perRequest = Math.max(1, Math.floor(MAX_BUCKETS / 2 ** (sub - bits)))
+    for (let i = 0; i < split.length; i += perRequest) {
+      const group = split.slice(i, i + perRequest)
+      const area = new RangeSet(arcsOf(group.map(g => bucketInterval(g.bucket, bits))))
+      const arcs = intersectArcs(area, sharedSet)
+      const theirs = await this.init.peers.buckets(peer, arcs, sub)
+      const mine = bucketize(local.filter(m => area.has(m.position)), sub)
+      for (const d of compareBuckets(mine, theirs)) listed.push(bucketInterval(d.bucket, sub))
+    }
+    if (listed.length === 0) return []
+    return intersectArcs(new RangeSet(arcsOf(listed)), sharedSet)
   }
 
   /**
@@ -227,4 +285,23 @@ export class MailboxExchange {
     }
     return missing
   }
+}
+
+function bucketize (local: LocalMailbox[], bits: number): BucketEntry[] {
+  const acc = new BucketAccumulator(bits)
+  for (const m of local) acc.add(m.mailbox, m.position, m.digest)
+  return acc.entries()
+}
+
+/** Buckets whose digests differ or that one side lacks, with the larger of the two counts. */
+function compareBuckets (mine: BucketEntry[], theirs: BucketEntry[]): Array<{ bucket: number, count: number }> {
+  const other = new Map(theirs.map(e => [e.bucket, e]))
+  const out: Array<{ bucket: number, count: number }> = []
+  for (const e of mine) {
+    const t = other.get(e.bucket)
+    other.delete(e.bucket)
+    if (t === undefined || hex(t.digest) !== hex(e.digest)) out.push({ bucket: e.bucket, count: Math.max(e.count, t?.count ?? 0) })
+  }
+  for (const t of other.values()) out.push({ bucket: t.bucket, count: t.count })
+  return out
 }

@@ -41,6 +41,11 @@ export class RangeSet {
     return this.lo.length === 0
   }
 
+  /** The merged inclusive intervals, in order. */
+  intervals (): Array<[bigint, bigint]> {
+    return this.lo.map((l, i) => [l, this.hi[i]])
+  }
+
   has (position: bigint): boolean {
     let a = 0
     let b = this.lo.length
@@ -62,4 +67,39 @@ export function digestOfListing (listing: HashListing[]): Uint8Array {
     h.update(e.hash).update(expiry)
   }
   return h.digest()
+}
+
+/** Ring arcs (start, end] covering exactly the inclusive intervals given (the inverse of RangeSet). */
+export function arcsOf (intervals: Array<[bigint, bigint]>): RingRange[] {
+  return intervals.map(([lo, hi]) => ({ start: lo === 0n ? MAX_U64 : lo - 1n, end: hi }))
+}
+
+/** The positions in both sets, as arcs. */
+export function intersectArcs (a: RangeSet, b: RangeSet): RingRange[] {
+  const x = a.intervals()
+  const y = b.intervals()
+  const out: Array<[bigint, bigint]> = []
+  let i = 0
+  let j = 0
+  while (i < x.length && j < y.length) {
+    const lo = x[i][0] > y[j][0] ? x[i][0] : y[j][0]
+    const hi = x[i][1] < y[j][1] ? x[i][1] : y[j][1]
+    if (lo <= hi) out.push([lo, hi])
+    if (x[i][1] < y[j][1]) i++
+    else j++
+  }
+  return arcsOf(out)
+}
+
+/** Bucket `bucket` of the top `bits` bits of a ring position, as an inclusive interval. */
+export function bucketInterval (bucket: number, bits: number): [bigint, bigint] {
+  if (bits === 0) return [0n, MAX_U64]
+  const shift = BigInt(64 - bits)
+  const lo = BigInt(bucket) << shift
+  return [lo, lo + (1n << shift) - 1n]
+}
+
+/** The bucket of a ring position: its top `bits` bits. */
+export function bucketOf (position: bigint, bits: number): number {
+  return bits === 0 ? 0 : Number(position >> BigInt(64 - bits))
 }

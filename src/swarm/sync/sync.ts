@@ -1,5 +1,6 @@
-import { MailboxExchange, fromHex, hex } from './exchange.js'
-import { RangeSet } from './ranges.js'
+import { MailboxExchange, hex, type LocalMailbox } from './exchange.js'
+import { RangeSet, digestOfListing } from './ranges.js'
+import { positionOf } from '../ring.js'
 import { DEFAULT_CHURN_DELAY_MS, DEFAULT_RECONCILE_INTERVAL_MS } from '../service-defaults.js'
 import type { LocalReplica } from '../replica.js'
 import type { SwarmPeers } from '../peer/peers.js'
@@ -208,31 +209,38 @@ export class SwarmSync {
     const ring = this.init.ring()
     const self = this.init.selfId
     const r = this.init.replicas
-    const ranges = ring.rangesOwnedBy(self, r)
-    const owned = new RangeSet(ranges)
-    // mailboxes held here, by the members that should hold them too; and those to hand over
-    const byPeer = new Map<string, Set<string>>()
+    // mailboxes held here, by the members that should hold them too (in byte order, with
+    // digests, for the bucket comparison); and those to hand over
+    const byPeer = new Map<string, LocalMailbox[]>()
     const handover: Array<{ mailbox: Uint8Array, owners: string[] }> = []
-    for await (const mailbox of this.init.local.store.iterateMailboxes()) {
-      const swarm = ring.swarmFor(mailbox, r)
+    for await (const { mailbox, listing } of this.init.local.store.iterateListings()) {
+      const position = positionOf(mailbox)
+      const swarm = ring.swarmAt(position, r)
       if (!swarm.includes(self)) {
         handover.push({ mailbox, owners: swarm })
         continue
       }
+      const entry: LocalMailbox = { mailbox, position, digest: digestOfListing(listing) }
       for (const peer of swarm) {
         if (peer === self) continue
-        let set = byPeer.get(peer)
-        if (set === undefined) byPeer.set(peer, set = new Set())
-        set.add(hex(mailbox))
+        let list = byPeer.get(peer)
+        if (list === undefined) byPeer.set(peer, list = [])
+        list.push(entry)
       }
     }
     for (const peer of ring.nodes()) {
       if (peer === self) continue
+      const shared = ring.rangesSharedBy(self, peer, r)
+      if (shared.length === 0) continue
       try {
-        const remote = await this.mailboxes.remoteDigests(peer, ranges)
-        const differing = await this.mailboxes.differing(remote, owned)
+        // bucket digests first: only the arcs where the two differ are listed mailbox by mailbox
+        const arcs = await this.mailboxes.differingArcs(peer, shared, byPeer.get(peer) ?? [])
+        if (arcs.length === 0) continue
+        const listed = new RangeSet(arcs)
+        const remote = await this.mailboxes.remoteDigests(peer, arcs)
+        const differing = await this.mailboxes.differing(remote, listed)
         // ours that the peer should hold and does not list at all
-        for (const id of byPeer.get(peer) ?? []) if (!remote.has(id)) differing.push(fromHex(id))
+        for (const m of byPeer.get(peer) ?? []) if (listed.has(m.position) && !remote.has(hex(m.mailbox))) differing.push(m.mailbox)
         const moved = await this.mailboxes.exchange(peer, differing, { push: true })
         report.pulled += moved.pulled
         report.pushed += moved.pushed
