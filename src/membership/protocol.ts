@@ -14,12 +14,13 @@ import type { AbortOptions, Stream } from '@libp2p/interface'
  *     PUSH (2): a consensus document
  *     SYNC (3): authorities only: period u64 | voteCount u8 | voteCount × (len u32 | vote)
  *               | sigCount u8 | sigCount × (body hash 32 | index u8 | signature 64)
+ *     ANNOUNCE (4): period u64 (I hold this period; GET it from me if you lack it)
  *   reply   = format u8 (1) | status u8 | body (GET OK: the document; SYNC OK: a SYNC body)
  */
 
 export const MEMBERSHIP_WIRE_FORMAT = 1
 
-export enum MembershipRequestKind { GET = 1, PUSH = 2, SYNC = 3 }
+export enum MembershipRequestKind { GET = 1, PUSH = 2, SYNC = 3, ANNOUNCE = 4 }
 
 export enum MembershipStatus {
   OK = 0,
@@ -47,6 +48,7 @@ export type MembershipRequest =
   | { kind: MembershipRequestKind.GET, havePeriod: number }
   | { kind: MembershipRequestKind.PUSH, document: Uint8Array }
   | { kind: MembershipRequestKind.SYNC, sync: SyncBody }
+  | { kind: MembershipRequestKind.ANNOUNCE, period: number }
 
 /** A frame: a document or a SYNC of up to MAX_AUTHORITIES votes, plus headers. */
 export const MAX_MEMBERSHIP_FRAME_BYTES = MAX_DOCUMENT_BYTES + 64
@@ -56,6 +58,7 @@ export function encodeMembershipRequest (request: MembershipRequest): Uint8Array
   const w = new Writer(64).u8(MEMBERSHIP_WIRE_FORMAT).u8(request.kind)
   if (request.kind === MembershipRequestKind.GET) w.u64(request.havePeriod)
   else if (request.kind === MembershipRequestKind.PUSH) w.bytes(request.document)
+  else if (request.kind === MembershipRequestKind.ANNOUNCE) w.u64(request.period)
   else writeSync(w, request.sync)
   return w.finish()
 }
@@ -75,6 +78,11 @@ export function decodeMembershipRequest (frame: Uint8Array): MembershipRequest {
     return { kind, document }
   }
   if (kind === MembershipRequestKind.SYNC) return { kind, sync: readSync(r) }
+  if (kind === MembershipRequestKind.ANNOUNCE) {
+    const period = r.u64('period')
+    r.end('ANNOUNCE')
+    return { kind, period }
+  }
   throw new MembershipProtocolError(`unknown membership request kind ${kind}`)
 }
 

@@ -28,7 +28,7 @@ import { inBackground } from '../background.js'
 export const MEMBERSHIP_DOCUMENT_FILE = 'membership.doc'
 const STREAM_TIMEOUT_MS = 30_000
 const MAX_INBOUND_STREAMS = 4
-/** Peers a new document is pushed to at once; the rest fetch it on their next round. */
+/** Peers a new document is announced to at once (each fetches it if it lacks it); the rest fetch it on their next round. */
 const GOSSIP_FANOUT = 16
 /** Bound on the peers whose last full-document serve is remembered (not reset on reconnect). */
 const MAX_SERVE_TRACKED = 10_000
@@ -81,6 +81,8 @@ export class MembershipService implements Startable {
   private readonly now: () => number
   private readonly authorityAddrs: Map<string, Multiaddr[]>
   private readonly servedAt = new Map<string, number>()
+  /** A newer period an announcement made this node fetch (0: none in flight). */
+  private fetchingPeriod = 0
   private readonly peers = new Map<string, PeerId>()
   private readonly timers: Array<ReturnType<typeof setInterval>> = []
   private ownRecord?: CandidateRecord
@@ -246,16 +248,28 @@ export class MembershipService implements Startable {
     }
   }
 
+  /**
+   * Tells up to GOSSIP_FANOUT peers that this period is here (ANNOUNCE, 10
+   * bytes); a peer that lacks it GETs it, once, so each node receives the
+   * document about once per period rather than from every peer that gossips
+   * it. A peer that does not know ANNOUNCE (an older node) gets the document
+   * pushed as before.
+   */
   private async gossip (bytes: Uint8Array, from?: PeerId): Promise<void> {
     const targets = [...this.peers.values()].filter(p => from == null || !p.equals(from))
     while (targets.length > GOSSIP_FANOUT) targets.splice(randomInt(targets.length), 1)
+    const period = this.view.period
     await Promise.all(targets.map(async peer => {
       const shutdown = this.shutdown
       if (shutdown == null) return
       try {
         const signal = AbortSignal.any([shutdown.signal, AbortSignal.timeout(STREAM_TIMEOUT_MS)])
         const stream = await this.components.connectionManager.openStream(peer, this.protocol, { signal })
-        await membershipExchange(stream, { kind: MembershipRequestKind.PUSH, document: bytes }, { signal })
+        const reply = await membershipExchange(stream, { kind: MembershipRequestKind.ANNOUNCE, period }, { signal })
+        if (reply.status === MembershipStatus.BAD_REQUEST) {
+          const again = await this.components.connectionManager.openStream(peer, this.protocol, { signal })
+          await membershipExchange(again, { kind: MembershipRequestKind.PUSH, document: bytes }, { signal })
+        }
       } catch (err) {
         if (this.shutdown != null) this.log.trace('pushing the membership document to %p failed - %e', peer, err)
       }
@@ -356,6 +370,16 @@ export class MembershipService implements Startable {
       this.servedAt.set(key, now)
       if (this.servedAt.size > MAX_SERVE_TRACKED) this.servedAt.delete(this.servedAt.keys().next().value!)
       return { status: MembershipStatus.OK, body: doc.bytes }
+    }
+    if (request.kind === MembershipRequestKind.ANNOUNCE) {
+      // only members and authorities make this node fetch; one fetch per newer period at a time
+      if (request.period <= this.view.period || request.period <= this.fetchingPeriod) return { status: MembershipStatus.NOT_MODIFIED }
+      if (!this.view.isMember(key) && !this.authorityIds.includes(key)) return { status: MembershipStatus.UNAUTHORIZED }
+      this.fetchingPeriod = request.period
+      inBackground('membership fetch after an announcement', this.fetchFrom(peer).then(() => {}, (err: Error) => {
+        if (this.shutdown != null) this.log.trace('membership fetch from %p failed - %e', peer, err)
+      }).finally(() => { if (this.fetchingPeriod === request.period) this.fetchingPeriod = 0 }), this.log)
+      return { status: MembershipStatus.OK }
     }
     if (request.kind === MembershipRequestKind.PUSH) {
       if (!this.view.wouldReplace(request.document)) return { status: MembershipStatus.NOT_MODIFIED }
