@@ -1,25 +1,12 @@
 import { join } from 'node:path'
-import { DEFAULT_CONFIG, type GhostnodeConfig } from '../../src/config/defaults.js'
+import { loopbackConfig, type ConfigOverrides } from '../../harness/lib/loopback-config.js'
+import type { GhostnodeConfig } from '../../src/config/defaults.js'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createGhostnode } from '../../src/compose.js'
 import { loadOrCreateIdentity } from '../../src/identity/key-file.js'
 import type { Ghostnode, GhostnodeOptions } from '../../src/node.js'
 
-export type ConfigOverrides = { [K in keyof GhostnodeConfig]?: GhostnodeConfig[K] extends unknown[] ? GhostnodeConfig[K] : GhostnodeConfig[K] extends object ? Partial<GhostnodeConfig[K]> : GhostnodeConfig[K] }
-
-/**
- * In-process nodes share one process's RSS, which mocha's other tests also fill:
- * the watchdog's bound is per process, so here it is lifted unless a test sets it.
- */
-const IN_PROCESS_MAX_RSS_BYTES = 1024 * 1024 * 1024 * 1024
-
-/**
- * Loopback networks: private addresses allowed, one-second membership periods,
- * no probation, per-prefix caps out of the way (every node is in 127.0.0.0/24).
- * A test of admission itself sets its own.
- */
-const TEST_NETWORK = { allowPrivateAddresses: true, documentIntervalMs: 1_000 }
-const TEST_ADMISSION = { probationMs: 0, maxPer24: 10_000, maxPer16: 10_000, maxNewPerHour: 10_000 }
+export type { ConfigOverrides }
 
 /**
  * Creates the identity key of each named node under `baseDir` (as its first
@@ -37,28 +24,7 @@ export function authoritiesOf (peerIds: string[]): string[] {
 
 /** A config for a node on loopback with ephemeral ports and its own data dir. */
 export function testConfig (baseDir: string, name: string, overrides: ConfigOverrides = {}): GhostnodeConfig {
-  const d = structuredClone(DEFAULT_CONFIG)
-  return {
-    ...d,
-    ...overrides,
-    dataDir: overrides.dataDir ?? join(baseDir, name),
-    listen: overrides.listen ?? ['/ip4/127.0.0.1/tcp/0'],
-    connections: { ...d.connections, ...overrides.connections },
-    discovery: { ...d.discovery, intervalMs: 1_000, bootstrapRetryMinMs: 100, bootstrapRetryMaxMs: 1_000, ...overrides.discovery },
-    http: { ...d.http, enabled: false, port: 0, ...overrides.http },
-    onion: { ...d.onion, ...overrides.onion },
-    directory: { ...d.directory, minServeIntervalMs: 0, ...overrides.directory },
-    network: {
-      ...d.network,
-      ...TEST_NETWORK,
-      ...overrides.network,
-      admission: { ...d.network.admission, ...TEST_ADMISSION, ...overrides.network?.admission }
-    },
-    memory: { ...d.memory, maxRssBytes: IN_PROCESS_MAX_RSS_BYTES, ...overrides.memory },
-    // in-process nodes answer dial-backs but do not run the self-test unless a test asks
-    reachability: { ...d.reachability, intervalMs: 0, ...overrides.reachability },
-    rateLimit: { ...d.rateLimit, ...overrides.rateLimit, limits: { ...d.rateLimit.limits, ...overrides.rateLimit?.limits } }
-  } as GhostnodeConfig
+  return loopbackConfig(baseDir, name, overrides)
 }
 
 /** Creates and starts a node; the caller stops it (see stopAll). */

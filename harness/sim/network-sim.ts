@@ -1,0 +1,391 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { loopbackConfig } from '../lib/loopback-config.js'
+import { LatencyRecorder, type LatencySummary } from '../lib/stats.js'
+import { createGhostnode } from '../../src/compose.js'
+import { GhostClient } from '../../src/client/mailbox-client.js'
+import { DEFAULT_CONFIG } from '../../src/config/defaults.js'
+import { loadOrCreateIdentity } from '../../src/identity/key-file.js'
+import { MailboxKey } from '../../src/swarm/auth.js'
+import type { Ghostnode } from '../../src/node.js'
+
+/**
+ * A network of real ghostnode nodes in this process (libp2p over loopback TCP,
+ * kad-dht, directory, membership with three authorities admitting relays as
+ * they join, onion relays, swarm service and LevelDB stores), run through one
+ * scripted scenario (docs/swarm.md, "At scale"):
+ *
+ * 1. join: nodes start one after another, each bootstrapped from up to three
+ *    earlier ones; measured: time until every directory holds every record
+ *    and every ring every member;
+ * 2. circuits: builds between random clients and random paths;
+ * 3. mailboxes: one message stored through circuits into each of `mailboxes`
+ *    mailboxes, read back with signed retrieves, and each found on exactly the
+ *    R members the ring names;
+ * 4. idle: `idleSeconds` without client traffic; per node: loopback bytes
+ *    (/proc/net/dev), CPU and RSS, each the process's divided by N;
+ * 5. churn under load: `churn` × N nodes leave (in three waves, as nodes fail
+ *    over minutes rather than in one instant), as many join, while stores go
+ *    on; measured: hand-off time until every acknowledged message is on
+ *    exactly its R owners again, and every acknowledged message found.
+ */
+
+export interface SimOptions {
+  nodes: number
+  /** @default 2000 */
+  mailboxes?: number
+  /** @default 100 */
+  circuits?: number
+  /** @default 60 */
+  idleSeconds?: number
+  /** Fraction of nodes that leave, and of new nodes that join. @default 0.1 */
+  churn?: number
+  /** Client requests in flight. @default 16 */
+  concurrency?: number
+  /** @default SIM_DOCUMENT_INTERVAL_MS */
+  documentIntervalMs?: number
+  /** @default SIM_DROP_AFTER_MS */
+  dropAfterMs?: number
+  log?: (line: string) => void
+}
+
+export interface SimReport {
+  nodes: number
+  replicas: number
+  acknowledged: number
+  found: number
+  lost: number
+  directory_converged_s: number
+  join_s: number
+  circuit_success_rate: number
+  circuit_build_ms: LatencySummary
+  store_ms: LatencySummary
+  placement: { mailboxes: number, exact: number }
+  reads: { ok: number, failed: number }
+  per_node: { rss_bytes: number, background_bytes_per_min: number, cpu_ms_per_min: number }
+  process: { rss_bytes: number, heap_used_bytes: number }
+  churn: {
+    left: number
+    joined: number
+    sent: number
+    acknowledged: number
+    found: number
+    lost: number
+    /** From the last wave's rings complete to every acknowledged message on exactly its owners. */
+    handoff_s: number
+    /** From the first join to the last wave's rings complete. */
+    duration_s: number
+    placed_exactly: number
+    reads_ok: number
+    reads_failed: number
+  }
+}
+
+const AUTHORITIES = 3
+const R = DEFAULT_CONFIG.swarm.replicas
+/** Shortened for the run (production: hours): a joining relay is a guard, exit and swarm member after this. */
+const SIM_PROBATION_MS = 5_000
+/**
+ * Membership period and how long a member that stopped answering stays in the
+ * document, shortened for the run (production: 10 min and 30 min). Each
+ * authority probes every member once a period, four at a time, so the drop
+ * time must leave room for a whole probe cycle at the largest N.
+ */
+export const SIM_DOCUMENT_INTERVAL_MS = 20_000
+export const SIM_DROP_AFTER_MS = 90_000
+/** One client's link carries every cell of its requests: the per-peer limits would be what is measured. */
+const RAISED_LIMITS = {
+  cells: { ratePerSecond: 1_000_000, burst: 1_000_000 },
+  bytes: { ratePerSecond: 1_000_000_000, burst: 1_000_000_000 },
+  swarm: { ratePerSecond: 1_000_000, burst: 1_000_000 },
+  circuits: { ratePerSecond: 100_000, burst: 100_000 }
+}
+
+async function loopbackBytes (): Promise<number> {
+  const text = await readFile('/proc/net/dev', 'utf8').catch(() => '')
+  const line = text.split('\n').find(l => l.trim().startsWith('lo:'))
+  if (line === undefined) return Number.NaN
+  const fields = line.split(':')[1].trim().split(/\s+/).map(Number)
+  return fields[8] // transmitted bytes (on loopback, each byte is sent once and received once)
+}
+
+async function pool<T> (items: T[], concurrency: number, work: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++
+      await work(items[i], i)
+    }
+  }))
+}
+
+async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs: number, state?: () => string): Promise<number> {
+  const started = performance.now()
+  while (!(await predicate())) {
+    if (performance.now() - started > timeoutMs) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${state !== undefined ? ` (${state()})` : ''}`)
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
+  return (performance.now() - started) / 1000
+}
+
+interface Stored { key: MailboxKey, hash: Uint8Array, text: string }
+
+export async function runSim (options: SimOptions): Promise<SimReport> {
+  const n = options.nodes
+  if (!Number.isInteger(n) || n < 4) throw new Error('a simulation needs at least 4 nodes (3 authorities and a relay to route around)')
+  const log = options.log ?? (() => {})
+  const mailboxes = options.mailboxes ?? 2_000
+  const churnCount = Math.max(1, Math.round(n * (options.churn ?? 0.1)))
+  const concurrency = options.concurrency ?? 16
+  const documentIntervalMs = options.documentIntervalMs ?? SIM_DOCUMENT_INTERVAL_MS
+  const dropAfterMs = options.dropAfterMs ?? SIM_DROP_AFTER_MS
+  const dir = await mkdtemp(join(tmpdir(), 'ghostnode-sim-'))
+  const nodes = new Map<string, Ghostnode>()
+  const clients: GhostClient[] = []
+  try {
+    const names = Array.from({ length: n + churnCount }, (_, i) => `n${i}`)
+    const ids = await Promise.all(names.map(async name => peerIdFromPrivateKey((await loadOrCreateIdentity(join(dir, name))).privateKey).toString()))
+    const authorities = ids.slice(0, AUTHORITIES).map(id => `/p2p/${id}`)
+    const addrOf = (name: string): string => nodes.get(name)!.getMultiaddrs()[0].toString()
+    const start = async (name: string): Promise<void> => {
+      const earlier = [...nodes.keys()]
+      // up to three earlier nodes, one of them an authority: how an operator bootstraps
+      const boot = earlier.length === 0 ? [] : [earlier[Math.floor(Math.random() * Math.min(AUTHORITIES, earlier.length))], ...earlier.sort(() => Math.random() - 0.5).slice(0, 2)]
+      const config = loopbackConfig(dir, name, {
+        bootstrap: [...new Set(boot)].map(addrOf),
+        discovery: { intervalMs: DEFAULT_CONFIG.discovery.intervalMs },
+        network: {
+          authorities,
+          documentIntervalMs,
+          admission: { ...DEFAULT_CONFIG.network.admission, probationMs: SIM_PROBATION_MS, dropAfterMs, maxPer24: 100_000, maxPer16: 100_000, maxNewPerHour: 100_000 }
+        },
+        connections: { ...DEFAULT_CONFIG.connections, maxPerPrefix: 100_000 },
+        rateLimit: { ...DEFAULT_CONFIG.rateLimit, limits: { ...DEFAULT_CONFIG.rateLimit.limits, ...RAISED_LIMITS } }
+      })
+      const node = await createGhostnode(config, { libp2pMetrics: false })
+      await node.start()
+      nodes.set(name, node)
+    }
+    const live = (): Ghostnode[] => [...nodes.values()]
+    const describe = (): string => {
+      const xs = live()
+      const range = (f: (x: Ghostnode) => number): string => `${Math.min(...xs.map(f))}..${Math.max(...xs.map(f))}`
+      return `records with addresses ${range(x => x.libp2p.services.directory.records().filter(r => r.addrs.length > 0).length)}, ` +
+        `document members ${range(x => x.libp2p.services.membership.view.size)}, rings ${range(x => x.swarm.membership.ring.size)}, ` +
+        `ready ${xs.filter(x => x.swarm.sync.ready).length}/${xs.length}, connections ${range(x => x.libp2p.getConnections().length)}`
+    }
+    // every live node: every live node's record (with addresses) in its directory, every live node in
+    // its document, and exactly the live nodes on its ring (a node that left is off it), and ready
+    const converged = (count: number) => () => {
+      const ids = live().map(x => x.peerId.toString())
+      if (ids.length !== count) return false
+      return live().every(x => {
+        const records = new Set(x.libp2p.services.directory.records().filter(r => r.addrs.length > 0).map(r => r.peerId.toString()))
+        const ring = new Set(x.swarm.membership.ring.nodes())
+        return ids.every(id => records.has(id) && x.libp2p.services.membership.view.isMember(id) && ring.has(id)) &&
+          ring.size === count && x.swarm.sync.ready
+      })
+    }
+
+    // 1. join
+    log(`sim: ${n} nodes joining (3 authorities, probation ${SIM_PROBATION_MS / 1000} s, document every ${documentIntervalMs / 1000} s, unanswering members dropped after ${dropAfterMs / 1000} s)`)
+    const t0 = performance.now()
+    for (const name of names.slice(0, n)) await start(name)
+    const joinS = (performance.now() - t0) / 1000
+    const convergedS = await until(`every directory to hold ${n} records and every ring ${n} members`, converged(n), 600_000, describe)
+    log(`  joined in ${joinS.toFixed(1)} s; directories and rings complete ${convergedS.toFixed(1)} s after the last start`)
+
+    // 2. circuits
+    const nodeList = live()
+    for (let i = 0; i < 4; i++) {
+      const entry = nodeList[Math.floor(Math.random() * nodeList.length)]
+      clients.push(await GhostClient.create({ bootstrap: [entry.getMultiaddrs()[0].toString()], requestTimeoutMs: 30_000 }))
+    }
+    const builds = new LatencyRecorder()
+    let built = 0
+    const circuitCount = options.circuits ?? 100
+    await pool(Array.from({ length: circuitCount }, (_, i) => i), 4, async (i) => {
+      const t = performance.now()
+      try {
+        const circuit = await clients[i % clients.length].buildCircuit()
+        builds.add(performance.now() - t)
+        built++
+        circuit.close()
+      } catch {}
+    })
+    log(`  circuits: ${built}/${circuitCount} built, p50 ${builds.summary().p50_ms.toFixed(1)} ms`)
+
+    // 3. mailboxes
+    const storeMs = new LatencyRecorder()
+    const stored: Stored[] = []
+    await pool(Array.from({ length: mailboxes }, (_, i) => i), concurrency, async (i) => {
+      const key = MailboxKey.generate()
+      const text = `sim ${i}`
+      const t = performance.now()
+      try {
+        const receipt = await clients[i % clients.length].store(key.publicKey, new TextEncoder().encode(text), { raw: true, ttlMs: 3_600_000 })
+        storeMs.add(performance.now() - t)
+        stored.push({ key, hash: receipt.hash, text })
+      } catch {}
+    })
+    let readOk = 0
+    let readFailed = 0
+    await pool(stored, concurrency, async (s, i) => {
+      try {
+        const page = await clients[i % clients.length].retrieve(s.key)
+        if (page.messages.some(m => new TextDecoder().decode(m.data) === s.text)) readOk++
+        else readFailed++
+      } catch { readFailed++ }
+    })
+    /** Who holds each message: one pass over every live node's hash index. */
+    const holdersOf = async (): Promise<Map<string, Set<string>>> => {
+      const out = new Map<string, Set<string>>()
+      for (const x of live()) {
+        const id = x.peerId.toString()
+        for await (const { listing } of x.swarm.store.iterateListings()) {
+          for (const e of listing) {
+            const h = Buffer.from(e.hash).toString('hex')
+            let set = out.get(h)
+            if (set === undefined) out.set(h, set = new Set())
+            set.add(id)
+          }
+        }
+      }
+      return out
+    }
+    const placedExactly = async (items: Stored[]): Promise<number> => {
+      const ring = live()[0].swarm.membership.ring
+      const holders = await holdersOf()
+      let exact = 0
+      for (const s of items) {
+        const owners = ring.swarmFor(s.key.publicKey, R)
+        const held = holders.get(Buffer.from(s.hash).toString('hex')) ?? new Set()
+        if (held.size === owners.length && owners.every(o => held.has(o))) exact++
+      }
+      return exact
+    }
+    const exact = await placedExactly(stored)
+    log(`  mailboxes: ${stored.length}/${mailboxes} acknowledged, ${readOk} read back, ${exact} on exactly their ${R} owners`)
+
+    // 4. idle
+    const idleSeconds = options.idleSeconds ?? 60
+    const bytes0 = await loopbackBytes()
+    const cpu0 = process.cpuUsage()
+    await new Promise(resolve => setTimeout(resolve, idleSeconds * 1000))
+    const cpu = process.cpuUsage(cpu0)
+    const bytes = await loopbackBytes() - bytes0
+    const mem = process.memoryUsage()
+    const perNode = {
+      rss_bytes: Math.round(mem.rss / n),
+      background_bytes_per_min: Math.round(bytes / (idleSeconds / 60) / n),
+      cpu_ms_per_min: (cpu.user + cpu.system) / 1000 / (idleSeconds / 60) / n
+    }
+    log(`  idle ${idleSeconds} s, per node: ${(perNode.rss_bytes / 2 ** 20).toFixed(1)} MiB RSS, ${(perNode.background_bytes_per_min / 1024).toFixed(1)} KiB/min on loopback, ${perNode.cpu_ms_per_min.toFixed(0)} ms CPU/min`)
+
+    // 5. churn under load
+    const leavers = [...nodes.keys()].slice(AUTHORITIES).sort(() => Math.random() - 0.5).slice(0, churnCount)
+    const joiners = names.slice(n, n + churnCount)
+    const during: Stored[] = []
+    let sent = 0
+    let loading = true
+    const load = (async () => {
+      let i = 0
+      await Promise.all(Array.from({ length: 4 }, async (_, w) => {
+        while (loading) {
+          const key = MailboxKey.generate()
+          const text = `churn ${w}.${i++}`
+          sent++
+          try {
+            const receipt = await clients[w % clients.length].store(key.publicKey, new TextEncoder().encode(text), { raw: true, ttlMs: 3_600_000 })
+            during.push({ key, hash: receipt.hash, text })
+          } catch {}
+          // a steady load (about 20 stores/s from 4 writers), not a flood
+          await new Promise(resolve => setTimeout(resolve, 200))
+        }
+      }))
+    })()
+    const churnStarted = performance.now()
+    for (const name of joiners) await start(name)
+    log(`  churn: ${joiners.length} joined`)
+    // three waves of leavers, each after the network re-replicated what the previous one held
+    const waves = [leavers.slice(0, Math.ceil(churnCount / 3)), leavers.slice(Math.ceil(churnCount / 3), Math.ceil(2 * churnCount / 3)), leavers.slice(Math.ceil(2 * churnCount / 3))]
+    let expected = n + churnCount
+    for (const wave of waves.filter(w => w.length > 0)) {
+      for (const name of wave) {
+        await nodes.get(name)!.stop()
+        nodes.delete(name)
+      }
+      expected -= wave.length
+      const waveS = await until(`rings of ${expected} members after a wave of ${wave.length} left`, converged(expected), 600_000, describe)
+      for (const x of live()) await x.swarm.reconcileNow().catch(() => undefined)
+      log(`  churn: a wave of ${wave.length} left; rings of ${expected} members after ${waveS.toFixed(1)} s; ${during.length} stores acknowledged so far`)
+    }
+    loading = false
+    await load
+    const all = [...stored, ...during]
+    let placed = 0
+    const churnS = (performance.now() - churnStarted) / 1000
+    const handoffS = await until('every acknowledged message on exactly its owners', async () => {
+      placed = await placedExactly(all)
+      if (placed === all.length) return true
+      for (const x of live()) await x.swarm.reconcileNow().catch(() => undefined)
+      return false
+    }, 300_000).catch(() => Number.NaN)
+    const holders = await holdersOf()
+    const found = all.filter(s => (holders.get(Buffer.from(s.hash).toString('hex'))?.size ?? 0) > 0).length
+    let churnReadOk = 0
+    let churnReadFailed = 0
+    const sample = all.filter((_, i) => i % Math.max(1, Math.floor(all.length / 500)) === 0)
+    // the clients' guards may have left: new clients on live nodes
+    for (const c of clients.splice(0)) await c.stop()
+    for (let i = 0; i < 4; i++) {
+      const entry = live()[Math.floor(Math.random() * live().length)]
+      clients.push(await GhostClient.create({ bootstrap: [entry.getMultiaddrs()[0].toString()], requestTimeoutMs: 30_000 }))
+    }
+    await pool(sample, concurrency, async (s, i) => {
+      try {
+        const page = await clients[i % clients.length].retrieve(s.key)
+        if (page.messages.some(m => new TextDecoder().decode(m.data) === s.text)) churnReadOk++
+        else churnReadFailed++
+      } catch { churnReadFailed++ }
+    })
+    log(`  churn: ${leavers.length} left, ${joiners.length} joined; ${sent} stores sent during it, ${during.length} acknowledged; ` +
+      `${found}/${all.length} acknowledged found, ${placed} on exactly their owners ${handoffS.toFixed(1)} s after the last wave (churn ${churnS.toFixed(0)} s); reads ${churnReadOk} ok, ${churnReadFailed} failed`)
+
+    return {
+      nodes: n,
+      replicas: R,
+      acknowledged: all.length,
+      found,
+      lost: all.length - found,
+      directory_converged_s: convergedS,
+      join_s: joinS,
+      circuit_success_rate: built / circuitCount,
+      circuit_build_ms: builds.summary(),
+      store_ms: storeMs.summary(),
+      placement: { mailboxes: stored.length, exact },
+      reads: { ok: readOk, failed: readFailed },
+      per_node: perNode,
+      process: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed },
+      churn: {
+        left: leavers.length,
+        joined: joiners.length,
+        sent,
+        acknowledged: during.length,
+        found,
+        lost: all.length - found,
+        handoff_s: handoffS,
+        duration_s: churnS,
+        placed_exactly: placed,
+        reads_ok: churnReadOk,
+        reads_failed: churnReadFailed
+      }
+    }
+  } finally {
+    for (const c of clients) await c.stop().catch(() => undefined)
+    await Promise.all([...nodes.values()].map(async x => x.stop().catch(() => undefined)))
+    await rm(dir, { recursive: true, force: true })
+  }
+}

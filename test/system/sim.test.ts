@@ -1,0 +1,29 @@
+import { expect } from 'chai'
+import { runSim } from '../../harness/sim/network-sim.js'
+
+/**
+ * The scale simulation (npm run sim) at N = 12 in one process: admission as
+ * the network runs it, directories and rings complete, circuits, mailboxes on
+ * exactly their owners, and churn under load losing no acknowledged message.
+ */
+describe('a 12-node simulated network (harness/sim, as npm run sim runs it)', function () {
+  this.timeout(360_000)
+
+  it('admits every node, builds circuits, places every mailbox on its owners, and loses nothing acknowledged through churn', async () => {
+    const lines: string[] = []
+    const report = await runSim({ nodes: 12, mailboxes: 200, circuits: 20, idleSeconds: 5, churn: 0.1, concurrency: 8, documentIntervalMs: 5_000, dropAfterMs: 20_000, log: (l) => lines.push(l) })
+    console.log(lines.map(l => `      ${l}`).join('\n'))
+    expect(report.circuit_success_rate).to.be.at.least(0.95)
+    expect(report.placement.exact, 'mailboxes on exactly their R owners').to.equal(report.placement.mailboxes)
+    expect(report.placement.mailboxes).to.equal(200)
+    expect(report.reads.failed).to.equal(0)
+    expect(report.churn.left).to.equal(1)
+    expect(report.churn.joined).to.equal(1)
+    expect(report.churn.acknowledged).to.be.greaterThan(0)
+    expect(report.lost, 'acknowledged messages lost').to.equal(0)
+    expect(report.found).to.equal(report.acknowledged)
+    expect(report.churn.placed_exactly).to.equal(report.acknowledged)
+    expect(report.churn.reads_failed).to.equal(0)
+    expect(report.per_node.background_bytes_per_min).to.be.greaterThan(0)
+  })
+})
