@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 import { drawChart } from './chart.js'
 import { runSim, type SimReport } from './network-sim.js'
 
-const USAGE = `usage: npm run sim -- --nodes N[,N...] [--mailboxes 2000] [--circuits 100] [--idle 60] [--churn 0.1] [--json FILE] [--svg FILE]
+const USAGE = `usage: npm run sim -- --nodes N[,N...] [--mailboxes 10000] [--circuits 100] [--idle 60] [--churn 0.1] [--json FILE] [--svg FILE]
 
 Runs a network of N real ghostnode nodes in one process per N (harness/sim/network-sim.ts) through
 the scripted scenario and prints its figures. With several N, each runs in its own child process
@@ -15,7 +15,7 @@ picture of them against N (default sim-report.svg beside the JSON).`
 const { values } = parseArgs({
   options: {
     nodes: { type: 'string' },
-    mailboxes: { type: 'string', default: '2000' },
+    mailboxes: { type: 'string', default: '10000' },
     circuits: { type: 'string', default: '100' },
     idle: { type: 'string', default: '60' },
     churn: { type: 'string', default: '0.1' },
@@ -78,7 +78,20 @@ async function main (): Promise<void> {
   }
   const args = ['--mailboxes', String(mailboxes), '--circuits', String(circuits), '--idle', String(idle), '--churn', String(churn)]
   const reports: SimReport[] = []
-  for (const n of sizes) reports.push(await child(n, args))
+  // the files are written after every N, so a long series that fails at a large N keeps what it measured
+  for (const n of sizes) {
+    try {
+      reports.push(await child(n, args))
+    } catch (err) {
+      log(`${(err as Error).message}: the report covers ${reports.map(r => r.nodes).join(', ') || 'nothing'}`)
+      process.exitCode = 1
+      break
+    }
+    await writeReports(reports, log)
+  }
+}
+
+async function writeReports (reports: SimReport[], log: (line: string) => void): Promise<void> {
   const growth = reports.length > 1
     ? {
         from: reports[0].nodes,
@@ -95,7 +108,7 @@ async function main (): Promise<void> {
     log(`growth ${growth.from} → ${growth.to} nodes, per node: RSS ×${growth.rss_ratio.toFixed(2)} (N^${growth.rss_exponent.toFixed(2)}), ` +
       `background traffic ×${growth.background_ratio.toFixed(2)} (N^${growth.background_exponent.toFixed(2)}); log N grows ×${growth.log_ratio.toFixed(2)}`)
   }
-  const svg = drawChart(`ghostnode simulation: ${sizes.join(', ')} nodes`, [
+  const svg = drawChart(`ghostnode simulation: ${reports.map(r => r.nodes).join(', ')} nodes`, [
     { title: 'RSS per node', unit: 'MiB', points: reports.map(r => ({ n: r.nodes, value: r.per_node.rss_bytes / 2 ** 20 })) },
     { title: 'Idle traffic per node', unit: 'KiB/min', points: reports.map(r => ({ n: r.nodes, value: r.per_node.background_bytes_per_min / 1024 })) },
     { title: 'CPU per node, idle', unit: 'ms/min', points: reports.map(r => ({ n: r.nodes, value: r.per_node.cpu_ms_per_min })) },

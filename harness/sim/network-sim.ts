@@ -34,7 +34,7 @@ import type { Ghostnode } from '../../src/node.js'
 
 export interface SimOptions {
   nodes: number
-  /** @default 2000 */
+  /** @default 10000 */
   mailboxes?: number
   /** @default 100 */
   circuits?: number
@@ -136,7 +136,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
   const n = options.nodes
   if (!Number.isInteger(n) || n < 4) throw new Error('a simulation needs at least 4 nodes (3 authorities and a relay to route around)')
   const log = options.log ?? (() => {})
-  const mailboxes = options.mailboxes ?? 2_000
+  const mailboxes = options.mailboxes ?? 10_000
   const churnCount = Math.max(1, Math.round(n * (options.churn ?? 0.1)))
   const concurrency = options.concurrency ?? 16
   const documentIntervalMs = options.documentIntervalMs ?? SIM_DOCUMENT_INTERVAL_MS
