@@ -38,7 +38,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { type Libp2p } from 'libp2p'
 import { attackerNode } from './attacker-node.js'
 import { generateX25519 } from '../../src/crypto/x25519.js'
-import { DIRECTORY_PROTOCOL, DirectoryRequestKind, DirectoryStatus, decodeRequest, encodeGetHeader, encodeRequest, decodeStatus } from '../../src/directory/protocol.js'
+import { DIRECTORY_PROTOCOL, DirectoryRequestKind, DirectoryStatus, decodeRequest, encodeChangesHeader, encodeGetHeader, encodeRequest, decodeStatus } from '../../src/directory/protocol.js'
 import { ALL_CAPABILITIES, createNodeRecord } from '../../src/directory/node-record.js'
 import { SwarmOp } from '../../src/swarm/peer/protocol.js'
 import { swarmCall } from './swarm-wire.js'
@@ -110,13 +110,16 @@ async function dirFlood (node: Libp2p, key: PrivateKey, targets: Multiaddr[], co
     const lp = lpStream(stream)
     try {
       const request = decodeRequest((await lp.read()).subarray())
-      if (request.kind !== DirectoryRequestKind.GET) {
+      if (request.kind !== DirectoryRequestKind.GET && request.kind !== DirectoryRequestKind.CHANGES) {
         await lp.write(Uint8Array.of(1, DirectoryStatus.OK))
         return
       }
+      // a full reply or a CHANGES reply "since the beginning": the flood either way
       gets++
       const records = [own, ...fakes]
-      await lp.write(encodeGetHeader(DirectoryStatus.OK, records.length))
+      await lp.write(request.kind === DirectoryRequestKind.GET
+        ? encodeGetHeader(DirectoryStatus.OK, records.length)
+        : encodeChangesHeader(DirectoryStatus.OK, records.length, { epoch: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8), seq: records.length }))
       for (const r of records) {
         await lp.write(r)
         served++
