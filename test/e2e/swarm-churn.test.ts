@@ -204,40 +204,34 @@ describe('swarm churn and anti-entropy', function () {
     })
   })
 
-  it('passes a delete on to a member that missed it instead of copying the record back', async () => {
+  /** Three members hold one message; a and b delete it with the owner's signature while c misses the delete. */
+  const deleteMissedByThird = async (): Promise<{ a: Ghostnode, b: Ghostnode, c: Ghostnode, key: MailboxKey, hash: Uint8Array }> => {
     nodes = await startNetwork(dir, 3, () => swarmConfig({ reconcileIntervalMs: NO_TIMER_MS }))
     await allRings(3)
     const [a, b, c] = nodes
     const key = MailboxKey.generate()
     const out = await a.swarm.storeMessage({ mailbox: key.publicKey, namespace: 0, ttlMs: 600_000, data: encoder.encode('to delete') })
     await until(async () => c.swarm.store.has(key.publicKey, out.record.hash), 5_000, 'the third copy')
-    // c misses the delete
     const del = c.swarm.local.delete.bind(c.swarm.local)
     c.swarm.local.delete = async () => { throw new NodeFullError(0) }
     const timestamp = Date.now()
     const auth = { timestamp, signature: key.sign(authMessage(deleteFields(key.publicKey, 0, timestamp, [out.record.hash]))) }
     expect(await a.swarm.coordinator.delete(key.publicKey, 0, [out.record.hash], auth)).to.equal(1)
     c.swarm.local.delete = del
-    expect(await c.swarm.store.has(key.publicKey, out.record.hash)).to.equal(true)
+    return { a, b, c, key, hash: out.record.hash }
+  }
+
+  it('passes a delete on to a member that missed it instead of copying the record back', async () => {
+    const { a, b, c, key, hash } = await deleteMissedByThird()
+    expect(await c.swarm.store.has(key.publicKey, hash)).to.equal(true)
     await c.swarm.reconcileNow()
     await a.swarm.reconcileNow()
     await b.swarm.reconcileNow()
-    for (const n of nodes) expect(await n.swarm.store.has(key.publicKey, out.record.hash), n === c ? 'c' : 'a/b').to.equal(false)
+    for (const n of nodes) expect(await n.swarm.store.has(key.publicKey, hash), n === c ? 'c' : 'a/b').to.equal(false)
   })
 
   it('keeps a delete when every member that saw it restarts before reconciling: tombstones are durable', async () => {
-    nodes = await startNetwork(dir, 3, () => swarmConfig({ reconcileIntervalMs: NO_TIMER_MS }))
-    await allRings(3)
-    const [a, b, c] = nodes
-    const key = MailboxKey.generate()
-    const out = await a.swarm.storeMessage({ mailbox: key.publicKey, namespace: 0, ttlMs: 600_000, data: encoder.encode('deleted for good') })
-    await until(async () => c.swarm.store.has(key.publicKey, out.record.hash), 5_000, 'the third copy')
-    const del = c.swarm.local.delete.bind(c.swarm.local)
-    c.swarm.local.delete = async () => { throw new NodeFullError(0) }
-    const timestamp = Date.now()
-    const auth = { timestamp, signature: key.sign(authMessage(deleteFields(key.publicKey, 0, timestamp, [out.record.hash]))) }
-    expect(await a.swarm.coordinator.delete(key.publicKey, 0, [out.record.hash], auth)).to.equal(1)
-    c.swarm.local.delete = del
+    const { a, b, c, key, hash } = await deleteMissedByThird()
     // both members that ran the delete restart before any reconciliation; c still holds the record
     const configs = [a.config, b.config]
     await a.stop()
@@ -246,10 +240,10 @@ describe('swarm churn and anti-entropy', function () {
     nodes[1] = await startNode(configs[1])
     await allRings(3)
     await until(() => nodes[0].libp2p.getConnections(c.peerId).length > 0 && nodes[1].libp2p.getConnections(c.peerId).length > 0, 10_000, 'the restarted members to reach c')
-    for (const n of [nodes[0], nodes[1]]) expect(n.swarm.tombstones.has(key.publicKey, out.record.hash), 'the tombstone is back after the restart').to.equal(true)
+    for (const n of [nodes[0], nodes[1]]) expect(n.swarm.tombstones.has(key.publicKey, hash), 'the tombstone is back after the restart').to.equal(true)
     await until(() => nodes.every(n => n.swarm.sync.ready), 10_000, 'every member ready')
     for (const n of nodes) await n.swarm.reconcileNow()
     for (const n of nodes) await n.swarm.sync.idle()
-    for (const [i, n] of nodes.entries()) expect(await n.swarm.store.has(key.publicKey, out.record.hash), `node ${i + 1}`).to.equal(false)
+    for (const [i, n] of nodes.entries()) expect(await n.swarm.store.has(key.publicKey, hash), `node ${i + 1}`).to.equal(false)
   })
 })
