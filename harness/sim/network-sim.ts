@@ -230,15 +230,16 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
         stored.push({ key, hash: receipt.hash, text })
       } catch {}
     })
-    let readOk = 0
-    let readFailed = 0
-    await pool(stored, concurrency, async (s, i) => {
-      try {
-        const page = await clients[i % clients.length].retrieve(s.key)
-        if (page.messages.some(m => new TextDecoder().decode(m.data) === s.text)) readOk++
-        else readFailed++
-      } catch { readFailed++ }
-    })
+    /** Signed retrieves through the clients' circuits: how many came back with their message. */
+    const readBack = async (items: Stored[]): Promise<{ ok: number, failed: number }> => {
+      let ok = 0
+      await pool(items, concurrency, async (s, i) => {
+        const page = await clients[i % clients.length].retrieve(s.key).catch(() => undefined)
+        if (page?.messages.some(m => new TextDecoder().decode(m.data) === s.text) === true) ok++
+      })
+      return { ok, failed: items.length - ok }
+    }
+    const { ok: readOk, failed: readFailed } = await readBack(stored)
     /** Who holds each message: one pass over every live node's hash index. */
     const holdersOf = async (): Promise<Map<string, Set<string>>> => {
       const out = new Map<string, Set<string>>()
@@ -335,8 +336,6 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     }, 300_000).catch(() => Number.NaN)
     const holders = await holdersOf()
     const found = all.filter(s => (holders.get(Buffer.from(s.hash).toString('hex'))?.size ?? 0) > 0).length
-    let churnReadOk = 0
-    let churnReadFailed = 0
     const sample = all.filter((_, i) => i % Math.max(1, Math.floor(all.length / 500)) === 0)
     // the clients' guards may have left: new clients on live nodes
     for (const c of clients.splice(0)) await c.stop()
@@ -344,13 +343,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
       const entry = live()[Math.floor(Math.random() * live().length)]
       clients.push(await GhostClient.create({ bootstrap: [entry.getMultiaddrs()[0].toString()], requestTimeoutMs: 30_000 }))
     }
-    await pool(sample, concurrency, async (s, i) => {
-      try {
-        const page = await clients[i % clients.length].retrieve(s.key)
-        if (page.messages.some(m => new TextDecoder().decode(m.data) === s.text)) churnReadOk++
-        else churnReadFailed++
-      } catch { churnReadFailed++ }
-    })
+    const { ok: churnReadOk, failed: churnReadFailed } = await readBack(sample)
     log(`  churn: ${leavers.length} left, ${joiners.length} joined; ${sent} stores sent during it, ${during.length} acknowledged; ` +
       `${found}/${all.length} acknowledged found, ${placed} on exactly their owners ${handoffS.toFixed(1)} s after the last wave (churn ${churnS.toFixed(0)} s); reads ${churnReadOk} ok, ${churnReadFailed} failed`)
 

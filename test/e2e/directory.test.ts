@@ -204,6 +204,18 @@ describe('directory', function () {
       await stream.close()
     }
 
+    /** The attacker's own record, as a node publishes it: valid to the end of its onion key's epoch plus an hour of grace. */
+    async function evilOwnRecord (): Promise<VerifiedNodeRecord> {
+      return createNodeRecord(evilKey, {
+        addrs: evil.getMultiaddrs().map(m => m.decapsulateCode(421)),
+        onionKey: generateX25519().publicKey,
+        epoch: Math.floor(clock.now() / DAY),
+        validUntil: (Math.floor(clock.now() / DAY) + 1) * DAY + 3_600_000,
+        version: 1n,
+        capabilities: ALL_CAPABILITIES
+      })
+    }
+
     async function push (from: Libp2p, to: PeerId, record: Uint8Array): Promise<number> {
       const stream = await from.dialProtocol(to, DIRECTORY_PROTOCOL)
       const lp = lpStream(stream)
@@ -245,15 +257,7 @@ describe('directory', function () {
       await until([a], () => knows(a, [b]), 'a to know b')
       await evil.dial(a.getMultiaddrs()[0])
 
-      const own = await createNodeRecord(evilKey, {
-        addrs: evil.getMultiaddrs().map(m => m.decapsulateCode(421)),
-        onionKey: generateX25519().publicKey,
-        epoch: Math.floor(clock.now() / DAY),
-        // the end of its onion key's epoch (plus an hour of the two-hour grace), as a node publishes
-        validUntil: (Math.floor(clock.now() / DAY) + 1) * DAY + 3_600_000,
-        version: 1n,
-        capabilities: ALL_CAPABILITIES
-      })
+      const own = await evilOwnRecord()
       expect(await push(evil, a.peerId, own.bytes)).to.equal(DirectoryStatus.OK)
       expect(a.services.directory.get(evil.peerId)?.version).to.equal(1n)
 
@@ -267,14 +271,7 @@ describe('directory', function () {
     it('asks a peer that does not know CHANGES with GET', async () => {
       const a = await createNode()
       await admit([a, evil])
-      const own = await createNodeRecord(evilKey, {
-        addrs: evil.getMultiaddrs().map(m => m.decapsulateCode(421)),
-        onionKey: generateX25519().publicKey,
-        epoch: Math.floor(clock.now() / DAY),
-        validUntil: (Math.floor(clock.now() / DAY) + 1) * DAY + 3_600_000,
-        version: 1n,
-        capabilities: ALL_CAPABILITIES
-      })
+      const own = await evilOwnRecord()
       const kinds: number[] = []
       // an older node: CHANGES is an unknown kind to it
       reply = async (stream, request) => {
