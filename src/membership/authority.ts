@@ -65,8 +65,11 @@ export class Authority {
   private readonly signedBodies = new Map<number, { hash: string, body: Uint8Array }>()
   private readonly published = new Set<string>()
   private readonly probing = new Set<string>()
+  /** Peers due for a probe, the most overdue last (popped first). */
+  private probeQueue: CandidateRecord[] = []
   private readonly selfIndex: number
   private dirty = false
+  private stopped = false
 
   constructor (init: AuthorityInit) {
     this.init = init
@@ -90,6 +93,11 @@ export class Authority {
       }
     }
     await this.reloadLists()
+  }
+
+  /** No new probes start after this; the ones under way finish on their own. */
+  stop (): void {
+    this.stopped = true
   }
 
   async save (): Promise<void> {
@@ -254,13 +262,32 @@ export class Authority {
     this.init.publish(assembleDocument(body, valid.map(([index, signature]) => ({ index, signature }))))
   }
 
+  /**
+   * Keeps up to PROBE_CONCURRENCY probes running, the least recently probed
+   * first (new candidates before members): a finished probe starts the next
+   * due one at once, so one pass over N peers takes N probe times, not N/4
+   * ticks. The due list is computed once per pass (when the queue is empty),
+   * not once per probe.
+   */
   private startProbes (now: number): void {
-    const due = [...this.records.values()]
-      .filter(r => r.peerId !== this.init.selfId && !this.probing.has(r.peerId) && !this.init.authorityIds.includes(r.peerId))
-      .filter(r => (this.state.peers[r.peerId]?.lastProbe ?? 0) <= now - this.init.intervalMs)
-    for (const r of due.slice(0, Math.max(0, PROBE_CONCURRENCY - this.probing.size))) {
+    if (this.stopped) return
+    const lastProbe = (peer: string): number => this.state.peers[peer]?.lastProbe ?? 0
+    if (this.probeQueue.length === 0) {
+      this.probeQueue = [...this.records.values()]
+        .filter(r => r.peerId !== this.init.selfId && !this.init.authorityIds.includes(r.peerId))
+        .filter(r => lastProbe(r.peerId) <= now - this.init.intervalMs)
+        .sort((a, b) => lastProbe(b.peerId) - lastProbe(a.peerId))
+    }
+    while (this.probing.size < PROBE_CONCURRENCY && this.probeQueue.length > 0) {
+      const r = this.probeQueue.pop()!
+      // dropped, replaced by a newer record, or probed since the queue was made
+      if (this.records.get(r.peerId) !== r || this.probing.has(r.peerId) || lastProbe(r.peerId) > now - this.init.intervalMs) continue
       this.probing.add(r.peerId)
-      inBackground('probing a candidate relay', this.probe(r).finally(() => { this.probing.delete(r.peerId) }), this.init.log)
+      const run = this.probe(r).finally(() => {
+        this.probing.delete(r.peerId)
+        this.startProbes(this.init.now())
+      })
+      inBackground('probing a candidate relay', run, this.init.log)
     }
   }
 

@@ -171,6 +171,7 @@ export class MembershipService implements Startable {
   async stop (): Promise<void> {
     this.shutdown?.abort()
     this.shutdown = undefined
+    this.authority?.stop()
     for (const t of this.timers.splice(0)) clearInterval(t)
     this.components.events.removeEventListener('peer:identify', this.onIdentify)
     this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)

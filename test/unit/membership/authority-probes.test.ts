@@ -1,0 +1,122 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { logger } from '@libp2p/logger'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { expect } from 'chai'
+import { type CandidateRecord } from '../../../src/membership/admission.js'
+import { Authority } from '../../../src/membership/authority.js'
+import { sha256 } from '../../../src/membership/document.js'
+import { TestAuthority } from '../../helpers/membership.js'
+
+const INTERVAL = 60_000
+
+async function record (i: number): Promise<CandidateRecord> {
+  const key = await generateKeyPair('Ed25519')
+  return { peerId: peerIdFromPrivateKey(key).toString(), key: key.publicKey.raw, recordHash: sha256(key.publicKey.raw), capabilities: 7, addrs: [multiaddr(`/ip4/10.0.${i >> 8}.${i & 255}/tcp/4001`)] }
+}
+
+const settle = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+describe('membership/authority probes', () => {
+  let dir: string
+  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'gn-authority-')) })
+  afterEach(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  async function authority (probe: (peer: string) => Promise<boolean>, now: () => number): Promise<{ a: Authority, running: () => number, peak: () => number }> {
+    const auth = await TestAuthority.create(1)
+    let running = 0
+    let peak = 0
+    const wrapped = async (peer: string): Promise<boolean> => {
+      running++
+      peak = Math.max(peak, running)
+      try { return await probe(peer) } finally { running-- }
+    }
+    const a = new Authority({
+      selfId: auth.ids[0],
+      privateKey: auth.keys[0],
+      trust: auth.trust(),
+      authorityIds: auth.ids,
+      dataDir: dir,
+      intervalMs: INTERVAL,
+      graceMs: 0,
+      policy: { address: { allowPrivate: true }, probationMs: 0, maxPer24: 100, maxPer16: 1000, maxNewPerHour: 1000, dropAfterMs: INTERVAL * 3, allowlistOnly: false },
+      maxPeers: 1000,
+      selfRecord: () => undefined,
+      probeAddrs: async (peer, addrs) => await wrapped(peer) ? addrs : [],
+      probePeer: wrapped,
+      sync: async () => undefined,
+      publish: () => {},
+      now,
+      log: logger('test:authority')
+    })
+    await a.load()
+    return { a, running: () => running, peak: () => peak }
+  }
+
+  it('probes every due peer within one tick, a few at a time, the never-probed first, and each once per period', async () => {
+    const order: string[] = []
+    let now = 1_800_000_000_000
+    const { a, peak } = await authority(async (peer) => { order.push(peer); await settle(2); return true }, () => now)
+    const records = await Promise.all(Array.from({ length: 40 }, async (_, i) => record(i)))
+    for (const r of records) a.observe(r)
+    await a.tick()
+    await settle(400)
+    expect(new Set(order).size).to.equal(40)
+    expect(order).to.have.length(40)
+    expect(peak()).to.be.within(2, 4)
+
+    // a new candidate arriving later goes before the members already probed this period
+    now += INTERVAL + 1
+    const late = await record(200)
+    a.observe(late)
+    order.length = 0
+    await a.tick()
+    await settle(400)
+    expect(order).to.have.length(41)
+    expect(order[0]).to.equal(late.peerId)
+
+    // probed this period: another tick starts nothing
+    order.length = 0
+    await a.tick()
+    await settle(50)
+    expect(order).to.deep.equal([])
+  })
+
+  it('starts no probe after stop', async () => {
+    const order: string[] = []
+    const now = 1_800_000_000_000
+    const { a, running } = await authority(async (peer) => {
+      order.push(peer)
+      await settle(5)
+      if (order.length % 3 === 0) throw new Error('refused')
+      return order.length % 2 === 0
+    }, () => now)
+    for (let i = 0; i < 30; i++) a.observe(await record(i))
+    await a.tick()
+    await settle(20)
+    a.stop()
+    const started = order.length
+    await settle(100)
+    expect(started).to.be.greaterThan(0).and.lessThan(30)
+    expect(order).to.have.length(started)
+    expect(running()).to.equal(0)
+  })
+
+  it('a failing probe does not stall the pass', async () => {
+    let calls = 0
+    const now = 1_800_000_000_000
+    const { a } = await authority(async () => {
+      calls++
+      await settle(1)
+      if (calls % 3 === 0) throw new Error('refused')
+      return calls % 2 === 0
+    }, () => now)
+    for (let i = 0; i < 30; i++) a.observe(await record(i))
+    await a.tick()
+    await settle(300)
+    expect(calls).to.equal(30)
+  })
+})
