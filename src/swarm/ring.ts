@@ -200,6 +200,68 @@ export class HashRing {
     return this.rangesWhere([a, b], r)
   }
 
+  /**
+   * For every member that shares arcs with `nodeId`, those arcs (as
+   * {@link rangesSharedBy} gives them), in one pass over the ring instead of
+   * one per member: O(vnodes · r) rather than O(members · vnodes · r).
+   */
+  rangesSharedWith (nodeId: string, r: number = DEFAULT_REPLICATION_FACTOR): Map<string, RingRange[]> {
+    checkReplication(r)
+    const self = this.index.get(nodeId)
+    const len = this.run.hi.length
+    const byOwner = new Map<number, RingRange[]>()
+    if (self === undefined || len === 0) return new Map()
+    for (let i = 0; i < len; i++) {
+      const owners = this.ownersOfArc(i, r)
+      if (!owners.includes(self)) continue
+      let start: bigint | undefined
+      let end: bigint | undefined
+      for (const o of owners) {
+        if (o === self) continue
+        start ??= this.positionAt(i === 0 ? len - 1 : i - 1)
+        end ??= this.positionAt(i)
+        let ranges = byOwner.get(o)
+        if (ranges === undefined) byOwner.set(o, ranges = [])
+        const prev = ranges[ranges.length - 1]
+        if (prev !== undefined && prev.end === start) prev.end = end
+        else ranges.push({ start, end })
+      }
+    }
+    const out = new Map<string, RingRange[]>()
+    for (const [o, ranges] of byOwner) {
+      const first = ranges[0]
+      const lastRange = ranges[ranges.length - 1]
+      if (ranges.length > 1 && lastRange.end === first.start) {
+        first.start = lastRange.start
+        ranges.pop()
+      }
+      out.set(this.ids[o], ranges)
+    }
+    return out
+  }
+
+  /**
+   * Members among the first `depth` distinct owners clockwise of any arc
+   * `nodeId` holds a replica of (swarm size r): with depth r, the members it
+   * shares arcs with; with depth r + k, also everyone who held one of those
+   * arcs before up to k joins pushed them out of its swarm.
+   */
+  membersNear (nodeId: string, r: number, depth: number): Set<string> {
+    checkReplication(r)
+    const self = this.index.get(nodeId)
+    const near = new Set<string>()
+    const len = this.run.hi.length
+    if (self === undefined || len === 0) return near
+    const found = new Set<number>()
+    for (let i = 0; i < len; i++) {
+      if (!this.ownersOfArc(i, r).includes(self)) continue
+      for (const o of this.ownersOfArc(i, Math.max(r, depth))) found.add(o)
+    }
+    found.delete(self)
+    for (const o of found) near.add(this.ids[o])
+    return near
+  }
+
   private rangesWhere (nodeIds: string[], r: number): RingRange[] {
     checkReplication(r)
     const idxs = nodeIds.map(id => this.index.get(id))

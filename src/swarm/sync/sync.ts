@@ -40,10 +40,13 @@ export interface ReconcileReport {
 /**
  * Churn handling and anti-entropy for this member.
  *
- * Readiness: after a ring change this node pulls, from the other members, the
- * mailboxes in the ranges it owns (RANGE, then per mailbox a DIGEST exchange
- * and FETCH of what is missing); until that pull covers every current member,
- * it answers reads NOT_READY. A member that cannot be reached does not block
+ * Readiness: after a ring change this node pulls, from the other members that
+ * may hold them, the mailboxes in the ranges it owns (RANGE, then per mailbox
+ * a DIGEST exchange and FETCH of what is missing): every member on the first
+ * pull after a start; then the members that joined since, and after a member
+ * left the members near this one on the ring (who held the ranges it gained;
+ * asking all N would make every departure cost the network N² requests).
+ * Until that pull is done it answers reads NOT_READY. A member that cannot be reached does not block
  * readiness (it holds nothing it could serve); anti-entropy catches up with
  * it later.
  *
@@ -132,7 +135,8 @@ export class SwarmSync {
 
   /**
    * Pulls the ranges this node owns from the members it has not pulled from
-   * yet (all of them after a member left or on the first pull), then marks
+   * yet (all of them on the first pull; after a member left, also the members
+   * near this one on the ring, who held the ranges it gained), then marks
    * them ready. Concurrent calls join the pull in flight, which repeats once
    * if the ring changed meanwhile.
    */
@@ -187,10 +191,26 @@ export class SwarmSync {
   private async pullOnce (): Promise<void> {
     const ring = this.init.ring()
     const previous = this.readyRing
-    const everyone = previous === undefined || this.lostMembers
+    const self = this.init.selfId
+    const r = this.init.replicas
+    let targets: string[]
+    if (previous === undefined) {
+      // the first pull since start: what changed while this node was away is unknown
+      targets = ring.nodes().filter(id => id !== self)
+    } else {
+      // new members hold what was stored on them since they joined; after a member left, the
+      // ranges gained here are held by the members near us on the ring (their earlier owners
+      // are within r plus the number of changes of our arcs), not by the whole network
+      const added = ring.nodes().filter(id => id !== self && !previous.has(id))
+      const removed = previous.nodes().filter(id => !ring.has(id))
+      const near = new Set(added)
+      if (this.lostMembers || removed.length > 0) {
+        for (const id of ring.membersNear(self, r, r + Math.max(1, added.length + removed.length))) near.add(id)
+      }
+      targets = [...near].sort()
+    }
     this.lostMembers = false
-    const targets = ring.nodes().filter(id => id !== this.init.selfId && (everyone || !previous.has(id)))
-    const ranges = ring.rangesOwnedBy(this.init.selfId, this.init.replicas)
+    const ranges = ring.rangesOwnedBy(self, r)
     const owned = new RangeSet(ranges)
     for (const peer of targets) {
       try {
@@ -228,10 +248,10 @@ export class SwarmSync {
         list.push(entry)
       }
     }
+    const sharedWith = ring.rangesSharedWith(self, r)
     for (const peer of ring.nodes()) {
-      if (peer === self) continue
-      const shared = ring.rangesSharedBy(self, peer, r)
-      if (shared.length === 0) continue
+      const shared = sharedWith.get(peer)
+      if (shared === undefined) continue
       try {
         // bucket digests first: only the arcs where the two differ are listed mailbox by mailbox
         const arcs = await this.mailboxes.differingArcs(peer, shared, byPeer.get(peer) ?? [])

@@ -130,4 +130,56 @@ describe('swarm/anti-entropy by bucket digests (BUCKETS)', () => {
     const three = new HashRing({ vnodesPerNode: 32, nodes: members.slice(0, 3) })
     expect(new RangeSet(three.rangesSharedBy('node-0', 'node-2', 3)).intervals()).to.deep.equal([[0n, (1n << 64n) - 1n]])
   })
+
+  it('the members near a node on the ring include every earlier owner of the arcs it gains when one member leaves or joins', () => {
+    const members = Array.from({ length: 30 }, (_, i) => `node-${i}`)
+    const before = new HashRing({ vnodesPerNode: 16, nodes: members })
+    const samples = Array.from({ length: 3_000 }, (_, i) => {
+      const mailbox = new Uint8Array(32)
+      new DataView(mailbox.buffer).setUint32(0, i * 2_654_435_761 >>> 0)
+      return positionOf(mailbox)
+    })
+    const check = (after: HashRing, depth: number): number => {
+      let gained = 0
+      for (const self of after.nodes()) {
+        const near = after.membersNear(self, 3, depth)
+        expect(near.has(self)).to.equal(false)
+        for (const p of samples) {
+          const now = after.swarmAt(p, 3)
+          if (!now.includes(self)) continue
+          const earlier = before.has(self) ? before.swarmAt(p, 3) : []
+          if (earlier.includes(self)) continue
+          gained++
+          // whoever held this mailbox before and is still a member is asked
+          for (const owner of before.swarmAt(p, 3)) if (after.has(owner) && owner !== self) expect(near.has(owner), `${self} ${owner}`).to.equal(true)
+        }
+      }
+      return gained
+    }
+    const left = before.clone()
+    left.remove('node-7')
+    expect(check(left, 4)).to.be.greaterThan(0)
+    const joined = before.clone()
+    joined.add('node-new')
+    expect(check(joined, 4)).to.be.greaterThan(0)
+    // at depth r only the members sharing arcs now: the pushed-out earlier owners are missed
+    expect(() => check(joined, 3)).to.throw()
+    expect(left.membersNear('nobody', 3, 4).size).to.equal(0)
+  })
+
+  it('one pass names the same shared arcs for every member as one query per member', () => {
+    for (const [count, r] of [[10, 3], [40, 3], [7, 5], [3, 3], [2, 3], [1, 3]]) {
+      const ring = new HashRing({ vnodesPerNode: 16, nodes: Array.from({ length: count }, (_, i) => `node-${i}`) })
+      const all = ring.rangesSharedWith('node-0', r)
+      for (const peer of ring.nodes()) {
+        if (peer === 'node-0') continue
+        const one = ring.rangesSharedBy('node-0', peer, r)
+        if (one.length === 0) expect(all.has(peer), `${peer} of ${count}`).to.equal(false)
+        else expect(all.get(peer), `${peer} of ${count}`).to.deep.equal(one)
+      }
+      expect(all.has('node-0')).to.equal(false)
+      expect([...all.keys()].every(p => ring.has(p))).to.equal(true)
+    }
+    expect(new HashRing({ vnodesPerNode: 4, nodes: ['a', 'b'] }).rangesSharedWith('c', 3).size).to.equal(0)
+  })
 })
