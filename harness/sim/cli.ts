@@ -5,12 +5,13 @@ import { parseArgs } from 'node:util'
 import { drawChart } from './chart.js'
 import { runSim, type SimReport } from './network-sim.js'
 
-const USAGE = `usage: npm run sim -- --nodes N[,N...] [--mailboxes 10000] [--circuits 100] [--idle 60] [--churn 0.1] [--json FILE] [--svg FILE]
+const USAGE = `usage: npm run sim -- --nodes N[,N...] [--mailboxes 10000] [--circuits 100] [--idle 60] [--churn 0.1] [--reconcile 60] [--json FILE] [--svg FILE]
 
 Runs a network of N real ghostnode nodes in one process per N (harness/sim/network-sim.ts) through
 the scripted scenario and prints its figures. With several N, each runs in its own child process
 (clean RSS), and --json/--svg get every run, the fitted growth of the per-node figures and a
-picture of them against N (default sim-report.svg beside the JSON).`
+picture of them against N (default sim-report.svg beside the JSON). --reconcile is every node's
+anti-entropy interval in seconds (the production default, 60, unless given).`
 
 const { values } = parseArgs({
   options: {
@@ -19,6 +20,7 @@ const { values } = parseArgs({
     circuits: { type: 'string', default: '100' },
     idle: { type: 'string', default: '60' },
     churn: { type: 'string', default: '0.1' },
+    reconcile: { type: 'string', default: '60' },
     json: { type: 'string' },
     svg: { type: 'string' },
     child: { type: 'boolean', default: false },
@@ -26,17 +28,19 @@ const { values } = parseArgs({
   }
 })
 
-function numbers (): { sizes: number[], mailboxes: number, circuits: number, idle: number, churn: number } {
+function numbers (): { sizes: number[], mailboxes: number, circuits: number, idle: number, churn: number, reconcile: number } {
   const sizes = (values.nodes ?? '').split(',').filter(s => s !== '').map(Number)
   const mailboxes = Number(values.mailboxes)
   const circuits = Number(values.circuits)
   const idle = Number(values.idle)
   const churn = Number(values.churn)
+  const reconcile = Number(values.reconcile)
+  if (!(reconcile >= 1)) throw new Error('--reconcile takes a number of seconds >= 1')
   if (sizes.length === 0 || sizes.some(n => !Number.isInteger(n) || n < 4) || !Number.isInteger(mailboxes) || mailboxes < 1 ||
     !Number.isInteger(circuits) || circuits < 1 || !(idle >= 1) || !(churn > 0 && churn < 0.34)) {
     throw new Error('--nodes takes integers >= 4; --mailboxes, --circuits and --idle positive numbers; --churn a fraction below 1/3')
   }
-  return { sizes, mailboxes, circuits, idle, churn }
+  return { sizes, mailboxes, circuits, idle, churn, reconcile }
 }
 
 /** Growth exponent between the smallest and largest N: value ∝ N^k. */
@@ -69,14 +73,14 @@ async function main (): Promise<void> {
     process.stdout.write(USAGE + '\n')
     return
   }
-  const { sizes, mailboxes, circuits, idle, churn } = numbers()
+  const { sizes, mailboxes, circuits, idle, churn, reconcile } = numbers()
   const log = (line: string): void => { process.stdout.write(line + '\n') }
   if (values.child === true || sizes.length === 1 && values.json === undefined) {
-    const report = await runSim({ nodes: sizes[0], mailboxes, circuits, idleSeconds: idle, churn, log })
+    const report = await runSim({ nodes: sizes[0], mailboxes, circuits, idleSeconds: idle, churn, reconcileIntervalMs: reconcile * 1000, log })
     process.stdout.write(JSON.stringify(report) + '\n')
     return
   }
-  const args = ['--mailboxes', String(mailboxes), '--circuits', String(circuits), '--idle', String(idle), '--churn', String(churn)]
+  const args = ['--mailboxes', String(mailboxes), '--circuits', String(circuits), '--idle', String(idle), '--churn', String(churn), '--reconcile', String(reconcile)]
   const reports: SimReport[] = []
   // the files are written after every N, so a long series that fails at a large N keeps what it measured
   for (const n of sizes) {

@@ -48,6 +48,8 @@ export interface SimOptions {
   documentIntervalMs?: number
   /** @default SIM_DROP_AFTER_MS */
   dropAfterMs?: number
+  /** Anti-entropy interval of every node. @default the production default (60 s) */
+  reconcileIntervalMs?: number
   log?: (line: string) => void
 }
 
@@ -73,10 +75,12 @@ export interface SimReport {
     acknowledged: number
     found: number
     lost: number
-    /** From the last wave's rings complete to every acknowledged message on exactly its owners. */
+    /** From the last wave's rings complete to every message acknowledged until then on exactly its owners. */
     handoff_s: number
-    /** From the first join to the last wave's rings complete. */
+    /** From the first join to the last wave handed off. */
     duration_s: number
+    /** Per wave: nodes that left, seconds until every ring was complete, then until the hand-off was. */
+    waves: Array<{ left: number, rings_s: number, handoff_s: number, placed_exactly: number, acknowledged: number }>
     placed_exactly: number
     reads_ok: number
     reads_failed: number
@@ -141,6 +145,9 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
   const concurrency = options.concurrency ?? 16
   const documentIntervalMs = options.documentIntervalMs ?? SIM_DOCUMENT_INTERVAL_MS
   const dropAfterMs = options.dropAfterMs ?? SIM_DROP_AFTER_MS
+  const reconcileIntervalMs = options.reconcileIntervalMs ?? DEFAULT_CONFIG.swarm.reconcileIntervalMs
+  // a hand-off not done after a few anti-entropy rounds is reported as not done (NaN)
+  const handoffTimeoutMs = 5 * reconcileIntervalMs + 60_000
   const dir = await mkdtemp(join(tmpdir(), 'ghostnode-sim-'))
   const nodes = new Map<string, Ghostnode>()
   const clients: GhostClient[] = []
@@ -162,6 +169,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
           admission: { ...DEFAULT_CONFIG.network.admission, probationMs: SIM_PROBATION_MS, dropAfterMs, maxPer24: 100_000, maxPer16: 100_000, maxNewPerHour: 100_000 }
         },
         connections: { ...DEFAULT_CONFIG.connections, maxPerPrefix: 100_000 },
+        swarm: { ...DEFAULT_CONFIG.swarm, reconcileIntervalMs },
         rateLimit: { ...DEFAULT_CONFIG.rateLimit, limits: { ...DEFAULT_CONFIG.rateLimit.limits, ...RAISED_LIMITS } }
       })
       const node = await createGhostnode(config, { libp2pMetrics: false })
@@ -310,30 +318,39 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     const churnStarted = performance.now()
     for (const name of joiners) await start(name)
     log(`  churn: ${joiners.length} joined`)
-    // three waves of leavers, each after the network re-replicated what the previous one held
+    // three waves of leavers, each after the network re-replicated what the previous one held: the
+    // network's own pulls and anti-entropy rounds do it (nothing is forced from here)
     const waves = [leavers.slice(0, Math.ceil(churnCount / 3)), leavers.slice(Math.ceil(churnCount / 3), Math.ceil(2 * churnCount / 3)), leavers.slice(Math.ceil(2 * churnCount / 3))]
     let expected = n + churnCount
+    let placed = 0
+    let handoffS = Number.NaN
+    const waveReports: SimReport['churn']['waves'] = []
     for (const wave of waves.filter(w => w.length > 0)) {
       for (const name of wave) {
         await nodes.get(name)!.stop()
         nodes.delete(name)
       }
       expected -= wave.length
-      const waveS = await until(`rings of ${expected} members after a wave of ${wave.length} left`, converged(expected), 600_000, describe)
-      for (const x of live()) await x.swarm.reconcileNow().catch(() => undefined)
-      log(`  churn: a wave of ${wave.length} left; rings of ${expected} members after ${waveS.toFixed(1)} s; ${during.length} stores acknowledged so far`)
+      const ringsS = await until(`rings of ${expected} members after a wave of ${wave.length} left`, converged(expected), 600_000, describe)
+      // what was acknowledged up to now, on exactly its owners again
+      const upTo = [...stored, ...during]
+      handoffS = await until('every acknowledged message on exactly its owners', async () => {
+        placed = await placedExactly(upTo)
+        return placed === upTo.length
+      }, handoffTimeoutMs, () => `${placed}/${upTo.length} placed`).catch(() => Number.NaN)
+      waveReports.push({ left: wave.length, rings_s: ringsS, handoff_s: handoffS, placed_exactly: placed, acknowledged: upTo.length })
+      log(`  churn: a wave of ${wave.length} left; rings of ${expected} members after ${ringsS.toFixed(1)} s; ` +
+        `${placed}/${upTo.length} acknowledged on exactly their owners ${handoffS.toFixed(1)} s later`)
     }
     loading = false
     await load
     const all = [...stored, ...during]
-    let placed = 0
     const churnS = (performance.now() - churnStarted) / 1000
-    const handoffS = await until('every acknowledged message on exactly its owners', async () => {
+    // the stores acknowledged while the last wave was handed off
+    const settleS = await until('every acknowledged message on exactly its owners', async () => {
       placed = await placedExactly(all)
-      if (placed === all.length) return true
-      for (const x of live()) await x.swarm.reconcileNow().catch(() => undefined)
-      return false
-    }, 300_000).catch(() => Number.NaN)
+      return placed === all.length
+    }, handoffTimeoutMs, () => `${placed}/${all.length} placed`).catch(() => Number.NaN)
     const holders = await holdersOf()
     const found = all.filter(s => (holders.get(Buffer.from(s.hash).toString('hex'))?.size ?? 0) > 0).length
     const sample = all.filter((_, i) => i % Math.max(1, Math.floor(all.length / 500)) === 0)
@@ -345,7 +362,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     }
     const { ok: churnReadOk, failed: churnReadFailed } = await readBack(sample)
     log(`  churn: ${leavers.length} left, ${joiners.length} joined; ${sent} stores sent during it, ${during.length} acknowledged; ` +
-      `${found}/${all.length} acknowledged found, ${placed} on exactly their owners ${handoffS.toFixed(1)} s after the last wave (churn ${churnS.toFixed(0)} s); reads ${churnReadOk} ok, ${churnReadFailed} failed`)
+      `${found}/${all.length} acknowledged found, ${placed} on exactly their owners (${settleS.toFixed(1)} s after the load stopped; churn ${churnS.toFixed(0)} s); reads ${churnReadOk} ok, ${churnReadFailed} failed`)
 
     return {
       nodes: n,
@@ -371,6 +388,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
         lost: all.length - found,
         handoff_s: handoffS,
         duration_s: churnS,
+        waves: waveReports,
         placed_exactly: placed,
         reads_ok: churnReadOk,
         reads_failed: churnReadFailed

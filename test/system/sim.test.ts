@@ -11,7 +11,7 @@ describe('a 12-node simulated network (harness/sim, as npm run sim runs it)', fu
 
   it('admits every node, builds circuits, places every mailbox on its owners, and loses nothing acknowledged through churn', async () => {
     const lines: string[] = []
-    const report = await runSim({ nodes: 12, mailboxes: 200, circuits: 20, idleSeconds: 5, churn: 0.1, concurrency: 8, documentIntervalMs: 5_000, dropAfterMs: 20_000, log: (l) => lines.push(l) })
+    const report = await runSim({ nodes: 12, mailboxes: 200, circuits: 20, idleSeconds: 5, churn: 0.1, concurrency: 8, documentIntervalMs: 5_000, dropAfterMs: 20_000, reconcileIntervalMs: 5_000, log: (l) => lines.push(l) })
     console.log(lines.map(l => `      ${l}`).join('\n'))
     expect(report.circuit_success_rate).to.be.at.least(0.95)
     expect(report.placement.exact, 'mailboxes on exactly their R owners').to.equal(report.placement.mailboxes)
@@ -23,6 +23,8 @@ describe('a 12-node simulated network (harness/sim, as npm run sim runs it)', fu
     expect(report.lost, 'acknowledged messages lost').to.equal(0)
     expect(report.found).to.equal(report.acknowledged)
     expect(report.churn.placed_exactly).to.equal(report.acknowledged)
+    expect(report.churn.waves).to.have.length(1)
+    expect(Number.isFinite(report.churn.handoff_s), 'the hand-off finished by itself').to.equal(true)
     expect(report.churn.reads_failed).to.equal(0)
     expect(report.per_node.background_bytes_per_min).to.be.greaterThan(0)
   })
