@@ -15,6 +15,8 @@ export const DEFAULT_MAX_PAGE_BYTES = 96 * 1024
 
 /** Period of anti-entropy rounds. */
 export const DEFAULT_RECONCILE_INTERVAL_MS = 60_000
+/** Anti-entropy compares a member whose shared arcs did not change here at least once in this many rounds. */
+export const DEFAULT_FULL_RECONCILE_EVERY_ROUNDS = 10
 
 /** A ring change is acted on after it has been quiet this long (joins often come in bursts). */
 export const DEFAULT_CHURN_DELAY_MS = 200

@@ -16,6 +16,10 @@ const CLIENT_OUTCOMES: ClientOutcome[] = ['ok', 'duplicate', 'rejected', 'unauth
 const SYNC_ACTIONS: SyncAction[] = ['pulled', 'pushed', 'purged', 'deletes_propagated']
 const HANDOFF_OUTCOMES: HandoffOutcome[] = ['confirmed', 'pending', 'failed']
 
+/** Per member per anti-entropy round: skipped (nothing changed here since the two last agreed), identical, repaired, unreachable. */
+export type ReconcilePeerOutcome = 'unchanged' | 'identical' | 'repaired' | 'unreachable'
+const RECONCILE_PEER_OUTCOMES: ReconcilePeerOutcome[] = ['unchanged', 'identical', 'repaired', 'unreachable']
+
 export type PushOutcome = 'sent' | 'failed' | 'delivered' | 'unwanted'
 const PUSH_OUTCOMES: PushOutcome[] = ['sent', 'failed', 'delivered', 'unwanted']
 
@@ -35,6 +39,7 @@ export class SwarmMetrics {
   readonly syncRecords: Counter<'action'>
   readonly handoffs: Counter<'outcome'>
   readonly reconciles: Counter<'outcome'>
+  readonly reconcilePeers: Counter<'outcome'>
   readonly pushes: Counter<'outcome'>
 
   constructor (registry: Registry, sources: SwarmMetricSources = { members: () => 0, ready: () => false, subscriptions: () => 0, watchers: () => 0 }) {
@@ -85,6 +90,12 @@ export class SwarmMetrics {
       labelNames: ['outcome'],
       registers: [registry]
     })
+    this.reconcilePeers = new Counter({
+      name: 'ghostnode_swarm_reconcile_peers_total',
+      help: 'Members compared in anti-entropy rounds, by outcome (unchanged: skipped, nothing changed here since the two last agreed)',
+      labelNames: ['outcome'],
+      registers: [registry]
+    })
     this.pushes = new Counter({
       name: 'ghostnode_swarm_pushes_total',
       help: 'Live delivery: records pushed to watching exits (sent, failed) and received from members (delivered to a subscription, unwanted)',
@@ -118,6 +129,7 @@ export class SwarmMetrics {
     for (const op of CLIENT_OPS) for (const outcome of CLIENT_OUTCOMES) this.requests.inc({ op, outcome }, 0)
     for (const action of SYNC_ACTIONS) this.syncRecords.inc({ action }, 0)
     for (const outcome of HANDOFF_OUTCOMES) this.handoffs.inc({ outcome }, 0)
+    for (const outcome of RECONCILE_PEER_OUTCOMES) this.reconcilePeers.inc({ outcome }, 0)
     for (const outcome of ['ok', 'error']) this.reconciles.inc({ outcome }, 0)
     for (const outcome of PUSH_OUTCOMES) this.pushes.inc({ outcome }, 0)
   }

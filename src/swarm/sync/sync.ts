@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto'
 import { MailboxExchange, hex, type LocalMailbox } from './exchange.js'
 import { RangeSet, digestOfListing } from './ranges.js'
 import { positionOf } from '../ring.js'
-import { DEFAULT_CHURN_DELAY_MS, DEFAULT_RECONCILE_INTERVAL_MS } from '../service-defaults.js'
+import { DEFAULT_CHURN_DELAY_MS, DEFAULT_FULL_RECONCILE_EVERY_ROUNDS, DEFAULT_RECONCILE_INTERVAL_MS } from '../service-defaults.js'
+import type { RingRange } from '../ring.js'
 import type { LocalReplica } from '../replica.js'
 import type { SwarmPeers } from '../peer/peers.js'
 import type { HashRing } from '../ring.js'
@@ -20,6 +22,12 @@ export interface SwarmSyncInit {
   reconcileIntervalMs?: number
   /** @default 200 */
   churnDelayMs?: number
+  /**
+   * A member whose shared arcs hold exactly what they held here when the two
+   * last compared equal is skipped, but compared anyway once this many rounds
+   * after that. @default 10
+   */
+  fullReconcileEveryRounds?: number
   /** Charges one record copied here to its mailbox's deposit budget; false defers the rest of that mailbox to a later round. */
   allowDeposit?: (mailbox: Uint8Array) => boolean
 }
@@ -60,6 +68,14 @@ export interface ReconcileReport {
  * where they differ, exchange hash listings, fetch what we lack and push what
  * they lack. Deleted records (tombstones) are neither fetched nor pushed, and
  * their deletion is passed on instead.
+ *
+ * A member is skipped while what this node holds in the arcs the two share is
+ * exactly what it held when they last compared equal (a fingerprint of those
+ * arcs and our mailbox digests in them): a change on its side makes its own
+ * fingerprint differ, so it starts the comparison. Every
+ * `fullReconcileEveryRounds` rounds each member is compared regardless (a
+ * replica that lost data without restarting). An idle network then costs a
+ * tenth of the comparisons, and a busy one what changed.
  */
 export class SwarmSync {
   private readonly init: SwarmSyncInit
@@ -75,6 +91,9 @@ export class SwarmSync {
   private pulling?: Promise<void>
   private pullAgain = false
   private reconciling?: Promise<ReconcileReport>
+  /** Per member: our fingerprint of the arcs we share when the two last compared equal, and that round. */
+  private readonly agreed = new Map<string, { fingerprint: string, round: number }>()
+  private rounds = 0
   /** Whether `ready` covers `ring`, cached per pair of ring objects (rings are replaced, never mutated). */
   private coverage?: { ring: HashRing, ready: HashRing, value: boolean }
 
@@ -249,23 +268,40 @@ export class SwarmSync {
       }
     }
     const sharedWith = ring.rangesSharedWith(self, r)
+    const round = ++this.rounds
+    const every = this.init.fullReconcileEveryRounds ?? DEFAULT_FULL_RECONCILE_EVERY_ROUNDS
+    for (const peer of this.agreed.keys()) if (!sharedWith.has(peer)) this.agreed.delete(peer)
     for (const peer of ring.nodes()) {
       const shared = sharedWith.get(peer)
       if (shared === undefined) continue
+      const local = byPeer.get(peer) ?? []
+      const fingerprint = fingerprintOf(shared, local)
+      const last = this.agreed.get(peer)
+      if (last !== undefined && last.fingerprint === fingerprint && round - last.round < every) {
+        this.init.metrics.reconcilePeers.inc({ outcome: 'unchanged' })
+        continue
+      }
+      this.agreed.delete(peer)
       try {
         // bucket digests first: only the arcs where the two differ are listed mailbox by mailbox
-        const arcs = await this.mailboxes.differingArcs(peer, shared, byPeer.get(peer) ?? [])
-        if (arcs.length === 0) continue
+        const arcs = await this.mailboxes.differingArcs(peer, shared, local)
+        if (arcs.length === 0) {
+          this.agreed.set(peer, { fingerprint, round })
+          this.init.metrics.reconcilePeers.inc({ outcome: 'identical' })
+          continue
+        }
         const listed = new RangeSet(arcs)
         const remote = await this.mailboxes.remoteDigests(peer, arcs)
         const differing = await this.mailboxes.differing(remote, listed)
         // ours that the peer should hold and does not list at all
-        for (const m of byPeer.get(peer) ?? []) if (listed.has(m.position) && !remote.has(hex(m.mailbox))) differing.push(m.mailbox)
+        for (const m of local) if (listed.has(m.position) && !remote.has(hex(m.mailbox))) differing.push(m.mailbox)
         const moved = await this.mailboxes.exchange(peer, differing, { push: true })
         report.pulled += moved.pulled
         report.pushed += moved.pushed
+        this.init.metrics.reconcilePeers.inc({ outcome: 'repaired' })
       } catch (err) {
         report.unreachable++
+        this.init.metrics.reconcilePeers.inc({ outcome: 'unreachable' })
         this.log('anti-entropy with %s skipped - %e', peer, err)
       }
     }
@@ -279,4 +315,20 @@ export class SwarmSync {
     await this.init.local.tombstones.flush().catch((err: Error) => { this.log('writing swept tombstones failed - %e', err) })
     return report
   }
+}
+
+/** What this node holds in the arcs it shares with one member: the arcs, then each mailbox's digest, in order. */
+function fingerprintOf (shared: RingRange[], local: LocalMailbox[]): string {
+  const h = createHash('sha256')
+  const edge = Buffer.alloc(16)
+  for (const { start, end } of shared) {
+    edge.writeBigUInt64BE(start, 0)
+    edge.writeBigUInt64BE(end, 8)
+    h.update(edge)
+  }
+  for (const m of local) {
+    h.update(m.mailbox)
+    h.update(m.digest)
+  }
+  return h.digest('hex')
 }

@@ -1,0 +1,129 @@
+import { join } from 'node:path'
+import { defaultLogger } from '@libp2p/logger'
+import { expect } from 'chai'
+import { Registry } from 'prom-client'
+import { LoopbackPeers } from '../../../harness/lib/loopback-peers.js'
+import { createRecord, type SwarmRecord } from '../../../src/swarm/record-codec.js'
+import { LocalReplica } from '../../../src/swarm/replica.js'
+import { HashRing } from '../../../src/swarm/ring.js'
+import { MessageStore } from '../../../src/swarm/store/store.js'
+import { SwarmMetrics } from '../../../src/swarm/swarm-metrics.js'
+import { SwarmSync } from '../../../src/swarm/sync/sync.js'
+import { Tombstones } from '../../../src/swarm/sync/tombstones.js'
+import { makeTempDir, removeTempDir } from '../../helpers/tmp.js'
+import type { SwarmPeers } from '../../../src/swarm/peer/peers.js'
+
+const log = defaultLogger().forComponent('test:reconcile-skip')
+const T0 = 1_700_000_000_000
+const HOUR = 3_600_000
+
+/**
+ * Anti-entropy skips a member while what this node holds in their shared arcs
+ * is what it held when the two last compared equal; the member whose side
+ * changed starts the comparison, and every few rounds each is compared anyway.
+ */
+describe('swarm/anti-entropy skips members nothing changed with', () => {
+  let dir: string
+  let stores: MessageStore[]
+  let replicas: LocalReplica[]
+  let records: SwarmRecord[]
+  const ring = new HashRing({ vnodesPerNode: 16, nodes: ['a', 'b'] })
+
+  beforeEach(async () => {
+    dir = await makeTempDir()
+    stores = []
+    replicas = []
+    for (const name of ['a', 'b']) {
+      const store = new MessageStore({ path: join(dir, name), now: () => T0, registry: new Registry() })
+      await store.open()
+      stores.push(store)
+      replicas.push(new LocalReplica({ store, tombstones: new Tombstones({ now: () => T0 }), isReady: () => true, maxTtlMs: HOUR }))
+    }
+    records = []
+    for (let m = 0; m < 50; m++) {
+      const mailbox = new Uint8Array(32)
+      new DataView(mailbox.buffer).setUint32(0, m * 2_654_435_761 >>> 0)
+      records.push(createRecord({ mailbox, namespace: 0, timestamp: T0 - 100, ttlMs: HOUR, data: Uint8Array.of(m) }))
+    }
+    for (const r of records) for (const rep of replicas) await rep.put(r)
+  })
+  afterEach(async () => {
+    for (const s of stores) await s.close()
+    await removeTempDir(dir)
+  })
+
+  function member (self: 'a' | 'b', every = 10): { sync: SwarmSync, peers: LoopbackPeers, metrics: SwarmMetrics, registry: Registry } {
+    const other = self === 'a' ? 'b' : 'a'
+    const peers = new LoopbackPeers(new Map([[other, replicas[other === 'a' ? 0 : 1]]]), self)
+    const registry = new Registry()
+    const metrics = new SwarmMetrics(registry)
+    const sync = new SwarmSync({
+      selfId: self, ring: () => ring, local: replicas[self === 'a' ? 0 : 1], peers: peers as unknown as SwarmPeers, replicas: 3, metrics, log, fullReconcileEveryRounds: every
+    })
+    return { sync, peers, metrics, registry }
+  }
+  const outcomes = async (registry: Registry): Promise<Record<string, number>> => {
+    const metric = await registry.getSingleMetric('ghostnode_swarm_reconcile_peers_total')!.get()
+    return Object.fromEntries(metric.values.map(v => [String(v.labels.outcome), v.value]))
+  }
+
+  it('compares once, then skips until its own side changes; the side that changed repairs', async () => {
+    const a = member('a')
+    const b = member('b')
+    await a.sync.reconcileNow()
+    expect(a.peers.calls.get('buckets')).to.equal(1)
+    a.peers.reset()
+    await a.sync.reconcileNow()
+    expect(a.peers.totalBytes, 'nothing sent for an unchanged member').to.equal(0)
+    expect(await outcomes(a.registry)).to.include({ identical: 1, unchanged: 1 })
+
+    // b loses a record without restarting: a has no reason to look, b's fingerprint changed, so b does
+    const lost = records[17]
+    await stores[1].delete(lost.mailbox, 0, [lost.hash])
+    await a.sync.reconcileNow()
+    expect(await stores[1].has(lost.mailbox, lost.hash)).to.equal(false)
+    const report = await b.sync.reconcileNow()
+    expect(report.pulled).to.equal(1)
+    expect(await stores[1].has(lost.mailbox, lost.hash)).to.equal(true)
+    expect(await outcomes(b.registry)).to.include({ repaired: 1 })
+
+    // a new record on a alone: a's side changed, a pushes it
+    const fresh = createRecord({ mailbox: records[3].mailbox, namespace: 0, timestamp: T0 - 50, ttlMs: HOUR, data: Uint8Array.of(200) })
+    await replicas[0].put(fresh)
+    expect((await a.sync.reconcileNow()).pushed).to.equal(1)
+    expect(await stores[1].has(fresh.mailbox, fresh.hash)).to.equal(true)
+    // then equal again, and skipped once that was seen
+    await a.sync.reconcileNow()
+    a.peers.reset()
+    await a.sync.reconcileNow()
+    expect(a.peers.totalBytes).to.equal(0)
+  })
+
+  it('compares an unchanged member anyway every fullReconcileEveryRounds rounds', async () => {
+    const a = member('a', 3)
+    await a.sync.reconcileNow() // round 1: compared, equal
+    const lost = records[5]
+    await stores[1].delete(lost.mailbox, 0, [lost.hash])
+    await a.sync.reconcileNow() // round 2: skipped
+    await a.sync.reconcileNow() // round 3: skipped
+    expect(await stores[1].has(lost.mailbox, lost.hash)).to.equal(false)
+    const report = await a.sync.reconcileNow() // round 4: three rounds after the last comparison
+    expect(report.pushed).to.equal(1)
+    expect(await stores[1].has(lost.mailbox, lost.hash)).to.equal(true)
+    expect(await outcomes(a.registry)).to.include({ identical: 1, unchanged: 2, repaired: 1 })
+  })
+
+  it('compares again after the ring changed what the two share', async () => {
+    const a = member('a')
+    await a.sync.reconcileNow()
+    ring.addMany(['c', 'd'])
+    try {
+      a.peers.reset()
+      await a.sync.reconcileNow()
+      expect(a.peers.calls.get('buckets'), 'the shared arcs changed: compared again').to.equal(1)
+    } finally {
+      ring.remove('c')
+      ring.remove('d')
+    }
+  })
+})
