@@ -125,10 +125,17 @@ async function pool<T> (items: T[], concurrency: number, work: (item: T, i: numb
   }))
 }
 
-async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs: number, state?: () => string): Promise<number> {
+/** Polls `predicate`; every 30 s of waiting, `progress` (when given) hears where things stand. */
+async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs: number, state?: () => string, progress?: (line: string) => void): Promise<number> {
   const started = performance.now()
+  let reported = started
   while (!(await predicate())) {
-    if (performance.now() - started > timeoutMs) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${state !== undefined ? ` (${state()})` : ''}`)
+    const now = performance.now()
+    if (now - started > timeoutMs) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${state !== undefined ? ` (${state()})` : ''}`)
+    if (progress !== undefined && state !== undefined && now - reported > 30_000) {
+      reported = now
+      progress(`    … ${Math.round((now - started) / 1000)} s waiting for ${what}: ${state()}`)
+    }
     await new Promise(resolve => setTimeout(resolve, 250))
   }
   return (performance.now() - started) / 1000
@@ -181,7 +188,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
       const xs = live()
       const range = (f: (x: Ghostnode) => number): string => `${Math.min(...xs.map(f))}..${Math.max(...xs.map(f))}`
       return `records with addresses ${range(x => x.libp2p.services.directory.records().filter(r => r.addrs.length > 0).length)}, ` +
-        `document members ${range(x => x.libp2p.services.membership.view.size)}, rings ${range(x => x.swarm.membership.ring.size)}, ` +
+        `document members ${range(x => x.libp2p.services.membership.view.size)} (periods ${range(x => x.libp2p.services.membership.view.period)}), rings ${range(x => x.swarm.membership.ring.size)}, ` +
         `ready ${xs.filter(x => x.swarm.sync.ready).length}/${xs.length}, connections ${range(x => x.libp2p.getConnections().length)}`
     }
     // every live node: every live node's record (with addresses) in its directory, every live node in
@@ -202,7 +209,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     const t0 = performance.now()
     for (const name of names.slice(0, n)) await start(name)
     const joinS = (performance.now() - t0) / 1000
-    const convergedS = await until(`every directory to hold ${n} records and every ring ${n} members`, converged(n), 600_000, describe)
+    const convergedS = await until(`every directory to hold ${n} records and every ring ${n} members`, converged(n), 600_000, describe, log)
     log(`  joined in ${joinS.toFixed(1)} s; directories and rings complete ${convergedS.toFixed(1)} s after the last start`)
 
     // 2. circuits
@@ -331,13 +338,13 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
         nodes.delete(name)
       }
       expected -= wave.length
-      const ringsS = await until(`rings of ${expected} members after a wave of ${wave.length} left`, converged(expected), 600_000, describe)
+      const ringsS = await until(`rings of ${expected} members after a wave of ${wave.length} left`, converged(expected), 600_000, describe, log)
       // what was acknowledged up to now, on exactly its owners again
       const upTo = [...stored, ...during]
       handoffS = await until('every acknowledged message on exactly its owners', async () => {
         placed = await placedExactly(upTo)
         return placed === upTo.length
-      }, handoffTimeoutMs, () => `${placed}/${upTo.length} placed`).catch(() => Number.NaN)
+      }, handoffTimeoutMs, () => `${placed}/${upTo.length} placed`, log).catch(() => Number.NaN)
       waveReports.push({ left: wave.length, rings_s: ringsS, handoff_s: handoffS, placed_exactly: placed, acknowledged: upTo.length })
       log(`  churn: a wave of ${wave.length} left; rings of ${expected} members after ${ringsS.toFixed(1)} s; ` +
         `${placed}/${upTo.length} acknowledged on exactly their owners ${handoffS.toFixed(1)} s later`)
@@ -350,7 +357,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     const settleS = await until('every acknowledged message on exactly its owners', async () => {
       placed = await placedExactly(all)
       return placed === all.length
-    }, handoffTimeoutMs, () => `${placed}/${all.length} placed`).catch(() => Number.NaN)
+    }, handoffTimeoutMs, () => `${placed}/${all.length} placed`, log).catch(() => Number.NaN)
     const holders = await holdersOf()
     const found = all.filter(s => (holders.get(Buffer.from(s.hash).toString('hex'))?.size ?? 0) > 0).length
     const sample = all.filter((_, i) => i % Math.max(1, Math.floor(all.length / 500)) === 0)
