@@ -67,6 +67,8 @@ export interface SimReport {
   placement: { mailboxes: number, exact: number }
   reads: { ok: number, failed: number }
   per_node: { rss_bytes: number, background_bytes_per_min: number, cpu_ms_per_min: number }
+  /** One relay's bytes sent per minute while idle, by libp2p protocol ('global' is the whole connection, framing included). */
+  sample_node_sent_per_min: Record<string, number>
   process: { rss_bytes: number, heap_used_bytes: number }
   churn: {
     left: number
@@ -79,8 +81,8 @@ export interface SimReport {
     handoff_s: number
     /** From the first join to the last wave handed off. */
     duration_s: number
-    /** Per wave: nodes that left, seconds until every ring was complete, then until the hand-off was. */
-    waves: Array<{ left: number, rings_s: number, handoff_s: number, placed_exactly: number, acknowledged: number }>
+    /** Per wave (the joins first, then each wave of leavers): seconds until every ring was complete, then until the hand-off was. */
+    waves: Array<{ left: number, joined: number, rings_s: number, handoff_s: number, placed_exactly: number, acknowledged: number }>
     placed_exactly: number
     reads_ok: number
     reads_failed: number
@@ -105,6 +107,21 @@ const RAISED_LIMITS = {
   bytes: { ratePerSecond: 1_000_000_000, burst: 1_000_000_000 },
   swarm: { ratePerSecond: 1_000_000, burst: 1_000_000 },
   circuits: { ratePerSecond: 100_000, burst: 100_000 }
+}
+
+/** The relay whose traffic is broken down by protocol (the first after the authorities; it never leaves). */
+const SAMPLE = `n${AUTHORITIES}`
+
+/** Bytes sent so far by one node, by protocol, from @libp2p/prometheus-metrics. */
+async function sentByProtocol (node: Ghostnode): Promise<Map<string, number>> {
+  const out = new Map<string, number>()
+  const metric = node.registry.getSingleMetric('libp2p_data_transfer_bytes_total')
+  if (metric === undefined) return out
+  for (const v of (await metric.get()).values) {
+    const label = String(v.labels.protocol ?? '')
+    if (label.endsWith(' sent')) out.set(label.slice(0, -' sent'.length), v.value)
+  }
+  return out
 }
 
 async function loopbackBytes (): Promise<number> {
@@ -179,7 +196,8 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
         swarm: { ...DEFAULT_CONFIG.swarm, reconcileIntervalMs },
         rateLimit: { ...DEFAULT_CONFIG.rateLimit, limits: { ...DEFAULT_CONFIG.rateLimit.limits, ...RAISED_LIMITS } }
       })
-      const node = await createGhostnode(config, { libp2pMetrics: false })
+      // libp2p's own metrics keep process-wide state: one node (the sample) has them
+      const node = await createGhostnode(config, { libp2pMetrics: name === SAMPLE })
       await node.start()
       nodes.set(name, node)
     }
@@ -287,21 +305,29 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
 
     // 4. idle
     const idleSeconds = options.idleSeconds ?? 60
+    const sampleNode = nodes.get(SAMPLE)!
+    const sent0 = await sentByProtocol(sampleNode)
     const bytes0 = await loopbackBytes()
     const cpu0 = process.cpuUsage()
     await new Promise(resolve => setTimeout(resolve, idleSeconds * 1000))
     const cpu = process.cpuUsage(cpu0)
     const bytes = await loopbackBytes() - bytes0
+    const sampleSent: Record<string, number> = {}
+    for (const [protocol, value] of [...(await sentByProtocol(sampleNode)).entries()].sort((x, y) => y[1] - x[1])) {
+      const perMin = Math.round((value - (sent0.get(protocol) ?? 0)) / (idleSeconds / 60))
+      if (perMin > 0) sampleSent[protocol] = perMin
+    }
     const mem = process.memoryUsage()
     const perNode = {
       rss_bytes: Math.round(mem.rss / n),
       background_bytes_per_min: Math.round(bytes / (idleSeconds / 60) / n),
       cpu_ms_per_min: (cpu.user + cpu.system) / 1000 / (idleSeconds / 60) / n
     }
+    log(`  idle: one relay sent, per minute: ${Object.entries(sampleSent).map(([p, v]) => `${p} ${(v / 1024).toFixed(1)} KiB`).join(', ')}`)
     log(`  idle ${idleSeconds} s, per node: ${(perNode.rss_bytes / 2 ** 20).toFixed(1)} MiB RSS, ${(perNode.background_bytes_per_min / 1024).toFixed(1)} KiB/min on loopback, ${perNode.cpu_ms_per_min.toFixed(0)} ms CPU/min`)
 
     // 5. churn under load
-    const leavers = [...nodes.keys()].slice(AUTHORITIES).sort(() => Math.random() - 0.5).slice(0, churnCount)
+    const leavers = [...nodes.keys()].slice(AUTHORITIES).filter(name => name !== SAMPLE).sort(() => Math.random() - 0.5).slice(0, churnCount)
     const joiners = names.slice(n, n + churnCount)
     const during: Stored[] = []
     let sent = 0
@@ -324,14 +350,22 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     })()
     const churnStarted = performance.now()
     for (const name of joiners) await start(name)
-    log(`  churn: ${joiners.length} joined`)
+    // the joiners first: admitted (probation, a vote), on every ring, and what they now own handed to them
+    const joinRingsS = await until(`rings of ${n + churnCount} members after ${joiners.length} joined`, converged(n + churnCount), 600_000, describe, log)
+    let placed = 0
+    const joinUpTo = [...stored, ...during]
+    const joinHandoffS = await until('every acknowledged message on exactly its owners', async () => {
+      placed = await placedExactly(joinUpTo)
+      return placed === joinUpTo.length
+    }, handoffTimeoutMs, () => `${placed}/${joinUpTo.length} placed`, log).catch(() => Number.NaN)
+    log(`  churn: ${joiners.length} joined; rings of ${n + churnCount} members after ${joinRingsS.toFixed(1)} s; ` +
+      `${placed}/${joinUpTo.length} acknowledged on exactly their owners ${joinHandoffS.toFixed(1)} s later`)
     // three waves of leavers, each after the network re-replicated what the previous one held: the
     // network's own pulls and anti-entropy rounds do it (nothing is forced from here)
     const waves = [leavers.slice(0, Math.ceil(churnCount / 3)), leavers.slice(Math.ceil(churnCount / 3), Math.ceil(2 * churnCount / 3)), leavers.slice(Math.ceil(2 * churnCount / 3))]
     let expected = n + churnCount
-    let placed = 0
     let handoffS = Number.NaN
-    const waveReports: SimReport['churn']['waves'] = []
+    const waveReports: SimReport['churn']['waves'] = [{ left: 0, joined: joiners.length, rings_s: joinRingsS, handoff_s: joinHandoffS, placed_exactly: placed, acknowledged: joinUpTo.length }]
     for (const wave of waves.filter(w => w.length > 0)) {
       for (const name of wave) {
         await nodes.get(name)!.stop()
@@ -345,7 +379,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
         placed = await placedExactly(upTo)
         return placed === upTo.length
       }, handoffTimeoutMs, () => `${placed}/${upTo.length} placed`, log).catch(() => Number.NaN)
-      waveReports.push({ left: wave.length, rings_s: ringsS, handoff_s: handoffS, placed_exactly: placed, acknowledged: upTo.length })
+      waveReports.push({ left: wave.length, joined: 0, rings_s: ringsS, handoff_s: handoffS, placed_exactly: placed, acknowledged: upTo.length })
       log(`  churn: a wave of ${wave.length} left; rings of ${expected} members after ${ringsS.toFixed(1)} s; ` +
         `${placed}/${upTo.length} acknowledged on exactly their owners ${handoffS.toFixed(1)} s later`)
     }
@@ -385,6 +419,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
       placement: { mailboxes: stored.length, exact },
       reads: { ok: readOk, failed: readFailed },
       per_node: perNode,
+      sample_node_sent_per_min: sampleSent,
       process: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed },
       churn: {
         left: leavers.length,

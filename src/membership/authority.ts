@@ -18,6 +18,13 @@ import { inBackground } from '../background.js'
 
 /** Candidates probed at once (each probe may dial every address of a record). */
 const PROBE_CONCURRENCY = 4
+/**
+ * A record not yet tested (new addresses, often a node's first record after
+ * it learned its listen addresses) is probed this long after the previous
+ * probe of its peer rather than a whole period later; a peer re-signing
+ * records cannot make the authority dial it more often than this.
+ */
+const CHANGED_RECORD_RETEST_MS = 5_000
 
 export interface AuthorityInit {
   selfId: string
@@ -272,16 +279,20 @@ export class Authority {
   private startProbes (now: number): void {
     if (this.stopped) return
     const lastProbe = (peer: string): number => this.state.peers[peer]?.lastProbe ?? 0
+    const due = (r: CandidateRecord): boolean => {
+      const last = lastProbe(r.peerId)
+      if (last <= now - this.init.intervalMs) return true
+      return last <= now - Math.min(CHANGED_RECORD_RETEST_MS, this.init.intervalMs) && this.state.peers[r.peerId]?.testedHash !== Buffer.from(r.recordHash).toString('hex')
+    }
     if (this.probeQueue.length === 0) {
       this.probeQueue = [...this.records.values()]
-        .filter(r => r.peerId !== this.init.selfId && !this.init.authorityIds.includes(r.peerId))
-        .filter(r => lastProbe(r.peerId) <= now - this.init.intervalMs)
+        .filter(r => r.peerId !== this.init.selfId && !this.init.authorityIds.includes(r.peerId) && due(r))
         .sort((a, b) => lastProbe(b.peerId) - lastProbe(a.peerId))
     }
     while (this.probing.size < PROBE_CONCURRENCY && this.probeQueue.length > 0) {
       const r = this.probeQueue.pop()!
       // dropped, replaced by a newer record, or probed since the queue was made
-      if (this.records.get(r.peerId) !== r || this.probing.has(r.peerId) || lastProbe(r.peerId) > now - this.init.intervalMs) continue
+      if (this.records.get(r.peerId) !== r || this.probing.has(r.peerId) || !due(r)) continue
       this.probing.add(r.peerId)
       const run = this.probe(r).finally(() => {
         this.probing.delete(r.peerId)

@@ -23,7 +23,7 @@ describe('a 12-node simulated network (harness/sim, as npm run sim runs it)', fu
     expect(report.lost, 'acknowledged messages lost').to.equal(0)
     expect(report.found).to.equal(report.acknowledged)
     expect(report.churn.placed_exactly).to.equal(report.acknowledged)
-    expect(report.churn.waves).to.have.length(1)
+    expect(report.churn.waves).to.have.length(2)
     expect(Number.isFinite(report.churn.handoff_s), 'the hand-off finished by itself').to.equal(true)
     expect(report.churn.reads_failed).to.equal(0)
     expect(report.per_node.background_bytes_per_min).to.be.greaterThan(0)

@@ -85,6 +85,32 @@ describe('membership/authority probes', () => {
     expect(order).to.deep.equal([])
   })
 
+  it('probes a changed record (new addresses) 5 s after the last probe of its peer, not a period later, and no sooner', async () => {
+    const order: string[] = []
+    let now = 1_800_000_000_000
+    const { a } = await authority(async (peer) => { order.push(peer); return true }, () => now)
+    const first = await record(1)
+    a.observe(first)
+    await a.tick()
+    await settle(30)
+    expect(order).to.deep.equal([first.peerId])
+    const moved: CandidateRecord = { ...first, recordHash: sha256(Uint8Array.of(1, 2, 3)), addrs: [multiaddr('/ip4/10.9.9.9/tcp/4001')] }
+    a.observe(moved)
+    now += 4_000
+    await a.tick()
+    await settle(30)
+    expect(order, 'too soon after the last probe').to.have.length(1)
+    now += 1_001
+    await a.tick()
+    await settle(30)
+    expect(order).to.deep.equal([first.peerId, first.peerId])
+    // tested now: the same record waits for the next period
+    now += 6_000
+    await a.tick()
+    await settle(30)
+    expect(order).to.have.length(2)
+  })
+
   it('starts no probe after stop', async () => {
     const order: string[] = []
     const now = 1_800_000_000_000
