@@ -178,7 +178,9 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
   try {
     const names = Array.from({ length: n + churnCount }, (_, i) => `n${i}`)
     const ids = await Promise.all(names.map(async name => peerIdFromPrivateKey((await loadOrCreateIdentity(join(dir, name))).privateKey).toString()))
-    const authorities = ids.slice(0, AUTHORITIES).map(id => `/p2p/${id}`)
+    // as an operator's config names them: with their addresses once they listen (the authorities
+    // themselves start before those are known, and find each other through their bootstrap list)
+    const authorities = (): string[] => ids.slice(0, AUTHORITIES).map((id, i) => nodes.has(names[i]) ? addrOf(names[i]) : `/p2p/${id}`)
     const addrOf = (name: string): string => nodes.get(name)!.getMultiaddrs()[0].toString()
     const start = async (name: string): Promise<void> => {
       const earlier = [...nodes.keys()]
@@ -188,7 +190,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
         bootstrap: [...new Set(boot)].map(addrOf),
         discovery: { intervalMs: DEFAULT_CONFIG.discovery.intervalMs },
         network: {
-          authorities,
+          authorities: authorities(),
           documentIntervalMs,
           admission: { ...DEFAULT_CONFIG.network.admission, probationMs: SIM_PROBATION_MS, dropAfterMs, maxPer24: 100_000, maxPer16: 100_000, maxNewPerHour: 100_000 }
         },

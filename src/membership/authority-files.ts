@@ -82,6 +82,8 @@ export interface PeerObservation {
   firstSeen?: number
   lastReachable?: number
   lastProbe?: number
+  /** Probes in a row that found a candidate unreachable (its retries back off from 5 s to a period). */
+  failedProbes?: number
   /** When it was admitted (absent: still a candidate). */
   admittedAt?: number
   /** Its addresses that answered the last full test. */

@@ -22,9 +22,12 @@ const PROBE_CONCURRENCY = 4
  * A record not yet tested (new addresses, often a node's first record after
  * it learned its listen addresses) is probed this long after the previous
  * probe of its peer rather than a whole period later; a peer re-signing
- * records cannot make the authority dial it more often than this.
+ * records cannot make the authority dial it more often than this. A
+ * candidate that did not answer is retried after this long, doubled with
+ * every further failure, up to a period: a relay that was still starting
+ * is not held back a whole period, one that is unreachable costs few dials.
  */
-const CHANGED_RECORD_RETEST_MS = 5_000
+const RETEST_MS = 5_000
 
 export interface AuthorityInit {
   selfId: string
@@ -282,7 +285,10 @@ export class Authority {
     const due = (r: CandidateRecord): boolean => {
       const last = lastProbe(r.peerId)
       if (last <= now - this.init.intervalMs) return true
-      return last <= now - Math.min(CHANGED_RECORD_RETEST_MS, this.init.intervalMs) && this.state.peers[r.peerId]?.testedHash !== Buffer.from(r.recordHash).toString('hex')
+      const o = this.state.peers[r.peerId]
+      if (o?.testedHash !== Buffer.from(r.recordHash).toString('hex')) return last <= now - Math.min(RETEST_MS, this.init.intervalMs)
+      const failed = o.admittedAt == null ? o.failedProbes ?? 0 : 0
+      return failed > 0 && last <= now - Math.min(RETEST_MS * 2 ** Math.min(failed - 1, 16), this.init.intervalMs)
     }
     if (this.probeQueue.length === 0) {
       this.probeQueue = [...this.records.values()]
@@ -325,7 +331,9 @@ export class Authority {
     if (ok) {
       o.lastReachable = now
       o.firstSeen ??= now
+      delete o.failedProbes
     } else if (o.admittedAt == null) {
+      o.failedProbes = (o.failedProbes ?? 0) + 1
       // a candidate that stops answering starts its probation over when it returns
       delete o.firstSeen
     }

@@ -111,6 +111,32 @@ describe('membership/authority probes', () => {
     expect(order).to.have.length(2)
   })
 
+  it('retries a candidate that did not answer after 5 s, then 10 s, 20 s, up to a period, and not at all once it answers', async () => {
+    const times: number[] = []
+    const t0 = 1_800_000_000_000
+    let now = t0
+    let answer = false
+    const { a } = await authority(async () => { times.push(now - t0); return answer }, () => now)
+    a.observe(await record(1))
+    const runFor = async (ms: number): Promise<void> => {
+      for (let t = 0; t < ms; t += 1_000) {
+        now += 1_000
+        await a.tick()
+        await settle(2)
+      }
+    }
+    await a.tick()
+    await settle(10)
+    await runFor(50_000)
+    expect(times).to.deep.equal([0, 5_000, 15_000, 35_000])
+    answer = true
+    await runFor(40_000)
+    expect(times.slice(4)).to.deep.equal([75_000])
+    await runFor(60_000)
+    // answering: probed once a period from then on
+    expect(times.slice(5)).to.deep.equal([135_000])
+  })
+
   it('starts no probe after stop', async () => {
     const order: string[] = []
     const now = 1_800_000_000_000
