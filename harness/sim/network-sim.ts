@@ -24,8 +24,9 @@ import type { Ghostnode } from '../../src/node.js'
  * 3. mailboxes: one message stored through circuits into each of `mailboxes`
  *    mailboxes, read back with signed retrieves, and each found on exactly the
  *    R members the ring names;
- * 4. idle: `idleSeconds` without client traffic; per node: loopback bytes
- *    (/proc/net/dev), CPU and RSS, each the process's divided by N;
+ * 4. idle: after one anti-entropy interval to settle, `idleSeconds` without
+ *    client traffic; per node: loopback bytes (/proc/net/dev), CPU and RSS,
+ *    each the process's divided by N, and one relay's bytes by protocol;
  * 5. churn under load: `churn` × N nodes leave (in three waves, as nodes fail
  *    over minutes rather than in one instant), as many join, while stores go
  *    on; measured: hand-off time until every acknowledged message is on
@@ -305,7 +306,10 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     const exact = await placedExactly(stored)
     log(`  mailboxes: ${stored.length}/${mailboxes} acknowledged, ${readOk} read back, ${exact} on exactly their ${R} owners`)
 
-    // 4. idle
+    // 4. idle, in the steady state: after every node had an anti-entropy round since the stores
+    // (the first round after a change compares every member; later ones skip unchanged members)
+    log(`  settling for one anti-entropy interval (${reconcileIntervalMs / 1000} s) before the idle window`)
+    await new Promise(resolve => setTimeout(resolve, reconcileIntervalMs + 2_000))
     const idleSeconds = options.idleSeconds ?? 60
     const sampleNode = nodes.get(SAMPLE)!
     const sent0 = await sentByProtocol(sampleNode)

@@ -33,6 +33,21 @@ const MAX_SERVED_PEERS_TRACKED = 10_000
 /** Extra directory rounds shortly after start (see afterStart). */
 const STARTUP_REFRESH_DELAYS_MS = [2_000, 12_000, 30_000]
 
+/** When a missing member record is looked up: at once, then again after these waits. */
+const MISSING_RETRY_DELAYS_MS = [0, 5_000, 15_000]
+
+/** Waits `ms` (an unref'd timer); false when `signal` aborted first. */
+async function sleep (ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise(resolve => {
+    if (signal.aborted) { resolve(false); return }
+    const done = (ok: boolean): void => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); resolve(ok) }
+    const onAbort = (): void => { done(false) }
+    const timer = setTimeout(() => { done(true) }, ms)
+    timer.unref?.()
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
 export class DirectoryService extends TypedEventEmitter<DirectoryEvents> implements Startable {
   readonly protocol = DIRECTORY_PROTOCOL
   readonly verifier: NodeRecordVerifier
@@ -455,6 +470,8 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     for (const id of changed) {
       const view = this.get(id)
       if (view != null) this.safeDispatch('record:updated', view)
+      // a member whose record an earlier lookup did not find yet
+      else if (this.store.get(id) == null) missing.push(id)
     }
     const own = this.ownRecord()
     const self = this.components.peerId.toString()
@@ -466,12 +483,26 @@ export class DirectoryService extends TypedEventEmitter<DirectoryEvents> impleme
     if (missing.length > 0 && this.shutdown != null) inBackground('looking up missing member records', this.findMissing(missing.filter(id => id !== self)), this.log)
   }
 
+  /**
+   * Records of new members we do not hold: a full fetch from a peer, then the
+   * DHT; what is still missing is looked up again after 5 s and 15 s (the
+   * peers asked may not have taken the record yet themselves), then left to
+   * the next membership change or periodic refresh.
+   */
   private async findMissing (ids: string[]): Promise<void> {
-    // records refused while they were not members yet are behind our cursors: ask for everything
-    await this.refresh({ full: true })
-    const still = ids.filter(id => this.store.get(id) == null).slice(0, DIRECTORY_MAX_MISSING_LOOKUPS)
-    for (let i = 0; i < still.length; i += 4) {
-      await Promise.all(still.slice(i, i + 4).map(async id => this.findRecord(peerIdFromString(id)).catch(() => undefined)))
+    let left = ids
+    for (const delayMs of MISSING_RETRY_DELAYS_MS) {
+      const shutdown = this.shutdown
+      if (shutdown == null) return
+      if (delayMs > 0 && !await sleep(delayMs, shutdown.signal)) return
+      left = left.filter(id => this.store.get(id) == null && this.components.membership.view.isMember(id))
+      if (left.length === 0) return
+      // records refused while they were not members yet are behind our cursors: ask for everything
+      await this.refresh({ full: true })
+      const still = left.filter(id => this.store.get(id) == null).slice(0, DIRECTORY_MAX_MISSING_LOOKUPS)
+      for (let i = 0; i < still.length; i += 4) {
+        await Promise.all(still.slice(i, i + 4).map(async id => this.findRecord(peerIdFromString(id)).catch(() => undefined)))
+      }
     }
   }
 

@@ -24,8 +24,8 @@ export interface SwarmSyncInit {
   churnDelayMs?: number
   /**
    * A member whose shared arcs hold exactly what they held here when the two
-   * last compared equal is skipped, but compared anyway once this many rounds
-   * after that. @default 10
+   * last compared equal is skipped, but compared anyway once in this many
+   * rounds. @default 10
    */
   fullReconcileEveryRounds?: number
   /** Charges one record copied here to its mailbox's deposit budget; false defers the rest of that mailbox to a later round. */
@@ -72,10 +72,11 @@ export interface ReconcileReport {
  * A member is skipped while what this node holds in the arcs the two share is
  * exactly what it held when they last compared equal (a fingerprint of those
  * arcs and our mailbox digests in them): a change on its side makes its own
- * fingerprint differ, so it starts the comparison. Every
+ * fingerprint differ, so it starts the comparison. Once every
  * `fullReconcileEveryRounds` rounds each member is compared regardless (a
- * replica that lost data without restarting). An idle network then costs a
- * tenth of the comparisons, and a busy one what changed.
+ * replica that lost data without restarting), each in its own round of that
+ * cycle so the cost is spread. An idle network then costs a tenth of the
+ * comparisons, and a busy one what changed.
  */
 export class SwarmSync {
   private readonly init: SwarmSyncInit
@@ -91,8 +92,8 @@ export class SwarmSync {
   private pulling?: Promise<void>
   private pullAgain = false
   private reconciling?: Promise<ReconcileReport>
-  /** Per member: our fingerprint of the arcs we share when the two last compared equal, and that round. */
-  private readonly agreed = new Map<string, { fingerprint: string, round: number }>()
+  /** Per member: our fingerprint of the arcs we share when the two last compared equal. */
+  private readonly agreed = new Map<string, { fingerprint: string }>()
   private rounds = 0
   /** Whether `ready` covers `ring`, cached per pair of ring objects (rings are replaced, never mutated). */
   private coverage?: { ring: HashRing, ready: HashRing, value: boolean }
@@ -277,7 +278,8 @@ export class SwarmSync {
       const local = byPeer.get(peer) ?? []
       const fingerprint = fingerprintOf(shared, local)
       const last = this.agreed.get(peer)
-      if (last !== undefined && last.fingerprint === fingerprint && round - last.round < every) {
+      // each member's forced comparison falls in its own round of the cycle: a tenth of them each round
+      if (last !== undefined && last.fingerprint === fingerprint && (round + phaseOf(peer)) % every !== 0) {
         this.init.metrics.reconcilePeers.inc({ outcome: 'unchanged' })
         continue
       }
@@ -286,7 +288,7 @@ export class SwarmSync {
         // bucket digests first: only the arcs where the two differ are listed mailbox by mailbox
         const arcs = await this.mailboxes.differingArcs(peer, shared, local)
         if (arcs.length === 0) {
-          this.agreed.set(peer, { fingerprint, round })
+          this.agreed.set(peer, { fingerprint })
           this.init.metrics.reconcilePeers.inc({ outcome: 'identical' })
           continue
         }
@@ -315,6 +317,11 @@ export class SwarmSync {
     await this.init.local.tombstones.flush().catch((err: Error) => { this.log('writing swept tombstones failed - %e', err) })
     return report
   }
+}
+
+/** A member's fixed place in the cycle of forced comparisons. */
+function phaseOf (peer: string): number {
+  return createHash('sha256').update(peer).digest().readUInt32BE(0)
 }
 
 /** What this node holds in the arcs it shares with one member: the arcs, then each mailbox's digest, in order. */

@@ -42,6 +42,7 @@ const PUBLIC: Array<Site & { why: string }> = [
   { file: 'membership/dial-back.ts', text: 'conn.remotePeer.equals(peer)', why: 'peer ids are public' },
   { file: 'discovery/reachability.ts', text: 'p.equals(conn.remotePeer)', why: 'peer ids are public' },
   { file: 'membership/view.ts', text: 'x.equals(b.addrs[i])', why: 'member addresses are published in the membership document' },
+  { file: 'membership/authority.ts', text: "o?.testedHash !== Buffer.from(r.recordHash).toString('hex')", why: 'hashes of signed node records, which are public' },
   { file: 'directory/directory.ts', text: 'decoded.peerId.equals(from)', why: 'peer ids are public' },
   { file: 'client/envelope.ts', text: 'bytes[0] === MAGIC[0]', why: 'the envelope header is public (it is the same for every envelope)' },
   { file: 'client/envelope.ts', text: 'bytes[1] === MAGIC[1]', why: 'the envelope header is public (it is the same for every envelope)' },

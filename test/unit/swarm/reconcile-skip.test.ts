@@ -99,18 +99,21 @@ describe('swarm/anti-entropy skips members nothing changed with', () => {
     expect(a.peers.totalBytes).to.equal(0)
   })
 
-  it('compares an unchanged member anyway every fullReconcileEveryRounds rounds', async () => {
+  it('compares an unchanged member anyway once in fullReconcileEveryRounds rounds', async () => {
     const a = member('a', 3)
-    await a.sync.reconcileNow() // round 1: compared, equal
+    await a.sync.reconcileNow() // compared: equal
     const lost = records[5]
     await stores[1].delete(lost.mailbox, 0, [lost.hash])
-    await a.sync.reconcileNow() // round 2: skipped
-    await a.sync.reconcileNow() // round 3: skipped
-    expect(await stores[1].has(lost.mailbox, lost.hash)).to.equal(false)
-    const report = await a.sync.reconcileNow() // round 4: three rounds after the last comparison
-    expect(report.pushed).to.equal(1)
+    const pushed: number[] = []
+    for (let i = 0; i < 3; i++) pushed.push((await a.sync.reconcileNow()).pushed)
+    // skipped in two of the three rounds, compared (and repaired) in its own round of the cycle
+    expect(pushed.sort()).to.deep.equal([0, 0, 1])
     expect(await stores[1].has(lost.mailbox, lost.hash)).to.equal(true)
-    expect(await outcomes(a.registry)).to.include({ identical: 1, unchanged: 2, repaired: 1 })
+    // rounds before its turn skip it; after a repair the next round compares again (and finds them equal)
+    const seen = await outcomes(a.registry)
+    expect(seen.repaired).to.equal(1)
+    expect(seen.unchanged).to.be.at.least(1)
+    expect(seen.unchanged + seen.identical).to.equal(3)
   })
 
   it('compares again after the ring changed what the two share', async () => {
