@@ -55,6 +55,9 @@ import { dhtProtocol, Ghostnode, type GhostnodeOptions } from './node.js'
 import type { GhostnodeConfig } from './config/defaults.js'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 
+/** How often libp2p pings each open connection (its default is 10 s). */
+const CONNECTION_PING_INTERVAL_MS = 60_000
+
 /**
  * The composition root: loads the identity, opens storage, builds libp2p with
  * the ghostnode services and the relay, in dependency order. Nothing listens
@@ -136,8 +139,11 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
         dialPolicy(addressPolicy, config.bootstrap, authorities), streams, options.denyPeer),
       // Under heavy link traffic a heartbeat ping can still be in flight when the next
       // one starts; libp2p would then abort the whole connection and every circuit on
-      // it. Dead connections are still found by TCP and yamux.
-      connectionMonitor: { abortConnectionOnPingFailure: false },
+      // it. Dead connections are still found by TCP and yamux. Every connection is pinged
+      // on a new stream each interval; libp2p's 10 s made pings a relay's largest idle
+      // traffic once it held a connection to most of 100 members (nothing here reads the
+      // RTT it measures), so once a minute (Tor's keepalive is 5 minutes).
+      connectionMonitor: { abortConnectionOnPingFailure: false, pingInterval: CONNECTION_PING_INTERVAL_MS },
       connectionManager: {
         maxConnections: config.connections.max,
         maxIncomingPendingConnections: config.connections.maxIncomingPending,
