@@ -1,4 +1,3 @@
-import { join } from 'node:path'
 import { defaultLogger } from '@libp2p/logger'
 import { expect } from 'chai'
 import { Registry } from 'prom-client'
@@ -11,8 +10,8 @@ import { MessageStore } from '../../../src/swarm/store/store.js'
 import { SwarmMetrics } from '../../../src/swarm/swarm-metrics.js'
 import { MailboxExchange, type LocalMailbox } from '../../../src/swarm/sync/exchange.js'
 import { RangeSet, digestOfListing } from '../../../src/swarm/sync/ranges.js'
-import { Tombstones } from '../../../src/swarm/sync/tombstones.js'
 import { SwarmProtocolError } from '../../../src/swarm/service-errors.js'
+import { openReplicas } from '../../helpers/replicas.js'
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js'
 import type { SwarmPeers } from '../../../src/swarm/peer/peers.js'
 
@@ -35,14 +34,7 @@ describe('swarm/anti-entropy by bucket digests (BUCKETS)', () => {
 
   beforeEach(async () => {
     dir = await makeTempDir()
-    stores = []
-    replicas = []
-    for (const name of ['a', 'b']) {
-      const store = new MessageStore({ path: join(dir, name), now: () => T0, registry: new Registry() })
-      await store.open()
-      stores.push(store)
-      replicas.push(new LocalReplica({ store, tombstones: new Tombstones({ now: () => T0 }), isReady: () => true, maxTtlMs: HOUR }))
-    }
+    ;({ stores, replicas } = await openReplicas(dir, ['a', 'b'], T0, HOUR))
     records = []
     for (let m = 0; m < 400; m++) {
       const mailbox = new Uint8Array(32).fill(0)
