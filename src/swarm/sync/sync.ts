@@ -84,6 +84,9 @@ export class SwarmSync {
   private readonly mailboxes: MailboxExchange
   private timer?: ReturnType<typeof setTimeout>
   private churnTimer?: ReturnType<typeof setTimeout>
+  private followUpTimer?: ReturnType<typeof setTimeout>
+  /** Follow-up rounds since the last round that left no handover pending. */
+  private followUps = 0
   private running = false
   /** The ring as of the last completed pull: reads are served for what it covers. */
   private readyRing?: HashRing
@@ -115,8 +118,10 @@ export class SwarmSync {
     this.running = false
     clearTimeout(this.timer)
     clearTimeout(this.churnTimer)
+    clearTimeout(this.followUpTimer)
     this.timer = undefined
     this.churnTimer = undefined
+    this.followUpTimer = undefined
   }
 
   /** Waits for a pull or reconcile in flight (shutdown, tests). */
@@ -190,10 +195,35 @@ export class SwarmSync {
     if (!this.running) return
     this.timer = setTimeout(() => {
       this.reconcileNow()
+        .then((report) => { this.followUp(report) })
         .catch((err: Error) => { this.log.error('anti-entropy round failed - %e', err) })
         .finally(() => { this.arm() })
     }, this.init.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS)
     this.timer.unref?.()
+  }
+
+  /**
+   * A round that left mailboxes with their new owners unconfirmed (an owner
+   * still pulling, or unreachable) is followed by another after 5 s, 10 s,
+   * 20 s … (at most the anti-entropy interval, at most 6 times) rather than a
+   * whole interval later: after a ring change the old holders hand over in
+   * seconds once the new owners are ready.
+   */
+  private followUp (report: ReconcileReport): void {
+    if (report.pending === 0) {
+      this.followUps = 0
+      return
+    }
+    if (!this.running || this.followUps >= MAX_FOLLOW_UPS || this.followUpTimer !== undefined) return
+    const interval = this.init.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS
+    const delay = Math.min(interval, FOLLOW_UP_MS * 2 ** this.followUps++)
+    this.followUpTimer = setTimeout(() => {
+      this.followUpTimer = undefined
+      this.reconcileNow()
+        .then((next) => { this.followUp(next) })
+        .catch((err: Error) => { this.log.error('anti-entropy follow-up failed - %e', err) })
+    }, delay)
+    this.followUpTimer.unref?.()
   }
 
   private schedulePull (): void {
@@ -201,8 +231,10 @@ export class SwarmSync {
     clearTimeout(this.churnTimer)
     this.churnTimer = setTimeout(() => {
       this.churnTimer = undefined
+      this.followUps = 0
       this.pullNow()
         .then(async () => this.running ? this.reconcileNow() : undefined)
+        .then((report) => { if (report !== undefined) this.followUp(report) })
         .catch((err: Error) => { this.log.error('churn handling failed - %e', err) })
     }, this.init.churnDelayMs ?? DEFAULT_CHURN_DELAY_MS)
     this.churnTimer.unref?.()
@@ -318,6 +350,10 @@ export class SwarmSync {
     return report
   }
 }
+
+/** First wait before a follow-up round for unconfirmed handovers, doubled each time. */
+const FOLLOW_UP_MS = 5_000
+const MAX_FOLLOW_UPS = 6
 
 /** A member's fixed place in the cycle of forced comparisons. */
 function phaseOf (peer: string): number {

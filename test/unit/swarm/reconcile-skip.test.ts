@@ -122,3 +122,59 @@ describe('swarm/anti-entropy skips members nothing changed with', () => {
     }
   })
 })
+
+describe('swarm/handover follow-up rounds', function () {
+  this.timeout(30_000)
+  let dir: string
+  let stores: MessageStore[]
+  let replicas: LocalReplica[]
+
+  beforeEach(async () => {
+    dir = await makeTempDir()
+    ;({ stores, replicas } = await openReplicas(dir, ['a', 'b'], T0, HOUR))
+  })
+  afterEach(async () => {
+    for (const s of stores) await s.close()
+    await removeTempDir(dir)
+  })
+
+  it('a handover the new owner could not confirm is tried again seconds later, not an interval later', async () => {
+    // R = 1 on two members: the mailboxes b owns are a's to hand over
+    const ring = new HashRing({ vnodesPerNode: 16, nodes: ['a', 'b'] })
+    const mine: SwarmRecord[] = []
+    for (let m = 0; mine.length < 5; m++) {
+      const mailbox = new Uint8Array(32)
+      new DataView(mailbox.buffer).setUint32(0, m * 2_654_435_761 >>> 0)
+      if (ring.swarmFor(mailbox, 1)[0] !== 'b') continue
+      const r = createRecord({ mailbox, namespace: 0, timestamp: T0 - 100, ttlMs: HOUR, data: Uint8Array.of(m) })
+      await replicas[0].put(r)
+      mine.push(r)
+    }
+    let refusals = 0
+    class StillPulling extends LoopbackPeers {
+      override async handoff (peer: string, mailbox: Uint8Array, hashes: Uint8Array[]): Promise<Uint8Array[]> {
+        // the new owner is still pulling: the first handover round fails
+        if (refusals++ < mine.length) throw new Error('not ready')
+        return super.handoff(peer, mailbox, hashes)
+      }
+    }
+    const peers = new StillPulling(new Map([['b', replicas[1]]]), 'a')
+    const sync = new SwarmSync({
+      selfId: 'a', ring: () => ring, local: replicas[0], peers: peers as unknown as SwarmPeers, replicas: 1,
+      metrics: new SwarmMetrics(new Registry()), log, reconcileIntervalMs: 3_600_000, churnDelayMs: 10
+    })
+    sync.start()
+    try {
+      const started = Date.now()
+      while (!(await Promise.all(mine.map(async r => stores[1].has(r.mailbox, r.hash)))).every(Boolean) ||
+        (await Promise.all(mine.map(async r => stores[0].has(r.mailbox, r.hash)))).some(Boolean)) {
+        expect(Date.now() - started, 'handed over and purged within the first follow-up').to.be.below(12_000)
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+      expect(refusals).to.be.greaterThan(mine.length)
+    } finally {
+      sync.stop()
+      await sync.idle()
+    }
+  })
+})
