@@ -1,17 +1,20 @@
 import { spawn } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { drawChart } from './chart.js'
 import { runSim, type SimReport } from './network-sim.js'
 
-const USAGE = `usage: npm run sim -- --nodes N[,N...] [--mailboxes 10000] [--circuits 100] [--idle 60] [--churn 0.1] [--reconcile 60] [--json FILE] [--svg FILE]
+const USAGE = `usage: npm run sim -- --nodes N[,N...] [--mailboxes 10000] [--circuits 100] [--idle 60] [--churn 0.1] [--reconcile 60] [--period 20] [--drop 60] [--add FILE.json] [--json FILE] [--svg FILE]
 
 Runs a network of N real ghostnode nodes in one process per N (harness/sim/network-sim.ts) through
 the scripted scenario and prints its figures. With several N, each runs in its own child process
 (clean RSS), and --json/--svg get every run, the fitted growth of the per-node figures and a
 picture of them against N (default sim-report.svg beside the JSON). --reconcile is every node's
-anti-entropy interval in seconds (the production default, 60, unless given).`
+anti-entropy interval in seconds (the production default, 60, unless given); --period the
+membership period and --drop how long an unanswering member stays in the document, in seconds
+(shortened from production's 600 and 1800). --add FILE.json puts the runs of an earlier report
+before this one's in the report, the growth fit and the picture.`
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +24,9 @@ const { values } = parseArgs({
     idle: { type: 'string', default: '60' },
     churn: { type: 'string', default: '0.1' },
     reconcile: { type: 'string', default: '60' },
+    period: { type: 'string', default: '20' },
+    drop: { type: 'string', default: '60' },
+    add: { type: 'string' },
     json: { type: 'string' },
     svg: { type: 'string' },
     child: { type: 'boolean', default: false },
@@ -28,19 +34,21 @@ const { values } = parseArgs({
   }
 })
 
-function numbers (): { sizes: number[], mailboxes: number, circuits: number, idle: number, churn: number, reconcile: number } {
+function numbers (): { sizes: number[], mailboxes: number, circuits: number, idle: number, churn: number, reconcile: number, period: number, drop: number } {
   const sizes = (values.nodes ?? '').split(',').filter(s => s !== '').map(Number)
   const mailboxes = Number(values.mailboxes)
   const circuits = Number(values.circuits)
   const idle = Number(values.idle)
   const churn = Number(values.churn)
   const reconcile = Number(values.reconcile)
-  if (!(reconcile >= 1)) throw new Error('--reconcile takes a number of seconds >= 1')
+  const period = Number(values.period)
+  const drop = Number(values.drop)
+  if (!(reconcile >= 1) || !(period >= 1) || !(drop >= period)) throw new Error('--reconcile and --period take seconds >= 1, --drop seconds >= --period')
   if (sizes.length === 0 || sizes.some(n => !Number.isInteger(n) || n < 4) || !Number.isInteger(mailboxes) || mailboxes < 1 ||
     !Number.isInteger(circuits) || circuits < 1 || !(idle >= 1) || !(churn > 0 && churn < 0.34)) {
     throw new Error('--nodes takes integers >= 4; --mailboxes, --circuits and --idle positive numbers; --churn a fraction below 1/3')
   }
-  return { sizes, mailboxes, circuits, idle, churn, reconcile }
+  return { sizes, mailboxes, circuits, idle, churn, reconcile, period, drop }
 }
 
 /** Growth exponent between the smallest and largest N: value ∝ N^k. */
@@ -73,15 +81,15 @@ async function main (): Promise<void> {
     process.stdout.write(USAGE + '\n')
     return
   }
-  const { sizes, mailboxes, circuits, idle, churn, reconcile } = numbers()
+  const { sizes, mailboxes, circuits, idle, churn, reconcile, period, drop } = numbers()
   const log = (line: string): void => { process.stdout.write(line + '\n') }
   if (values.child === true || sizes.length === 1 && values.json === undefined) {
-    const report = await runSim({ nodes: sizes[0], mailboxes, circuits, idleSeconds: idle, churn, reconcileIntervalMs: reconcile * 1000, log })
+    const report = await runSim({ nodes: sizes[0], mailboxes, circuits, idleSeconds: idle, churn, reconcileIntervalMs: reconcile * 1000, documentIntervalMs: period * 1000, dropAfterMs: drop * 1000, log })
     process.stdout.write(JSON.stringify(report) + '\n')
     return
   }
-  const args = ['--mailboxes', String(mailboxes), '--circuits', String(circuits), '--idle', String(idle), '--churn', String(churn), '--reconcile', String(reconcile)]
-  const reports: SimReport[] = []
+  const args = ['--mailboxes', String(mailboxes), '--circuits', String(circuits), '--idle', String(idle), '--churn', String(churn), '--reconcile', String(reconcile), '--period', String(period), '--drop', String(drop)]
+  const reports: SimReport[] = values.add !== undefined ? (JSON.parse(await readFile(values.add, 'utf8')) as { runs: SimReport[] }).runs : []
   // the files are written after every N, so a long series that fails at a large N keeps what it measured
   for (const n of sizes) {
     try {

@@ -56,6 +56,8 @@ export interface SimOptions {
 
 export interface SimReport {
   nodes: number
+  /** What the run was shortened to (seconds): membership period, drop time, anti-entropy interval, probation. */
+  settings: { document_interval_s: number, drop_after_s: number, reconcile_interval_s: number, probation_s: number }
   replicas: number
   acknowledged: number
   found: number
@@ -413,6 +415,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
 
     return {
       nodes: n,
+      settings: { document_interval_s: documentIntervalMs / 1000, drop_after_s: dropAfterMs / 1000, reconcile_interval_s: reconcileIntervalMs / 1000, probation_s: SIM_PROBATION_MS / 1000 },
       replicas: R,
       acknowledged: all.length,
       found,
