@@ -273,8 +273,8 @@ export class Authority {
   }
 
   /**
-   * Keeps up to PROBE_CONCURRENCY probes running, the least recently probed
-   * first (new candidates before members): a finished probe starts the next
+   * Keeps up to PROBE_CONCURRENCY probes running, members first, then
+   * candidates, each least recently probed first: a finished probe starts the next
    * due one at once, so one pass over N peers takes N probe times, not N/4
    * ticks. The due list is computed once per pass (when the queue is empty),
    * not once per probe.
@@ -291,9 +291,12 @@ export class Authority {
       return failed > 0 && last <= now - Math.min(RETEST_MS * 2 ** Math.min(failed - 1, 16), this.init.intervalMs)
     }
     if (this.probeQueue.length === 0) {
+      // members before candidates (a flood of new candidate records cannot delay the probes that
+      // keep members in the document), each group least recently probed first; popped from the end
+      const member = (peer: string): number => this.state.peers[peer]?.admittedAt != null ? 1 : 0
       this.probeQueue = [...this.records.values()]
         .filter(r => r.peerId !== this.init.selfId && !this.init.authorityIds.includes(r.peerId) && due(r))
-        .sort((a, b) => lastProbe(b.peerId) - lastProbe(a.peerId))
+        .sort((a, b) => member(a.peerId) - member(b.peerId) || lastProbe(b.peerId) - lastProbe(a.peerId))
     }
     while (this.probing.size < PROBE_CONCURRENCY && this.probeQueue.length > 0) {
       const r = this.probeQueue.pop()!

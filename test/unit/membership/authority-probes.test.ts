@@ -44,7 +44,7 @@ describe('membership/authority probes', () => {
       graceMs: 0,
       policy: { address: { allowPrivate: true }, probationMs: 0, maxPer24: 100, maxPer16: 1000, maxNewPerHour: 1000, dropAfterMs: INTERVAL * 3, allowlistOnly: false },
       maxPeers: 1000,
-      selfRecord: () => undefined,
+      selfRecord: () => ({ peerId: auth.ids[0], key: auth.keys[0].publicKey.raw, recordHash: sha256(auth.keys[0].publicKey.raw), capabilities: 7, addrs: [multiaddr('/ip4/10.1.0.1/tcp/4001')] }),
       probeAddrs: async (peer, addrs) => await wrapped(peer) ? addrs : [],
       probePeer: wrapped,
       sync: async () => undefined,
@@ -56,7 +56,7 @@ describe('membership/authority probes', () => {
     return { a, running: () => running, peak: () => peak }
   }
 
-  it('probes every due peer within one tick, a few at a time, the never-probed first, and each once per period', async () => {
+  it('probes every due peer within one tick, a few at a time, members before candidates, and each once per period', async () => {
     const order: string[] = []
     let now = 1_800_000_000_000
     const { a, peak } = await authority(async (peer) => { order.push(peer); await settle(2); return true }, () => now)
@@ -68,15 +68,20 @@ describe('membership/authority probes', () => {
     expect(order).to.have.length(40)
     expect(peak()).to.be.within(2, 4)
 
-    // a new candidate arriving later goes before the members already probed this period
+    // the next period's vote admits them (the probes of that period run alongside)
     now += INTERVAL + 1
-    const late = await record(200)
-    a.observe(late)
-    order.length = 0
     await a.tick()
     await settle(400)
-    expect(order).to.have.length(41)
-    expect(order[0]).to.equal(late.peerId)
+    // then a flood of new candidates: the members' probes go first, so it cannot delay them
+    now += INTERVAL + 1
+    const flood = await Promise.all(Array.from({ length: 60 }, async (_, i) => record(300 + i)))
+    for (const r of flood) a.observe(r)
+    order.length = 0
+    await a.tick()
+    await settle(800)
+    expect(order).to.have.length(100)
+    const members = new Set(records.map(r => r.peerId))
+    expect(order.slice(0, 40).every(p => members.has(p)), 'the 40 members before any of the 60 candidates').to.equal(true)
 
     // probed this period: another tick starts nothing
     order.length = 0
