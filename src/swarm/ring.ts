@@ -214,29 +214,17 @@ export class HashRing {
     for (let i = 0; i < len; i++) {
       const owners = this.ownersOfArc(i, r)
       if (!owners.includes(self)) continue
-      let start: bigint | undefined
-      let end: bigint | undefined
+      const start = this.positionAt(i === 0 ? len - 1 : i - 1)
+      const end = this.positionAt(i)
       for (const o of owners) {
         if (o === self) continue
-        start ??= this.positionAt(i === 0 ? len - 1 : i - 1)
-        end ??= this.positionAt(i)
         let ranges = byOwner.get(o)
         if (ranges === undefined) byOwner.set(o, ranges = [])
-        const prev = ranges[ranges.length - 1]
-        if (prev !== undefined && prev.end === start) prev.end = end
-        else ranges.push({ start, end })
+        appendArc(ranges, start, end)
       }
     }
     const out = new Map<string, RingRange[]>()
-    for (const [o, ranges] of byOwner) {
-      const first = ranges[0]
-      const lastRange = ranges[ranges.length - 1]
-      if (ranges.length > 1 && lastRange.end === first.start) {
-        first.start = lastRange.start
-        ranges.pop()
-      }
-      out.set(this.ids[o], ranges)
-    }
+    for (const [o, ranges] of byOwner) out.set(this.ids[o], closeWrap(ranges))
     return out
   }
 
@@ -254,8 +242,10 @@ export class HashRing {
     if (self === undefined || len === 0) return near
     const found = new Set<number>()
     for (let i = 0; i < len; i++) {
-      if (!this.ownersOfArc(i, r).includes(self)) continue
-      for (const o of this.ownersOfArc(i, Math.max(r, depth))) found.add(o)
+      // the first r of the first `depth` owners are the arc's swarm
+      const owners = this.ownersOfArc(i, Math.max(r, depth))
+      if (!owners.slice(0, r).includes(self)) continue
+      for (const o of owners) found.add(o)
     }
     found.delete(self)
     for (const o of found) near.add(this.ids[o])
@@ -271,19 +261,9 @@ export class HashRing {
     for (let i = 0; i < len; i++) {
       const owners = this.ownersOfArc(i, r)
       if (!idxs.every(idx => owners.includes(idx!))) continue
-      const start = this.positionAt(i === 0 ? len - 1 : i - 1)
-      const end = this.positionAt(i)
-      const prev = ranges[ranges.length - 1]
-      if (prev !== undefined && prev.end === start) prev.end = end
-      else ranges.push({ start, end })
+      appendArc(ranges, this.positionAt(i === 0 ? len - 1 : i - 1), this.positionAt(i))
     }
-    const first = ranges[0]
-    const lastRange = ranges[ranges.length - 1]
-    if (ranges.length > 1 && lastRange.end === first.start) {
-      first.start = lastRange.start
-      ranges.pop()
-    }
-    return ranges
+    return closeWrap(ranges)
   }
 
   /**
@@ -398,6 +378,24 @@ export class HashRing {
  * For each mailbox whose swarm differs between `before` and `after`, the
  * members that joined and left it. Unchanged mailboxes are omitted.
  */
+/** Appends the arc (start, end] to sorted `ranges`, extending the last one when they touch. */
+function appendArc (ranges: RingRange[], start: bigint, end: bigint): void {
+  const prev = ranges[ranges.length - 1]
+  if (prev !== undefined && prev.end === start) prev.end = end
+  else ranges.push({ start, end })
+}
+
+/** Joins the last range to the first when they meet across the top of the keyspace. */
+function closeWrap (ranges: RingRange[]): RingRange[] {
+  const first = ranges[0]
+  const last = ranges[ranges.length - 1]
+  if (ranges.length > 1 && last.end === first.start) {
+    first.start = last.start
+    ranges.pop()
+  }
+  return ranges
+}
+
 export function diffOwnership (before: HashRing, after: HashRing, mailboxes: Iterable<Uint8Array>, r: number = DEFAULT_REPLICATION_FACTOR): OwnershipChange[] {
   const changes: OwnershipChange[] = []
   for (const mailbox of mailboxes) {

@@ -54,9 +54,9 @@ export interface ReconcileReport {
  * pull after a start; then the members that joined since, and after a member
  * left the members near this one on the ring (who held the ranges it gained;
  * asking all N would make every departure cost the network N² requests).
- * Until that pull is done it answers reads NOT_READY. A member that cannot be reached does not block
- * readiness (it holds nothing it could serve); anti-entropy catches up with
- * it later.
+ * Until that pull is done it answers reads NOT_READY. A member that cannot
+ * be reached does not block readiness (it holds nothing it could serve);
+ * anti-entropy catches up with it later.
  *
  * Handover: a mailbox this node holds but no longer owns is offered to each
  * of its new owners (HANDOFF lists our hashes, the owner answers with those it
@@ -96,7 +96,7 @@ export class SwarmSync {
   private pullAgain = false
   private reconciling?: Promise<ReconcileReport>
   /** Per member: our fingerprint of the arcs we share when the two last compared equal. */
-  private readonly agreed = new Map<string, { fingerprint: string }>()
+  private readonly agreed = new Map<string, string>()
   private rounds = 0
   /** Whether `ready` covers `ring`, cached per pair of ring objects (rings are replaced, never mutated). */
   private coverage?: { ring: HashRing, ready: HashRing, value: boolean }
@@ -311,7 +311,7 @@ export class SwarmSync {
       const fingerprint = fingerprintOf(shared, local)
       const last = this.agreed.get(peer)
       // each member's forced comparison falls in its own round of the cycle: a tenth of them each round
-      if (last !== undefined && last.fingerprint === fingerprint && (round + phaseOf(peer)) % every !== 0) {
+      if (last === fingerprint && (round + phaseOf(peer)) % every !== 0) {
         this.init.metrics.reconcilePeers.inc({ outcome: 'unchanged' })
         continue
       }
@@ -320,7 +320,7 @@ export class SwarmSync {
         // bucket digests first: only the arcs where the two differ are listed mailbox by mailbox
         const arcs = await this.mailboxes.differingArcs(peer, shared, local)
         if (arcs.length === 0) {
-          this.agreed.set(peer, { fingerprint })
+          this.agreed.set(peer, fingerprint)
           this.init.metrics.reconcilePeers.inc({ outcome: 'identical' })
           continue
         }
