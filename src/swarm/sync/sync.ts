@@ -10,6 +10,14 @@ import type { HashRing } from '../ring.js'
 import type { SwarmMetrics } from '../swarm-metrics.js'
 import type { Logger } from '@libp2p/interface'
 
+/**
+ * The first pull after a start asks the members among the first this many
+ * times r owners of each arc: the arc's earlier owners until r joins.
+ */
+const FIRST_PULL_DEPTH_FACTOR = 2
+/** Members whose listings a pull asks for at once. */
+const PULL_LISTINGS_IN_FLIGHT = 4
+
 export interface SwarmSyncInit {
   selfId: string
   ring: () => HashRing
@@ -245,34 +253,47 @@ export class SwarmSync {
     const previous = this.readyRing
     const self = this.init.selfId
     const r = this.init.replicas
-    let targets: string[]
+    // each member is asked only for the arcs it may hold mailboxes of: those it is among the
+    // first `depth` owners of (their earlier owners, until `depth - r` joins pushed them out)
+    let sources: Map<string, RingRange[]>
     if (previous === undefined) {
-      // the first pull since start: what changed while this node was away is unknown
-      targets = ring.nodes().filter(id => id !== self)
+      // the first pull since start: what changed while this node was away is unknown; the members
+      // that held its arcs before up to r joins (anti-entropy and hand-overs bring anything older)
+      sources = ring.rangesNear(self, r, FIRST_PULL_DEPTH_FACTOR * r)
     } else {
       // new members hold what was stored on them since they joined; after a member left, the
       // ranges gained here are held by the members near us on the ring (their earlier owners
       // are within r plus the number of changes of our arcs), not by the whole network
       const added = ring.nodes().filter(id => id !== self && !previous.has(id))
       const removed = previous.nodes().filter(id => !ring.has(id))
-      const near = new Set(added)
-      if (this.lostMembers || removed.length > 0) {
-        for (const id of ring.membersNear(self, r, r + Math.max(1, added.length + removed.length))) near.add(id)
-      }
-      targets = [...near].sort()
+      const near = ring.rangesNear(self, r, r + Math.max(1, added.length + removed.length))
+      const departed = this.lostMembers || removed.length > 0
+      sources = new Map([...near].filter(([id]) => departed || !previous.has(id)))
     }
     this.lostMembers = false
-    const ranges = ring.rangesOwnedBy(self, r)
-    const owned = new RangeSet(ranges)
-    for (const peer of targets) {
-      try {
-        const differing = await this.mailboxes.differing(await this.mailboxes.remoteDigests(peer, ranges), owned)
-        await this.mailboxes.exchange(peer, differing, { push: false })
-      } catch (err) {
-        // an unreachable member holds nothing it could serve now; anti-entropy catches up later
-        this.log('pull from %s skipped - %e', peer, err)
+    const owned = new RangeSet(ring.rangesOwnedBy(self, r))
+    // listings are asked of a few members at once (each costs a round trip, and a new member asks
+    // most of the network); the exchanges that copy records run one after another, so a record
+    // two members both hold is fetched and charged once
+    const peers = [...sources.keys()].sort()
+    let next = 0
+    let exchanging = Promise.resolve()
+    await Promise.all(Array.from({ length: Math.min(PULL_LISTINGS_IN_FLIGHT, peers.length) }, async () => {
+      while (next < peers.length) {
+        const peer = peers[next++]
+        try {
+          const remote = await this.mailboxes.remoteDigests(peer, sources.get(peer)!)
+          const turn = exchanging.then(async () => {
+            await this.mailboxes.exchange(peer, await this.mailboxes.differing(remote, owned), { push: false })
+          })
+          exchanging = turn.catch(() => {})
+          await turn
+        } catch (err) {
+          // an unreachable member holds nothing it could serve now; anti-entropy catches up later
+          this.log('pull from %s skipped - %e', peer, err)
+        }
       }
-    }
+    }))
     this.readyRing = ring
   }
 

@@ -135,15 +135,17 @@ describe('swarm/anti-entropy by bucket digests (BUCKETS)', () => {
       let gained = 0
       for (const self of after.nodes()) {
         const near = after.membersNear(self, 3, depth)
+        const arcs = new Map([...after.rangesNear(self, 3, depth)].map(([id, ranges]) => [id, new RangeSet(ranges)]))
         expect(near.has(self)).to.equal(false)
+        expect([...arcs.keys()].sort()).to.deep.equal([...near].sort())
         for (const p of samples) {
           const now = after.swarmAt(p, 3)
           if (!now.includes(self)) continue
           const earlier = before.has(self) ? before.swarmAt(p, 3) : []
           if (earlier.includes(self)) continue
           gained++
-          // whoever held this mailbox before and is still a member is asked
-          for (const owner of before.swarmAt(p, 3)) if (after.has(owner) && owner !== self) expect(near.has(owner), `${self} ${owner}`).to.equal(true)
+          // whoever held this mailbox before and is still a member is asked, for an arc holding it
+          for (const owner of before.swarmAt(p, 3)) if (after.has(owner) && owner !== self) expect(arcs.get(owner)?.has(p), `${self} ${owner}`).to.equal(true)
         }
       }
       return gained
@@ -157,6 +159,25 @@ describe('swarm/anti-entropy by bucket digests (BUCKETS)', () => {
     // at depth r only the members sharing arcs now: the pushed-out earlier owners are missed
     expect(() => check(joined, 3)).to.throw()
     expect(left.membersNear('nobody', 3, 4).size).to.equal(0)
+  })
+
+  it('names for each near member exactly the arcs where it is among the first depth owners of a mailbox this node holds', () => {
+    const ring = new HashRing({ vnodesPerNode: 16, nodes: Array.from({ length: 20 }, (_, i) => `node-${i}`) })
+    for (const depth of [3, 5, 8]) {
+      const near = new Map([...ring.rangesNear('node-0', 3, depth)].map(([id, ranges]) => [id, new RangeSet(ranges)]))
+      for (let i = 0; i < 3_000; i++) {
+        const mailbox = new Uint8Array(32)
+        new DataView(mailbox.buffer).setUint32(0, i * 2_246_822_519 >>> 0)
+        const p = positionOf(mailbox)
+        const mine = ring.swarmAt(p, 3).includes('node-0')
+        const first = ring.swarmAt(p, depth)
+        for (const peer of ring.nodes()) {
+          if (peer === 'node-0') continue
+          expect(near.get(peer)?.has(p) ?? false, `${peer} depth ${depth}`).to.equal(mine && first.includes(peer))
+        }
+      }
+    }
+    expect(ring.rangesNear('nobody', 3, 5).size).to.equal(0)
   })
 
   it('one pass names the same shared arcs for every member as one query per member', () => {
