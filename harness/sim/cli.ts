@@ -5,10 +5,10 @@ import { parseArgs } from 'node:util'
 import { drawChart } from './chart.js'
 import { runSim, type SimReport } from './network-sim.js'
 
-const USAGE = `usage: npm run sim -- --nodes N[,N...] [--mailboxes 10000] [--circuits 100] [--idle 60] [--churn 0.1] [--reconcile 60] [--period 20] [--drop 60] [--add FILE.json] [--json FILE] [--svg FILE]
+const USAGE = `usage: npm run sim -- --nodes N[,N...] [--mailboxes 10000] [--circuits 100] [--idle 60] [--churn 0.1] [--reconcile 60] [--period 20] [--drop 60] [--hosts H] [--add FILE.json] [--json FILE] [--svg FILE]
 
-Runs a network of N real ghostnode nodes in one process per N (harness/sim/network-sim.ts) through
-the scripted scenario and prints its figures. With several N, each runs in its own child process
+Runs a network of N real ghostnode nodes (harness/sim/network-sim.ts), spread over H processes
+(default: one per 40 nodes, at most 4), through the scripted scenario and prints its figures. With several N, each runs in its own child process
 (clean RSS), and --json/--svg get every run, the fitted growth of the per-node figures and a
 picture of them against N (default sim-report.svg beside the JSON). --reconcile is every node's
 anti-entropy interval in seconds (the production default, 60, unless given); --period the
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     reconcile: { type: 'string', default: '60' },
     period: { type: 'string', default: '20' },
     drop: { type: 'string', default: '60' },
+    hosts: { type: 'string' },
     add: { type: 'string' },
     json: { type: 'string' },
     svg: { type: 'string' },
@@ -34,7 +35,7 @@ const { values } = parseArgs({
   }
 })
 
-function numbers (): { sizes: number[], mailboxes: number, circuits: number, idle: number, churn: number, reconcile: number, period: number, drop: number } {
+function numbers (): { sizes: number[], mailboxes: number, circuits: number, idle: number, churn: number, reconcile: number, period: number, drop: number, hosts?: number } {
   const sizes = (values.nodes ?? '').split(',').filter(s => s !== '').map(Number)
   const mailboxes = Number(values.mailboxes)
   const circuits = Number(values.circuits)
@@ -43,12 +44,14 @@ function numbers (): { sizes: number[], mailboxes: number, circuits: number, idl
   const reconcile = Number(values.reconcile)
   const period = Number(values.period)
   const drop = Number(values.drop)
+  const hosts = values.hosts === undefined ? undefined : Number(values.hosts)
+  if (hosts !== undefined && !(Number.isInteger(hosts) && hosts >= 1 && hosts <= 64)) throw new Error('--hosts takes an integer from 1 to 64')
   if (!(reconcile >= 1) || !(period >= 1) || !(drop >= period)) throw new Error('--reconcile and --period take seconds >= 1, --drop seconds >= --period')
   if (sizes.length === 0 || sizes.some(n => !Number.isInteger(n) || n < 4) || !Number.isInteger(mailboxes) || mailboxes < 1 ||
     !Number.isInteger(circuits) || circuits < 1 || !(idle >= 1) || !(churn > 0 && churn < 0.34)) {
     throw new Error('--nodes takes integers >= 4; --mailboxes, --circuits and --idle positive numbers; --churn a fraction below 1/3')
   }
-  return { sizes, mailboxes, circuits, idle, churn, reconcile, period, drop }
+  return { sizes, mailboxes, circuits, idle, churn, reconcile, period, drop, hosts }
 }
 
 /** Growth exponent between the smallest and largest N: value ∝ N^k. */
@@ -81,14 +84,14 @@ async function main (): Promise<void> {
     process.stdout.write(USAGE + '\n')
     return
   }
-  const { sizes, mailboxes, circuits, idle, churn, reconcile, period, drop } = numbers()
+  const { sizes, mailboxes, circuits, idle, churn, reconcile, period, drop, hosts } = numbers()
   const log = (line: string): void => { process.stdout.write(line + '\n') }
   if (values.child === true || sizes.length === 1 && values.json === undefined) {
-    const report = await runSim({ nodes: sizes[0], mailboxes, circuits, idleSeconds: idle, churn, reconcileIntervalMs: reconcile * 1000, documentIntervalMs: period * 1000, dropAfterMs: drop * 1000, log })
+    const report = await runSim({ nodes: sizes[0], mailboxes, circuits, idleSeconds: idle, churn, reconcileIntervalMs: reconcile * 1000, documentIntervalMs: period * 1000, dropAfterMs: drop * 1000, hosts, log })
     process.stdout.write(JSON.stringify(report) + '\n')
     return
   }
-  const args = ['--mailboxes', String(mailboxes), '--circuits', String(circuits), '--idle', String(idle), '--churn', String(churn), '--reconcile', String(reconcile), '--period', String(period), '--drop', String(drop)]
+  const args = ['--mailboxes', String(mailboxes), '--circuits', String(circuits), '--idle', String(idle), '--churn', String(churn), '--reconcile', String(reconcile), '--period', String(period), '--drop', String(drop), ...(hosts !== undefined ? ['--hosts', String(hosts)] : [])]
   const reports: SimReport[] = values.add !== undefined ? (JSON.parse(await readFile(values.add, 'utf8')) as { runs: SimReport[] }).runs : []
   // the files are written after every N, so a long series that fails at a large N keeps what it measured
   for (const n of sizes) {

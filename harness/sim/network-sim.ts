@@ -2,20 +2,21 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { loopbackConfig } from '../lib/loopback-config.js'
 import { LatencyRecorder, type LatencySummary } from '../lib/stats.js'
-import { createGhostnode } from '../../src/compose.js'
+import { SimHost, type HostedNodeStatus, type HostUsage } from './host.js'
 import { GhostClient } from '../../src/client/mailbox-client.js'
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js'
 import { loadOrCreateIdentity } from '../../src/identity/key-file.js'
 import { MailboxKey } from '../../src/swarm/auth.js'
-import type { Ghostnode } from '../../src/node.js'
+import { HashRing } from '../../src/swarm/ring.js'
 
 /**
- * A network of real ghostnode nodes in this process (libp2p over loopback TCP,
- * kad-dht, directory, membership with three authorities admitting relays as
- * they join, onion relays, swarm service and LevelDB stores), run through one
- * scripted scenario (docs/swarm.md, "At scale"):
+ * A network of real ghostnode nodes (libp2p over loopback TCP, kad-dht,
+ * directory, membership with three authorities admitting relays as they join,
+ * onion relays, swarm service and LevelDB stores), spread round-robin over
+ * `hosts` processes (host.ts) so a large network uses every core, and run
+ * through one scripted scenario from this process, whose clients reach the
+ * nodes over TCP like any app (docs/swarm.md, "At scale"):
  *
  * 1. join: nodes start one after another, each bootstrapped from up to three
  *    earlier ones; measured: time until every directory holds every record
@@ -26,7 +27,8 @@ import type { Ghostnode } from '../../src/node.js'
  *    R members the ring names;
  * 4. idle: after one anti-entropy interval to settle, `idleSeconds` without
  *    client traffic; per node: loopback bytes (/proc/net/dev), CPU and RSS,
- *    each the process's divided by N, and one relay's bytes by protocol;
+ *    each the host processes' sum divided by N, and one relay's bytes by
+ *    protocol;
  * 5. churn under load: `churn` × N nodes leave (in three waves, as nodes fail
  *    over minutes rather than in one instant), as many join, while stores go
  *    on; measured: hand-off time until every acknowledged message is on
@@ -51,13 +53,15 @@ export interface SimOptions {
   dropAfterMs?: number
   /** Anti-entropy interval of every node. @default the production default (60 s) */
   reconcileIntervalMs?: number
+  /** Processes the nodes are spread over. @default defaultHosts(nodes) */
+  hosts?: number
   log?: (line: string) => void
 }
 
 export interface SimReport {
   nodes: number
   /** What the run was shortened to (seconds): membership period, drop time, anti-entropy interval, probation. */
-  settings: { document_interval_s: number, drop_after_s: number, reconcile_interval_s: number, probation_s: number }
+  settings: { document_interval_s: number, drop_after_s: number, reconcile_interval_s: number, probation_s: number, hosts: number }
   replicas: number
   acknowledged: number
   found: number
@@ -72,7 +76,8 @@ export interface SimReport {
   per_node: { rss_bytes: number, background_bytes_per_min: number, cpu_ms_per_min: number }
   /** One relay's bytes sent per minute while idle, by libp2p protocol ('global' is the whole connection, framing included). */
   sample_node_sent_per_min: Record<string, number>
-  process: { rss_bytes: number, heap_used_bytes: number }
+  /** The host processes together (process: one per host). */
+  process: { rss_bytes: number, heap_used_bytes: number, hosts: number }
   churn: {
     left: number
     joined: number
@@ -104,27 +109,22 @@ const SIM_PROBATION_MS = 5_000
  */
 export const SIM_DOCUMENT_INTERVAL_MS = 20_000
 export const SIM_DROP_AFTER_MS = 60_000
-/** One client's link carries every cell of its requests: the per-peer limits would be what is measured. */
-const RAISED_LIMITS = {
-  cells: { ratePerSecond: 1_000_000, burst: 1_000_000 },
-  bytes: { ratePerSecond: 1_000_000_000, burst: 1_000_000_000 },
-  swarm: { ratePerSecond: 1_000_000, burst: 1_000_000 },
-  circuits: { ratePerSecond: 100_000, burst: 100_000 }
-}
+/** Placement is checked this often (each check lists every store of every node). */
+const PLACEMENT_POLL_MS = 1_000
 
 /** The relay whose traffic is broken down by protocol (the first after the authorities; it never leaves). */
 const SAMPLE = `n${AUTHORITIES}`
 
-/** Bytes sent so far by one node, by protocol, from @libp2p/prometheus-metrics. */
-async function sentByProtocol (node: Ghostnode): Promise<Map<string, number>> {
-  const out = new Map<string, number>()
-  const metric = node.registry.getSingleMetric('libp2p_data_transfer_bytes_total')
-  if (metric === undefined) return out
-  for (const v of (await metric.get()).values) {
-    const label = String(v.labels.protocol ?? '')
-    if (label.endsWith(' sent')) out.set(label.slice(0, -' sent'.length), v.value)
-  }
-  return out
+/**
+ * Host processes for N nodes: one up to 40 nodes, then one per 40 up to the
+ * cores' worth of two per core (the machines here have 2 cores).
+ */
+export function defaultHosts (n: number): number {
+  return Math.max(1, Math.min(4, Math.ceil(n / 40)))
+}
+
+function sumUsage (xs: HostUsage[]): HostUsage {
+  return xs.reduce((a, b) => ({ user: a.user + b.user, system: a.system + b.system, rss: a.rss + b.rss, heapUsed: a.heapUsed + b.heapUsed }), { user: 0, system: 0, rss: 0, heapUsed: 0 })
 }
 
 async function loopbackBytes (): Promise<number> {
@@ -146,7 +146,7 @@ async function pool<T> (items: T[], concurrency: number, work: (item: T, i: numb
 }
 
 /** Polls `predicate`; every 30 s of waiting, `progress` (when given) hears where things stand. */
-async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs: number, state?: () => string, progress?: (line: string) => void): Promise<number> {
+async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs: number, state?: () => string, progress?: (line: string) => void, pollMs = 250): Promise<number> {
   const started = performance.now()
   let reported = started
   while (!(await predicate())) {
@@ -156,7 +156,7 @@ async function until (what: string, predicate: () => boolean | Promise<boolean>,
       reported = now
       progress(`    … ${Math.round((now - started) / 1000)} s waiting for ${what}: ${state()}`)
     }
-    await new Promise(resolve => setTimeout(resolve, 250))
+    await new Promise(resolve => setTimeout(resolve, pollMs))
   }
   return (performance.now() - started) / 1000
 }
@@ -175,60 +175,63 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
   const reconcileIntervalMs = options.reconcileIntervalMs ?? DEFAULT_CONFIG.swarm.reconcileIntervalMs
   // a hand-off not done after a few anti-entropy rounds is reported as not done (NaN)
   const handoffTimeoutMs = 5 * reconcileIntervalMs + 60_000
+  const hostCount = options.hosts ?? defaultHosts(n)
   const dir = await mkdtemp(join(tmpdir(), 'ghostnode-sim-'))
-  const nodes = new Map<string, Ghostnode>()
+  const hosts = Array.from({ length: hostCount }, (_, i) => SimHost.spawn(i))
+  /** Live nodes by name: where each runs, its id and its first listen address. */
+  const nodes = new Map<string, { host: SimHost, id: string, addr: string }>()
   const clients: GhostClient[] = []
   try {
     const names = Array.from({ length: n + churnCount }, (_, i) => `n${i}`)
     const ids = await Promise.all(names.map(async name => peerIdFromPrivateKey((await loadOrCreateIdentity(join(dir, name))).privateKey).toString()))
+    const addrOf = (name: string): string => nodes.get(name)!.addr
     // as an operator's config names them: with their addresses once they listen (the authorities
     // themselves start before those are known, and find each other through their bootstrap list)
     const authorities = (): string[] => ids.slice(0, AUTHORITIES).map((id, i) => nodes.has(names[i]) ? addrOf(names[i]) : `/p2p/${id}`)
-    const addrOf = (name: string): string => nodes.get(name)!.getMultiaddrs()[0].toString()
     const start = async (name: string): Promise<void> => {
       const earlier = [...nodes.keys()]
       // up to three earlier nodes, one of them an authority: how an operator bootstraps
       const boot = earlier.length === 0 ? [] : [earlier[Math.floor(Math.random() * Math.min(AUTHORITIES, earlier.length))], ...earlier.sort(() => Math.random() - 0.5).slice(0, 2)]
-      const config = loopbackConfig(dir, name, {
+      const host = hosts[names.indexOf(name) % hosts.length]
+      const started = await host.start({
+        dir,
+        name,
         bootstrap: [...new Set(boot)].map(addrOf),
-        discovery: { intervalMs: DEFAULT_CONFIG.discovery.intervalMs },
-        network: {
-          authorities: authorities(),
-          documentIntervalMs,
-          admission: { ...DEFAULT_CONFIG.network.admission, probationMs: SIM_PROBATION_MS, dropAfterMs, maxPer24: 100_000, maxPer16: 100_000, maxNewPerHour: 100_000 }
-        },
-        connections: { ...DEFAULT_CONFIG.connections, maxPerPrefix: 100_000 },
-        swarm: { ...DEFAULT_CONFIG.swarm, reconcileIntervalMs },
-        rateLimit: { ...DEFAULT_CONFIG.rateLimit, limits: { ...DEFAULT_CONFIG.rateLimit.limits, ...RAISED_LIMITS } }
+        authorities: authorities(),
+        documentIntervalMs,
+        dropAfterMs,
+        probationMs: SIM_PROBATION_MS,
+        reconcileIntervalMs,
+        // libp2p's own metrics keep process-wide state: one node (the sample) has them
+        libp2pMetrics: name === SAMPLE
       })
-      // libp2p's own metrics keep process-wide state: one node (the sample) has them
-      const node = await createGhostnode(config, { libp2pMetrics: name === SAMPLE })
-      await node.start()
-      nodes.set(name, node)
+      nodes.set(name, { host, ...started })
     }
-    const live = (): Ghostnode[] => [...nodes.values()]
+    const stop = async (name: string): Promise<void> => {
+      await nodes.get(name)!.host.stop(name)
+      nodes.delete(name)
+    }
+    const liveIds = (): string[] => [...nodes.values()].map(x => x.id)
+    /** Every live node's status (from every host at once), as of the last convergence check. */
+    let statuses: HostedNodeStatus[] = []
     const describe = (): string => {
-      const xs = live()
-      const range = (f: (x: Ghostnode) => number): string => `${Math.min(...xs.map(f))}..${Math.max(...xs.map(f))}`
-      return `records with addresses ${range(x => x.libp2p.services.directory.records().filter(r => r.addrs.length > 0).length)}, ` +
-        `document members ${range(x => x.libp2p.services.membership.view.size)} (periods ${range(x => x.libp2p.services.membership.view.period)}), rings ${range(x => x.swarm.membership.ring.size)}, ` +
-        `ready ${xs.filter(x => x.swarm.sync.ready).length}/${xs.length}, connections ${range(x => x.libp2p.getConnections().length)}`
+      const xs = statuses
+      if (xs.length === 0) return 'no status yet'
+      const range = (f: (x: HostedNodeStatus) => number): string => `${Math.min(...xs.map(f))}..${Math.max(...xs.map(f))}`
+      return `records with addresses ${range(x => x.records)}, document members ${range(x => x.members)} (periods ${range(x => x.period)}), ` +
+        `rings ${range(x => x.ring)}, ready ${xs.filter(x => x.ready).length}/${xs.length}, connections ${range(x => x.connections)}`
     }
     // every live node: every live node's record (with addresses) in its directory, every live node in
     // its document, and exactly the live nodes on its ring (a node that left is off it), and ready
-    const converged = (count: number) => () => {
-      const ids = live().map(x => x.peerId.toString())
-      if (ids.length !== count) return false
-      return live().every(x => {
-        const records = new Set(x.libp2p.services.directory.records().filter(r => r.addrs.length > 0).map(r => r.peerId.toString()))
-        const ring = new Set(x.swarm.membership.ring.nodes())
-        return ids.every(id => records.has(id) && x.libp2p.services.membership.view.isMember(id) && ring.has(id)) &&
-          ring.size === count && x.swarm.sync.ready
-      })
+    const converged = (count: number) => async () => {
+      const expected = liveIds()
+      statuses = (await Promise.all(hosts.map(async h => h.status(expected)))).flat()
+      return expected.length === count && statuses.length === count && statuses.every(x => x.complete)
     }
+    const usage = async (): Promise<HostUsage> => sumUsage(await Promise.all(hosts.map(async h => h.usage())))
 
     // 1. join
-    log(`sim: ${n} nodes joining (3 authorities, probation ${SIM_PROBATION_MS / 1000} s, document every ${documentIntervalMs / 1000} s, unanswering members dropped after ${dropAfterMs / 1000} s)`)
+    log(`sim: ${n} nodes in ${hostCount} process${hostCount > 1 ? 'es' : ''} joining (3 authorities, probation ${SIM_PROBATION_MS / 1000} s, document every ${documentIntervalMs / 1000} s, unanswering members dropped after ${dropAfterMs / 1000} s)`)
     const t0 = performance.now()
     for (const name of names.slice(0, n)) await start(name)
     const joinS = (performance.now() - t0) / 1000
@@ -236,10 +239,10 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     log(`  joined in ${joinS.toFixed(1)} s; directories and rings complete ${convergedS.toFixed(1)} s after the last start`)
 
     // 2. circuits
-    const nodeList = live()
+    const entries = (): string[] => [...nodes.values()].map(x => x.addr)
     for (let i = 0; i < 4; i++) {
-      const entry = nodeList[Math.floor(Math.random() * nodeList.length)]
-      clients.push(await GhostClient.create({ bootstrap: [entry.getMultiaddrs()[0].toString()], requestTimeoutMs: 30_000 }))
+      const all = entries()
+      clients.push(await GhostClient.create({ bootstrap: [all[Math.floor(Math.random() * all.length)]], requestTimeoutMs: 30_000 }))
     }
     const builds = new LatencyRecorder()
     let built = 0
@@ -281,11 +284,10 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     /** Who holds each message: one pass over every live node's hash index. */
     const holdersOf = async (): Promise<Map<string, Set<string>>> => {
       const out = new Map<string, Set<string>>()
-      for (const x of live()) {
-        const id = x.peerId.toString()
-        for await (const { listing } of x.swarm.store.iterateListings()) {
-          for (const e of listing) {
-            const h = Buffer.from(e.hash).toString('hex')
+      for (const host of hosts) {
+        for (const { id, hashes } of await host.holdings()) {
+          for (let i = 0; i < hashes.length; i += 32) {
+            const h = Buffer.from(hashes.buffer, hashes.byteOffset + i, 32).toString('hex')
             let set = out.get(h)
             if (set === undefined) out.set(h, set = new Set())
             set.add(id)
@@ -294,8 +296,16 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
       }
       return out
     }
+    /** The ring every node holds once converged: the live nodes (cached per membership). */
+    let ringOf: { key: string, ring: HashRing } | undefined
+    const liveRing = (): HashRing => {
+      const members = liveIds().sort()
+      const key = members.join(',')
+      if (ringOf?.key !== key) ringOf = { key, ring: new HashRing({ vnodesPerNode: DEFAULT_CONFIG.swarm.vnodesPerNode, nodes: members }) }
+      return ringOf.ring
+    }
     const placedExactly = async (items: Stored[]): Promise<number> => {
-      const ring = live()[0].swarm.membership.ring
+      const ring = liveRing()
       const holders = await holdersOf()
       let exact = 0
       for (const s of items) {
@@ -313,23 +323,22 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     log(`  settling for one anti-entropy interval (${reconcileIntervalMs / 1000} s) before the idle window`)
     await new Promise(resolve => setTimeout(resolve, reconcileIntervalMs + 2_000))
     const idleSeconds = options.idleSeconds ?? 60
-    const sampleNode = nodes.get(SAMPLE)!
-    const sent0 = await sentByProtocol(sampleNode)
+    const sampleHost = nodes.get(SAMPLE)!.host
+    const sent0 = new Map(await sampleHost.sentByProtocol(SAMPLE))
     const bytes0 = await loopbackBytes()
-    const cpu0 = process.cpuUsage()
+    const cpu0 = await usage()
     await new Promise(resolve => setTimeout(resolve, idleSeconds * 1000))
-    const cpu = process.cpuUsage(cpu0)
+    const cpu1 = await usage()
     const bytes = await loopbackBytes() - bytes0
     const sampleSent: Record<string, number> = {}
-    for (const [protocol, value] of [...(await sentByProtocol(sampleNode)).entries()].sort((x, y) => y[1] - x[1])) {
+    for (const [protocol, value] of (await sampleHost.sentByProtocol(SAMPLE)).sort((x, y) => y[1] - x[1])) {
       const perMin = Math.round((value - (sent0.get(protocol) ?? 0)) / (idleSeconds / 60))
       if (perMin > 0) sampleSent[protocol] = perMin
     }
-    const mem = process.memoryUsage()
     const perNode = {
-      rss_bytes: Math.round(mem.rss / n),
+      rss_bytes: Math.round(cpu1.rss / n),
       background_bytes_per_min: Math.round(bytes / (idleSeconds / 60) / n),
-      cpu_ms_per_min: (cpu.user + cpu.system) / 1000 / (idleSeconds / 60) / n
+      cpu_ms_per_min: (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 1000 / (idleSeconds / 60) / n
     }
     log(`  idle: one relay sent, per minute: ${Object.entries(sampleSent).map(([p, v]) => `${p} ${(v / 1024).toFixed(1)} KiB`).join(', ')}`)
     log(`  idle ${idleSeconds} s, per node: ${(perNode.rss_bytes / 2 ** 20).toFixed(1)} MiB RSS, ${(perNode.background_bytes_per_min / 1024).toFixed(1)} KiB/min on loopback, ${perNode.cpu_ms_per_min.toFixed(0)} ms CPU/min`)
@@ -365,7 +374,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     const joinHandoffS = await until('every acknowledged message on exactly its owners', async () => {
       placed = await placedExactly(joinUpTo)
       return placed === joinUpTo.length
-    }, handoffTimeoutMs, () => `${placed}/${joinUpTo.length} placed`, log).catch(() => Number.NaN)
+    }, handoffTimeoutMs, () => `${placed}/${joinUpTo.length} placed`, log, PLACEMENT_POLL_MS).catch(() => Number.NaN)
     log(`  churn: ${joiners.length} joined; rings of ${n + churnCount} members after ${joinRingsS.toFixed(1)} s; ` +
       `${placed}/${joinUpTo.length} acknowledged on exactly their owners ${joinHandoffS.toFixed(1)} s later`)
     // three waves of leavers, each after the network re-replicated what the previous one held: the
@@ -375,10 +384,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     let handoffS = Number.NaN
     const waveReports: SimReport['churn']['waves'] = [{ left: 0, joined: joiners.length, rings_s: joinRingsS, handoff_s: joinHandoffS, placed_exactly: placed, acknowledged: joinUpTo.length }]
     for (const wave of waves.filter(w => w.length > 0)) {
-      for (const name of wave) {
-        await nodes.get(name)!.stop()
-        nodes.delete(name)
-      }
+      for (const name of wave) await stop(name)
       expected -= wave.length
       const ringsS = await until(`rings of ${expected} members after a wave of ${wave.length} left`, converged(expected), 600_000, describe, log)
       // what was acknowledged up to now, on exactly its owners again
@@ -386,7 +392,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
       handoffS = await until('every acknowledged message on exactly its owners', async () => {
         placed = await placedExactly(upTo)
         return placed === upTo.length
-      }, handoffTimeoutMs, () => `${placed}/${upTo.length} placed`, log).catch(() => Number.NaN)
+      }, handoffTimeoutMs, () => `${placed}/${upTo.length} placed`, log, PLACEMENT_POLL_MS).catch(() => Number.NaN)
       waveReports.push({ left: wave.length, joined: 0, rings_s: ringsS, handoff_s: handoffS, placed_exactly: placed, acknowledged: upTo.length })
       log(`  churn: a wave of ${wave.length} left; rings of ${expected} members after ${ringsS.toFixed(1)} s; ` +
         `${placed}/${upTo.length} acknowledged on exactly their owners ${handoffS.toFixed(1)} s later`)
@@ -399,15 +405,15 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     const settleS = await until('every acknowledged message on exactly its owners', async () => {
       placed = await placedExactly(all)
       return placed === all.length
-    }, handoffTimeoutMs, () => `${placed}/${all.length} placed`, log).catch(() => Number.NaN)
+    }, handoffTimeoutMs, () => `${placed}/${all.length} placed`, log, PLACEMENT_POLL_MS).catch(() => Number.NaN)
     const holders = await holdersOf()
     const found = all.filter(s => (holders.get(Buffer.from(s.hash).toString('hex'))?.size ?? 0) > 0).length
     const sample = all.filter((_, i) => i % Math.max(1, Math.floor(all.length / 500)) === 0)
     // the clients' guards may have left: new clients on live nodes
     for (const c of clients.splice(0)) await c.stop()
     for (let i = 0; i < 4; i++) {
-      const entry = live()[Math.floor(Math.random() * live().length)]
-      clients.push(await GhostClient.create({ bootstrap: [entry.getMultiaddrs()[0].toString()], requestTimeoutMs: 30_000 }))
+      const all = entries()
+      clients.push(await GhostClient.create({ bootstrap: [all[Math.floor(Math.random() * all.length)]], requestTimeoutMs: 30_000 }))
     }
     const { ok: churnReadOk, failed: churnReadFailed } = await readBack(sample)
     log(`  churn: ${leavers.length} left, ${joiners.length} joined; ${sent} stores sent during it, ${during.length} acknowledged; ` +
@@ -415,7 +421,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
 
     return {
       nodes: n,
-      settings: { document_interval_s: documentIntervalMs / 1000, drop_after_s: dropAfterMs / 1000, reconcile_interval_s: reconcileIntervalMs / 1000, probation_s: SIM_PROBATION_MS / 1000 },
+      settings: { document_interval_s: documentIntervalMs / 1000, drop_after_s: dropAfterMs / 1000, reconcile_interval_s: reconcileIntervalMs / 1000, probation_s: SIM_PROBATION_MS / 1000, hosts: hostCount },
       replicas: R,
       acknowledged: all.length,
       found,
@@ -429,7 +435,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
       reads: { ok: readOk, failed: readFailed },
       per_node: perNode,
       sample_node_sent_per_min: sampleSent,
-      process: { rss_bytes: mem.rss, heap_used_bytes: mem.heapUsed },
+      process: { rss_bytes: cpu1.rss, heap_used_bytes: cpu1.heapUsed, hosts: hostCount },
       churn: {
         left: leavers.length,
         joined: joiners.length,
@@ -447,7 +453,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     }
   } finally {
     for (const c of clients) await c.stop().catch(() => undefined)
-    await Promise.all([...nodes.values()].map(async x => x.stop().catch(() => undefined)))
+    await Promise.all(hosts.map(async h => h.close()))
     await rm(dir, { recursive: true, force: true })
   }
 }
