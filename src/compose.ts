@@ -9,9 +9,9 @@ import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
-import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { Registry } from 'prom-client'
+import { PeerCachingDatastore } from './peer-datastore.js'
 import { ReplayFilter } from './crypto/replay-filter.js'
 import { sodiumNoiseCrypto } from './crypto/noise-crypto.js'
 import { bootstrapper } from './discovery/bootstrapper.js'
@@ -75,7 +75,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
   const opened: Array<{ close: () => Promise<void> }> = [lock]
   try {
     const identity = await loadOrCreateIdentity(config.dataDir)
-    const datastore = new LevelDatastore(join(config.dataDir, 'datastore'))
+    const datastore = new PeerCachingDatastore(join(config.dataDir, 'datastore'))
     await datastore.open()
     opened.push(datastore)
 

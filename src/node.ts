@@ -301,9 +301,9 @@ export class Ghostnode {
     return {
       uptimeSeconds: () => this.uptimeSeconds(),
       bootstrap: () => {
+        // polled every second: a look-up per bootstrap peer, not a printed id per connection
         const peers = services.bootstrap.peers()
-        const connected = new Set(this.libp2p.getPeers().map(String))
-        return { configured: peers.length, connected: peers.filter(id => connected.has(id.toString())).length }
+        return { configured: peers.length, connected: peers.filter(id => this.libp2p.getConnections(id).length > 0).length }
       },
       connectedPeers: () => this.libp2p.getPeers().length,
       directoryRecords: () => services.directory.size,

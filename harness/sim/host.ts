@@ -91,7 +91,8 @@ export class SimHost {
 
   static spawn (index: number): SimHost {
     const child = fork(fileURLToPath(import.meta.url), ['--sim-host'], {
-      execArgv: ['--max-semi-space-size=4'],
+      // GHOSTNODE_SIM_CPU_PROF=DIR: each host writes a V8 CPU profile there when it exits
+      execArgv: ['--max-semi-space-size=4', ...(process.env.GHOSTNODE_SIM_CPU_PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.GHOSTNODE_SIM_CPU_PROF}`] : [])],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc']
     })

@@ -11,7 +11,7 @@ import { expect } from 'chai'
 export const LAYERS: ReadonlyArray<{ name: string, paths: string[] }> = [
   { name: 'errors', paths: ['errors.ts', 'version.ts', 'background.ts', 'logging/'] },
   { name: 'wire formats and crypto', paths: ['wire/', 'crypto/'] },
-  { name: 'storage, rate limiting, memory', paths: ['secret-file.ts', 'identity/', 'ratelimit/', 'memory/'] },
+  { name: 'storage, rate limiting, memory', paths: ['secret-file.ts', 'peer-datastore.ts', 'identity/', 'ratelimit/', 'memory/'] },
   { name: 'directory and membership', paths: ['membership/', 'directory/'] },
   { name: 'onion', paths: ['onion/'] },
   { name: 'swarm', paths: ['swarm/'] },
