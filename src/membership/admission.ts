@@ -17,7 +17,12 @@ export interface AdmissionPolicy {
   maxPer24: number
   maxPer16: number
   maxNewPerHour: number
-  /** A member not reachable for this long is dropped (and starts over as a candidate). */
+  /**
+   * A member whose probes failed for this long (the last answer older, a
+   * probe since) is dropped and starts over as a candidate. One the authority
+   * has not probed since it last answered (its own probing fell behind) is
+   * kept up to UNPROBED_DROP_FACTOR times this.
+   */
   dropAfterMs: number
   /** Only peers on the allowlist are admitted. */
   allowlistOnly: boolean
@@ -56,6 +61,14 @@ export interface AdmissionInput {
 }
 
 const HOUR_MS = 3_600_000
+/**
+ * A member is dropped for silence only on evidence (a failed probe after its
+ * last answer), or when the authority has not probed it at all for this many
+ * drop times: a backlog of probes on an overloaded authority must not empty
+ * its vote (at 100 relays on one machine, members went unprobed for minutes
+ * and one authority's vote fell from 99 members to 15).
+ */
+export const UNPROBED_DROP_FACTOR = 3
 const ROLE_FLAGS = MemberFlag.RELAY | MemberFlag.EXIT | MemberFlag.SWARM
 
 /** Flags for a member whose record asks for `capabilities`, before or after probation. */
@@ -111,9 +124,9 @@ export function runAdmission (input: AdmissionInput): AdmissionRound {
       push(r, grantedFlags(r.capabilities, true), dialableAddrs(r.addrs, policy.address))
       continue
     }
-    const reachable = reachableAddrs(o, now, policy)
     if (o.admittedAt != null) {
-      if (o.lastReachable == null || o.lastReachable <= now - policy.dropAfterMs || reachable.length === 0) {
+      const reachable = memberSilent(o, now, policy) ? [] : addrsOf(o, policy)
+      if (reachable.length === 0) {
         dropped.push(r.peerId)
         delete state.peers[r.peerId]
         refused.set(r.peerId, 'unreachable')
@@ -123,6 +136,7 @@ export function runAdmission (input: AdmissionInput): AdmissionRound {
       push(r, grantedFlags(r.capabilities, trusted), reachable)
       continue
     }
+    const reachable = reachableAddrs(o, now, policy)
     const refusal = admissionRefusal(r, o, reachable, allow.has(r.peerId), { now, policy, state, per24, per16 })
     if (refusal != null) {
       refused.set(r.peerId, refusal)
@@ -155,9 +169,22 @@ function admissionRefusal (r: CandidateRecord, o: PeerObservation, reachable: Mu
   return undefined
 }
 
-/** The addresses of the last full test that still pass the address policy. */
+/** A member not heard from in dropAfterMs, with a failed probe since; or not probed at all for UNPROBED_DROP_FACTOR times that. */
+function memberSilent (o: PeerObservation, now: number, policy: AdmissionPolicy): boolean {
+  if (o.lastReachable == null) return true
+  if (o.lastReachable > now - policy.dropAfterMs) return false
+  const failedSince = (o.lastProbe ?? 0) > o.lastReachable
+  return failedSince || o.lastReachable <= now - UNPROBED_DROP_FACTOR * policy.dropAfterMs
+}
+
+/** The addresses of the last full test, when it passed within dropAfterMs, that still pass the address policy. */
 function reachableAddrs (o: PeerObservation, now: number, policy: AdmissionPolicy): Multiaddr[] {
   if (o.lastReachable == null || o.lastReachable <= now - policy.dropAfterMs) return []
+  return addrsOf(o, policy)
+}
+
+/** The addresses of the last full test that still pass the address policy. */
+function addrsOf (o: PeerObservation, policy: AdmissionPolicy): Multiaddr[] {
   const out: Multiaddr[] = []
   for (const text of o.reachable) {
     try {

@@ -16,7 +16,12 @@ import type { Logger, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { inBackground } from '../background.js'
 
-/** Candidates probed at once (each probe may dial every address of a record). */
+/**
+ * Probes at once, members and candidates each (a candidate's probe dials every
+ * address of its record and may wait out a dial timeout on each; members have
+ * their own slots so slow candidates never hold back the probes that keep
+ * members in the document).
+ */
 const PROBE_CONCURRENCY = 4
 /**
  * A record not yet tested (new addresses, often a node's first record after
@@ -74,9 +79,10 @@ export class Authority {
   private readonly sigs = new Map<number, Map<string, Map<number, Uint8Array>>>()
   private readonly signedBodies = new Map<number, { hash: string, body: Uint8Array }>()
   private readonly published = new Set<string>()
-  private readonly probing = new Set<string>()
-  /** Peers due for a probe, the most overdue last (popped first). */
-  private probeQueue: CandidateRecord[] = []
+  /** Peers being probed: true for members. */
+  private readonly probing = new Map<string, boolean>()
+  /** Members and candidates due for a probe, each the most overdue last (popped first). */
+  private probeQueue: { members: CandidateRecord[], candidates: CandidateRecord[] } = { members: [], candidates: [] }
   private readonly selfIndex: number
   private dirty = false
   private stopped = false
@@ -142,7 +148,7 @@ export class Authority {
     const now = this.init.now()
     const period = Math.floor(now / this.init.intervalMs)
     await this.reloadLists()
-    this.startProbes(now)
+    this.startProbes(now, true)
     if (this.votes.get(period)?.has(this.selfIndex) !== true) await this.vote(period, now)
     await Promise.all(this.init.authorityIds.map(async (id, index) => {
       // nothing left to exchange once we hold its vote and its signature on the body we signed
@@ -273,15 +279,17 @@ export class Authority {
   }
 
   /**
-   * Keeps up to PROBE_CONCURRENCY probes running, members first, then
-   * candidates, each least recently probed first: a finished probe starts the next
-   * due one at once, so one pass over N peers takes N probe times, not N/4
-   * ticks. The due list is computed once per pass (when the queue is empty),
-   * not once per probe.
+   * Keeps up to PROBE_CONCURRENCY probes of members and as many of candidates
+   * running, each group least recently probed first: a finished probe starts
+   * the next due one of its group at once, so one pass over N peers takes N
+   * probe times, not N/4 ticks. The due lists are computed on each tick (and
+   * when they run out), not once per probe: a member that falls due while a
+   * long pass over candidates runs is probed within a tick.
    */
-  private startProbes (now: number): void {
+  private startProbes (now: number, fresh = false): void {
     if (this.stopped) return
     const lastProbe = (peer: string): number => this.state.peers[peer]?.lastProbe ?? 0
+    const isMember = (peer: string): boolean => this.state.peers[peer]?.admittedAt != null
     const due = (r: CandidateRecord): boolean => {
       const last = lastProbe(r.peerId)
       if (last <= now - this.init.intervalMs) return true
@@ -290,25 +298,33 @@ export class Authority {
       const failed = o.admittedAt == null ? o.failedProbes ?? 0 : 0
       return failed > 0 && last <= now - Math.min(RETEST_MS * 2 ** Math.min(failed - 1, 16), this.init.intervalMs)
     }
-    if (this.probeQueue.length === 0) {
-      // members before candidates (a flood of new candidate records cannot delay the probes that
-      // keep members in the document), each group least recently probed first; popped from the end
-      const member = (peer: string): number => this.state.peers[peer]?.admittedAt != null ? 1 : 0
-      this.probeQueue = [...this.records.values()]
-        .filter(r => r.peerId !== this.init.selfId && !this.init.authorityIds.includes(r.peerId) && due(r))
-        .sort((a, b) => member(a.peerId) - member(b.peerId) || lastProbe(b.peerId) - lastProbe(a.peerId))
+    const queue = this.probeQueue
+    if (fresh || (queue.members.length === 0 && queue.candidates.length === 0)) {
+      const dueNow = [...this.records.values()]
+        .filter(r => r.peerId !== this.init.selfId && !this.init.authorityIds.includes(r.peerId) && !this.probing.has(r.peerId) && due(r))
+        .sort((a, b) => lastProbe(b.peerId) - lastProbe(a.peerId))
+      queue.members = dueNow.filter(r => isMember(r.peerId))
+      queue.candidates = dueNow.filter(r => !isMember(r.peerId))
     }
-    while (this.probing.size < PROBE_CONCURRENCY && this.probeQueue.length > 0) {
-      const r = this.probeQueue.pop()!
-      // dropped, replaced by a newer record, or probed since the queue was made
-      if (this.records.get(r.peerId) !== r || this.probing.has(r.peerId) || !due(r)) continue
-      this.probing.add(r.peerId)
-      const run = this.probe(r).finally(() => {
-        this.probing.delete(r.peerId)
-        this.startProbes(this.init.now())
-      })
-      inBackground('probing a candidate relay', run, this.init.log)
+    let members = 0
+    for (const m of this.probing.values()) if (m) members++
+    const candidates = this.probing.size - members
+    const launch = (list: CandidateRecord[], member: boolean, running: number): void => {
+      while (running < PROBE_CONCURRENCY && list.length > 0) {
+        const r = list.pop()!
+        // dropped, replaced by a newer record, admitted or dropped since, or probed since the list was made
+        if (this.records.get(r.peerId) !== r || this.probing.has(r.peerId) || isMember(r.peerId) !== member || !due(r)) continue
+        running++
+        this.probing.set(r.peerId, member)
+        const run = this.probe(r).finally(() => {
+          this.probing.delete(r.peerId)
+          this.startProbes(this.init.now())
+        })
+        inBackground(member ? 'probing a member relay' : 'probing a candidate relay', run, this.init.log)
+      }
     }
+    launch(queue.members, true, members)
+    launch(queue.candidates, false, candidates)
   }
 
   /** A record not yet tested gets every address dialled; a tested member is pinged. */

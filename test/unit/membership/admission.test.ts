@@ -64,10 +64,32 @@ describe('membership/admission', () => {
     const r = await record('/ip4/203.0.113.12/tcp/4001')
     reachable(r, NOW)
     round([r])
+    // probed since it last answered, and that probe failed
+    state.peers[r.peerId].lastProbe = NOW + HOUR - 1
     const later = round([r], {}, emptyPolicy(), NOW + HOUR)
     expect(later.dropped).to.deep.equal([r.peerId])
     expect(flagsOf(later, r.peerId)).to.equal(undefined)
     expect(state.peers[r.peerId]).to.equal(undefined) // it starts over, probation included
+  })
+
+  it('keeps a member its own probes fell behind on (no probe since its last answer), up to three drop times', async () => {
+    const r = await record('/ip4/203.0.113.13/tcp/4001')
+    reachable(r, NOW)
+    state.peers[r.peerId].lastProbe = NOW
+    round([r])
+    // twice the drop time without a probe: kept, with the addresses it answered on
+    const behind = round([r], {}, emptyPolicy(), NOW + HOUR)
+    expect(behind.dropped).to.deep.equal([])
+    expect(flagsOf(behind, r.peerId)).to.not.equal(undefined)
+    expect(behind.members.find(m => m.peerId === r.peerId)?.addrs.map(String)).to.deep.equal(r.addrs.map(String))
+    // three drop times without a probe: dropped all the same
+    expect(round([r], {}, emptyPolicy(), NOW + 1.5 * HOUR).dropped).to.deep.equal([r.peerId])
+  })
+
+  it('a new candidate needs an answer within the drop time, whatever the backlog', async () => {
+    const r = await record('/ip4/203.0.113.14/tcp/4001')
+    reachable(r, NOW - HOUR, NOW - HOUR)
+    expect(round([r]).refused.get(r.peerId)).to.equal('unreachable')
   })
 
   it('caps members per /24 and per /16, counting the established first', async () => {

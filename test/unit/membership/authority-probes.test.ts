@@ -56,10 +56,20 @@ describe('membership/authority probes', () => {
     return { a, running: () => running, peak: () => peak }
   }
 
-  it('probes every due peer within one tick, a few at a time, members before candidates, and each once per period', async () => {
+  it('probes every due peer within one tick, a few at a time, and each once per period; slow candidates never hold back members', async () => {
     const order: string[] = []
+    const everProbed = new Set<string>()
     let now = 1_800_000_000_000
-    const { a, peak } = await authority(async (peer) => { order.push(peer); await settle(2); return true }, () => now)
+    /** Probes of these peers hang until released: candidates whose dials wait out their timeouts. */
+    const hanging = new Set<string>()
+    const held: Array<() => void> = []
+    const { a, peak } = await authority(async (peer) => {
+      order.push(peer)
+      everProbed.add(peer)
+      if (hanging.has(peer)) await new Promise<void>(resolve => { held.push(resolve) })
+      else await settle(2)
+      return true
+    }, () => now)
     const records = await Promise.all(Array.from({ length: 40 }, async (_, i) => record(i)))
     for (const r of records) a.observe(r)
     await a.tick()
@@ -72,18 +82,37 @@ describe('membership/authority probes', () => {
     now += INTERVAL + 1
     await a.tick()
     await settle(400)
-    // then a flood of new candidates: the members' probes go first, so it cannot delay them
+    // then a flood of new candidates whose probes hang: the members have slots of their own
     now += INTERVAL + 1
     const flood = await Promise.all(Array.from({ length: 60 }, async (_, i) => record(300 + i)))
-    for (const r of flood) a.observe(r)
+    for (const r of flood) {
+      hanging.add(r.peerId)
+      a.observe(r)
+    }
     order.length = 0
     await a.tick()
-    await settle(800)
-    expect(order).to.have.length(100)
+    await settle(400)
     const members = new Set(records.map(r => r.peerId))
-    expect(order.slice(0, 40).every(p => members.has(p)), 'the 40 members before any of the 60 candidates').to.equal(true)
+    expect(order.filter(p => members.has(p)), 'every member probed while candidates hang').to.have.length(40)
+    expect(order.filter(p => !members.has(p)), 'four candidate probes at a time').to.have.length(4)
+    expect(peak()).to.be.at.most(8)
+    // a period later, the candidates' probes still hanging: the members fall due and are probed again
+    now += INTERVAL + 1
+    order.length = 0
+    await a.tick()
+    await settle(400)
+    expect(order.filter(p => members.has(p)), 'members due again, probed while the candidate slots are full').to.have.length(40)
+    expect(order.filter(p => !members.has(p))).to.deep.equal([])
+    // the candidates' probes end: the rest of them follow
+    for (let i = 0; i < 100 && everProbed.size < 100; i++) {
+      for (const release of held.splice(0)) release()
+      await settle(20)
+    }
+    for (const release of held.splice(0)) release()
+    expect(everProbed.size).to.equal(100)
 
     // probed this period: another tick starts nothing
+    await settle(50)
     order.length = 0
     await a.tick()
     await settle(50)
