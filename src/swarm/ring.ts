@@ -233,10 +233,11 @@ export class HashRing {
     const out = new Map<string, RingRange[]>()
     if (self === undefined || len === 0) return out
     const byOwner = new Map<number, RingRange[]>()
+    const scratch = new Int32Array(r)
     for (let i = 0; i < len; i++) {
-      // the first r of the first `depth` owners are the arc's swarm
+      // most arcs are not ours: that is decided without building their owner lists
+      if (!this.inSwarmOfArc(i, r, self, scratch)) continue
       const owners = this.ownersOfArc(i, Math.max(r, depth))
-      if (!owners.slice(0, r).includes(self)) continue
       const start = this.positionAt(i === 0 ? len - 1 : i - 1)
       const end = this.positionAt(i)
       for (const o of owners) {
@@ -256,9 +257,11 @@ export class HashRing {
     const len = this.run.hi.length
     if (idxs.some(i => i === undefined) || len === 0) return []
     const ranges: RingRange[] = []
+    const scratch = new Int32Array(r)
     for (let i = 0; i < len; i++) {
-      const owners = this.ownersOfArc(i, r)
-      if (!idxs.every(idx => owners.includes(idx!))) continue
+      let all = true
+      for (let k = 0; k < idxs.length && all; k++) all = this.inSwarmOfArc(i, r, idxs[k]!, scratch)
+      if (!all) continue
       appendArc(ranges, this.positionAt(i === 0 ? len - 1 : i - 1), this.positionAt(i))
     }
     return closeWrap(ranges)
@@ -292,6 +295,28 @@ export class HashRing {
     let i = this.lowerBound(h, l)
     if (i === len) i = 0
     return this.ownersOfArc(i, r).map(o => this.ids[o])
+  }
+
+  /** True when `member` is in the swarm (size r) of the arc ending at vnode i; `scratch` holds r entries. No allocation. */
+  private inSwarmOfArc (i: number, r: number, member: number, scratch: Int32Array): boolean {
+    const { owner } = this.run
+    const len = owner.length
+    const want = Math.min(r, this.ids.length)
+    let found = 0
+    while (found < want) {
+      const o = owner[i]
+      if (o === member) return true
+      let seen = false
+      for (let j = 0; j < found; j++) {
+        if (scratch[j] === o) {
+          seen = true
+          break
+        }
+      }
+      if (!seen) scratch[found++] = o
+      if (++i === len) i = 0
+    }
+    return false
   }
 
   /** Owner indices of the swarm for keys on the arc ending at vnode i. */
