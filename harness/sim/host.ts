@@ -53,12 +53,20 @@ export interface HostUsage {
 /** One per-node listing: its id and the hashes of every message it holds, 32 bytes each, concatenated. */
 export interface HostedHoldings { id: string, hashes: Uint8Array }
 
-/** One relay would hit its per-peer limits before anything else: the limits a client's link meets are raised. */
+/**
+ * Limits raised for the run. The coordinator's few clients carry every request
+ * of the scenario, so the per-peer limits a client's link meets would be what
+ * is measured. And every node is in 127.0.0.0/24: the per-prefix limits, which
+ * in a real network hold one operator's relays, would hold the whole network
+ * here (2 new inbound connections a second for all N peers together, 8
+ * upgrading at once), and a joining relay would take minutes to be reached.
+ */
 const RAISED_LIMITS = {
   cells: { ratePerSecond: 1_000_000, burst: 1_000_000 },
   bytes: { ratePerSecond: 1_000_000_000, burst: 1_000_000_000 },
   swarm: { ratePerSecond: 1_000_000, burst: 1_000_000 },
-  circuits: { ratePerSecond: 100_000, burst: 100_000 }
+  circuits: { ratePerSecond: 100_000, burst: 100_000 },
+  connection: { ratePerSecond: 100_000, burst: 100_000 }
 }
 
 interface Request { seq: number, op: string, args: unknown }
@@ -140,7 +148,7 @@ async function startNode (spec: HostedNodeSpec): Promise<{ id: string, addr: str
       documentIntervalMs: spec.documentIntervalMs,
       admission: { ...DEFAULT_CONFIG.network.admission, probationMs: spec.probationMs, dropAfterMs: spec.dropAfterMs, maxPer24: 100_000, maxPer16: 100_000, maxNewPerHour: 100_000 }
     },
-    connections: { ...DEFAULT_CONFIG.connections, maxPerPrefix: 100_000 },
+    connections: { ...DEFAULT_CONFIG.connections, maxPerPrefix: 100_000, maxIncomingPendingPerPrefix: DEFAULT_CONFIG.connections.maxIncomingPending },
     swarm: { ...DEFAULT_CONFIG.swarm, reconcileIntervalMs: spec.reconcileIntervalMs },
     rateLimit: { ...DEFAULT_CONFIG.rateLimit, limits: { ...DEFAULT_CONFIG.rateLimit.limits, ...RAISED_LIMITS } }
   })
