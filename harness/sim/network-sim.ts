@@ -69,6 +69,8 @@ export interface SimReport {
   directory_converged_s: number
   join_s: number
   circuit_success_rate: number
+  /** Circuit builds that failed, by error code (or message when it has none). */
+  circuit_failures: Record<string, number>
   circuit_build_ms: LatencySummary
   store_ms: LatencySummary
   placement: { mailboxes: number, exact: number }
@@ -246,6 +248,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     }
     const builds = new LatencyRecorder()
     let built = 0
+    const circuitFailures: Record<string, number> = {}
     const circuitCount = options.circuits ?? 100
     await pool(Array.from({ length: circuitCount }, (_, i) => i), 4, async (i) => {
       const t = performance.now()
@@ -254,9 +257,14 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
         builds.add(performance.now() - t)
         built++
         circuit.close()
-      } catch {}
+      } catch (err) {
+        const e = err as { code?: string, message?: string }
+        const reason = e.code ?? e.message ?? String(err)
+        circuitFailures[reason] = (circuitFailures[reason] ?? 0) + 1
+      }
     })
-    log(`  circuits: ${built}/${circuitCount} built, p50 ${builds.summary().p50_ms.toFixed(1)} ms`)
+    log(`  circuits: ${built}/${circuitCount} built, p50 ${builds.summary().p50_ms.toFixed(1)} ms` +
+      (built < circuitCount ? `; failed: ${Object.entries(circuitFailures).map(([r, c]) => `${c} × ${r}`).join(', ')}` : ''))
 
     // 3. mailboxes
     const storeMs = new LatencyRecorder()
@@ -429,6 +437,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
       directory_converged_s: convergedS,
       join_s: joinS,
       circuit_success_rate: built / circuitCount,
+      circuit_failures: circuitFailures,
       circuit_build_ms: builds.summary(),
       store_ms: storeMs.summary(),
       placement: { mailboxes: stored.length, exact },

@@ -15,6 +15,8 @@ describe('a 12-node simulated network (harness/sim, as npm run sim runs it)', fu
     const report = await runSim({ nodes: 12, mailboxes: 200, circuits: 20, idleSeconds: 5, churn: 0.1, concurrency: 8, documentIntervalMs: 5_000, dropAfterMs: 20_000, reconcileIntervalMs: 5_000, hosts: 2, log: (l) => lines.push(l) })
     console.log(lines.map(l => `      ${l}`).join('\n'))
     expect(report.circuit_success_rate).to.be.at.least(0.95)
+    // every failed build is counted under its reason
+    expect(Object.values(report.circuit_failures).reduce((a, b) => a + b, 0)).to.equal(Math.round(20 * (1 - report.circuit_success_rate)))
     expect(report.placement.exact, 'mailboxes on exactly their R owners').to.equal(report.placement.mailboxes)
     expect(report.placement.mailboxes).to.equal(200)
     expect(report.reads.failed).to.equal(0)
