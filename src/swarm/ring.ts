@@ -223,8 +223,8 @@ export class HashRing {
    * For every member of {@link membersNear}, the arcs of `nodeId` it is near
    * (among the first `depth` owners clockwise of), merged where contiguous:
    * the arcs that member may hold mailboxes of. A pull asks each member only
-   * for these, not for every arc `nodeId` holds (with 2,048 vnodes and 100
-   * members, a tenth of them at depth r + 3 rather than all of them from each).
+   * for these, not for every arc `nodeId` holds: over all members together,
+   * each arc is asked of at most depth - 1 of them, rather than of all N - 1.
    */
   rangesNear (nodeId: string, r: number, depth: number): Map<string, RingRange[]> {
     checkReplication(r)

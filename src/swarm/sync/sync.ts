@@ -58,10 +58,12 @@ export interface ReconcileReport {
  *
  * Readiness: after a ring change this node pulls, from the other members that
  * may hold them, the mailboxes in the ranges it owns (RANGE, then per mailbox
- * a DIGEST exchange and FETCH of what is missing): every member on the first
- * pull after a start; then the members that joined since, and after a member
- * left the members near this one on the ring (who held the ranges it gained;
- * asking all N would make every departure cost the network N² requests).
+ * a DIGEST exchange and FETCH of what is missing), each member asked only for
+ * the arcs it is among the first `depth` owners of: depth 2r on the first pull
+ * after a start; then the members that joined since, and after a member left
+ * the members near this one on the ring at depth r plus the changes (who held
+ * the ranges it gained; asking all N for everything would make every
+ * departure cost the network N² requests).
  * Until that pull is done it answers reads NOT_READY. A member that cannot
  * be reached does not block readiness (it holds nothing it could serve);
  * anti-entropy catches up with it later.
@@ -167,10 +169,9 @@ export class SwarmSync {
   }
 
   /**
-   * Pulls the ranges this node owns from the members it has not pulled from
-   * yet (all of them on the first pull; after a member left, also the members
-   * near this one on the ring, who held the ranges it gained), then marks
-   * them ready. Concurrent calls join the pull in flight, which repeats once
+   * Pulls the ranges this node owns from the members that may hold them (see
+   * the class comment: the owners near each arc, not every member for every
+   * arc), then marks them ready. Concurrent calls join the pull in flight, which repeats once
    * if the ring changed meanwhile.
    */
   async pullNow (): Promise<void> {
