@@ -20,6 +20,7 @@ import { peerConnector } from './discovery/peer-connector.js'
 import { loadOrCreateIdentity } from './identity/key-file.js'
 import { DataDirLock, ensureDataDir } from './identity/data-dir.js'
 import { silentLogger } from './logging/logger.js'
+import { libp2pLogger } from './logging/libp2p-logger.js'
 import { readAdminToken } from './metrics/admin-token.js'
 import { checkConfig } from './config/load.js'
 import { MemoryWatchdog } from './memory/watchdog.js'
@@ -130,6 +131,7 @@ export async function createGhostnode (config: GhostnodeConfig, options: Ghostno
     const libp2p = await createLibp2p({
       start: false,
       privateKey: identity.privateKey,
+      logger: libp2pLogger(),
       datastore,
       addresses: { listen: config.listen, announce: config.announce },
       transports: [tcp(), webSockets()],

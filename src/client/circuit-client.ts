@@ -4,6 +4,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { buildCreate } from '../crypto/create-header.js'
 import { clientLibp2pParts } from './libp2p-parts.js'
+import { libp2pLogger } from '../logging/libp2p-logger.js'
 import { CircuitDestroyedError, ExitError, LinkClosedError, NoPathError } from '../onion/circuit-errors.js'
 import { ClientCircuit, DEFAULT_BUILD_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './circuit.js'
 import { DEFAULT_HOPS } from '../wire/onion-format.js'
@@ -114,6 +115,7 @@ export class CircuitClient {
     const libp2p = await createLibp2p({
       ...(init.privateKey != null ? { privateKey: init.privateKey } : {}),
       addresses: { listen: [] },
+      logger: libp2pLogger(),
       ...clientLibp2pParts(),
       streamMuxers: [yamux()],
       services: {
