@@ -21,12 +21,13 @@ import { ONION_BENCH_WORKLOADS } from '../harness/lib/workloads.js'
 
 const MICRO = fileURLToPath(new URL('./onion-micro.js', import.meta.url))
 
-const USAGE = `usage: node dist/bench/onion.js [--json FILE] [--quick] [--seconds S] [--concurrency N] [--size BYTES] [--circuits N] [--rounds N] [--latency-ms D] [--skip-micro]
+const USAGE = `usage: node dist/bench/onion.js [--json FILE] [--quick] [--seconds S] [--concurrency N] [--size BYTES] [--circuits N] [--builds N] [--rounds N] [--latency-ms D] [--skip-micro]
   micro benchmark, then 3-hop onion ECHO vs plain libp2p 3-hop forwarding on a loopback testnet
   --seconds S      measured seconds per end-to-end workload (default ${DEFAULT_SECONDS}; --quick ${QUICK_SECONDS})
   --concurrency N  requests in flight (default ${DEFAULT_CONCURRENCY})
   --size BYTES     ECHO payload (default ${DEFAULT_SIZE_BYTES}: one relay cell)
   --circuits N     onion circuits carrying the load (default ceil(concurrency/32))
+  --builds N       timed back-to-back circuit builds before the load (default 20; --quick 10)
   --rounds N       alternate onion and plain N times, seconds/N each (default ${DEFAULT_ROUNDS}; --quick ${QUICK_ROUNDS})
   --latency-ms D   every node (and every plain relay) behind a user-space TCP proxy that holds each chunk D ms
                    each way; reports circuit build and echo p50 against the path round trip (6 × D)
@@ -69,6 +70,7 @@ async function main (argv: string[]): Promise<number> {
       concurrency: { type: 'string' },
       size: { type: 'string' },
       circuits: { type: 'string' },
+      builds: { type: 'string' },
       rounds: { type: 'string' },
       'latency-ms': { type: 'string' },
       'skip-micro': { type: 'boolean' },
@@ -79,6 +81,7 @@ async function main (argv: string[]): Promise<number> {
       sizeBytes: intFlag('size', v.size, DEFAULT_SIZE_BYTES, 1, 100_000),
       seconds: numberFlag('seconds', v.seconds, v.quick === true ? QUICK_SECONDS : DEFAULT_SECONDS, 0.5, 3600),
       circuits: intFlag('circuits', v.circuits, undefined, 1, 1000),
+      builds: intFlag('builds', v.builds, undefined, 1, 100_000),
       rounds: intFlag('rounds', v.rounds, v.quick === true ? QUICK_ROUNDS : DEFAULT_ROUNDS, 1, 100),
       latencyMs: v['latency-ms'] != null ? numberFlag('latency-ms', v['latency-ms'], 0, 0, 1000) : undefined
     }
@@ -105,7 +108,7 @@ async function main (argv: string[]): Promise<number> {
       requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
       quick,
       workloads: ONION_BENCH_WORKLOADS,
-      settings: { circuits: settings.circuits },
+      settings: { circuits: settings.circuits, builds: settings.builds },
       progress: true,
       command: ['node', 'dist/bench/onion.js', ...argv].join(' '),
       signal,

@@ -317,6 +317,7 @@ export async function runE2E (options: E2EOptions): Promise<E2EResult> {
       }
     }
     addCounters(totals, counterDelta(runBefore, await nodeCounters(target.nodes), (performance.now() - runStart) / 1000))
+    for (const a of active) if (!signal.aborted) await a.instance.afterLoad?.()
     for (const a of active) {
       if (a.parts.length === 0) continue
       const load = mergeLoadResults(a.parts, a.recorder)

@@ -14,8 +14,12 @@ function errorsText (w: WorkloadResult): string {
 }
 
 function buildText (w: WorkloadResult): string | undefined {
-  const b = w.details.circuit_build_ms as { median: number, p95: number, samples: number } | undefined
-  return b == null ? undefined : `${ms(b.median)} ms median, ${ms(b.p95)} ms p95 over ${b.samples} builds`
+  type Builds = { median: number, p95: number, samples: number } | undefined
+  const b = w.details.circuit_build_ms as Builds
+  const cold = w.details.circuit_build_cold_ms as Builds
+  if (b == null) return undefined
+  const text = `${ms(b.median)} ms median, ${ms(b.p95)} ms p95 over ${b.samples} builds after the load (idle)`
+  return cold == null ? text : `${text}; before any load ${ms(cold.median)} ms median, ${ms(cold.p95)} ms p95`
 }
 
 /** The console summary: one block per workload, then the onion/plain ratio. */

@@ -50,6 +50,8 @@ export interface WorkloadInstance {
   resourceTargets: () => ResourceTarget[]
   /** Error → report label (e.g. 'CircuitDestroyedError:RESOURCE_LIMIT'). */
   classifyError?: (err: unknown) => string
+  /** Measurements taken once every round has run: the processes warm, nothing in flight. */
+  afterLoad?: () => Promise<void>
   /** Set-up measurements and counters for the report (circuit build times, rebuilds, ...). */
   details: () => Record<string, unknown>
   close: () => Promise<void>
