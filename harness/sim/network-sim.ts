@@ -235,7 +235,10 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     // 1. join
     log(`sim: ${n} nodes in ${hostCount} process${hostCount > 1 ? 'es' : ''} joining (3 authorities, probation ${SIM_PROBATION_MS / 1000} s, document every ${documentIntervalMs / 1000} s, unanswering members dropped after ${dropAfterMs / 1000} s)`)
     const t0 = performance.now()
-    for (const name of names.slice(0, n)) await start(name)
+    for (const [i, name] of names.slice(0, n).entries()) {
+      await start(name)
+      if ((i + 1) % 10 === 0 && i + 1 < n) log(`  ${i + 1}/${n} started (${((performance.now() - t0) / 1000).toFixed(0)} s)`)
+    }
     const joinS = (performance.now() - t0) / 1000
     const convergedS = await until(`every directory to hold ${n} records and every ring ${n} members`, converged(n), 600_000, describe, log)
     log(`  joined in ${joinS.toFixed(1)} s; directories and rings complete ${convergedS.toFixed(1)} s after the last start`)
