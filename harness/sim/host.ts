@@ -122,6 +122,8 @@ export class SimHost {
   async holdings (): Promise<HostedHoldings[]> { return this.call('holdings') }
   async sentByProtocol (name: string): Promise<Array<[string, number]>> { return this.call('sent', { name }) }
   async usage (): Promise<HostUsage> { return this.call('usage') }
+  /** Per node here: anti-entropy comparisons by outcome since it started (ghostnode_swarm_reconcile_peers_total). */
+  async reconciles (): Promise<Array<[string, Record<string, number>]>> { return this.call('reconciles') }
 
   /** Stops every node it runs, then the process. */
   async close (): Promise<void> {
@@ -199,6 +201,17 @@ async function sentByProtocol (name: string): Promise<Array<[string, number]>> {
   return out
 }
 
+async function reconciles (): Promise<Array<[string, Record<string, number>]>> {
+  const out: Array<[string, Record<string, number>]> = []
+  for (const [name, node] of nodes) {
+    const metric = node.registry.getSingleMetric('ghostnode_swarm_reconcile_peers_total')
+    const counts: Record<string, number> = {}
+    if (metric !== undefined) for (const v of (await metric.get()).values) counts[String(v.labels.outcome)] = v.value
+    out.push([name, counts])
+  }
+  return out
+}
+
 async function stopNode (name: string): Promise<void> {
   const node = nodes.get(name)
   nodes.delete(name)
@@ -212,6 +225,7 @@ async function answer (op: string, args: Record<string, unknown>): Promise<unkno
     case 'status': return [...nodes].map(([name, x]) => statusOf(name, x, args.expected as string[]))
     case 'holdings': return holdings()
     case 'sent': return sentByProtocol(args.name as string)
+    case 'reconciles': return reconciles()
     case 'usage': {
       const cpu = process.cpuUsage()
       const mem = process.memoryUsage()

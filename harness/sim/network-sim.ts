@@ -91,8 +91,13 @@ export interface SimReport {
     handoff_s: number
     /** From the first join to the last wave handed off. */
     duration_s: number
-    /** Per wave (the joins first, then each wave of leavers): seconds until every ring was complete, then until the hand-off was. */
-    waves: Array<{ left: number, joined: number, rings_s: number, handoff_s: number, placed_exactly: number, acknowledged: number }>
+    /**
+     * Per wave (the joins first, then each wave of leavers): seconds until every ring was complete
+     * (null: not within 600 s, and the later waves were not run), then until the hand-off was; and
+     * the anti-entropy comparisons between members the nodes present throughout made meanwhile
+     * (compared: bucket digests exchanged; skipped: nothing changed since the two last agreed).
+     */
+    waves: Array<{ left: number, joined: number, rings_s: number, handoff_s: number, placed_exactly: number, acknowledged: number, compared: number, skipped: number }>
     placed_exactly: number
     reads_ok: number
     reads_failed: number
@@ -231,6 +236,8 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
       return expected.length === count && statuses.length === count && statuses.every(x => x.complete)
     }
     const usage = async (): Promise<HostUsage> => sumUsage(await Promise.all(hosts.map(async h => h.usage())))
+    const comparisons = async (): Promise<Map<string, Record<string, number>>> =>
+      new Map((await Promise.all(hosts.map(async h => h.reconciles()))).flat())
 
     // 1. join
     log(`sim: ${n} nodes in ${hostCount} process${hostCount > 1 ? 'es' : ''} joining (3 authorities, probation ${SIM_PROBATION_MS / 1000} s, document every ${documentIntervalMs / 1000} s, unanswering members dropped after ${dropAfterMs / 1000} s)`)
@@ -377,9 +384,32 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
       }))
     })()
     const churnStarted = performance.now()
+    let counted = await comparisons()
+    /** Comparisons since the last call, by the nodes present at both calls. */
+    const comparedSince = async (): Promise<{ compared: number, skipped: number }> => {
+      const now = await comparisons()
+      const out = { compared: 0, skipped: 0 }
+      for (const [name, c] of now) {
+        const before = counted.get(name)
+        if (before === undefined) continue
+        for (const [outcome, v] of Object.entries(c)) {
+          const d = v - (before[outcome] ?? 0)
+          if (outcome === 'unchanged') out.skipped += d
+          else out.compared += d
+        }
+      }
+      counted = now
+      return out
+    }
+    /** A wave whose rings did not complete in time: reported as null, and the churn ends there. */
+    const ringsWithin = async (what: string, count: number): Promise<number> =>
+      until(what, converged(count), 600_000, describe, log).catch((err: Error) => {
+        log(`  churn: ${err.message}; no further waves`)
+        return Number.NaN
+      })
     for (const name of joiners) await start(name)
     // the joiners first: admitted (probation, a vote), on every ring, and what they now own handed to them
-    const joinRingsS = await until(`rings of ${n + churnCount} members after ${joiners.length} joined`, converged(n + churnCount), 600_000, describe, log)
+    const joinRingsS = await ringsWithin(`rings of ${n + churnCount} members after ${joiners.length} joined`, n + churnCount)
     let placed = 0
     const joinUpTo = [...stored, ...during]
     const joinHandoffS = await until('every acknowledged message on exactly its owners', async () => {
@@ -393,23 +423,29 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
     const waves = [leavers.slice(0, Math.ceil(churnCount / 3)), leavers.slice(Math.ceil(churnCount / 3), Math.ceil(2 * churnCount / 3)), leavers.slice(Math.ceil(2 * churnCount / 3))]
     let expected = n + churnCount
     let handoffS = Number.NaN
-    const waveReports: SimReport['churn']['waves'] = [{ left: 0, joined: joiners.length, rings_s: joinRingsS, handoff_s: joinHandoffS, placed_exactly: placed, acknowledged: joinUpTo.length }]
-    for (const wave of waves.filter(w => w.length > 0)) {
+    const joinCompared = await comparedSince()
+    log(`  churn: anti-entropy during the joins: ${joinCompared.compared} comparisons, ${joinCompared.skipped} skipped as unchanged`)
+    const waveReports: SimReport['churn']['waves'] = [{ left: 0, joined: joiners.length, rings_s: joinRingsS, handoff_s: joinHandoffS, placed_exactly: placed, acknowledged: joinUpTo.length, ...joinCompared }]
+    for (const wave of Number.isNaN(joinRingsS) ? [] : waves.filter(w => w.length > 0)) {
       for (const name of wave) await stop(name)
       expected -= wave.length
-      const ringsS = await until(`rings of ${expected} members after a wave of ${wave.length} left`, converged(expected), 600_000, describe, log)
+      const ringsS = await ringsWithin(`rings of ${expected} members after a wave of ${wave.length} left`, expected)
       // what was acknowledged up to now, on exactly its owners again
       const upTo = [...stored, ...during]
       handoffS = await until('every acknowledged message on exactly its owners', async () => {
         placed = await placedExactly(upTo)
         return placed === upTo.length
       }, handoffTimeoutMs, () => `${placed}/${upTo.length} placed`, log, PLACEMENT_POLL_MS).catch(() => Number.NaN)
-      waveReports.push({ left: wave.length, joined: 0, rings_s: ringsS, handoff_s: handoffS, placed_exactly: placed, acknowledged: upTo.length })
+      const compared = await comparedSince()
+      waveReports.push({ left: wave.length, joined: 0, rings_s: ringsS, handoff_s: handoffS, placed_exactly: placed, acknowledged: upTo.length, ...compared })
       log(`  churn: a wave of ${wave.length} left; rings of ${expected} members after ${ringsS.toFixed(1)} s; ` +
-        `${placed}/${upTo.length} acknowledged on exactly their owners ${handoffS.toFixed(1)} s later`)
+        `${placed}/${upTo.length} acknowledged on exactly their owners ${handoffS.toFixed(1)} s later; ` +
+        `anti-entropy ${compared.compared} comparisons, ${compared.skipped} skipped`)
+      if (Number.isNaN(ringsS)) break
     }
     loading = false
     await load
+    const left = waveReports.reduce((sum, w) => sum + w.left, 0)
     const all = [...stored, ...during]
     const churnS = (performance.now() - churnStarted) / 1000
     // the stores acknowledged while the last wave was handed off
@@ -427,7 +463,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
       clients.push(await GhostClient.create({ bootstrap: [all[Math.floor(Math.random() * all.length)]], requestTimeoutMs: 30_000 }))
     }
     const { ok: churnReadOk, failed: churnReadFailed } = await readBack(sample)
-    log(`  churn: ${leavers.length} left, ${joiners.length} joined; ${sent} stores sent during it, ${during.length} acknowledged; ` +
+    log(`  churn: ${left} left, ${joiners.length} joined; ${sent} stores sent during it, ${during.length} acknowledged; ` +
       `${found}/${all.length} acknowledged found, ${placed} on exactly their owners (${settleS.toFixed(1)} s after the load stopped; churn ${churnS.toFixed(0)} s); reads ${churnReadOk} ok, ${churnReadFailed} failed`)
 
     return {
@@ -449,7 +485,7 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
       sample_node_sent_per_min: sampleSent,
       process: { rss_bytes: cpu1.rss, heap_used_bytes: cpu1.heapUsed, hosts: hostCount },
       churn: {
-        left: leavers.length,
+        left,
         joined: joiners.length,
         sent,
         acknowledged: during.length,

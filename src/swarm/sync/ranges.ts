@@ -46,6 +46,33 @@ export class RangeSet {
     return this.lo.map((l, i) => [l, this.hi[i]])
   }
 
+  /** True when every position in `other` is in this set (merged intervals: each of other's lies within one of ours). */
+  covers (other: RangeSet): boolean {
+    let i = 0
+    for (let j = 0; j < other.lo.length; j++) {
+      while (i < this.lo.length && this.hi[i] < other.lo[j]) i++
+      if (i === this.lo.length || this.lo[i] > other.lo[j] || this.hi[i] < other.hi[j]) return false
+    }
+    return true
+  }
+
+  /**
+   * The entries whose positions lie in this set, in position order, from
+   * `sorted` (ascending by position): a bisection per interval, not a scan of all.
+   */
+  * select<T extends { position: bigint }> (sorted: T[]): Generator<T> {
+    for (let k = 0; k < this.lo.length; k++) {
+      let a = 0
+      let b = sorted.length
+      while (a < b) {
+        const m = (a + b) >>> 1
+        if (sorted[m].position < this.lo[k]) a = m + 1
+        else b = m
+      }
+      for (; a < sorted.length && sorted[a].position <= this.hi[k]; a++) yield sorted[a]
+    }
+  }
+
   has (position: bigint): boolean {
     let a = 0
     let b = this.lo.length

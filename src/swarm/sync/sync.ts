@@ -79,10 +79,15 @@ export interface ReconcileReport {
  * they lack. Deleted records (tombstones) are neither fetched nor pushed, and
  * their deletion is passed on instead.
  *
- * A member is skipped while what this node holds in the arcs the two share is
- * exactly what it held when they last compared equal (a fingerprint of those
- * arcs and our mailbox digests in them): a change on its side makes its own
- * fingerprint differ, so it starts the comparison. Once every
+ * A member is skipped while the arcs the two share lie within the arcs they
+ * last compared equal over, and what this node holds in those arcs is exactly
+ * what it held then (a fingerprint of our mailbox digests there): a change on
+ * the member's side makes its own fingerprint differ, so it starts the
+ * comparison. A join only shrinks what two earlier members share, so
+ * admitting a member costs the comparisons with that member, not one between
+ * every pair (the arcs agreed are then narrowed to those still shared, so
+ * handing over what moved to the new member does not count as a change).
+ * A departure grows what some pairs share; those compare again. Once every
  * `fullReconcileEveryRounds` rounds each member is compared regardless (a
  * replica that lost data without restarting), each in its own round of that
  * cycle so the cost is spread. An idle network then costs a tenth of the
@@ -105,8 +110,8 @@ export class SwarmSync {
   private pulling?: Promise<void>
   private pullAgain = false
   private reconciling?: Promise<ReconcileReport>
-  /** Per member: our fingerprint of the arcs we share when the two last compared equal. */
-  private readonly agreed = new Map<string, string>()
+  /** Per member: the arcs the two last compared equal over, and our fingerprint of what we held in them. */
+  private readonly agreed = new Map<string, { arcs: RangeSet, content: string }>()
   private rounds = 0
   /** Whether `ready` covers `ring`, cached per pair of ring objects (rings are replaced, never mutated). */
   private coverage?: { ring: HashRing, ready: HashRing, value: boolean }
@@ -307,14 +312,17 @@ export class SwarmSync {
     // digests, for the bucket comparison); and those to hand over
     const byPeer = new Map<string, LocalMailbox[]>()
     const handover: Array<{ mailbox: Uint8Array, owners: string[] }> = []
+    // everything held here, owned or not, in position order: what the agreed arcs are checked against
+    const held: LocalMailbox[] = []
     for await (const { mailbox, listing } of this.init.local.store.iterateListings()) {
       const position = positionOf(mailbox)
       const swarm = ring.swarmAt(position, r)
+      const entry: LocalMailbox = { mailbox, position, digest: digestOfListing(listing) }
+      held.push(entry)
       if (!swarm.includes(self)) {
         handover.push({ mailbox, owners: swarm })
         continue
       }
-      const entry: LocalMailbox = { mailbox, position, digest: digestOfListing(listing) }
       for (const peer of swarm) {
         if (peer === self) continue
         let list = byPeer.get(peer)
@@ -326,14 +334,20 @@ export class SwarmSync {
     const round = ++this.rounds
     const every = this.init.fullReconcileEveryRounds ?? DEFAULT_FULL_RECONCILE_EVERY_ROUNDS
     for (const peer of this.agreed.keys()) if (!sharedWith.has(peer)) this.agreed.delete(peer)
+    held.sort((x, y) => (x.position < y.position ? -1 : x.position > y.position ? 1 : 0))
     for (const peer of ring.nodes()) {
       const shared = sharedWith.get(peer)
       if (shared === undefined) continue
       const local = byPeer.get(peer) ?? []
-      const fingerprint = fingerprintOf(shared, local)
+      const sharedSet = new RangeSet(shared)
+      const fingerprint = fingerprintOf(sharedSet, held)
       const last = this.agreed.get(peer)
       // each member's forced comparison falls in its own round of the cycle: a tenth of them each round
-      if (last === fingerprint && (round + phaseOf(peer)) % every !== 0) {
+      if (last !== undefined && last.arcs.covers(sharedSet) && (round + phaseOf(peer)) % every !== 0 &&
+        (last.content === fingerprint || fingerprintOf(last.arcs, held) === last.content)) {
+        // the two agreed over these arcs and nothing here changed in them since: what the two held
+        // equal then is still equal in the part they share now
+        this.agreed.set(peer, { arcs: sharedSet, content: fingerprint })
         this.init.metrics.reconcilePeers.inc({ outcome: 'unchanged' })
         continue
       }
@@ -342,7 +356,7 @@ export class SwarmSync {
         // bucket digests first: only the arcs where the two differ are listed mailbox by mailbox
         const arcs = await this.mailboxes.differingArcs(peer, shared, local)
         if (arcs.length === 0) {
-          this.agreed.set(peer, fingerprint)
+          this.agreed.set(peer, { arcs: sharedSet, content: fingerprint })
           this.init.metrics.reconcilePeers.inc({ outcome: 'identical' })
           continue
         }
@@ -382,16 +396,10 @@ function phaseOf (peer: string): number {
   return createHash('sha256').update(peer).digest().readUInt32BE(0)
 }
 
-/** What this node holds in the arcs it shares with one member: the arcs, then each mailbox's digest, in order. */
-function fingerprintOf (shared: RingRange[], local: LocalMailbox[]): string {
+/** What this node holds in `arcs`: each mailbox and its digest, in position order (`held` sorted by position). */
+function fingerprintOf (arcs: RangeSet, held: LocalMailbox[]): string {
   const h = createHash('sha256')
-  const edge = Buffer.alloc(16)
-  for (const { start, end } of shared) {
-    edge.writeBigUInt64BE(start, 0)
-    edge.writeBigUInt64BE(end, 8)
-    h.update(edge)
-  }
-  for (const m of local) {
+  for (const m of arcs.select(held)) {
     h.update(m.mailbox)
     h.update(m.digest)
   }

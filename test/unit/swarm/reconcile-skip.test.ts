@@ -108,18 +108,51 @@ describe('swarm/anti-entropy skips members nothing changed with', () => {
     expect(seen.unchanged + seen.identical).to.equal(3)
   })
 
-  it('compares again after the ring changed what the two share', async () => {
+  it('a join does not make two earlier members compare again; a departure does', async () => {
     const a = member('a')
+    const b = member('b')
     await a.sync.reconcileNow()
+    await b.sync.reconcileNow()
     ring.addMany(['c', 'd'])
     try {
+      // what a and b share only shrank, and neither side changed: no comparison (each would
+      // otherwise compare with every member on every join, N² requests per admission)
       a.peers.reset()
+      b.peers.reset()
       await a.sync.reconcileNow()
-      expect(a.peers.calls.get('buckets'), 'the shared arcs changed: compared again').to.equal(1)
+      await b.sync.reconcileNow()
+      expect(a.peers.calls.get('buckets') ?? 0, 'a after the join').to.equal(0)
+      expect(b.peers.calls.get('buckets') ?? 0, 'b after the join').to.equal(0)
+
+      // a record lost on b in a mailbox the two still share: b's side changed, b compares and repairs
+      const still = records.find(r => {
+        const swarm = ring.swarmFor(r.mailbox, 3)
+        return swarm.includes('a') && swarm.includes('b')
+      })!
+      await stores[1].delete(still.mailbox, 0, [still.hash])
+      await a.sync.reconcileNow()
+      expect(a.peers.calls.get('buckets') ?? 0, 'a: nothing changed on its side').to.equal(0)
+      const report = await b.sync.reconcileNow()
+      expect(b.peers.calls.get('buckets')).to.equal(1)
+      expect(report.pulled).to.equal(1)
+      expect(await stores[1].has(still.mailbox, still.hash)).to.equal(true)
+
+      // a mailbox that moved away from b (to c and d) purged on b after its handover: outside what
+      // the two share now, so not a reason to compare
+      const moved = records.find(r => !ring.swarmFor(r.mailbox, 3).includes('b'))!
+      await b.sync.reconcileNow() // equal again after the repair
+      b.peers.reset()
+      await stores[1].delete(moved.mailbox, 0, [moved.hash])
+      await b.sync.reconcileNow()
+      expect(b.peers.calls.get('buckets') ?? 0, 'b: a change outside the shared arcs').to.equal(0)
     } finally {
       ring.remove('c')
       ring.remove('d')
     }
+    // c and d left: a and b share more than they agreed over, so they compare again
+    a.peers.reset()
+    await a.sync.reconcileNow()
+    expect(a.peers.calls.get('buckets'), 'the shared arcs grew: compared again').to.equal(1)
   })
 })
 

@@ -34,6 +34,41 @@ describe('swarm/replica', () => {
         for (const p of probes) expect(set.has(p), `position ${p}`).to.equal(ranges.some(r => rangeContains(r, p)))
       }
     })
+
+    it('covers a set exactly when every position of the other is in it', () => {
+      const before = new HashRing({ vnodesPerNode: 32, nodes: ['a', 'b', 'c', 'd'] })
+      const after = new HashRing({ vnodesPerNode: 32, nodes: ['a', 'b', 'c', 'd', 'e'] })
+      const shared = new RangeSet(before.rangesSharedBy('a', 'b', 3))
+      // a join only shrinks what two earlier members share; a departure grows it
+      const joined = new RangeSet(after.rangesSharedBy('a', 'b', 3))
+      expect(shared.covers(joined)).to.equal(true)
+      expect(joined.covers(shared)).to.equal(false)
+      expect(shared.covers(shared)).to.equal(true)
+      expect(shared.covers(new RangeSet([]))).to.equal(true)
+      expect(new RangeSet([]).covers(shared)).to.equal(false)
+      const whole = new RangeSet([{ start: 7n, end: 7n }])
+      expect(whole.covers(shared)).to.equal(true)
+      // one position outside an interval is enough to fail
+      expect(joined.intervals().length).to.be.above(2)
+      const [lo, hi] = joined.intervals()[1]
+      expect(joined.covers(new RangeSet([{ start: lo - 1n, end: hi }]))).to.equal(true)
+      expect(joined.covers(new RangeSet([{ start: lo, end: hi + 1n }]))).to.equal(false)
+      expect(joined.covers(new RangeSet([{ start: lo - 2n, end: hi }]))).to.equal(false)
+      // against membership tests on random positions
+      for (let i = 0; i < 50; i++) {
+        const p = randomBytes(8).readBigUInt64BE(0)
+        if (joined.has(p)) expect(shared.has(p)).to.equal(true)
+      }
+    })
+
+    it('selects the entries in the set, in position order, from a sorted list', () => {
+      const set = new RangeSet([{ start: (1n << 64n) - 10n, end: 10n }, { start: 100n, end: 200n }])
+      const entries = [0n, 5n, 10n, 11n, 100n, 101n, 200n, 201n, (1n << 64n) - 10n, (1n << 64n) - 9n, (1n << 64n) - 1n]
+        .sort((x, y) => (x < y ? -1 : 1)).map(position => ({ position }))
+      const picked = [...set.select(entries)].map(e => e.position)
+      expect(picked).to.deep.equal(entries.filter(e => set.has(e.position)).map(e => e.position))
+      expect(picked).to.deep.equal([0n, 5n, 10n, 101n, 200n, (1n << 64n) - 9n, (1n << 64n) - 1n])
+    })
   })
 
   describe('Tombstones', () => {
