@@ -110,6 +110,8 @@ export class SwarmSync {
   private pulling?: Promise<void>
   private pullAgain = false
   private reconciling?: Promise<ReconcileReport>
+  /** The round that starts once the one in flight ends, for reconcileNow() calls made during it. */
+  private reconcileNext?: Promise<ReconcileReport>
   /** Per member: the arcs the two last compared equal over, and our fingerprint of what we held in them. */
   private readonly agreed = new Map<string, { arcs: RangeSet, content: string }>()
   private rounds = 0
@@ -143,6 +145,7 @@ export class SwarmSync {
   async idle (): Promise<void> {
     await this.pulling?.catch(() => {})
     await this.reconciling?.catch(() => {})
+    await this.reconcileNext?.catch(() => {})
   }
 
   /** The membership changed: pull gained ranges after the change settles, then reconcile (handover). */
@@ -193,8 +196,23 @@ export class SwarmSync {
     return this.pulling
   }
 
-  /** One anti-entropy and handover round with every member; concurrent calls share it. */
+  /**
+   * One anti-entropy and handover round with every member that starts after
+   * this call: a round already in flight listed what this node held when it
+   * began (before a delete or store the caller just made), so the call waits
+   * for it and then runs one more; calls made meanwhile share that one.
+   */
   async reconcileNow (): Promise<ReconcileReport> {
+    if (this.reconciling === undefined) return this.round()
+    this.reconcileNext ??= this.reconciling.catch(() => {}).then(async () => {
+      this.reconcileNext = undefined
+      return this.round()
+    })
+    return this.reconcileNext
+  }
+
+  /** The round in flight, or a new one (the timer's rounds: a round in flight serves as this one). */
+  private async round (): Promise<ReconcileReport> {
     this.reconciling ??= this.reconcileOnce().then((report) => {
       this.init.metrics.reconciles.inc({ outcome: 'ok' })
       return report
@@ -208,7 +226,7 @@ export class SwarmSync {
   private arm (): void {
     if (!this.running) return
     this.timer = setTimeout(() => {
-      this.reconcileNow()
+      this.round()
         .then((report) => { this.followUp(report) })
         .catch((err: Error) => { this.log.error('anti-entropy round failed - %e', err) })
         .finally(() => { this.arm() })
@@ -233,7 +251,7 @@ export class SwarmSync {
     const delay = Math.min(interval, FOLLOW_UP_MS * 2 ** this.followUps++)
     this.followUpTimer = setTimeout(() => {
       this.followUpTimer = undefined
-      this.reconcileNow()
+      this.round()
         .then((next) => { this.followUp(next) })
         .catch((err: Error) => { this.log.error('anti-entropy follow-up failed - %e', err) })
     }, delay)

@@ -108,6 +108,34 @@ describe('swarm/anti-entropy skips members nothing changed with', () => {
     expect(seen.unchanged + seen.identical).to.equal(3)
   })
 
+  it('reconcileNow() during a round runs one more that starts after the call, and calls made meanwhile share it', async () => {
+    let release!: () => void
+    const gate = new Promise<void>(resolve => { release = resolve })
+    class Slow extends LoopbackPeers {
+      override async buckets (...args: Parameters<LoopbackPeers['buckets']>): ReturnType<LoopbackPeers['buckets']> {
+        await gate
+        return super.buckets(...args)
+      }
+    }
+    const peers = new Slow(new Map([['b', replicas[1]]]), 'a')
+    const sync = new SwarmSync({
+      selfId: 'a', ring: () => ring, local: replicas[0], peers: peers as unknown as SwarmPeers, replicas: 3, metrics: new SwarmMetrics(new Registry()), log
+    })
+    const first = sync.reconcileNow()
+    // the round in flight has listed what a holds; a record stored on a now is not in that listing
+    await new Promise(resolve => setTimeout(resolve, 50))
+    const fresh = createRecord({ mailbox: records[9].mailbox, namespace: 0, timestamp: T0 - 40, ttlMs: HOUR, data: Uint8Array.of(201) })
+    await replicas[0].put(fresh)
+    const second = sync.reconcileNow()
+    const third = sync.reconcileNow()
+    release()
+    expect((await first).pushed, 'the round in flight did not see it').to.equal(0)
+    expect((await second).pushed, 'the round after the call pushed it').to.equal(1)
+    expect(await third).to.deep.equal(await second)
+    expect(await stores[1].has(fresh.mailbox, fresh.hash)).to.equal(true)
+    expect(peers.calls.get('buckets'), 'two rounds in all: the third call shared the second').to.equal(2)
+  })
+
   it('a join does not make two earlier members compare again; a departure does', async () => {
     const a = member('a')
     const b = member('b')
