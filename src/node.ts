@@ -466,7 +466,13 @@ export class Ghostnode {
     if (this.libp2p.services.reachability.state.status === 'unreachable') {
       warnings.push('unreachable: no peer could dial this node\'s announced addresses back; check the firewall or port forwarding, and announce')
     }
-    if (this.swarm.membership.ring.size > 0 && !this.swarm.sync.ready) warnings.push('swarm not ready: still pulling the mailboxes it now holds from the other members')
+    if (this.swarm.membership.ring.size > 0 && !this.swarm.sync.ready) {
+      const p = this.swarm.sync.pullProgress
+      const where = p.pulling
+        ? ` (${p.done} of ${p.members} asked answered, ${p.failed} unreachable${p.lastError !== undefined ? ` (last: ${p.lastError})` : ''}, ${Math.round(p.elapsedMs / 1000)} s${p.restarts > 0 ? `, restarted ${p.restarts}× as the ring changed` : ''})`
+        : ''
+      warnings.push(`swarm not ready: still pulling the mailboxes it now holds from the other members${where}`)
+    }
     return { reasons, warnings }
   }
 

@@ -4,6 +4,7 @@ import { loopbackConfig } from '../lib/loopback-config.js'
 import { createGhostnode } from '../../src/compose.js'
 import { DEFAULT_CONFIG } from '../../src/config/defaults.js'
 import type { Ghostnode } from '../../src/node.js'
+import type { PullProgress } from '../../src/swarm/sync/sync.js'
 
 /**
  * One process of a simulated network: it runs the nodes the coordinator
@@ -40,6 +41,8 @@ export interface HostedNodeStatus {
   ring: number
   ready: boolean
   connections: number
+  /** Where its pull stands (SwarmSync.pullProgress). */
+  pull: PullProgress
 }
 
 export interface HostUsage {
@@ -175,7 +178,8 @@ function statusOf (name: string, x: Ghostnode, expected: string[]): HostedNodeSt
     period: view.period,
     ring: ring.size,
     ready: x.swarm.sync.ready,
-    connections: x.libp2p.getConnections().length
+    connections: x.libp2p.getConnections().length,
+    pull: x.swarm.sync.pullProgress
   }
 }
 

@@ -227,7 +227,18 @@ export async function runSim (options: SimOptions): Promise<SimReport> {
       if (xs.length === 0) return 'no status yet'
       const range = (f: (x: HostedNodeStatus) => number): string => `${Math.min(...xs.map(f))}..${Math.max(...xs.map(f))}`
       return `records with addresses ${range(x => x.records)}, document members ${range(x => x.members)} (periods ${range(x => x.period)}), ` +
-        `rings ${range(x => x.ring)}, ready ${xs.filter(x => x.ready).length}/${xs.length}, connections ${range(x => x.connections)}`
+        `rings ${range(x => x.ring)}, ready ${xs.filter(x => x.ready).length}/${xs.length}, connections ${range(x => x.connections)}${pulls(xs)}`
+    }
+    /** The pulls of the nodes not ready: how far along, how long, how often restarted, and why members were skipped. */
+    const pulls = (xs: HostedNodeStatus[]): string => {
+      const waiting = xs.filter(x => !x.ready && x.pull.pulling)
+      if (waiting.length === 0) return ''
+      const range = (f: (x: HostedNodeStatus) => number): string => `${Math.min(...waiting.map(f))}..${Math.max(...waiting.map(f))}`
+      const errors = new Map<string, number>()
+      for (const x of waiting) if (x.pull.lastError !== undefined) errors.set(x.pull.lastError, (errors.get(x.pull.lastError) ?? 0) + 1)
+      return `; ${waiting.length} pulling: members asked ${range(x => x.pull.members)}, answered ${range(x => x.pull.done)}, ` +
+        `unreachable ${range(x => x.pull.failed)}, for ${range(x => Math.round(x.pull.elapsedMs / 1000))} s, restarted ${range(x => x.pull.restarts)}×` +
+        (errors.size > 0 ? ` (last errors: ${[...errors].map(([e, c]) => `${c} × ${e}`).join(', ')})` : '')
     }
     // every live node: every live node's record (with addresses) in its directory, every live node in
     // its document, and exactly the live nodes on its ring (a node that left is off it), and ready

@@ -40,6 +40,24 @@ export interface SwarmSyncInit {
   allowDeposit?: (mailbox: Uint8Array) => boolean
 }
 
+/** Where this node's pull stands (the node's status, and the simulation's view of a network not yet ready). */
+export interface PullProgress {
+  /** A pull is running. */
+  pulling: boolean
+  /** Members the current (or last) pull asks. */
+  members: number
+  /** Of those, answered and copied from. */
+  done: number
+  /** Of those, skipped as unreachable (or refusing). */
+  failed: number
+  /** Since the current pull began, its restarts included (0 when none runs), ms. */
+  elapsedMs: number
+  /** Pulls started again because the ring changed while one ran, since the last one that ended with nothing to repeat. */
+  restarts: number
+  /** The last failure's error name, if any. */
+  lastError?: string
+}
+
 export interface ReconcileReport {
   /** Records copied to this node. */
   pulled: number
@@ -114,6 +132,7 @@ export class SwarmSync {
   private reconcileNext?: Promise<ReconcileReport>
   /** Per member: the arcs the two last compared equal over, and our fingerprint of what we held in them. */
   private readonly agreed = new Map<string, { arcs: RangeSet, content: string }>()
+  private readonly progress: Omit<PullProgress, 'pulling' | 'elapsedMs'> & { startedAt: number } = { members: 0, done: 0, failed: 0, restarts: 0, startedAt: 0 }
   private rounds = 0
   /** Whether `ready` covers `ring`, cached per pair of ring objects (rings are replaced, never mutated). */
   private coverage?: { ring: HashRing, ready: HashRing, value: boolean }
@@ -188,12 +207,21 @@ export class SwarmSync {
       return this.pulling
     }
     this.pulling = (async () => {
+      this.progress.restarts = 0
+      this.progress.startedAt = Date.now()
       do {
         this.pullAgain = false
         await this.pullOnce()
+        if (this.pullAgain) this.progress.restarts++
       } while (this.pullAgain && this.running)
     })().finally(() => { this.pulling = undefined })
     return this.pulling
+  }
+
+  get pullProgress (): PullProgress {
+    const { members, done, failed, restarts, startedAt, lastError } = this.progress
+    const pulling = this.pulling !== undefined
+    return { pulling, members, done, failed, restarts, elapsedMs: pulling ? Date.now() - startedAt : 0, ...(lastError !== undefined ? { lastError } : {}) }
   }
 
   /**
@@ -300,6 +328,8 @@ export class SwarmSync {
     // most of the network); the exchanges that copy records run one after another, so a record
     // two members both hold is fetched and charged once
     const peers = [...sources.keys()].sort()
+    const progress = this.progress
+    Object.assign(progress, { members: peers.length, done: 0, failed: 0, lastError: undefined })
     let next = 0
     let exchanging = Promise.resolve()
     await Promise.all(Array.from({ length: Math.min(PULL_LISTINGS_IN_FLIGHT, peers.length) }, async () => {
@@ -312,8 +342,11 @@ export class SwarmSync {
           })
           exchanging = turn.catch(() => {})
           await turn
+          progress.done++
         } catch (err) {
           // an unreachable member holds nothing it could serve now; anti-entropy catches up later
+          progress.failed++
+          progress.lastError = (err as Error).name
           this.log('pull from %s skipped - %e', peer, err)
         }
       }

@@ -184,6 +184,48 @@ describe('swarm/anti-entropy skips members nothing changed with', () => {
   })
 })
 
+describe('swarm/pull progress', () => {
+  let dir: string
+  let stores: MessageStore[]
+  let replicas: LocalReplica[]
+
+  beforeEach(async () => {
+    dir = await makeTempDir()
+    ;({ stores, replicas } = await openReplicas(dir, ['a', 'b'], T0, HOUR))
+  })
+  afterEach(async () => {
+    for (const s of stores) await s.close()
+    await removeTempDir(dir)
+  })
+
+  it('counts the members a pull asks, those that answered and those skipped, and why', async () => {
+    // c is on the ring but cannot be reached: it is skipped, and the pull still ends (ready)
+    const ring = new HashRing({ vnodesPerNode: 16, nodes: ['a', 'b', 'c'] })
+    let release!: () => void
+    const gate = new Promise<void>(resolve => { release = resolve })
+    class Slow extends LoopbackPeers {
+      override async range (...args: Parameters<LoopbackPeers['range']>): ReturnType<LoopbackPeers['range']> {
+        await gate
+        return super.range(...args)
+      }
+    }
+    const peers = new Slow(new Map([['b', replicas[1]]]), 'a')
+    const sync = new SwarmSync({
+      selfId: 'a', ring: () => ring, local: replicas[0], peers: peers as unknown as SwarmPeers, replicas: 3, metrics: new SwarmMetrics(new Registry()), log
+    })
+    expect(sync.pullProgress.pulling).to.equal(false)
+    const pull = sync.pullNow()
+    await new Promise(resolve => setTimeout(resolve, 30))
+    const during = sync.pullProgress
+    expect(during).to.include({ pulling: true, members: 2, done: 0 })
+    release()
+    await pull
+    expect(sync.ready).to.equal(true)
+    const after = sync.pullProgress
+    expect(after).to.include({ pulling: false, members: 2, done: 1, failed: 1, elapsedMs: 0, restarts: 0, lastError: 'Error' })
+  })
+})
+
 describe('swarm/handover follow-up rounds', function () {
   this.timeout(30_000)
   let dir: string
