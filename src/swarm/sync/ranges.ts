@@ -56,6 +56,26 @@ export class RangeSet {
     return true
   }
 
+  /** The positions in this set and not in `other`. */
+  minus (other: RangeSet): RangeSet {
+    const out: Array<[bigint, bigint]> = []
+    let j = 0
+    for (let i = 0; i < this.lo.length; i++) {
+      let lo = this.lo[i]
+      const hi = this.hi[i]
+      while (j < other.lo.length && other.hi[j] < lo) j++
+      let k = j
+      while (lo <= hi && k < other.lo.length && other.lo[k] <= hi) {
+        if (other.lo[k] > lo) out.push([lo, other.lo[k] - 1n])
+        if (other.hi[k] >= hi) { lo = hi + 1n; break }
+        lo = other.hi[k] + 1n
+        k++
+      }
+      if (lo <= hi) out.push([lo, hi])
+    }
+    return new RangeSet(arcsOf(out))
+  }
+
   /**
    * The entries whose positions lie in this set, in position order, from
    * `sorted` (ascending by position): a bisection per interval, not a scan of all.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { MailboxExchange, hex, type LocalMailbox } from './exchange.js'
-import { RangeSet, digestOfListing } from './ranges.js'
+import { RangeSet, arcsOf, digestOfListing } from './ranges.js'
 import { positionOf } from '../ring.js'
 import { DEFAULT_CHURN_DELAY_MS, DEFAULT_FULL_RECONCILE_EVERY_ROUNDS, DEFAULT_RECONCILE_INTERVAL_MS } from '../service-defaults.js'
 import type { RingRange } from '../ring.js'
@@ -207,12 +207,16 @@ export class SwarmSync {
       return this.pulling
     }
     this.pulling = (async () => {
+      // what each member was asked for and answered in this run: a ring change (an admission each
+      // period while a network grows) restarts the pull, and the restart does not ask again for
+      // arcs already pulled (a first pull asks most of the network and can outlast a period)
+      const pulled = new Map<string, RangeSet>()
       this.progress.restarts = 0
       this.progress.startedAt = Date.now()
       do {
         this.pullAgain = false
-        await this.pullOnce()
-        if (this.pullAgain) this.progress.restarts++
+        await this.pullOnce(pulled)
+        if (this.pullAgain && this.running) this.progress.restarts++
       } while (this.pullAgain && this.running)
     })().finally(() => { this.pulling = undefined })
     return this.pulling
@@ -300,7 +304,7 @@ export class SwarmSync {
     this.churnTimer.unref?.()
   }
 
-  private async pullOnce (): Promise<void> {
+  private async pullOnce (pulled: Map<string, RangeSet>): Promise<void> {
     const ring = this.init.ring()
     const previous = this.readyRing
     const self = this.init.selfId
@@ -327,21 +331,32 @@ export class SwarmSync {
     // listings are asked of a few members at once (each costs a round trip, and a new member asks
     // most of the network); the exchanges that copy records run one after another, so a record
     // two members both hold is fetched and charged once
-    const peers = [...sources.keys()].sort()
     const progress = this.progress
-    Object.assign(progress, { members: peers.length, done: 0, failed: 0, lastError: undefined })
+    Object.assign(progress, { members: sources.size, done: 0, failed: 0, lastError: undefined })
+    const wanted = new Map<string, RangeSet>()
+    for (const [peer, arcs] of sources) {
+      // only the arcs it has not answered for earlier in this run: records stored on it since
+      // then came with the writes that stored them, or come with anti-entropy, as after any pull
+      const earlier = pulled.get(peer)
+      const set = earlier === undefined ? new RangeSet(arcs) : new RangeSet(arcs).minus(earlier)
+      if (set.isEmpty) progress.done++
+      else wanted.set(peer, set)
+    }
+    const peers = [...wanted.keys()].sort()
     let next = 0
     let exchanging = Promise.resolve()
     await Promise.all(Array.from({ length: Math.min(PULL_LISTINGS_IN_FLIGHT, peers.length) }, async () => {
       while (next < peers.length) {
         const peer = peers[next++]
         try {
-          const remote = await this.mailboxes.remoteDigests(peer, sources.get(peer)!)
+          const remote = await this.mailboxes.remoteDigests(peer, arcsOf(wanted.get(peer)!.intervals()))
           const turn = exchanging.then(async () => {
             await this.mailboxes.exchange(peer, await this.mailboxes.differing(remote, owned), { push: false })
           })
           exchanging = turn.catch(() => {})
           await turn
+          const before = pulled.get(peer)
+          pulled.set(peer, before === undefined ? wanted.get(peer)! : new RangeSet(arcsOf([...before.intervals(), ...wanted.get(peer)!.intervals()])))
           progress.done++
         } catch (err) {
           // an unreachable member holds nothing it could serve now; anti-entropy catches up later

@@ -8,6 +8,7 @@ import { HashRing } from '../../../src/swarm/ring.js'
 import { MessageStore } from '../../../src/swarm/store/store.js'
 import { SwarmMetrics } from '../../../src/swarm/swarm-metrics.js'
 import { SwarmSync } from '../../../src/swarm/sync/sync.js'
+import { RangeSet } from '../../../src/swarm/sync/ranges.js'
 import { openReplicas } from '../../helpers/replicas.js'
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js'
 import type { SwarmPeers } from '../../../src/swarm/peer/peers.js'
@@ -223,6 +224,66 @@ describe('swarm/pull progress', () => {
     expect(sync.ready).to.equal(true)
     const after = sync.pullProgress
     expect(after).to.include({ pulling: false, members: 2, done: 1, failed: 1, elapsedMs: 0, restarts: 0, lastError: 'Error' })
+  })
+})
+
+describe('swarm/pull restarted by a ring change', () => {
+  let dir: string
+  let stores: MessageStore[]
+  let replicas: LocalReplica[]
+
+  beforeEach(async () => {
+    dir = await makeTempDir()
+    ;({ stores, replicas } = await openReplicas(dir, ['a', 'b'], T0, HOUR))
+  })
+  afterEach(async () => {
+    for (const s of stores) await s.close()
+    await removeTempDir(dir)
+  })
+
+  it('asks a member again only for the arcs it has not answered for in the same run', async () => {
+    const ring = new HashRing({ vnodesPerNode: 16, nodes: ['a', 'b', 'c', 'd'] })
+    let release!: () => void
+    const gate = new Promise<void>(resolve => { release = resolve })
+    const asked = new Map<string, number>()
+    const toB: RangeSet[] = []
+    class Counting extends LoopbackPeers {
+      override async range (...args: Parameters<LoopbackPeers['range']>): ReturnType<LoopbackPeers['range']> {
+        asked.set(args[0], (asked.get(args[0]) ?? 0) + 1)
+        if (args[0] === 'b') toB.push(new RangeSet(args[1]))
+        await gate
+        return super.range(...args)
+      }
+    }
+    // b answers; c and d cannot be reached
+    const peers = new Counting(new Map([['b', replicas[1]]]), 'a')
+    const sync = new SwarmSync({
+      selfId: 'a', ring: () => ring, local: replicas[0], peers: peers as unknown as SwarmPeers, replicas: 3, metrics: new SwarmMetrics(new Registry()), log,
+      churnDelayMs: 3_600_000, reconcileIntervalMs: 3_600_000
+    })
+    sync.start()
+    try {
+      const first = sync.pullNow()
+      await new Promise(resolve => setTimeout(resolve, 30))
+      // d left while the pull ran: the pull runs again, for what d held, from the members near us
+      ring.remove('d')
+      sync.onRingChange({ added: [], removed: ['d'] })
+      const again = sync.pullNow()
+      release()
+      await Promise.all([first, again])
+      expect(sync.pullProgress.restarts).to.equal(1)
+      // a gained arcs from d: b is asked for those alone, not again for what it answered
+      expect(asked.get('b')).to.equal(2)
+      const owned = new RangeSet(ring.rangesOwnedBy('a', 3))
+      expect(toB[1].minus(owned).isEmpty, 'only arcs a owns now').to.equal(true)
+      expect(owned.minus(toB[0]).minus(toB[1]).isEmpty, 'together, everything a owns now').to.equal(true)
+      expect(toB[1].minus(toB[0]).intervals(), 'nothing asked twice').to.deep.equal(toB[1].intervals())
+      expect(asked.get('c'), 'c could not be reached: asked again').to.equal(2)
+      expect(asked.get('d'), 'd left').to.equal(1)
+      expect(sync.ready).to.equal(true)
+    } finally {
+      sync.stop()
+    }
   })
 })
 

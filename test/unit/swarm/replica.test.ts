@@ -61,6 +61,26 @@ describe('swarm/replica', () => {
       }
     })
 
+    it('subtracts a set: exactly the positions in one and not the other', () => {
+      const before = new HashRing({ vnodesPerNode: 32, nodes: ['a', 'b', 'c', 'd'] })
+      const after = new HashRing({ vnodesPerNode: 32, nodes: ['a', 'b', 'c'] })
+      const cases: Array<[RangeSet, RangeSet]> = [
+        [new RangeSet(after.rangesOwnedBy('a', 3)), new RangeSet(before.rangesOwnedBy('a', 3))],
+        [new RangeSet(before.rangesOwnedBy('a', 3)), new RangeSet(after.rangesOwnedBy('a', 3))],
+        [new RangeSet(before.rangesOwnedBy('b', 1)), new RangeSet(before.rangesOwnedBy('b', 2))],
+        [new RangeSet([{ start: 7n, end: 7n }]), new RangeSet([{ start: (1n << 64n) - 10n, end: 10n }, { start: 100n, end: 200n }])],
+        [new RangeSet([{ start: 100n, end: 200n }]), new RangeSet([{ start: 100n, end: 150n }, { start: 160n, end: 200n }])],
+        [new RangeSet([{ start: 100n, end: 200n }]), new RangeSet([])]
+      ]
+      for (const [x, y] of cases) {
+        const d = x.minus(y)
+        const probes = [0n, 1n, 10n, 11n, 100n, 101n, 150n, 151n, 160n, 161n, 200n, 201n, (1n << 64n) - 1n, (1n << 64n) - 9n]
+        for (const [lo, hi] of [...x.intervals(), ...y.intervals()]) probes.push(lo, hi, lo > 0n ? lo - 1n : lo, hi + 1n < (1n << 64n) ? hi + 1n : hi)
+        for (let i = 0; i < 300; i++) probes.push(randomBytes(8).readBigUInt64BE(0))
+        for (const p of probes) expect(d.has(p), `position ${p}`).to.equal(x.has(p) && !y.has(p))
+      }
+    })
+
     it('selects the entries in the set, in position order, from a sorted list', () => {
       const set = new RangeSet([{ start: (1n << 64n) - 10n, end: 10n }, { start: 100n, end: 200n }])
       const entries = [0n, 5n, 10n, 11n, 100n, 101n, 200n, 201n, (1n << 64n) - 10n, (1n << 64n) - 9n, (1n << 64n) - 1n]
