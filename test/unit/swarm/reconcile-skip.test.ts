@@ -185,7 +185,7 @@ describe('swarm/anti-entropy skips members nothing changed with', () => {
   })
 })
 
-describe('swarm/pull progress', () => {
+describe('swarm/sync on two replicas', () => {
   let dir: string
   let stores: MessageStore[]
   let replicas: LocalReplica[]
@@ -199,146 +199,112 @@ describe('swarm/pull progress', () => {
     await removeTempDir(dir)
   })
 
-  it('counts the members a pull asks, those that answered and those skipped, and why', async () => {
-    // c is on the ring but cannot be reached: it is skipped, and the pull still ends (ready)
-    const ring = new HashRing({ vnodesPerNode: 16, nodes: ['a', 'b', 'c'] })
-    let release!: () => void
-    const gate = new Promise<void>(resolve => { release = resolve })
-    class Slow extends LoopbackPeers {
-      override async range (...args: Parameters<LoopbackPeers['range']>): ReturnType<LoopbackPeers['range']> {
-        await gate
-        return super.range(...args)
+  describe('pull: progress, and restarts after a ring change', () => {
+    /** Member a on `ring`, whose RANGE requests wait for release(); b answers, every other member cannot be reached. */
+    function gated (ring: HashRing): { sync: SwarmSync, release: () => void, asked: Map<string, number>, toB: RangeSet[] } {
+      let release!: () => void
+      const gate = new Promise<void>(resolve => { release = resolve })
+      const asked = new Map<string, number>()
+      const toB: RangeSet[] = []
+      class Gated extends LoopbackPeers {
+        override async range (...args: Parameters<LoopbackPeers['range']>): ReturnType<LoopbackPeers['range']> {
+          asked.set(args[0], (asked.get(args[0]) ?? 0) + 1)
+          if (args[0] === 'b') toB.push(new RangeSet(args[1]))
+          await gate
+          return super.range(...args)
+        }
       }
+      const peers = new Gated(new Map([['b', replicas[1]]]), 'a')
+      const sync = new SwarmSync({
+        selfId: 'a', ring: () => ring, local: replicas[0], peers: peers as unknown as SwarmPeers, replicas: 3, metrics: new SwarmMetrics(new Registry()), log,
+        churnDelayMs: 3_600_000, reconcileIntervalMs: 3_600_000
+      })
+      return { sync, release, asked, toB }
     }
-    const peers = new Slow(new Map([['b', replicas[1]]]), 'a')
-    const sync = new SwarmSync({
-      selfId: 'a', ring: () => ring, local: replicas[0], peers: peers as unknown as SwarmPeers, replicas: 3, metrics: new SwarmMetrics(new Registry()), log
-    })
-    expect(sync.pullProgress.pulling).to.equal(false)
-    const pull = sync.pullNow()
-    await new Promise(resolve => setTimeout(resolve, 30))
-    const during = sync.pullProgress
-    expect(during).to.include({ pulling: true, members: 2, done: 0 })
-    release()
-    await pull
-    expect(sync.ready).to.equal(true)
-    const after = sync.pullProgress
-    expect(after).to.include({ pulling: false, members: 2, done: 1, failed: 1, elapsedMs: 0, restarts: 0, lastError: 'Error' })
-  })
-})
 
-describe('swarm/pull restarted by a ring change', () => {
-  let dir: string
-  let stores: MessageStore[]
-  let replicas: LocalReplica[]
-
-  beforeEach(async () => {
-    dir = await makeTempDir()
-    ;({ stores, replicas } = await openReplicas(dir, ['a', 'b'], T0, HOUR))
-  })
-  afterEach(async () => {
-    for (const s of stores) await s.close()
-    await removeTempDir(dir)
-  })
-
-  it('asks a member again only for the arcs it has not answered for in the same run', async () => {
-    const ring = new HashRing({ vnodesPerNode: 16, nodes: ['a', 'b', 'c', 'd'] })
-    let release!: () => void
-    const gate = new Promise<void>(resolve => { release = resolve })
-    const asked = new Map<string, number>()
-    const toB: RangeSet[] = []
-    class Counting extends LoopbackPeers {
-      override async range (...args: Parameters<LoopbackPeers['range']>): ReturnType<LoopbackPeers['range']> {
-        asked.set(args[0], (asked.get(args[0]) ?? 0) + 1)
-        if (args[0] === 'b') toB.push(new RangeSet(args[1]))
-        await gate
-        return super.range(...args)
-      }
-    }
-    // b answers; c and d cannot be reached
-    const peers = new Counting(new Map([['b', replicas[1]]]), 'a')
-    const sync = new SwarmSync({
-      selfId: 'a', ring: () => ring, local: replicas[0], peers: peers as unknown as SwarmPeers, replicas: 3, metrics: new SwarmMetrics(new Registry()), log,
-      churnDelayMs: 3_600_000, reconcileIntervalMs: 3_600_000
-    })
-    sync.start()
-    try {
-      const first = sync.pullNow()
+    it('counts the members a pull asks, those that answered and those skipped, and why', async () => {
+      // c is on the ring but cannot be reached: it is skipped, and the pull still ends (ready)
+      const { sync, release } = gated(new HashRing({ vnodesPerNode: 16, nodes: ['a', 'b', 'c'] }))
+      expect(sync.pullProgress.pulling).to.equal(false)
+      const pull = sync.pullNow()
       await new Promise(resolve => setTimeout(resolve, 30))
-      // d left while the pull ran: the pull runs again, for what d held, from the members near us
-      ring.remove('d')
-      sync.onRingChange({ added: [], removed: ['d'] })
-      const again = sync.pullNow()
+      expect(sync.pullProgress).to.include({ pulling: true, members: 2, done: 0 })
       release()
-      await Promise.all([first, again])
-      expect(sync.pullProgress.restarts).to.equal(1)
-      // a gained arcs from d: b is asked for those alone, not again for what it answered
-      expect(asked.get('b')).to.equal(2)
-      const owned = new RangeSet(ring.rangesOwnedBy('a', 3))
-      expect(toB[1].minus(owned).isEmpty, 'only arcs a owns now').to.equal(true)
-      expect(owned.minus(toB[0]).minus(toB[1]).isEmpty, 'together, everything a owns now').to.equal(true)
-      expect(toB[1].minus(toB[0]).intervals(), 'nothing asked twice').to.deep.equal(toB[1].intervals())
-      expect(asked.get('c'), 'c could not be reached: asked again').to.equal(2)
-      expect(asked.get('d'), 'd left').to.equal(1)
+      await pull
       expect(sync.ready).to.equal(true)
-    } finally {
-      sync.stop()
-    }
-  })
-})
-
-describe('swarm/handover follow-up rounds', function () {
-  this.timeout(30_000)
-  let dir: string
-  let stores: MessageStore[]
-  let replicas: LocalReplica[]
-
-  beforeEach(async () => {
-    dir = await makeTempDir()
-    ;({ stores, replicas } = await openReplicas(dir, ['a', 'b'], T0, HOUR))
-  })
-  afterEach(async () => {
-    for (const s of stores) await s.close()
-    await removeTempDir(dir)
-  })
-
-  it('a handover the new owner could not confirm is tried again seconds later, not an interval later', async () => {
-    // R = 1 on two members: the mailboxes b owns are a's to hand over
-    const ring = new HashRing({ vnodesPerNode: 16, nodes: ['a', 'b'] })
-    const mine: SwarmRecord[] = []
-    for (let m = 0; mine.length < 5; m++) {
-      const mailbox = new Uint8Array(32)
-      new DataView(mailbox.buffer).setUint32(0, m * 2_654_435_761 >>> 0)
-      if (ring.swarmFor(mailbox, 1)[0] !== 'b') continue
-      const r = createRecord({ mailbox, namespace: 0, timestamp: T0 - 100, ttlMs: HOUR, data: Uint8Array.of(m) })
-      await replicas[0].put(r)
-      mine.push(r)
-    }
-    let refusals = 0
-    class StillPulling extends LoopbackPeers {
-      override async handoff (peer: string, mailbox: Uint8Array, hashes: Uint8Array[]): Promise<Uint8Array[]> {
-        // the new owner is still pulling: the first handover round fails
-        if (refusals++ < mine.length) throw new Error('not ready')
-        return super.handoff(peer, mailbox, hashes)
-      }
-    }
-    const peers = new StillPulling(new Map([['b', replicas[1]]]), 'a')
-    const sync = new SwarmSync({
-      selfId: 'a', ring: () => ring, local: replicas[0], peers: peers as unknown as SwarmPeers, replicas: 1,
-      metrics: new SwarmMetrics(new Registry()), log, reconcileIntervalMs: 3_600_000, churnDelayMs: 10
+      expect(sync.pullProgress).to.include({ pulling: false, members: 2, done: 1, failed: 1, elapsedMs: 0, restarts: 0, lastError: 'Error' })
     })
-    sync.start()
-    try {
-      const started = Date.now()
-      while (!(await Promise.all(mine.map(async r => stores[1].has(r.mailbox, r.hash)))).every(Boolean) ||
-        (await Promise.all(mine.map(async r => stores[0].has(r.mailbox, r.hash)))).some(Boolean)) {
-        expect(Date.now() - started, 'handed over and purged within the first follow-up').to.be.below(12_000)
-        await new Promise(resolve => setTimeout(resolve, 100))
+
+    it('asks a member again only for the arcs it has not answered for in the same run', async () => {
+      const ring = new HashRing({ vnodesPerNode: 16, nodes: ['a', 'b', 'c', 'd'] })
+      const { sync, release, asked, toB } = gated(ring)
+      sync.start()
+      try {
+        const first = sync.pullNow()
+        await new Promise(resolve => setTimeout(resolve, 30))
+        // d left while the pull ran: the pull runs again, for what d held, from the members near us
+        ring.remove('d')
+        sync.onRingChange({ added: [], removed: ['d'] })
+        const again = sync.pullNow()
+        release()
+        await Promise.all([first, again])
+        expect(sync.pullProgress.restarts).to.equal(1)
+        // a gained arcs from d: b is asked for those alone, not again for what it answered
+        expect(asked.get('b')).to.equal(2)
+        const owned = new RangeSet(ring.rangesOwnedBy('a', 3))
+        expect(toB[1].minus(owned).isEmpty, 'only arcs a owns now').to.equal(true)
+        expect(owned.minus(toB[0]).minus(toB[1]).isEmpty, 'together, everything a owns now').to.equal(true)
+        expect(toB[1].minus(toB[0]).intervals(), 'nothing asked twice').to.deep.equal(toB[1].intervals())
+        expect(asked.get('c'), 'c could not be reached: asked again').to.equal(2)
+        expect(asked.get('d'), 'd left').to.equal(1)
+        expect(sync.ready).to.equal(true)
+      } finally {
+        sync.stop()
       }
-      expect(refusals).to.be.greaterThan(mine.length)
-    } finally {
-      sync.stop()
-      await sync.idle()
-    }
+    })
+  })
+
+  describe('handover follow-up rounds', function () {
+    this.timeout(30_000)
+
+    it('a handover the new owner could not confirm is tried again seconds later, not an interval later', async () => {
+      // R = 1 on two members: the mailboxes b owns are a's to hand over
+      const ring = new HashRing({ vnodesPerNode: 16, nodes: ['a', 'b'] })
+      const mine: SwarmRecord[] = []
+      for (let m = 0; mine.length < 5; m++) {
+        const mailbox = new Uint8Array(32)
+        new DataView(mailbox.buffer).setUint32(0, m * 2_654_435_761 >>> 0)
+        if (ring.swarmFor(mailbox, 1)[0] !== 'b') continue
+        const r = createRecord({ mailbox, namespace: 0, timestamp: T0 - 100, ttlMs: HOUR, data: Uint8Array.of(m) })
+        await replicas[0].put(r)
+        mine.push(r)
+      }
+      let refusals = 0
+      class StillPulling extends LoopbackPeers {
+        override async handoff (peer: string, mailbox: Uint8Array, hashes: Uint8Array[]): Promise<Uint8Array[]> {
+          // the new owner is still pulling: the first handover round fails
+          if (refusals++ < mine.length) throw new Error('not ready')
+          return super.handoff(peer, mailbox, hashes)
+        }
+      }
+      const peers = new StillPulling(new Map([['b', replicas[1]]]), 'a')
+      const sync = new SwarmSync({
+        selfId: 'a', ring: () => ring, local: replicas[0], peers: peers as unknown as SwarmPeers, replicas: 1,
+        metrics: new SwarmMetrics(new Registry()), log, reconcileIntervalMs: 3_600_000, churnDelayMs: 10
+      })
+      sync.start()
+      try {
+        const started = Date.now()
+        while (!(await Promise.all(mine.map(async r => stores[1].has(r.mailbox, r.hash)))).every(Boolean) ||
+          (await Promise.all(mine.map(async r => stores[0].has(r.mailbox, r.hash)))).some(Boolean)) {
+          expect(Date.now() - started, 'handed over and purged within the first follow-up').to.be.below(12_000)
+          await new Promise(resolve => setTimeout(resolve, 100))
+        }
+        expect(refusals).to.be.greaterThan(mine.length)
+      } finally {
+        sync.stop()
+        await sync.idle()
+      }
+    })
   })
 })
