@@ -157,9 +157,16 @@ async function pool<T> (items: T[], concurrency: number, work: (item: T, i: numb
 async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs: number, state?: () => string, progress?: (line: string) => void, pollMs = 250): Promise<number> {
   const started = performance.now()
   let reported = started
-  while (!(await predicate())) {
+  const timedOut = (): Error => new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${state !== undefined ? ` (${state()})` : ''}`)
+  for (;;) {
+    // a check that does not come back (hosts overloaded) ends at the deadline too
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const late = new Promise<'late'>(resolve => { timer = setTimeout(() => { resolve('late') }, Math.max(0, started + timeoutMs - performance.now())) })
+    const done = await Promise.race([Promise.resolve(predicate()), late]).finally(() => { clearTimeout(timer) })
+    if (done === 'late') throw timedOut()
+    if (done) break
     const now = performance.now()
-    if (now - started > timeoutMs) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${state !== undefined ? ` (${state()})` : ''}`)
+    if (now - started > timeoutMs) throw timedOut()
     if (progress !== undefined && state !== undefined && now - reported > 30_000) {
       reported = now
       progress(`    … ${Math.round((now - started) / 1000)} s waiting for ${what}: ${state()}`)
