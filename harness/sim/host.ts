@@ -193,27 +193,22 @@ async function holdings (): Promise<HostedHoldings[]> {
   return out
 }
 
+/** A node's values of one metric, as (value of `label`, value) pairs. */
+async function metricValues (node: Ghostnode | undefined, metric: string, label: string): Promise<Array<[string, number]>> {
+  const m = node?.registry.getSingleMetric(metric)
+  if (m === undefined) return []
+  return (await m.get()).values.map(v => [String(v.labels[label] ?? ''), v.value])
+}
+
 async function sentByProtocol (name: string): Promise<Array<[string, number]>> {
-  const node = nodes.get(name)
-  const metric = node?.registry.getSingleMetric('libp2p_data_transfer_bytes_total')
-  if (metric === undefined) return []
-  const out: Array<[string, number]> = []
-  for (const v of (await metric.get()).values) {
-    const label = String(v.labels.protocol ?? '')
-    if (label.endsWith(' sent')) out.push([label.slice(0, -' sent'.length), v.value])
-  }
-  return out
+  return (await metricValues(nodes.get(name), 'libp2p_data_transfer_bytes_total', 'protocol'))
+    .filter(([protocol]) => protocol.endsWith(' sent'))
+    .map(([protocol, value]) => [protocol.slice(0, -' sent'.length), value])
 }
 
 async function reconciles (): Promise<Array<[string, Record<string, number>]>> {
-  const out: Array<[string, Record<string, number>]> = []
-  for (const [name, node] of nodes) {
-    const metric = node.registry.getSingleMetric('ghostnode_swarm_reconcile_peers_total')
-    const counts: Record<string, number> = {}
-    if (metric !== undefined) for (const v of (await metric.get()).values) counts[String(v.labels.outcome)] = v.value
-    out.push([name, counts])
-  }
-  return out
+  return Promise.all([...nodes].map(async ([name, node]) =>
+    [name, Object.fromEntries(await metricValues(node, 'ghostnode_swarm_reconcile_peers_total', 'outcome'))] as [string, Record<string, number>]))
 }
 
 async function stopNode (name: string): Promise<void> {

@@ -46,14 +46,14 @@ export class RangeSet {
     return this.lo.map((l, i) => [l, this.hi[i]])
   }
 
-  /** True when every position in `other` is in this set (merged intervals: each of other's lies within one of ours). */
+  /** True when every position in `other` is in this set. */
   covers (other: RangeSet): boolean {
-    let i = 0
-    for (let j = 0; j < other.lo.length; j++) {
-      while (i < this.lo.length && this.hi[i] < other.lo[j]) i++
-      if (i === this.lo.length || this.lo[i] > other.lo[j] || this.hi[i] < other.hi[j]) return false
-    }
-    return true
+    return other.minus(this).isEmpty
+  }
+
+  /** The positions in either set. */
+  union (other: RangeSet): RangeSet {
+    return new RangeSet(arcsOf([...this.intervals(), ...other.intervals()]))
   }
 
   /** The positions in this set and not in `other`. */

@@ -348,15 +348,15 @@ export class SwarmSync {
     await Promise.all(Array.from({ length: Math.min(PULL_LISTINGS_IN_FLIGHT, peers.length) }, async () => {
       while (next < peers.length) {
         const peer = peers[next++]
+        const arcs = wanted.get(peer)!
         try {
-          const remote = await this.mailboxes.remoteDigests(peer, arcsOf(wanted.get(peer)!.intervals()))
+          const remote = await this.mailboxes.remoteDigests(peer, arcsOf(arcs.intervals()))
           const turn = exchanging.then(async () => {
             await this.mailboxes.exchange(peer, await this.mailboxes.differing(remote, owned), { push: false })
           })
           exchanging = turn.catch(() => {})
           await turn
-          const before = pulled.get(peer)
-          pulled.set(peer, before === undefined ? wanted.get(peer)! : new RangeSet(arcsOf([...before.intervals(), ...wanted.get(peer)!.intervals()])))
+          pulled.set(peer, pulled.get(peer)?.union(arcs) ?? arcs)
           progress.done++
         } catch (err) {
           // an unreachable member holds nothing it could serve now; anti-entropy catches up later
